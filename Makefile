@@ -1,0 +1,32 @@
+# The two commands a new user needs: `make demo` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+SOURCES := pyproject.toml plugins/new_mexico/pyproject.toml plugins/alaska/pyproject.toml
+
+.PHONY: demo test lint bench fuzz clean
+
+$(STAMP): $(SOURCES)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]' -e plugins/new_mexico -e plugins/alaska
+	touch $(STAMP)
+
+demo: $(STAMP)  ## check the example data set and print the report
+	@$(BIN)/mentorrules validate examples/ || [ $$? -eq 1 ]
+
+test: $(STAMP)  ## lint, type-check, run the rule tests and the test suite
+	$(BIN)/ruff check src tests plugins
+	$(BIN)/mypy
+	$(BIN)/mentorrules test
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: $(STAMP)  ## records per second and peak memory (prints figures; never fails on speed)
+	$(BIN)/python bench/bench.py
+
+fuzz: $(STAMP)  ## long fuzzing run of the rule loader and expression compiler
+	MENTORRULES_FUZZ_EXAMPLES=20000 $(BIN)/python -m pytest -q tests/test_fuzz.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info plugins/*/src/*.egg-info

@@ -1,0 +1,37 @@
+"""mentorrules: a rules engine for teacher-mentorship stipend and grant compliance.
+
+    >>> from mentorrules import Engine
+    >>> engine = Engine.load()                                   # doctest: +SKIP
+    >>> engine.validate("examples/").summary["fail"]             # doctest: +SKIP
+
+Names are imported on first use, so that ``mentorrules --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from mentorrules.engine import Engine, Report
+    from mentorrules.errors import Location, MentorRulesError, Problem
+    from mentorrules.evaluation import Decision, Finding, Status
+    from mentorrules.hookspecs import PackSpec, hookimpl
+    from mentorrules.rulebook import Severity, Source
+
+__all__ = ["Decision", "Engine", "Finding", "Location", "MentorRulesError", "PackSpec", "Problem",
+           "Report", "Severity", "Source", "Status", "__version__", "hookimpl"]
+
+_HOMES = {"Engine": "engine", "Report": "engine", "Location": "errors", "MentorRulesError": "errors",
+          "Problem": "errors", "Decision": "evaluation", "Finding": "evaluation",
+          "Status": "evaluation", "PackSpec": "hookspecs", "hookimpl": "hookspecs",
+          "Severity": "rulebook", "Source": "rulebook"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        import importlib
+
+        return getattr(importlib.import_module(f"mentorrules.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'mentorrules' has no attribute {name!r}")

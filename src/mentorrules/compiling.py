@@ -1,0 +1,238 @@
+"""Checked expression trees -> Python source, compiled once per engine; the recorder for `explain`.
+
+Only trees that passed :mod:`mentorrules.expressions` reach this module, and every node kind
+it renders is listed below: generated code contains nothing but the engine's own names,
+``repr`` of literals, and Python operators. Rule text is never ``eval``-ed.
+
+One tree has three renderings, produced by the same function so they cannot disagree:
+
+- ``FAST`` — what evaluation runs: a field is a dict lookup, a constant parameter a global;
+- ``SAFE`` — for message templates: a missing fact or value shows as "(missing)";
+- ``RECORD`` — for ``explain`` and for diagnosing a rule that could not be checked: the value
+  of every sub-expression is recorded, and a missing fact raises :class:`FactMissing`.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from mentorrules.expressions import Expression
+from mentorrules.parameters import NoValueInForce, Parameter
+
+
+class Mode(Enum):
+    FAST = "fast"
+    SAFE = "safe"
+    RECORD = "record"
+
+
+# Errors that mean "this rule cannot be checked on this row" (a missing value, a missing
+# related row, a parameter without a value on the date), never a bug in the engine.
+CANNOT_CHECK: tuple[type[Exception], ...] = (TypeError, ArithmeticError, ValueError, LookupError, AttributeError)
+
+
+class FactMissing(LookupError):
+    """A rule needs a field of a related fact that is not there (no such row)."""
+
+    def __init__(self, fact: str) -> None:
+        super().__init__(fact)
+        self.fact = fact
+
+
+_OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Mod: "%", ast.Eq: "==", ast.NotEq: "!=",
+              ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.In: "in",
+              ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not"}
+
+
+def divide(left: Decimal | int, right: Decimal | int) -> Decimal:
+    """Division is always exact-decimal, never float (``1 / 3`` is ``Decimal``)."""
+    return Decimal(left) / Decimal(right)
+
+
+def safe_get(fact: Mapping[str, Any] | None, name: str) -> Any:
+    return None if fact is None else fact.get(name)
+
+
+def safe_item(container: Any, key: Any) -> Any:
+    try:
+        return container[key]
+    except (TypeError, LookupError):
+        return None
+
+
+@dataclass
+class Namespace:
+    """Globals of one generated module: constants, parameters and functions under safe names."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    _ids: dict[tuple[str, Any], str] = field(default_factory=dict)
+
+    def add(self, prefix: str, value: Any, identity: Any = None) -> str:
+        marker = (prefix, identity if identity is not None else id(value))
+        name = self._ids.get(marker)
+        if name is None:
+            name = f"_{prefix}{len(self.values)}"
+            self._ids[marker] = name
+            self.values[name] = value
+        return name
+
+
+@dataclass
+class Renderer:
+    """Renders expressions for one module.
+
+    ``facts`` maps fact names to the Python variables holding them, ``parameters`` the
+    parameters in scope, ``functions`` the registry, ``names`` batch names to Python code.
+    ``date`` is the Python variable holding the date that picks parameter values.
+    """
+
+    namespace: Namespace
+    facts: Mapping[str, str]
+    parameters: Mapping[str, Parameter]
+    functions: Mapping[str, Callable[..., Any]]
+    names: Mapping[str, str] = field(default_factory=dict)
+    date: str = "_d"
+
+    def render(self, expression: Expression, mode: Mode = Mode.FAST) -> str:
+        return _Render(self, expression, mode).code(expression.tree)
+
+
+@dataclass
+class _Render:
+    renderer: Renderer
+    expression: Expression
+    mode: Mode
+
+    def code(self, node: ast.expr) -> str:
+        text = self.plain(node)
+        if self.mode is Mode.RECORD and not isinstance(node, (ast.Constant, ast.List, ast.Tuple)):
+            index = self.renderer.namespace.add("n", node)
+            return f"_r({index}, {text})"
+        return text
+
+    def plain(self, node: ast.expr) -> str:
+        ns = self.renderer.namespace
+        match node:
+            case ast.Constant(value=value):
+                if isinstance(value, float):
+                    return ns.add("k", self.expression.decimals[id(node)], ("decimal", str(self.expression.decimals[id(node)])))
+                return repr(value)
+            case ast.List(elts=items) | ast.Tuple(elts=items):
+                return "(" + "".join(self.code(item) + ", " for item in items) + ")"
+            case ast.Name(id=name):
+                if name in self.renderer.facts:
+                    return self.renderer.facts[name]
+                return self.renderer.names[name]
+            case ast.Attribute(value=ast.Name(id="params"), attr=name):
+                return self.parameter(name)
+            case ast.Attribute(value=ast.Name(id=fact), attr=name):
+                variable = self.renderer.facts[fact]
+                if self.mode is Mode.FAST:
+                    return f"{variable}[{name!r}]"
+                if self.mode is Mode.SAFE:
+                    return f"_get({variable}, {name!r})"
+                return f"_field({variable}, {name!r}, {fact!r})"
+            case ast.Subscript(value=container, slice=key):
+                if self.mode is Mode.SAFE:
+                    return f"_item({self.code(container)}, {self.code(key)})"
+                return f"{self.code(container)}[{self.code(key)}]"
+            case ast.BoolOp(op=op, values=values):
+                joiner = " and " if isinstance(op, ast.And) else " or "
+                return "(" + joiner.join(self.code(value) for value in values) + ")"
+            case ast.UnaryOp(op=ast.Not(), operand=operand):
+                return f"(not {self.code(operand)})"
+            case ast.UnaryOp(op=ast.USub(), operand=operand):
+                return f"(-{self.code(operand)})"
+            case ast.UnaryOp(op=ast.UAdd(), operand=operand):
+                return f"(+{self.code(operand)})"
+            case ast.BinOp(left=left, op=ast.Div(), right=right):
+                return f"_div({self.code(left)}, {self.code(right)})"
+            case ast.BinOp(left=left, op=op, right=right):
+                return f"({self.code(left)} {_OPERATORS[type(op)]} {self.code(right)})"
+            case ast.Compare(left=left, ops=ops, comparators=comparators):
+                parts = [self.code(left)]
+                for op, right in zip(ops, comparators, strict=True):
+                    parts += [_OPERATORS[type(op)], self.code(right)]
+                return "(" + " ".join(parts) + ")"
+            case ast.IfExp(test=test, body=body, orelse=orelse):
+                return f"({self.code(body)} if {self.code(test)} else {self.code(orelse)})"
+            case ast.Call(func=ast.Name(id=name), args=args):
+                function = ns.add("f", self.renderer.functions[name], ("function", name))
+                return f"{function}(" + ", ".join(self.code(arg) for arg in args) + ")"
+        raise AssertionError(f"unchecked node reached the compiler: {ast.dump(node)}")
+
+    def parameter(self, name: str) -> str:
+        parameter = self.renderer.parameters[name]
+        if self.mode is Mode.RECORD:
+            return f"_param({name!r}, {self.renderer.date})"
+        if self.mode is Mode.SAFE:
+            reference = self.renderer.namespace.add("p", parameter.value_on, ("dated", parameter.pack, name))
+            return f"_safe_param({reference}, {self.renderer.date})"
+        if parameter.constant and parameter.values[0] is not None:
+            start = parameter.starts[0]
+            value = self.renderer.namespace.add("p", parameter.values[0], ("constant", parameter.pack, name))
+            # A constant parameter still has no value before its first date.
+            since = self.renderer.namespace.add("k", start, ("date", start.isoformat()))
+            return f"({value} if {self.renderer.date} >= {since} else _no_value({name!r}, {self.renderer.date}))"
+        reference = self.renderer.namespace.add("p", parameter.value_on, ("dated", parameter.pack, name))
+        return f"{reference}({self.renderer.date})"
+
+
+def no_value(name: str, day: dt.date) -> Any:
+    raise NoValueInForce(f"params.{name} has no value in force on {day.isoformat()}")
+
+
+def safe_parameter(value_on: Callable[[dt.date], Any], day: dt.date) -> Any:
+    try:
+        return value_on(day)
+    except NoValueInForce:
+        return None
+
+
+BASE_GLOBALS: dict[str, Any] = {
+    "__builtins__": {}, "_div": divide, "_get": safe_get, "_item": safe_item,
+    "_no_value": no_value, "_safe_param": safe_parameter, "_CANNOT": CANNOT_CHECK,
+}
+
+
+def build(source: str, namespace: Namespace, filename: str) -> dict[str, Any]:
+    """Compile generated source with the module's globals; returns the module's globals."""
+    scope: dict[str, Any] = {**BASE_GLOBALS, **namespace.values}
+    exec(compile(source, filename, "exec"), scope)  # noqa: S102 - source generated from checked trees only
+    return scope
+
+
+@dataclass
+class Recorder:
+    """Collects the value of each sub-expression while a RECORD rendering runs."""
+
+    parameters: Mapping[str, Parameter]
+    values: dict[str, Any] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+    used_parameters: dict[str, tuple[dt.date, Any]] = field(default_factory=dict)
+
+    def globals(self, namespace: Namespace) -> dict[str, Any]:
+        return {"_r": self.record, "_field": self.field, "_param": self.parameter}
+
+    def record(self, index: str, value: Any) -> Any:
+        if index not in self.values:
+            self.order.append(index)
+        self.values[index] = value
+        return value
+
+    def field(self, fact: Mapping[str, Any] | None, name: str, fact_name: str) -> Any:
+        if fact is None:
+            raise FactMissing(fact_name)
+        return fact.get(name)
+
+    def parameter(self, name: str, day: dt.date) -> Any:
+        parameter = self.parameters[name]
+        value = parameter.value_on(day)
+        self.used_parameters[name] = (parameter.in_force_since(day), value)
+        return value

@@ -1,0 +1,239 @@
+"""The library's front door: load packs once, then evaluate records or validate data sets.
+
+    >>> from mentorrules import Engine
+    >>> engine = Engine.load()
+    >>> decision = engine.evaluate(
+    ...     {"payout_id": "P-1", "payee_id": "T-1", "role": "coach", "program": "NM_PILOT",
+    ...      "state": "NM", "school_year": "2025-26", "pay_date": "2025-09-15", "amount": "500.00"},
+    ...     related={"people": [{"person_id": "T-1", "career_year": 1}]})
+    >>> decision.status.value, [finding.rule for finding in decision.findings][:1]
+    ('fail', ['STIPEND-001'])
+
+An :class:`Engine` is immutable after :meth:`Engine.load` and safe to share between threads;
+two engines in one process share nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mentorrules import __version__
+from mentorrules.errors import Location, MentorRulesError, Problem
+from mentorrules.evaluation import (
+    Decision,
+    Evaluator,
+    Explanation,
+    Index,
+    Status,
+    error_findings,
+    status_of,
+)
+from mentorrules.packs import Pack, discover
+from mentorrules.records import DataSet, Row, read, rows_from
+from mentorrules.rulebook import Rule, RuleBook, Severity, load
+from mentorrules.tables import Table
+
+DataSource = str | Path | Sequence[str | Path] | Mapping[str, Iterable[Mapping[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Report:
+    """The decisions on every input row, with what produced them.
+
+    ``to_dict()`` is the JSON report: engine version, packs, the digest of the rules and
+    parameters in force, a summary and one record per input row, in input order.
+    """
+
+    version: str
+    packs: tuple[tuple[str, str], ...]
+    digest: str
+    decisions: tuple[Decision, ...]
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Row counts by status and finding counts by severity.
+
+        >>> Report("0", (), "sha256:0", ()).summary
+        {'rows': 0, 'pass': 0, 'fail': 0, 'error': 0, 'findings': {'error': 0, 'warning': 0, 'info': 0}}
+        """
+        counts = {status: 0 for status in Status}
+        findings = {severity.value: 0 for severity in Severity}
+        for decision in self.decisions:
+            counts[decision.status] += 1
+            for finding in decision.findings:
+                findings[finding.severity.value] += 1
+        return {"rows": len(self.decisions), **{status.value: counts[status] for status in Status},
+                "findings": findings}
+
+    @property
+    def clean(self) -> bool:
+        """True when no row fails or is in error (the CLI then exits 0)."""
+        return all(decision.status is Status.PASS for decision in self.decisions)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mentorrules": self.version,
+                "packs": [{"name": name, "version": version} for name, version in self.packs],
+                "digest": self.digest, "summary": self.summary,
+                "records": [decision.to_dict() for decision in self.decisions]}
+
+
+class Engine:
+    """Loaded, checked and compiled rule packs. Build one with :meth:`load`."""
+
+    def __init__(self, book: RuleBook) -> None:
+        self._book = book
+        self._evaluator = Evaluator(book)
+
+    @classmethod
+    def load(cls, packs: Iterable[str] | None = None, rules: Iterable[str | Path] = ()) -> Engine:
+        """Load installed packs (all when ``packs`` is None, else core plus those named) and
+        extra rule directories or files; raise :class:`MentorRulesError` with every problem.
+
+        >>> Engine.load(packs=["atlantis"])
+        Traceback (most recent call last):
+        ...
+        mentorrules.errors.MentorRulesError: <input>: MR401 unknown pack 'atlantis'; ...
+        """
+        found, problems = discover(packs, [Path(path) for path in rules])
+        if problems:
+            raise MentorRulesError(problems)
+        book = load(found)
+        if book.problems:
+            raise MentorRulesError(book.problems)
+        return cls(book)
+
+    @property
+    def packs(self) -> tuple[Pack, ...]:
+        return self._book.packs
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return self._book.rules
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the packs' names, versions, rule and parameter files."""
+        return self._book.digest
+
+    @property
+    def book(self) -> RuleBook:
+        return self._book
+
+    @property
+    def tables(self) -> Mapping[str, Table]:
+        return self._book.tables
+
+    def evaluate(self, record: Mapping[str, Any], table: str = "payouts",
+                 related: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
+                 as_of: dt.date | None = None) -> Decision:
+        """Check one record; ``related`` gives rows of other tables it may refer to.
+
+        Values may be text (as in CSV) or native (``Decimal``, ``date``); they are typed by
+        the table contract first, and a value that cannot be typed gives status ``error``.
+        """
+        contract = self._table(table)
+        row = rows_from(contract, [record])[0]
+        indexes = self.indexes({name: rows_from(self._table(name), rows, name)
+                                for name, rows in (related or {}).items()})
+        return self._decide(contract, row, indexes, as_of or dt.date.today())
+
+    def validate(self, data: DataSource, as_of: dt.date | None = None) -> Report:
+        """Check every row of a data set: a directory, table files, or ``{table: rows}``.
+
+        Raises :class:`MentorRulesError` for problems with whole files (exit code 2 in the CLI);
+        problems with single rows are error records in the report.
+        """
+        dataset = self.read(data)
+        day = as_of or dt.date.today()
+        indexes = self.indexes(dataset.tables)
+        decisions = []
+        for name, rows in dataset.tables.items():
+            contract = self._book.tables[name]
+            decisions += [self._decide(contract, row, indexes, day) for row in rows]
+        return Report(__version__, tuple((pack.name, pack.version) for pack in self.packs),
+                      self.digest, tuple(decisions), dict(dataset.sources))
+
+    def explain(self, data: DataSource, table: str, key: str,
+                as_of: dt.date | None = None) -> tuple[Decision, list[Explanation]]:
+        """The decision on one record of a data set, and how each rule that applied went."""
+        dataset = self.read(data)
+        contract = self._table(table)
+        indexes = self.indexes(dataset.tables)
+        day = as_of or dt.date.today()
+        for row in dataset.tables.get(table, []):
+            if contract.key_of(row.values) == key:
+                decision = self._decide(contract, row, indexes, day)
+                if row.problems:
+                    return decision, []
+                record_day = row.values.get(contract.date_field or "") or day
+                return decision, self._evaluator.explain(table, row.values, record_day, indexes)
+        raise MentorRulesError([Problem("MR312", f"no {table} row has the key {key!r}",
+                                        Location(dataset.sources.get(table)))])
+
+    def read(self, data: DataSource) -> DataSet:
+        """Typed rows of a data source; raise :class:`MentorRulesError` for file problems."""
+        if isinstance(data, Mapping):
+            dataset = DataSet()
+            for name, rows in data.items():
+                dataset.tables[name] = rows_from(self._table(name), rows, name)
+                dataset.sources[name] = name
+            return dataset
+        paths = [Path(data)] if isinstance(data, (str, Path)) else [Path(item) for item in data]
+        dataset = read(paths, self._book.tables)
+        if dataset.problems:
+            raise MentorRulesError(dataset.problems)
+        return dataset
+
+    def indexes(self, tables: Mapping[str, Sequence[Row]]) -> dict[str, Index]:
+        """Rows of unique-keyed tables by key, for related-fact lookups.
+
+        A repeated key makes the later row an error row, since a relation to it would be
+        ambiguous; tables that are never looked up are indexed as empty.
+        """
+        indexes: dict[str, Index] = {name: {} for name in self._book.tables}
+        for name, rows in tables.items():
+            contract = self._book.tables[name]
+            if not contract.unique:
+                continue
+            index: dict[Any, Mapping[str, Any]] = {}
+            first: dict[Any, int] = {}
+            for row in rows:
+                if row.problems:
+                    continue
+                key = _index_key(contract, row.values)
+                if key in index:
+                    row.problems = (Problem(
+                        "MR313", f"the key {contract.key_of(row.values)!r} is repeated "
+                        f"(first in row {first[key]})", Location(name, row=row.number),
+                        hint=f"each {contract.record} must appear once"),)
+                    continue
+                index[key] = row.values
+                first[key] = row.number
+            indexes[name] = index
+        return indexes
+
+    def _decide(self, table: Table, row: Row, indexes: Mapping[str, Index], as_of: dt.date) -> Decision:
+        key = table.key_of(row.values)
+        if row.problems:
+            return Decision(table.name, row.number, key, Status.ERROR, error_findings(row.problems))
+        day = row.values.get(table.date_field or "") or as_of
+        findings = tuple(self._evaluator.findings(table.name, row.values, day, indexes))
+        return Decision(table.name, row.number, key, status_of(findings), findings)
+
+    def _table(self, name: str) -> Table:
+        try:
+            return self._book.tables[name]
+        except KeyError:
+            raise MentorRulesError([Problem("MR300", f"unknown table {name!r}", Location(),
+                                            expected=", ".join(self._book.tables))]) from None
+
+
+def _index_key(table: Table, values: Mapping[str, Any]) -> Any:
+    if len(table.key) == 1:
+        return values.get(table.key[0])
+    return tuple(values.get(name) for name in table.key)

@@ -1,0 +1,391 @@
+"""One record + its context -> Decision.
+
+For each table the rules that apply to it (core rules, then each state pack's rules under a
+test of the record's state) are compiled into one generated Python function, so a record is
+checked by straight-line code with no per-rule dispatch. The function appends the index of
+each rule that fails (``i``) or cannot be checked (``~i``); findings and their messages are
+built only for those.
+
+A rule "cannot be checked" when a value it needs is missing: a related row that is not there
+(payee ``T-99`` is not in people), an empty cell, a parameter with no value on the date. That
+is a finding of the rule's own severity saying exactly what is missing, never a crash.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from mentorrules.compiling import (
+    CANNOT_CHECK,
+    FactMissing,
+    Mode,
+    Namespace,
+    Recorder,
+    Renderer,
+    build,
+)
+from mentorrules.errors import Problem
+from mentorrules.expressions import Expression, Scope, parse
+from mentorrules.functions import school_year_start
+from mentorrules.parameters import NoValueInForce, Parameter
+from mentorrules.rulebook import Rule, RuleBook, Severity, Source
+from mentorrules.tables import Table
+
+Values = Mapping[str, Any]
+Index = Mapping[Any, Values]
+
+
+class Status(str, Enum):
+    """A record's outcome: ``fail`` has an error-severity finding, ``error`` could not be read."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A rule that does not hold for a record, in words a person can act on.
+
+    ``parameters`` shows each parameter value used, with the date it took effect.
+    """
+
+    rule: str
+    severity: Severity
+    message: str
+    source: Source | None = None
+    parameters: tuple[str, ...] = ()
+    rows: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The finding as the JSON report shows it.
+
+        >>> Finding("STIPEND-002", Severity.ERROR, "amount is 0").to_dict()
+        {'rule': 'STIPEND-002', 'severity': 'error', 'message': 'amount is 0', 'source': None}
+        """
+        result: dict[str, Any] = {"rule": self.rule, "severity": self.severity.value,
+                                  "message": self.message,
+                                  "source": self.source.to_dict() if self.source else None}
+        if self.parameters:
+            result["parameters"] = list(self.parameters)
+        if self.rows:
+            result["rows"] = list(self.rows)
+        return result
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the rules say about one record.
+
+    >>> Decision("payouts", 1, "P-1", Status.PASS, ()).status.value
+    'pass'
+    """
+
+    table: str
+    row: int
+    key: str
+    status: Status
+    findings: tuple[Finding, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"table": self.table, "row": self.row, "key": self.key, "status": self.status.value,
+                "findings": [finding.to_dict() for finding in self.findings]}
+
+
+def status_of(findings: Sequence[Finding]) -> Status:
+    return Status.FAIL if any(f.severity is Severity.ERROR for f in findings) else Status.PASS
+
+
+def error_findings(problems: Sequence[Problem]) -> tuple[Finding, ...]:
+    """The findings of a row that could not be read: one per bad cell."""
+    return tuple(Finding(problem.code, Severity.ERROR,
+                         problem.message + (f" ({problem.hint})" if problem.hint else ""))
+                 for problem in problems)
+
+
+# -- compiled tables ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RuleCode:
+    """A rule's code besides the fast check: its message and its recorded rendering."""
+
+    rule: Rule
+    parameters: Mapping[str, Parameter]
+    message: Callable[..., str]
+    recorded: Callable[..., bool]
+    nodes: Mapping[str, ast.expr]
+
+
+@dataclass(frozen=True)
+class CompiledTable:
+    """The generated checker of one table and what it needs to run and explain."""
+
+    table: Table
+    check: Callable[[Values, dt.date, Mapping[str, Index], list[int]], None]
+    relate: Callable[[Values, Mapping[str, Index]], tuple[Values | None, ...]]
+    relation_keys: Callable[[Values], tuple[Any, ...]]
+    rules: tuple[RuleCode, ...]
+    source: str
+
+
+def compile_table(book: RuleBook, table: Table) -> CompiledTable:
+    """Generate and compile the checker of ``table`` for the rules of ``book``."""
+    rules = [rule for rule in book.rules if rule.table == table.name]
+    namespace = Namespace()
+    namespace.values.update(_show=show, _sy_start=school_year_of_record)
+    facts = {table.record: table.record, **{name: name for name in table.relations}}
+    relations, keys = _relation_code(book, table, namespace)
+    blocks: dict[str | None, list[str]] = {}
+    codes = []
+    for index, rule in enumerate(rules):
+        date = "_sy" if rule.parameters_on == "school_year_start" else "_d"
+        renderer = Renderer(namespace, facts, book.parameters_for(rule.pack), book.functions, date=date)
+        codes.append(_rule_code(rule, renderer, table))
+        indent = "    " if rule.jurisdiction is None else "        "
+        blocks.setdefault(rule.jurisdiction, []).extend(_rule_lines(rule, index, renderer, indent))
+    lines = [f"def _check({table.record}, _d, _ix, _out):", *relations,
+             f"    _state = {_state_code(table)}",
+             f"    _sy = _sy_start({table.record}, _d)", *blocks.get(None, [])]
+    states = sorted(state for state in blocks if state is not None)
+    for number, state in enumerate(states):
+        lines += [f"    {'if' if number == 0 else 'elif'} _state == {state!r}:", *blocks[state]]
+    lines += ["", f"def _relate({table.record}, _ix):", *relations,
+              "    return (" + "".join(f"{name}, " for name in table.relations) + ")",
+              "", f"def _keys({table.record}):",
+              "    return (" + "".join(f"_key_or_none(lambda: {key}), " for key in keys) + ")"]
+    source = "\n".join(lines) + "\n"
+    namespace.values["_key_or_none"] = _key_or_none
+    module = build(source, namespace, f"<mentorrules {table.name} rules>")
+    return CompiledTable(table, module["_check"], module["_relate"], module["_keys"], tuple(codes), source)
+
+
+def _key_or_none(compute: Callable[[], Any]) -> Any:
+    try:
+        return compute()
+    except CANNOT_CHECK:
+        return None
+
+
+def school_year_of_record(record: Values, day: dt.date) -> dt.date:
+    """The start of the record's school year, for rules whose parameters go by school year."""
+    label = record.get("school_year")
+    try:
+        return school_year_start(label) if isinstance(label, str) else day
+    except ValueError:
+        return day
+
+
+def _state_code(table: Table) -> str:
+    if "state" in table.fields:
+        return f"{table.record}['state']"
+    if "district" in table.relations:
+        return "(district['state'] if district is not None else None)"
+    return "None"
+
+
+def _relation_code(book: RuleBook, table: Table, namespace: Namespace) -> tuple[list[str], list[str]]:
+    """Look up each related fact once per record; a key that cannot be computed finds nothing."""
+    scope = Scope(facts={table.record: table.fields}, functions=book.signatures)
+    renderer = Renderer(namespace, {table.record: table.record}, {}, book.functions)
+    lines, keys = [], []
+    for relation in table.relations.values():
+        parts = [renderer.render(parse(text, scope)) for text in relation.key]
+        key = parts[0] if len(parts) == 1 else "(" + ", ".join(parts) + ",)"
+        keys.append(key)
+        lines += ["    try:",
+                  f"        {relation.name} = _ix[{relation.table!r}].get({key})",
+                  "    except _CANNOT:",
+                  f"        {relation.name} = None"]
+    return lines, keys
+
+
+def _rule_lines(rule: Rule, index: int, renderer: Renderer, indent: str) -> list[str]:
+    conditions = []
+    namespace = renderer.namespace
+    for operator, day in ((">=", rule.effective_from), ("<=", rule.effective_to)):
+        if day is not None:
+            conditions.append(f"_d {operator} {namespace.add('k', day, ('date', day.isoformat()))}")
+    if rule.when is not None:
+        conditions.append(renderer.render(rule.when))
+    conditions.append(f"not {renderer.render(rule.require)}")
+    return [f"{indent}# {rule.id} ({rule.location.path}:{rule.location.line})",
+            f"{indent}try:",
+            f"{indent}    if {' and '.join(conditions)}:",
+            f"{indent}        _out.append({index})",
+            f"{indent}except _CANNOT:",
+            f"{indent}    _out.append({~index})"]
+
+
+def _rule_code(rule: Rule, renderer: Renderer, table: Table) -> RuleCode:
+    arguments = ", ".join([table.record, *table.relations, "_d", "_sy"])
+    pieces = [f"_show({renderer.render(part, Mode.SAFE)})" if isinstance(part, Expression) else repr(part)
+              for part in rule.message]
+    message = build(f"def _message({arguments}):\n    return " + (" + ".join(pieces) or "''") + "\n",
+                    renderer.namespace, f"<mentorrules {rule.id} message>")["_message"]
+    recording = Renderer(Namespace(), renderer.facts, renderer.parameters, renderer.functions,
+                         date=renderer.date)
+    when = recording.render(rule.when, Mode.RECORD) if rule.when is not None else "True"
+    require = recording.render(rule.require, Mode.RECORD)
+    source = (f"def _recorded({arguments}, _r, _field, _param):\n"
+              f"    return {when}, (not {when}) or {require}\n")
+    recorded = build(source, recording.namespace, f"<mentorrules {rule.id} explain>")["_recorded"]
+    nodes = {name: value for name, value in recording.namespace.values.items() if isinstance(value, ast.expr)}
+    return RuleCode(rule, renderer.parameters, message, recorded, nodes)
+
+
+def show(value: Any) -> str:
+    """A value as a message shows it: dates ISO, amounts as written, lists joined."""
+    if value is None:
+        return "(missing)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return ", ".join(show(item) for item in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {show(item)}" for key, item in value.items())
+    return str(value)
+
+
+# -- evaluation ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Step:
+    """One sub-expression of a rule and the value it had."""
+
+    text: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """How one rule went for one record: applied or not, held or not, and why."""
+
+    rule: Rule
+    applies: bool
+    holds: bool | None
+    steps: tuple[Step, ...]
+    parameters: tuple[str, ...]
+    finding: Finding | None
+
+
+class Evaluator:
+    """Runs the compiled checkers. Immutable after construction: safe to share across threads."""
+
+    def __init__(self, book: RuleBook) -> None:
+        self.book = book
+        self.tables = {name: compile_table(book, table) for name, table in book.tables.items()}
+
+    def findings(self, table: str, record: Values, day: dt.date,
+                 indexes: Mapping[str, Index]) -> list[Finding]:
+        """The findings of the rules of ``table`` on one typed record."""
+        compiled = self.tables[table]
+        failed: list[int] = []
+        compiled.check(record, day, indexes, failed)
+        if not failed:
+            return []
+        return [self._finding(compiled, index, record, day, indexes) for index in failed]
+
+    def _finding(self, compiled: CompiledTable, index: int, record: Values, day: dt.date,
+                 indexes: Mapping[str, Index]) -> Finding:
+        code = compiled.rules[index if index >= 0 else ~index]
+        related = compiled.relate(record, indexes)
+        school_day = school_year_of_record(record, day)
+        recorder = Recorder(code.parameters)
+        arguments = (record, *related, day, school_day)
+        rule = code.rule
+        try:
+            code.recorded(*arguments, recorder.record, recorder.field, recorder.parameter)
+        except FactMissing as missing:
+            return self._cannot(rule, self._missing_fact(compiled, missing.fact, record))
+        except NoValueInForce as error:
+            return self._cannot(rule, str(error))
+        except CANNOT_CHECK:
+            return self._cannot(rule, _missing_values(code, recorder))
+        if index < 0:  # failed fast but not when recorded: cannot happen for pure functions
+            return self._cannot(rule, "the rule could not be evaluated")
+        return Finding(rule.id, rule.severity, code.message(*arguments), rule.source,
+                       _parameter_lines(code, recorder))
+
+    def _cannot(self, rule: Rule, reason: str) -> Finding:
+        return Finding(rule.id, rule.severity, f"cannot check: {reason}", rule.source)
+
+    def _missing_fact(self, compiled: CompiledTable, fact: str, record: Values) -> str:
+        relation = compiled.table.relations.get(fact)
+        if relation is None:
+            return f"{fact} is missing"
+        key = compiled.relation_keys(record)[list(compiled.table.relations).index(fact)]
+        if key is None or key == "" or isinstance(key, tuple) and None in key:
+            fields = ", ".join(text.split(".", 1)[-1] for text in relation.key)
+            return f"no {fact}: {fields} is empty"
+        shown = "/".join(map(show, key)) if isinstance(key, tuple) else show(key)
+        return f"{fact} {shown!r} is not in {relation.table}"
+
+    def explain(self, table: str, record: Values, day: dt.date,
+                indexes: Mapping[str, Index]) -> list[Explanation]:
+        """Each rule of ``table`` that applies to the record's state, with its sub-expression values."""
+        compiled = self.tables[table]
+        related = compiled.relate(record, indexes)
+        state = self.state_of(compiled, record, related)
+        findings = {finding.rule: finding for finding in self.findings(table, record, day, indexes)}
+        school_day = school_year_of_record(record, day)
+        results = []
+        for code in compiled.rules:
+            rule = code.rule
+            if rule.jurisdiction is not None and rule.jurisdiction != state:
+                continue
+            in_period = ((rule.effective_from is None or day >= rule.effective_from)
+                         and (rule.effective_to is None or day <= rule.effective_to))
+            recorder = Recorder(code.parameters)
+            applies, holds = in_period, None
+            if in_period:
+                try:
+                    applies, holds = code.recorded(record, *related, day, school_day,
+                                                   recorder.record, recorder.field, recorder.parameter)
+                except (*CANNOT_CHECK, FactMissing):
+                    holds = None
+            steps = tuple(Step(ast.unparse(code.nodes[name]), recorder.values[name])
+                          for name in recorder.order)
+            results.append(Explanation(rule, bool(applies), holds, steps,
+                                       _parameter_lines(code, recorder), findings.get(rule.id)))
+        return results
+
+    @staticmethod
+    def state_of(compiled: CompiledTable, record: Values, related: Sequence[Values | None]) -> str | None:
+        if "state" in compiled.table.fields:
+            state = record.get("state")
+            return state if isinstance(state, str) else None
+        names = list(compiled.table.relations)
+        if "district" in names:
+            district = related[names.index("district")]
+            return district.get("state") if district is not None else None
+        return None
+
+
+def _missing_values(code: RuleCode, recorder: Recorder) -> str:
+    empty = [ast.unparse(code.nodes[name]) for name in recorder.order
+             if recorder.values[name] is None and isinstance(code.nodes[name], ast.Attribute)]
+    if empty:
+        return ", ".join(dict.fromkeys(empty)) + (" is empty" if len(empty) == 1 else " are empty")
+    last = ast.unparse(code.nodes[recorder.order[-1]]) if recorder.order else code.rule.require.text
+    return f"the values of {last!r} cannot be combined"
+
+
+def _parameter_lines(code: RuleCode, recorder: Recorder) -> tuple[str, ...]:
+    """``params.cap<2016-07-01>['mentor'] = 2000.00`` for each parameter value used."""
+    lines = []
+    for name, (since, value) in recorder.used_parameters.items():
+        keys = [recorder.values[slice_name] for node_name, node in code.nodes.items()
+                if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute)
+                and node.value.attr == name and node_name in recorder.values
+                for slice_name, slice_node in code.nodes.items() if slice_node is node.slice
+                and slice_name in recorder.values]
+        if keys and isinstance(value, dict):
+            lines += [f"params.{name}<{since.isoformat()}>[{key!r}] = {show(value.get(key))}" for key in keys]
+        else:
+            lines.append(f"params.{name}<{since.isoformat()}> = {show(value)}")
+    return tuple(dict.fromkeys(lines))

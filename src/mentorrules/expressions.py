@@ -1,0 +1,435 @@
+"""Expression text -> checked syntax tree. Nothing here runs user code.
+
+The language is a small, Python-like subset: literals, names of facts and parameters, field
+access on facts (``payout.amount``), comparisons (including ``in`` and ``is None``), ``and``/
+``or``/``not``, ``+ - * / %``, ``x if c else y``, subscripts of parameter maps
+(``params.cap[payout.role]``) and calls of registered functions (``school_year(d)``).
+
+Text is parsed by :mod:`ast` and every node is checked against that whitelist; anything else
+(attributes of non-facts, dunders, lambdas, comprehensions, imports, ``**``, f-strings, keyword
+arguments) is a located problem. Size and cost are bounded here, at load time: text length,
+node count, nesting depth, literal sizes, and operand types (``"a" * 10**9`` is a type error,
+``**`` does not exist), so a compiled expression runs in time linear in its size.
+
+Types are inferred so that mistakes show at load time: comparing a date with a number, adding
+text to money, or a ``require`` that is not a condition.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+
+from mentorrules.errors import did_you_mean, one_of
+
+MAX_TEXT = 2000
+MAX_NODES = 400
+MAX_DEPTH = 32
+MAX_INT = 10**15
+MAX_STRING = 500
+MAX_LIST = 200
+
+Kind = Literal["text", "integer", "decimal", "boolean", "date", "list", "map", "fact", "none", "any"]
+_NUMBERS = {"integer", "decimal"}
+_ORDERED = {"text", "integer", "decimal", "date"}
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What a registered function takes and gives, for load-time checks."""
+
+    parameters: tuple[Kind, ...]
+    returns: Kind
+    optional: int = 0  # trailing parameters that may be left out
+    accepts_missing: bool = False  # True for present()/missing(): None is a normal argument
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Every name an expression may use, with its kind.
+
+    ``facts`` maps a fact name (``payout``, ``payee``) to its fields and their kinds;
+    ``parameters`` maps a parameter name to the kind of its values (and of map entries);
+    ``names`` holds plain names such as a batch rule's group keys and aggregates.
+    """
+
+    facts: Mapping[str, Mapping[str, Kind]]
+    parameters: Mapping[str, tuple[Kind, Kind]] = field(default_factory=dict)
+    functions: Mapping[str, Signature] = field(default_factory=dict)
+    names: Mapping[str, Kind] = field(default_factory=dict)
+    fact_tables: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExpressionError(Exception):
+    """A problem with an expression, at a character offset in its text."""
+
+    code: str
+    message: str
+    offset: int = 0
+    expected: str | None = None
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A checked expression: its text, its tree, its kind and what it refers to."""
+
+    text: str
+    tree: ast.expr
+    kind: Kind
+    facts: frozenset[str]
+    parameters: frozenset[str]
+    functions: frozenset[str]
+    names: frozenset[str]
+    decimals: Mapping[int, Decimal]  # id(node) -> exact value of a decimal literal
+
+
+def parse(text: str, scope: Scope, *, want: Kind | None = None) -> Expression:
+    """Parse and check ``text`` against ``scope``; raise :class:`ExpressionError` if unsafe or wrong.
+
+    >>> scope = Scope(facts={"payout": {"amount": "decimal", "role": "text"}},
+    ...               parameters={"cap": ("map", "decimal")})
+    >>> parse("payout.amount <= params.cap[payout.role]", scope, want="boolean").kind
+    'boolean'
+    >>> parse("payout.__class__", scope)
+    Traceback (most recent call last):
+    ...
+    mentorrules.expressions.ExpressionError: ...names starting with '_' are not allowed...
+    >>> parse("9**9**9", scope)
+    Traceback (most recent call last):
+    ...
+    mentorrules.expressions.ExpressionError: ...'**' is not allowed...
+    """
+    if len(text) > MAX_TEXT:
+        raise ExpressionError("MR210", f"the expression is {len(text)} characters long",
+                              expected=f"at most {MAX_TEXT} characters",
+                              hint="split the check into several rules")
+    if "\x00" in text:
+        raise ExpressionError("MR201", "the expression contains a NUL character", text.index("\x00"))
+    try:
+        # Wrapping in parentheses lets an expression span lines, as in a YAML block scalar.
+        tree = ast.parse(_wrapped(text), mode="eval")
+    except SyntaxError as error:
+        offset = _offset(text, error.lineno or 2, (error.offset or 1) - 1)
+        raise ExpressionError("MR201", f"syntax error: {error.msg}", offset,
+                              hint="expressions use Python syntax, e.g. payout.amount > 0") from None
+    except (RecursionError, MemoryError, ValueError):
+        raise ExpressionError("MR211", "the expression is nested too deeply",
+                              expected=f"at most {MAX_DEPTH} levels") from None
+    checker = _Checker(text, scope)
+    kind = checker.check(tree.body, 0)
+    if want == "boolean" and kind not in ("boolean", "any"):
+        raise ExpressionError("MR206", f"this is {_a(kind)}, not a condition", 0,
+                              expected="a condition that is true or false, e.g. payout.amount > 0")
+    return Expression(text, tree.body, kind, frozenset(checker.facts), frozenset(checker.parameters),
+                      frozenset(checker.functions), frozenset(checker.names), checker.decimals)
+
+
+def _wrapped(text: str) -> str:
+    return "(\n" + text.strip() + "\n)"
+
+
+def _offset(text: str, lineno: int, col: int) -> int:
+    """Offset in ``text`` of a (line, column) position reported for ``_wrapped(text)``."""
+    source = text.strip()
+    lead = len(text) - len(text.lstrip())
+    lines = source.split("\n")
+    row = min(max(lineno - 2, 0), len(lines) - 1)
+    col = min(max(col, 0), len(lines[row]))
+    return min(lead + sum(len(line) + 1 for line in lines[:row]) + col, len(text))
+
+
+def _a(kind: str) -> str:
+    return {"integer": "a whole number", "decimal": "a decimal number", "text": "text",
+            "boolean": "a condition", "date": "a date", "list": "a list", "map": "a mapping",
+            "fact": "a fact (a whole row)", "none": "None", "any": "a value"}.get(kind, kind)
+
+
+_COMPARE_NAMES = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">",
+                  ast.GtE: ">=", ast.In: "in", ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not"}
+_ARITHMETIC = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Mod: "%"}
+_REFUSED = {
+    ast.Lambda: "lambda is not allowed",
+    ast.ListComp: "comprehensions are not allowed", ast.SetComp: "comprehensions are not allowed",
+    ast.DictComp: "comprehensions are not allowed",
+    ast.GeneratorExp: "generator expressions are not allowed",
+    ast.NamedExpr: "assignment (:=) is not allowed", ast.Await: "await is not allowed",
+    ast.Yield: "yield is not allowed", ast.YieldFrom: "yield is not allowed",
+    ast.JoinedStr: "f-strings are not allowed; use the message template",
+    ast.Starred: "* unpacking is not allowed", ast.Dict: "mapping literals are not allowed",
+    ast.Set: "set literals are not allowed; use a list [..]",
+    ast.Slice: "slices are not allowed",
+}
+
+
+class _Checker:
+    def __init__(self, text: str, scope: Scope) -> None:
+        self.text = text
+        self.scope = scope
+        self.nodes = 0
+        self.facts: set[str] = set()
+        self.parameters: set[str] = set()
+        self.functions: set[str] = set()
+        self.names: set[str] = set()
+        self.decimals: dict[int, Decimal] = {}
+
+    def fail(self, node: ast.AST, code: str, message: str, expected: str | None = None,
+             hint: str | None = None) -> ExpressionError:
+        offset = _offset(self.text, getattr(node, "lineno", 2), getattr(node, "col_offset", 0))
+        return ExpressionError(code, message, offset, expected, hint)
+
+    def check(self, node: ast.expr, depth: int) -> Kind:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise self.fail(node, "MR210", "the expression is too large",
+                            expected=f"at most {MAX_NODES} parts", hint="split it into several rules")
+        if depth > MAX_DEPTH:
+            raise self.fail(node, "MR211", "the expression is nested too deeply",
+                            expected=f"at most {MAX_DEPTH} levels")
+        method = getattr(self, "visit_" + type(node).__name__, None)
+        if method is None:
+            reason = _REFUSED.get(type(node), f"{type(node).__name__} is not allowed in rule expressions")
+            raise self.fail(node, "MR202", reason,
+                            expected="comparisons, and/or/not, arithmetic, fields, parameters and functions")
+        kind: Kind = method(node, depth + 1)
+        return kind
+
+    # -- literals -----------------------------------------------------------------------------
+    def visit_Constant(self, node: ast.Constant, depth: int) -> Kind:
+        value = node.value
+        if value is None:
+            return "none"
+        if isinstance(value, bool):
+            return "boolean"
+        if isinstance(value, int):
+            if abs(value) > MAX_INT:
+                raise self.fail(node, "MR210", "this number is too large", expected=f"at most {MAX_INT:,}")
+            return "integer"
+        if isinstance(value, float):
+            text = ast.get_source_segment(_wrapped(self.text), node) or repr(value)
+            try:
+                exact = Decimal(text.replace("_", ""))
+            except InvalidOperation:
+                raise self.fail(node, "MR201", f"{text!r} is not a decimal number") from None
+            if not exact.is_finite() or abs(exact) > MAX_INT:
+                raise self.fail(node, "MR210", "this number is too large", expected=f"at most {MAX_INT:,}")
+            self.decimals[id(node)] = exact
+            return "decimal"
+        if isinstance(value, str):
+            if len(value) > MAX_STRING:
+                raise self.fail(node, "MR210", "this text is too long", expected=f"at most {MAX_STRING} characters")
+            return "text"
+        raise self.fail(node, "MR202", f"{type(value).__name__} literals are not allowed",
+                        expected="numbers, text, True, False or None")
+
+    def visit_List(self, node: ast.List | ast.Tuple, depth: int) -> Kind:
+        if len(node.elts) > MAX_LIST:
+            raise self.fail(node, "MR210", "this list is too long", expected=f"at most {MAX_LIST} items",
+                            hint="put long lists in a parameter file")
+        for element in node.elts:
+            self.check(element, depth)
+        return "list"
+
+    visit_Tuple = visit_List
+
+    # -- names ----------------------------------------------------------------------------------
+    def visit_Name(self, node: ast.Name, depth: int) -> Kind:
+        name = node.id
+        self._refuse_private(node, name)
+        if name in self.scope.facts:
+            self.facts.add(name)
+            return "fact"
+        if name in self.scope.names:
+            self.names.add(name)
+            return self.scope.names[name]
+        if name == "params":
+            raise self.fail(node, "MR203", "'params' needs a parameter name, e.g. params.max_mentees",
+                            expected=one_of(self.scope.parameters))
+        if name in self.scope.functions:
+            raise self.fail(node, "MR204", f"the function {name!r} must be called: {name}(...)")
+        known = [*self.scope.facts, *self.scope.names, "params"]
+        raise self.fail(node, "MR203", f"unknown name {name!r}", expected=one_of(known),
+                        hint=did_you_mean(name, known))
+
+    def _refuse_private(self, node: ast.AST, name: str) -> None:
+        if name.startswith("_"):
+            raise self.fail(node, "MR202", f"names starting with '_' are not allowed ({name!r})",
+                            hint="rule expressions can only use fields, parameters and functions")
+
+    def visit_Attribute(self, node: ast.Attribute, depth: int) -> Kind:
+        self._refuse_private(node, node.attr)
+        base = node.value
+        if not isinstance(base, ast.Name):
+            raise self.fail(node, "MR202", f"'.{node.attr}' can only follow a fact or 'params'",
+                            expected="fact.field (payout.amount) or params.name")
+        self._refuse_private(base, base.id)
+        if base.id == "params":
+            if node.attr not in self.scope.parameters:
+                raise self.fail(node, "MR203", f"unknown parameter {node.attr!r}",
+                                expected=one_of(self.scope.parameters),
+                                hint=did_you_mean(node.attr, self.scope.parameters))
+            self.parameters.add(node.attr)
+            return self.scope.parameters[node.attr][0]
+        if base.id not in self.scope.facts:
+            if base.id in self.scope.names or base.id in self.scope.functions:
+                raise self.fail(node, "MR202", f"{base.id!r} has no fields",
+                                expected="fact.field (payout.amount) or params.name")
+            known = [*self.scope.facts, "params"]
+            raise self.fail(base, "MR203", f"unknown name {base.id!r}", expected=one_of(known),
+                            hint=did_you_mean(base.id, known))
+        fields = self.scope.facts[base.id]
+        if node.attr not in fields:
+            table = self.scope.fact_tables.get(base.id, base.id)
+            raise self.fail(node, "MR207", f"unknown field {node.attr!r} of {base.id} (table {table})",
+                            expected=one_of(fields), hint=did_you_mean(node.attr, fields))
+        self.facts.add(base.id)
+        return fields[node.attr]
+
+    def visit_Subscript(self, node: ast.Subscript, depth: int) -> Kind:
+        base = node.value
+        is_parameter = (isinstance(base, ast.Attribute) and isinstance(base.value, ast.Name)
+                        and base.value.id == "params")
+        if not is_parameter:
+            raise self.fail(node, "MR202", "[...] can only follow a parameter, e.g. params.cap[payout.role]")
+        container = self.check(base, depth)
+        assert isinstance(base, ast.Attribute)
+        key = self.check(node.slice, depth)
+        entry = self.scope.parameters[base.attr][1]
+        if container == "map":
+            if key not in ("text", "any"):
+                raise self.fail(node.slice, "MR205", f"a parameter map is looked up by text, not by {_a(key)}",
+                                hint="use a text field, e.g. params.cap[payout.role]")
+            return entry
+        if container == "list":
+            if key not in ("integer", "any"):
+                raise self.fail(node.slice, "MR205", "a list parameter is indexed by a whole number")
+            return entry
+        raise self.fail(node, "MR205", f"params.{base.attr} is {_a(container)}; it cannot be subscripted")
+
+    # -- operators ------------------------------------------------------------------------------
+    def visit_BoolOp(self, node: ast.BoolOp, depth: int) -> Kind:
+        for value in node.values:
+            kind = self.check(value, depth)
+            if kind not in ("boolean", "any"):
+                raise self.fail(value, "MR206", f"this is {_a(kind)}, but 'and'/'or' join conditions",
+                                hint="compare it, e.g. present(x) or x > 0")
+        return "boolean"
+
+    def visit_UnaryOp(self, node: ast.UnaryOp, depth: int) -> Kind:
+        kind = self.check(node.operand, depth)
+        if isinstance(node.op, ast.Not):
+            if kind not in ("boolean", "any"):
+                raise self.fail(node, "MR206", f"'not' needs a condition, not {_a(kind)}")
+            return "boolean"
+        if isinstance(node.op, (ast.USub, ast.UAdd)):
+            if kind not in ("integer", "decimal", "any"):
+                raise self.fail(node, "MR205", f"'-' needs a number, not {_a(kind)}")
+            return kind
+        raise self.fail(node, "MR202", "'~' is not allowed")
+
+    def visit_BinOp(self, node: ast.BinOp, depth: int) -> Kind:
+        symbol = _ARITHMETIC.get(type(node.op))
+        if symbol is None:
+            extra = "; multiply it out or use a parameter" if isinstance(node.op, ast.Pow) else ""
+            operator = {ast.Pow: "**", ast.FloorDiv: "//", ast.LShift: "<<", ast.RShift: ">>",
+                        ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.MatMult: "@"}.get(
+                type(node.op), "this operator")
+            raise self.fail(node, "MR202", f"{operator!r} is not allowed{extra}",
+                            expected="+, -, *, / or %")
+        left = self.check(node.left, depth)
+        right = self.check(node.right, depth)
+        if symbol == "+" and left == right == "text":
+            return "text"
+        for side, kind in ((node.left, left), (node.right, right)):
+            if kind not in ("integer", "decimal", "any"):
+                raise self.fail(side, "MR205", f"{symbol!r} needs numbers, but this is {_a(kind)}",
+                                hint="dates have functions: days_between(a, b), months_between(a, b)"
+                                if kind == "date" else None)
+        if symbol == "/" or "decimal" in (left, right):
+            return "decimal"
+        if "any" in (left, right):
+            return "any"
+        return "integer"
+
+    def visit_Compare(self, node: ast.Compare, depth: int) -> Kind:
+        left_node = node.left
+        left = self.check(left_node, depth)
+        for operator, right_node in zip(node.ops, node.comparators, strict=True):
+            right = self.check(right_node, depth)
+            symbol = _COMPARE_NAMES[type(operator)]
+            if symbol in ("is", "is not"):
+                if not (isinstance(right_node, ast.Constant) and right_node.value is None):
+                    raise self.fail(right_node, "MR205", f"'{symbol}' is only for None, e.g. payee is None",
+                                    hint="use == or != to compare values")
+            elif symbol in ("in", "not in"):
+                if right not in ("list", "map", "text", "any"):
+                    raise self.fail(right_node, "MR205", f"'{symbol}' needs a list, mapping or text on the right, "
+                                    f"not {_a(right)}")
+            elif "fact" in (left, right):
+                raise self.fail(node, "MR205", "a whole fact cannot be compared; compare one of its fields",
+                                hint="e.g. payee.person_id == payout.payee_id, or payee is None")
+            elif symbol in ("<", "<=", ">", ">="):
+                self._comparable(node, left, right, symbol, ordered=True)
+            else:
+                self._comparable(node, left, right, symbol, ordered=False)
+            left, left_node = right, right_node
+        return "boolean"
+
+    def _comparable(self, node: ast.AST, left: Kind, right: Kind, symbol: str, *, ordered: bool) -> None:
+        if "any" in (left, right) or "none" in (left, right) and not ordered:
+            return
+        same = left == right or {left, right} <= _NUMBERS
+        if ordered and (left not in _ORDERED or right not in _ORDERED):
+            raise self.fail(node, "MR205", f"{_a(left)} and {_a(right)} cannot be ordered with '{symbol}'")
+        if not same:
+            hint = "write dates as date('2025-07-01')" if "date" in (left, right) and "text" in (left, right) else None
+            raise self.fail(node, "MR205", f"{_a(left)} is compared with {_a(right)}; "
+                            f"the comparison would never hold", hint=hint)
+
+    def visit_IfExp(self, node: ast.IfExp, depth: int) -> Kind:
+        test = self.check(node.test, depth)
+        if test not in ("boolean", "any"):
+            raise self.fail(node.test, "MR206", f"the condition of 'if' is {_a(test)}, not a condition")
+        body = self.check(node.body, depth)
+        orelse = self.check(node.orelse, depth)
+        if body == orelse or {body, orelse} <= _NUMBERS:
+            return "decimal" if {body, orelse} == _NUMBERS else body
+        return "any"
+
+    def visit_Call(self, node: ast.Call, depth: int) -> Kind:
+        function = node.func
+        if not isinstance(function, ast.Name):
+            raise self.fail(node, "MR204", "only registered functions can be called, by name",
+                            expected=one_of(self.scope.functions))
+        name = function.id
+        self._refuse_private(function, name)
+        signature = self.scope.functions.get(name)
+        if signature is None:
+            raise self.fail(function, "MR204", f"unknown function {name!r}",
+                            expected=one_of(self.scope.functions),
+                            hint=did_you_mean(name, self.scope.functions))
+        if node.keywords:
+            raise self.fail(node, "MR204", "keyword arguments are not allowed; pass values in order")
+        most = len(signature.parameters)
+        least = most - signature.optional
+        if not least <= len(node.args) <= most:
+            wanted = str(most) if least == most else f"{least} to {most}"
+            raise self.fail(node, "MR204", f"{name}() takes {wanted} argument(s), not {len(node.args)}")
+        for argument, wanted_kind in zip(node.args, signature.parameters, strict=False):
+            kind = self.check(argument, depth)
+            if kind == "fact" and not signature.accepts_missing:
+                raise self.fail(argument, "MR205", f"{name}() takes a value, not a whole fact")
+            if not _fits(kind, wanted_kind):
+                raise self.fail(argument, "MR205", f"{name}() expects {_a(wanted_kind)} here, not {_a(kind)}")
+        self.functions.add(name)
+        return signature.returns
+
+
+def _fits(kind: Kind, wanted: Kind) -> bool:
+    if "any" in (kind, wanted) or kind == wanted or kind == "none":
+        return True
+    return wanted == "decimal" and kind == "integer"

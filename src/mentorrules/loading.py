@@ -1,0 +1,241 @@
+"""YAML text -> plain values that remember the line and column of every node.
+
+Loading is safe by construction: only the YAML core types are built (no Python objects),
+anchors and aliases are refused (they make "billion laughs" files possible), duplicate keys
+are an error instead of a silent overwrite, and numbers with a fraction become ``Decimal``,
+never ``float``, so ``2000.00`` in a parameter file stays exactly ``Decimal('2000.00')``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mentorrules.errors import Location, Problem
+
+MAX_FILE_BYTES = 2_000_000
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_STR = "tag:yaml.org,2002:str"
+
+JsonPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a scalar's text starts, 1-based, and how its text is laid out."""
+
+    line: int
+    column: int
+    style: str | None = None  # None = plain, "'" or '"' quoted, "|" or ">" block
+
+
+@dataclass
+class Document:
+    """A loaded YAML file: its values, and the position of each value and mapping key."""
+
+    path: str
+    text: str
+    value: Any = None
+    positions: dict[JsonPath, Position] = field(default_factory=dict)
+    key_positions: dict[JsonPath, Position] = field(default_factory=dict)
+
+    def location(self, path: JsonPath, *, key: bool = False, offset: int = 0) -> Location:
+        """The location of the value (or, with ``key``, the mapping key) at ``path``.
+
+        ``offset`` is a character offset inside a scalar's text, for expression errors.
+        Falls back to the nearest enclosing node that has a position.
+        """
+        table = self.key_positions if key else self.positions
+        probe = path
+        while probe not in table and probe:
+            probe = probe[:-1]
+            table = self.positions
+        position = table.get(probe)
+        if position is None:
+            return Location(self.path, line=1, column=1)
+        line, column = position.line, position.column
+        if offset:
+            line, column = _advance(self.text, position, offset)
+        return Location(self.path, line=line, column=column)
+
+
+def _advance(text: str, position: Position, offset: int) -> tuple[int, int]:
+    """Line and column of the character ``offset`` characters into a scalar's value."""
+    lines = text.splitlines()
+    if position.style in ("|", ">"):
+        # Block scalar: the value starts on the next line at the block's indentation.
+        row = position.line  # 0-based index of the next line
+        remaining = offset
+        while row < len(lines):
+            content = lines[row]
+            indent = len(content) - len(content.lstrip(" "))
+            body = content[indent:]
+            if remaining <= len(body):
+                return row + 1, indent + remaining + 1
+            remaining -= len(body) + 1
+            row += 1
+        return position.line, position.column
+    quote = 1 if position.style in ("'", '"') else 0
+    return position.line, position.column + quote + offset
+
+
+def read_text(path: Path) -> tuple[str | None, Problem | None]:
+    """Read a UTF-8 text file, or say why it cannot be read."""
+    where = Location(str(path))
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        return None, Problem("MR101", f"cannot read the file: {error.strerror}", where)
+    if len(raw) > MAX_FILE_BYTES:
+        return None, Problem("MR101", f"the file is {len(raw):,} bytes, larger than the limit",
+                             where, expected=f"at most {MAX_FILE_BYTES:,} bytes")
+    try:
+        return raw.decode("utf-8-sig"), None
+    except UnicodeDecodeError as error:
+        return None, Problem("MR101", f"the file is not UTF-8 (byte {error.start})", where,
+                             hint="save the file as UTF-8")
+
+
+def load_yaml(text: str, path: str) -> tuple[Document, list[Problem]]:
+    """Parse YAML text into a :class:`Document`, with every problem found.
+
+    >>> document, problems = load_yaml("cap: 2000.00\\nwhen: 2016-07-01\\n", "p.yaml")
+    >>> document.value
+    {'cap': Decimal('2000.00'), 'when': datetime.date(2016, 7, 1)}
+    >>> document.location(("when",))
+    Location(path='p.yaml', line=2, column=7, end_column=None, row=None, field=None)
+    >>> load_yaml("a: 1\\na: 2\\n", "d.yaml")[1][0].message
+    "duplicate key 'a' (first on line 1)"
+    """
+    document = Document(path, text)
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = Location(path, line=mark.line + 1, column=mark.column + 1) if mark else Location(path)
+        what = error.problem or error.context or "not valid YAML"
+        return document, [Problem("MR100", f"YAML syntax error: {what}", where,
+                                  hint="check indentation, colons and quotes on this line")]
+    except yaml.YAMLError as error:
+        return document, [Problem("MR100", f"YAML syntax error: {error}", Location(path))]
+    builder = _Builder(document)
+    document.value = builder.build(node, ()) if node is not None else None
+    return document, builder.problems
+
+
+class _Builder:
+    """Turns a composed YAML node tree into plain values, recording positions."""
+
+    def __init__(self, document: Document) -> None:
+        self.document = document
+        self.problems: list[Problem] = []
+        self.seen: set[int] = set()
+        self.constructor = yaml.SafeLoader("")
+
+    def where(self, node: yaml.Node) -> Location:
+        mark = node.start_mark
+        return Location(self.document.path, line=mark.line + 1, column=mark.column + 1)
+
+    def build(self, node: yaml.Node, path: JsonPath) -> Any:
+        if id(node) in self.seen:
+            self.problems.append(Problem(
+                "MR102", "anchors and aliases (&name, *name) are not allowed", self.where(node),
+                hint="write the value out where it is used"))
+            return None
+        self.seen.add(id(node))
+        mark = node.start_mark
+        style = getattr(node, "style", None)
+        self.document.positions[path] = Position(mark.line + 1, mark.column + 1, style)
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
+        return self.scalar(node)
+
+    def mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[Any, Any]:
+        result: dict[Any, Any] = {}
+        first_line: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problems.append(Problem("MR102", "a mapping key must be a plain value",
+                                             self.where(key_node)))
+                continue
+            key = self.scalar(key_node)
+            if isinstance(key, (list, dict)) or key is None:
+                key = key_node.value
+            line = key_node.start_mark.line + 1
+            if key in result:
+                self.problems.append(Problem(
+                    "MR103", f"duplicate key {_key_text(key)!r} (first on line {first_line[key]})",
+                    self.where(key_node), hint="remove or rename one of them"))
+                continue
+            first_line[key] = line
+            child: JsonPath = (*path, _key_text(key))
+            self.document.key_positions[child] = Position(line, key_node.start_mark.column + 1)
+            result[key] = self.build(value_node, child)
+        return result
+
+    def scalar(self, node: yaml.Node) -> Any:
+        tag, text = node.tag, node.value
+        try:
+            if tag == _STR:
+                return text
+            if tag == _NULL:
+                return None
+            if tag == _BOOL:
+                return self.constructor.construct_yaml_bool(node)
+            if tag == _INT:
+                return self.constructor.construct_yaml_int(node)
+            if tag == _FLOAT:
+                return self.decimal(node)
+            if tag == _TIMESTAMP:
+                value = self.constructor.construct_yaml_timestamp(node)
+                return value.date() if isinstance(value, dt.datetime) else value
+        except (ValueError, TypeError, yaml.YAMLError, OverflowError):
+            self.problems.append(Problem("MR104", f"{text!r} is not a valid value", self.where(node)))
+            return None
+        self.problems.append(Problem(
+            "MR102", f"the tag {tag!r} is not allowed", self.where(node),
+            expected="plain YAML values: text, numbers, booleans, dates, lists and mappings"))
+        return None
+
+    def decimal(self, node: yaml.Node) -> Decimal | None:
+        text = str(node.value).replace("_", "")
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            value = Decimal("NaN")
+        if not value.is_finite():
+            self.problems.append(Problem("MR104", f"{node.value!r} is not a finite number",
+                                        self.where(node), expected="a number such as 2000.00"))
+            return None
+        return value
+
+
+def _key_text(key: Any) -> str:
+    return key.isoformat() if isinstance(key, dt.date) else str(key)
+
+
+def to_json_like(value: Any) -> Any:
+    """The value as JSON Schema sees it: dates become ISO text, mapping keys text.
+
+    >>> to_json_like({dt.date(2016, 7, 1): [dt.date(2017, 1, 2)]})
+    {'2016-07-01': ['2017-01-02']}
+    """
+    if isinstance(value, dict):
+        return {_key_text(key): to_json_like(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [to_json_like(item) for item in value]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value

@@ -1,0 +1,146 @@
+"""Parameter files -> dated values: ``value_on(date)`` gives the value in force on a date.
+
+Each value starts on its date and holds until the next one; ``null`` ends the parameter
+(there is no value in force until a later date gives one). Numbers are ``Decimal`` or ``int``
+exactly as written in YAML (``2000.00`` stays ``Decimal('2000.00')``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from mentorrules.errors import Location, Problem
+from mentorrules.expressions import Kind
+from mentorrules.loading import Document
+
+
+class NoValueInForce(LookupError):
+    """The parameter has no value on the date asked for."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A named value that changes over time.
+
+    >>> cap = Parameter("cap", "core", "yearly cap", (dt.date(2016, 7, 1), dt.date(2024, 7, 1)),
+    ...                 (Decimal("2000.00"), Decimal("2500.00")))
+    >>> cap.value_on(dt.date(2024, 6, 30)), cap.value_on(dt.date(2024, 7, 1))
+    (Decimal('2000.00'), Decimal('2500.00'))
+    >>> cap.in_force_since(dt.date(2024, 9, 1))
+    datetime.date(2024, 7, 1)
+    """
+
+    name: str
+    pack: str
+    description: str
+    starts: tuple[dt.date, ...]
+    values: tuple[Any, ...]
+    illustrative: bool = False
+    unit: str | None = None
+    source: dict[str, str] | None = None
+    location: Location = field(default_factory=Location)
+
+    @property
+    def constant(self) -> bool:
+        """True when one value holds for all time from its start."""
+        return len(self.values) == 1
+
+    def in_force_since(self, day: dt.date) -> dt.date:
+        """The start date of the value in force on ``day``."""
+        index = bisect_right(self.starts, day) - 1
+        if index < 0 or self.values[index] is None:
+            raise NoValueInForce(f"params.{self.name} has no value in force on {day.isoformat()}")
+        return self.starts[index]
+
+    def value_on(self, day: dt.date) -> Any:
+        """The value in force on ``day``; raises :class:`NoValueInForce` if there is none."""
+        index = bisect_right(self.starts, day) - 1
+        if index < 0 or self.values[index] is None:
+            raise NoValueInForce(f"params.{self.name} has no value in force on {day.isoformat()}")
+        return self.values[index]
+
+    @property
+    def kinds(self) -> tuple[Kind, Kind]:
+        """The kind of the values, and of a map's or list's entries, for expression checks."""
+        kinds = {kind_of(value) for value in self.values if value is not None}
+        kind: Kind = kinds.pop() if len(kinds) == 1 else "any"
+        entries = set()
+        for value in self.values:
+            items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+            entries.update(kind_of(item) for item in items)
+        entry: Kind = entries.pop() if len(entries) == 1 else "any"
+        if entries and {entry, *entries} <= {"integer", "decimal"}:
+            entry = "decimal"
+        return kind, entry
+
+    def gaps(self) -> list[tuple[dt.date, dt.date | None]]:
+        """Periods after the first start with no value in force (from a ``null``)."""
+        periods = []
+        for index, value in enumerate(self.values):
+            if value is None:
+                end = self.starts[index + 1] if index + 1 < len(self.starts) else None
+                periods.append((self.starts[index], end))
+        return periods
+
+
+def kind_of(value: Any) -> Kind:
+    """The expression kind of a parameter value."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, Decimal):
+        return "decimal"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, dt.date):
+        return "date"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "map"
+    return "any"
+
+
+def read_parameters(document: Document, pack: str) -> tuple[list[Parameter], list[Problem]]:
+    """Build parameters from a schema-checked parameter document."""
+    parameters: list[Parameter] = []
+    problems: list[Problem] = []
+    for name, spec in (document.value.get("parameters") or {}).items():
+        where = document.location(("parameters", name), key=True)
+        dated = sorted((_as_date(start), value) for start, value in spec["values"].items())
+        if any(start is None for start, _ in dated):
+            continue  # the schema check has reported the bad date
+        values = [_plain(value) for _, value in dated]
+        kinds = {kind_of(value) for value in values if value is not None}
+        if len(kinds - {"integer", "decimal"}) > 1 or (kinds & {"integer", "decimal"} and kinds - {"integer", "decimal"}):
+            problems.append(Problem("MR121", f"the values of {name!r} are of different kinds ({', '.join(sorted(kinds))})",
+                                    where, expected="every dated value of the same kind"))
+        parameters.append(Parameter(
+            name=name, pack=pack, description=spec["description"],
+            starts=tuple(start for start, _ in dated if start is not None),
+            values=tuple(values), illustrative=bool(spec.get("illustrative", False)),
+            unit=spec.get("unit"), source=spec.get("source"), location=where))
+    return parameters, problems
+
+
+def _as_date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def _plain(value: Any) -> Any:
+    """Map keys as text (a YAML key `2` would otherwise be an int)."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value

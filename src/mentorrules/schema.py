@@ -1,0 +1,138 @@
+"""Loaded documents -> JSON Schema problems, each at the line and column of the offending node.
+
+The schemas in ``schemas/`` are the contract for authors (editors read them through the
+``# yaml-language-server: $schema=...`` line) and for this checker; nothing else restates them.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+from jsonschema import Draft202012Validator, ValidationError
+from referencing import Registry, Resource
+
+from mentorrules.errors import Problem, did_you_mean, one_of
+from mentorrules.loading import Document, to_json_like
+
+RULES, PARAMETERS, TESTS = "rules", "parameters", "tests"
+
+
+@cache
+def _registry() -> Registry[Any]:
+    root = files("mentorrules") / "schemas"
+    resources = []
+    for name in (RULES, PARAMETERS, TESTS):
+        contents = json.loads((root / f"{name}.schema.json").read_text("utf-8"))
+        resources.append((f"{name}.schema.json", Resource.from_contents(contents)))
+        resources.append((contents["$id"], Resource.from_contents(contents)))
+    return Registry().with_resources(resources)
+
+
+@cache
+def validator(name: str) -> Draft202012Validator:
+    """The validator for one of the file schemas (``rules``, ``parameters``, ``tests``)."""
+    contents = _registry().get_or_retrieve(f"{name}.schema.json").value.contents
+    return Draft202012Validator(contents, registry=_registry(),
+                                format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def check(document: Document, name: str) -> list[Problem]:
+    """Every schema violation of ``document``, located, most specific first per node.
+
+    >>> from mentorrules.loading import load_yaml
+    >>> document, _ = load_yaml("rules:\\n  - id: X-1\\n    titel: t\\n", "r.yaml")
+    >>> [str(problem) for problem in check(document, "rules")][0]
+    "r.yaml:3:5: MR111 unknown field 'titel'; expected one of: description, effective, id, \
+message, parameters_on, require, severity, source, table, tags, title, when"
+    """
+    instance = to_json_like(document.value)
+    problems: list[Problem] = []
+    seen: set[tuple[int | None, int | None, str]] = set()
+    for error in sorted(validator(name).iter_errors(instance), key=_error_order):
+        for problem in _problems(document, _most_specific(error)):
+            marker = (problem.location.line, problem.location.column, problem.message)
+            if marker not in seen:
+                seen.add(marker)
+                problems.append(problem)
+    return problems
+
+
+def _error_order(error: ValidationError) -> tuple[str, ...]:
+    return tuple(str(part) for part in error.absolute_path)
+
+
+def _most_specific(error: ValidationError) -> ValidationError:
+    """For anyOf/oneOf, the branch error that went deepest is the one worth showing."""
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        deepest = max(error.context, key=lambda child: (len(child.absolute_path), -len(child.message)))
+        if len(deepest.absolute_path) > len(error.absolute_path):
+            return _most_specific(deepest)
+    return error
+
+
+def _problems(document: Document, error: ValidationError) -> list[Problem]:
+    path = tuple(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    kind = error.validator
+    if kind == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = list(schema.get("properties", {}))
+        extra = [key for key in error.instance if key not in allowed]
+        return [Problem("MR111", f"unknown field {key!r}", document.location((*path, key), key=True),
+                        expected=one_of(allowed) if allowed else None,
+                        hint=did_you_mean(key, allowed)) for key in extra]
+    where = document.location(path)
+    if kind == "required":
+        missing = str(error.message).split("'")[1] if "'" in error.message else "?"
+        return [Problem("MR112", f"missing field {missing!r}", where,
+                        hint=f"add '{missing}:' to this entry")]
+    if kind == "enum":
+        options = [str(option) for option in error.validator_value]
+        return [Problem("MR113", f"{error.instance!r} is not allowed here", where,
+                        expected=one_of(options), hint=did_you_mean(str(error.instance), options))]
+    if kind == "type":
+        wanted = error.validator_value
+        wanted_text = " or ".join(wanted) if isinstance(wanted, list) else str(wanted)
+        return [Problem("MR114", f"{_describe(error.instance)} is the wrong kind of value", where,
+                        expected=_plain_type(wanted_text))]
+    if kind == "pattern":
+        return [Problem("MR115", f"{error.instance!r} does not have the required form", where,
+                        expected=schema.get("description") or f"text matching {error.validator_value}")]
+    if kind == "format":
+        return [Problem("MR116", f"{error.instance!r} is not a valid {error.validator_value}", where,
+                        expected="a date written YYYY-MM-DD" if error.validator_value == "date" else None)]
+    if kind == "propertyNames":
+        return [Problem("MR117", f"{error.instance!r} is not a valid name here", where,
+                        expected=_property_name_rule(schema))]
+    if kind in ("minItems", "minProperties", "minLength"):
+        return [Problem("MR118", "this must not be empty", where)]
+    if kind in ("maxLength", "maxItems"):
+        return [Problem("MR119", "this value is too long", where,
+                        expected=f"at most {error.validator_value} characters")]
+    return [Problem("MR110", str(error.message), where)]
+
+
+def _property_name_rule(schema: dict[str, Any]) -> str:
+    rule = schema.get("propertyNames", {})
+    if "format" in rule:
+        return "a date written YYYY-MM-DD"
+    if "enum" in rule:
+        return one_of(rule["enum"])
+    return "lower-case letters, digits and underscores, starting with a letter"
+
+
+def _plain_type(name: str) -> str:
+    return (name.replace("object", "a mapping (key: value)").replace("array", "a list")
+            .replace("string", "text").replace("integer", "a whole number"))
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "an empty value"
+    return repr(value)
