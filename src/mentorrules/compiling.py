@@ -113,7 +113,7 @@ class _Render:
         text = self.plain(node)
         if self.mode is Mode.RECORD and not isinstance(node, (ast.Constant, ast.List, ast.Tuple)):
             index = self.renderer.namespace.add("n", node)
-            return f"_r({index}, {text})"
+            return f"_r({index!r}, {text})"
         return text
 
     def plain(self, node: ast.expr) -> str:

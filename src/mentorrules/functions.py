@@ -23,13 +23,14 @@ _SCHOOL_YEAR = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 # -- dates ---------------------------------------------------------------------------------------
-def school_year(day: dt.date) -> str:
-    """The school year label a date falls in.
+def school_year(day: dt.date, year_start: str = "07-01") -> str:
+    """The school (program) year label a date falls in; years start on ``year_start`` (MM-DD).
 
     >>> school_year(dt.date(2025, 6, 30)), school_year(dt.date(2025, 7, 1))
     ('2024-25', '2025-26')
     """
-    start = day.year if day.month >= 7 else day.year - 1
+    month, day_of_month = (int(part) for part in year_start.split("-"))
+    start = day.year if (day.month, day.day) >= (month, day_of_month) else day.year - 1
     return f"{start}-{(start + 1) % 100:02d}"
 
 
@@ -100,8 +101,9 @@ def months_between(start: dt.date, end: dt.date) -> int:
     >>> months_between(dt.date(2025, 1, 31), dt.date(2025, 3, 1))
     1
     """
-    return int(pendulum.date(end.year, end.month, end.day)
-               .diff(pendulum.date(start.year, start.month, start.day), abs=False).in_months()) * -1
+    period = pendulum.date(start.year, start.month, start.day).diff(
+        pendulum.date(end.year, end.month, end.day), abs=False)
+    return int(period.in_months())
 
 
 def days_between(start: dt.date, end: dt.date) -> int:

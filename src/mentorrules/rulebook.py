@@ -115,7 +115,7 @@ def signature_of(function: Callable[..., Any]) -> Signature:
 
     >>> from mentorrules.functions import school_year
     >>> signature_of(school_year)
-    Signature(parameters=('date',), returns='text', optional=0, accepts_missing=False)
+    Signature(parameters=('date', 'text'), returns='text', optional=1, accepts_missing=False)
     """
     try:
         hints = typing.get_type_hints(function)

@@ -1,0 +1,286 @@
+"""The ``mentorrules`` command: parse arguments, call the library, print, pick the exit code.
+
+Exit codes: 0 every row passes (or the command succeeded), 1 some row fails or is in error
+(or a test or lint check fails), 2 bad usage, a bad rule file or unreadable input.
+Only this module prints problems; heavy modules are imported inside the commands so that
+``mentorrules --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import re
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from mentorrules import __version__
+
+if TYPE_CHECKING:
+    from mentorrules.engine import Engine
+    from mentorrules.errors import Problem
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    from mentorrules.errors import MentorRulesError
+
+    try:
+        code: int = args.run(args)
+        return code
+    except MentorRulesError as error:
+        print_problems(error.problems, sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_FINDINGS
+
+
+# -- arguments ----------------------------------------------------------------------------------
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD") from None
+
+
+def _record(text: str) -> tuple[str, str]:
+    table, separator, key = text.partition(":")
+    if not separator or not table or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} is not TABLE:KEY, e.g. payouts:P-0412")
+    return table, key
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mentorrules",
+        description="Check teacher-mentorship stipend and grant payout files against policy rule packs.",
+        epilog="Exit codes: 0 clean, 1 findings of severity error (or failing tests), "
+        "2 usage, rule file or input problems.")
+    parser.add_argument("--version", action="version", version=f"mentorrules {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    def packs_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--pack", action="append", metavar="NAME",
+                             help="load only core and this pack (repeatable; default: all installed)")
+        command.add_argument("--rules", action="append", type=Path, default=[], metavar="PATH",
+                             help="also load the rules in this directory or file (repeatable)")
+
+    validate = commands.add_parser("validate", help="check data files and print a report",
+                                   description="Check every row of the data files; every row "
+                                   "appears in the report exactly once.")
+    validate.add_argument("data", nargs="+", type=Path, metavar="DATA",
+                          help="a directory of table files, or table files (payouts.csv, people.json, ...)")
+    packs_options(validate)
+    validate.add_argument("--as-of", type=_date, metavar="DATE",
+                          help="date for rows without a date of their own (default: today)")
+    validate.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    validate.add_argument("--output", type=Path, metavar="FILE", help="write the report here, not to stdout")
+    validate.set_defaults(run=_validate)
+
+    test = commands.add_parser("test", help="run the YAML rule tests",
+                               description="Run the rule tests of the loaded packs (and of PATH).")
+    test.add_argument("path", nargs="*", type=Path, metavar="PATH",
+                      help="rule directories or files whose rules and tests to add")
+    packs_options(test)
+    test.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary")
+    test.set_defaults(run=_test)
+
+    lint = commands.add_parser("lint", help="check rule packs for authoring mistakes")
+    lint.add_argument("path", nargs="*", type=Path, metavar="PATH", help="rule directories or files to add")
+    packs_options(lint)
+    lint.set_defaults(run=_lint)
+
+    explain = commands.add_parser("explain", help="show how each rule went for one record")
+    explain.add_argument("data", nargs="+", type=Path, metavar="DATA")
+    explain.add_argument("--record", required=True, type=_record, metavar="TABLE:KEY",
+                         help="the record to explain, e.g. payouts:P-0412")
+    packs_options(explain)
+    explain.add_argument("--as-of", type=_date, metavar="DATE")
+    explain.set_defaults(run=_explain)
+
+    packs = commands.add_parser("packs", help="list installed packs")
+    packs.set_defaults(run=_packs)
+    return parser
+
+
+def _engine(args: argparse.Namespace, extra: Sequence[Path] = ()) -> Engine:
+    from mentorrules.engine import Engine
+
+    return Engine.load(packs=args.pack, rules=[*args.rules, *extra])
+
+
+# -- commands -----------------------------------------------------------------------------------
+def _validate(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    report = engine.validate(args.data, as_of=args.as_of)
+    titles = {rule.id: rule.title for rule in engine.rules}
+    if args.output:
+        try:
+            with args.output.open("w", encoding="utf-8", newline="") as stream:
+                _write(report, args.format, stream, titles)
+        except OSError as error:
+            from mentorrules.errors import Location, MentorRulesError, Problem
+
+            raise MentorRulesError([Problem("MR407", f"cannot write the report: {error.strerror}",
+                                            Location(str(args.output)))]) from None
+    else:
+        _write(report, args.format, sys.stdout, titles)
+    return EXIT_CLEAN if report.clean else EXIT_FINDINGS
+
+
+def _write(report: object, kind: str, stream: TextIO, titles: dict[str, str]) -> None:
+    from mentorrules.engine import Report
+    from mentorrules.reports import csv, json, text
+
+    assert isinstance(report, Report)
+    if kind == "json":
+        json.write(report, stream)
+    elif kind == "csv":
+        csv.write(report, stream)
+    else:
+        text.write(report, stream, titles)
+
+
+def _test(args: argparse.Namespace) -> int:
+    from mentorrules import ruletests
+
+    started = time.perf_counter()
+    engine = _engine(args, args.path)
+    outcome = ruletests.run(engine, ruletests.find_test_files(engine, args.path))
+    if outcome.problems:
+        print_problems(outcome.problems, sys.stderr)
+    by_file: dict[Path, list[ruletests.CaseResult]] = {}
+    for result in outcome.results:
+        by_file.setdefault(result.case.path, []).append(result)
+    if not args.quiet:
+        for path, results in by_file.items():
+            marks = "".join("." if result.passed else "F" for result in results)
+            print(f"{_relative(path)} {marks}")
+    failures = [result for result in outcome.results if not result.passed]
+    if failures:
+        print("\n" + "=" * 30 + " FAILURES " + "=" * 30)
+        for result in failures:
+            print(f"{_relative(result.case.path)}:{result.case.location.line}: {result.case.name}")
+            for failure in result.failures:
+                print(f"    {failure}")
+    seconds = time.perf_counter() - started
+    counts = f"{outcome.passed} passed, {outcome.failed} failed"
+    print(f"{'=' * 20} {counts} in {seconds:.2f}s {'=' * 20}")
+    if outcome.problems:
+        return EXIT_USAGE
+    return EXIT_FINDINGS if failures else EXIT_CLEAN
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from mentorrules import linting, ruletests
+
+    engine = _engine(args, args.path)
+    outcome = ruletests.run(engine, ruletests.find_test_files(engine, args.path))
+    results = linting.lint(engine, outcome)
+    errors = [result.problem for result in results if result.error]
+    warnings = [result.problem for result in results if not result.error]
+    print_problems(errors, sys.stdout)
+    print_problems(warnings, sys.stdout, label="warning")
+    print(f"{len(engine.rules)} rules in {len(engine.packs)} packs: {len(errors)} problems, "
+          f"{len(warnings)} warnings")
+    return EXIT_FINDINGS if errors else EXIT_CLEAN
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from mentorrules.evaluation import show
+
+    engine = _engine(args)
+    table, key = args.record
+    decision, explanations = engine.explain(args.data, table, key, as_of=args.as_of)
+    print(f"{table} {key} (row {decision.row}): {decision.status.value}")
+    if not explanations:
+        for finding in decision.findings:
+            print(f"  {finding.rule}  {finding.message}")
+    for explanation in explanations:
+        rule = explanation.rule
+        if not explanation.applies:
+            print(f"  {rule.id:<14} does not apply   {rule.title}")
+            continue
+        if explanation.finding is None:
+            print(f"  {rule.id:<14} holds            {rule.title}")
+            continue
+        print(f"  {rule.id:<14} {explanation.finding.severity.value:<16} {rule.title}")
+        print(f"      {rule.require.text.strip()}")
+        for step in explanation.steps:
+            print(f"      | {step.text} = {show(step.value)}")
+        for line in explanation.parameters:
+            print(f"      | {line}")
+        print(f"      {explanation.finding.message}")
+        if rule.source:
+            print(f"      source: {rule.source}")
+    return EXIT_CLEAN if decision.status.value == "pass" else EXIT_FINDINGS
+
+
+def _packs(args: argparse.Namespace) -> int:
+    from mentorrules.engine import Engine
+
+    engine = Engine.load()
+    counts: dict[str, int] = {}
+    for rule in engine.rules:
+        counts[rule.pack] = counts.get(rule.pack, 0) + 1
+    print(f"{'pack':<16} {'version':<10} {'jurisdiction':<13} {'rules':>5}")
+    for pack in engine.packs:
+        print(f"{pack.name:<16} {pack.version:<10} {pack.jurisdiction or '(all)':<13} {counts.get(pack.name, 0):>5}")
+    print(f"digest {engine.digest}")
+    return EXIT_CLEAN
+
+
+# -- problems -----------------------------------------------------------------------------------
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def print_problems(problems: Sequence[Problem], stream: TextIO, label: str | None = None) -> None:
+    """Print problems like a compiler: location, code, message, the source line, what to do."""
+    for problem in problems:
+        location = problem.location
+        where = str(location)
+        if location.path and Path(location.path).is_absolute():
+            where = where.replace(location.path, _relative(Path(location.path)), 1)
+        prefix = f"{label}: " if label else ""
+        stream.write(f"{where}: {prefix}{problem.code} {problem.message}\n")
+        excerpt = _excerpt(location.path, location.line, location.column)
+        if excerpt:
+            stream.write(excerpt)
+        if problem.expected:
+            stream.write(f"   = expected {problem.expected}\n")
+        if problem.hint:
+            stream.write(f"   = help: {problem.hint}\n")
+    if problems:
+        stream.write("\n")
+
+
+def _excerpt(path: str | None, line: int | None, column: int | None) -> str:
+    if not path or not line or not Path(path).is_file():
+        return ""
+    try:
+        lines = Path(path).read_text("utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    if not 1 <= line <= len(lines):
+        return ""
+    text = lines[line - 1]
+    number = str(line)
+    result = f"{number} | {text}\n"
+    if column:
+        token = re.match(r"[\w.\[\]'\"-]+", text[column - 1:])
+        width = max(len(token.group(0)) if token else 1, 1)
+        result += f"{' ' * len(number)} | {' ' * (column - 1)}{'^' * width}\n"
+    return result

@@ -1,0 +1,186 @@
+"""Rule test files (``*.test.yaml``) -> case results and rule coverage.
+
+A case gives small tables and the findings expected per row key. Findings are compared only
+for the rules under test: those of the rule file beside the test file (``stipends.test.yaml``
+tests ``stipends.yaml``), or the case's ``rules:`` list. A key not in ``expect`` must pass.
+
+Coverage records, per rule, whether some case saw it hold on a row it applied to (a passing
+case) and saw it fail (a failing case); ``lint`` requires both for every rule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mentorrules import schema
+from mentorrules.engine import Engine
+from mentorrules.errors import Location, MentorRulesError, Problem
+from mentorrules.evaluation import Status
+from mentorrules.loading import load_yaml, read_text
+
+
+DEFAULT_AS_OF = dt.date(2025, 9, 1)  # for rows without a date of their own, when a case gives none
+
+
+@dataclass(frozen=True)
+class Case:
+    """One test case, as written."""
+
+    path: Path
+    name: str
+    tables: dict[str, list[dict[str, Any]]]
+    expect: dict[str, list[Any]]
+    rules: frozenset[str]
+    as_of: dt.date | None
+    location: Location
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    case: Case
+    failures: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+@dataclass
+class Coverage:
+    """Which rules tests saw hold and fail."""
+
+    held: set[str] = field(default_factory=set)
+    failed: set[str] = field(default_factory=set)
+
+
+@dataclass
+class RuleTestRun:
+    results: list[CaseResult] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    coverage: Coverage = field(default_factory=Coverage)
+
+    @property
+    def passed(self) -> int:
+        return sum(result.passed for result in self.results)
+
+    @property
+    def failed(self) -> int:
+        return len(self.results) - self.passed
+
+
+def find_test_files(engine: Engine, extra: Iterable[Path] = ()) -> list[Path]:
+    """The test files of the engine's packs, and of extra paths (files or directories)."""
+    files = [path for pack in engine.packs for path in pack.test_files]
+    for path in extra:
+        files += sorted(path.rglob("*.test.yaml")) if path.is_dir() else [path]
+    return list(dict.fromkeys(files))
+
+
+def load_cases(path: Path, engine: Engine) -> tuple[list[Case], list[Problem]]:
+    """The cases of one test file, checked against the tests schema."""
+    text, problem = read_text(path)
+    if problem is not None or text is None:
+        return [], [problem] if problem else []
+    document, problems = load_yaml(text, str(path))
+    if problems:
+        return [], problems
+    problems = schema.check(document, schema.TESTS)
+    if problems:
+        return [], problems
+    under_test = _rules_beside(path, engine)
+    cases = []
+    for index, spec in enumerate(document.value):
+        rules = frozenset(spec.get("rules") or under_test)
+        where = document.location((index, "name"))
+        unknown = sorted(rules - {rule.id for rule in engine.rules})
+        if unknown:
+            problems.append(Problem("MR140", f"the case tests unknown rules: {', '.join(unknown)}", where,
+                                    hint="check the ids, or load the pack that has them"))
+            continue
+        if not rules:
+            problems.append(Problem("MR141", "no rules to test", where,
+                                    hint=f"put the tests beside their rule file ({_companion(path).name}) "
+                                    "or list them in 'rules:'"))
+            continue
+        cases.append(Case(path, spec["name"], spec["tables"], {str(k): v for k, v in spec["expect"].items()},
+                          rules, _as_date(spec.get("as_of")), where))
+    return cases, problems
+
+
+def _as_date(value: Any) -> dt.date | None:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value) if value else None
+
+
+def _companion(path: Path) -> Path:
+    return path.with_name(path.name.removesuffix(".test.yaml") + ".yaml")
+
+
+def _rules_beside(path: Path, engine: Engine) -> set[str]:
+    companion = _companion(path).resolve()
+    return {rule.id for rule in engine.rules if rule.location.path and Path(rule.location.path).resolve() == companion}
+
+
+def run_case(case: Case, engine: Engine, coverage: Coverage) -> CaseResult:
+    """Run one case and compare the findings of the rules under test."""
+    try:
+        report = engine.validate(case.tables, as_of=case.as_of or DEFAULT_AS_OF)
+    except MentorRulesError as error:
+        return CaseResult(case, tuple(str(problem) for problem in error.problems))
+    failures = []
+    seen = set()
+    for decision in report.decisions:
+        if decision.status is Status.ERROR:
+            failures.append(f"{decision.table} row {decision.row} ({decision.key}) could not be read: "
+                            + "; ".join(finding.message for finding in decision.findings))
+            continue
+        actual = [finding for finding in decision.findings if finding.rule in case.rules]
+        expected = case.expect.get(decision.key)
+        if expected is not None:
+            seen.add(decision.key)
+        failures += _compare(decision.key, expected or [], actual)
+        _cover(case, engine, decision.table, decision.key, coverage, actual)
+    for key in sorted(set(case.expect) - seen):
+        failures.append(f"{key}: no row has this key")
+    return CaseResult(case, tuple(failures))
+
+
+def _compare(key: str, expected: Sequence[Any], actual: Sequence[Any]) -> list[str]:
+    wanted = sorted(item if isinstance(item, str) else item["rule"] for item in expected)
+    got = sorted(finding.rule for finding in actual)
+    if wanted != got:
+        shown = "; ".join(f"{f.rule}: {f.message}" for f in actual) or "no findings"
+        return [f"{key}: expected {wanted or 'no findings'}, got {got or 'none'} ({shown})"]
+    failures = []
+    for item in expected:
+        if isinstance(item, dict) and "message" in item:
+            messages = [f.message for f in actual if f.rule == item["rule"]]
+            if not any(item["message"] in message for message in messages):
+                failures.append(f"{key}: {item['rule']} message {messages} does not contain {item['message']!r}")
+    return failures
+
+
+def _cover(case: Case, engine: Engine, table: str, key: str, coverage: Coverage,
+           actual: Sequence[Any]) -> None:
+    coverage.failed.update(finding.rule for finding in actual if not finding.message.startswith("cannot check"))
+    try:
+        _, explanations = engine.explain(case.tables, table, key, as_of=case.as_of or DEFAULT_AS_OF)
+    except MentorRulesError:
+        return
+    for explanation in explanations:
+        if explanation.rule.id in case.rules and explanation.applies and explanation.holds:
+            coverage.held.add(explanation.rule.id)
+
+
+def run(engine: Engine, files: Iterable[Path]) -> RuleTestRun:
+    """Run every case of ``files`` with ``engine``."""
+    outcome = RuleTestRun()
+    for path in files:
+        cases, problems = load_cases(path, engine)
+        outcome.problems += problems
+        for case in cases:
+            outcome.results.append(run_case(case, engine, outcome.coverage))
+    return outcome
