@@ -16,17 +16,20 @@ two engines in one process share nothing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mentorrules import __version__
+from mentorrules.batch import GROUP_TABLE, BatchResult, BatchRule, Member, Unchecked
+from mentorrules.batch import run as run_batch
 from mentorrules.errors import Location, MentorRulesError, Problem
 from mentorrules.evaluation import (
     Decision,
     Evaluator,
     Explanation,
+    Finding,
     Index,
     Status,
     error_findings,
@@ -53,6 +56,7 @@ class Report:
     digest: str
     decisions: tuple[Decision, ...]
     sources: Mapping[str, str] = field(default_factory=dict)
+    groups: tuple[Decision, ...] = ()
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -65,21 +69,36 @@ class Report:
         findings = {severity.value: 0 for severity in Severity}
         for decision in self.decisions:
             counts[decision.status] += 1
+        for decision in self.records:
             for finding in decision.findings:
                 findings[finding.severity.value] += 1
-        return {"rows": len(self.decisions), **{status.value: counts[status] for status in Status},
-                "findings": findings}
+        summary: dict[str, Any] = {"rows": len(self.decisions),
+                                   **{status.value: counts[status] for status in Status},
+                                   "findings": findings}
+        if self.groups:
+            summary["groups"] = {"records": len(self.groups),
+                                 "fail": sum(group.status is Status.FAIL for group in self.groups)}
+        return summary
+
+    def records_of(self, table: str) -> list[Decision]:
+        """The decisions on the rows of one table, in input order."""
+        return [decision for decision in self.decisions if decision.table == table]
+
+    @property
+    def records(self) -> tuple[Decision, ...]:
+        """Every record of the report: the input rows in order, then group records."""
+        return self.decisions + self.groups
 
     @property
     def clean(self) -> bool:
         """True when no row fails or is in error (the CLI then exits 0)."""
-        return all(decision.status is Status.PASS for decision in self.decisions)
+        return all(decision.status is Status.PASS for decision in self.records)
 
     def to_dict(self) -> dict[str, Any]:
         return {"mentorrules": self.version,
                 "packs": [{"name": name, "version": version} for name, version in self.packs],
                 "digest": self.digest, "summary": self.summary,
-                "records": [decision.to_dict() for decision in self.decisions]}
+                "records": [decision.to_dict() for decision in self.records]}
 
 
 class Engine:
@@ -88,6 +107,8 @@ class Engine:
     def __init__(self, book: RuleBook) -> None:
         self._book = book
         self._evaluator = Evaluator(book)
+        self._batch = tuple(BatchRule(book, rule, self._evaluator.tables[rule.table].relate)
+                            for rule in book.rules if rule.batch is not None)
 
     @classmethod
     def load(cls, packs: Iterable[str] | None = None, rules: Iterable[str | Path] = ()) -> Engine:
@@ -131,49 +152,108 @@ class Engine:
     def evaluate(self, record: Mapping[str, Any], table: str = "payouts",
                  related: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
                  as_of: dt.date | None = None) -> Decision:
-        """Check one record; ``related`` gives rows of other tables it may refer to.
+        """Check one record; ``related`` gives rows of other tables it may refer to (and, for
+        batch rules such as yearly caps, other rows of its own table).
 
         Values may be text (as in CSV) or native (``Decimal``, ``date``); they are typed by
         the table contract first, and a value that cannot be typed gives status ``error``.
         """
-        contract = self._table(table)
-        row = rows_from(contract, [record])[0]
-        indexes = self.indexes({name: rows_from(self._table(name), rows, name)
-                                for name, rows in (related or {}).items()})
-        return self._decide(contract, row, indexes, as_of or dt.date.today())
+        self._table(table)
+        data = {name: list(rows) for name, rows in (related or {}).items()}
+        data[table] = [record, *data.get(table, [])]
+        return self.validate(data, as_of=as_of).records_of(table)[0]
 
     def validate(self, data: DataSource, as_of: dt.date | None = None) -> Report:
         """Check every row of a data set: a directory, table files, or ``{table: rows}``.
 
         Raises :class:`MentorRulesError` for problems with whole files (exit code 2 in the CLI);
-        problems with single rows are error records in the report.
+        problems with single rows are error records in the report. Findings of batch rules
+        about a whole group follow the input rows as records of table ``group``.
         """
-        dataset = self.read(data)
-        day = as_of or dt.date.today()
+        return self._validate_dataset(self.read(data), as_of or dt.date.today())
+
+    def _validate_dataset(self, dataset: DataSet, day: dt.date) -> Report:
         indexes = self.indexes(dataset.tables)
+        findings: dict[tuple[str, int], list[Finding]] = {}
+        for name, rows in dataset.tables.items():
+            contract = self._book.tables[name]
+            for row in rows:
+                if not row.problems:
+                    found = self._evaluator.findings(name, row.values, self._day(contract, row, day), indexes)
+                    if found:
+                        findings[(name, row.number)] = found
+        batch = self._run_batch(dataset, indexes, day, findings)
         decisions = []
         for name, rows in dataset.tables.items():
             contract = self._book.tables[name]
-            decisions += [self._decide(contract, row, indexes, day) for row in rows]
+            for row in rows:
+                key = contract.key_of(row.values)
+                if row.problems:
+                    decisions.append(Decision(name, row.number, key, Status.ERROR, error_findings(row.problems)))
+                    continue
+                found = (*findings.get((name, row.number), ()), *batch.rows.get((name, row.number), ()))
+                decisions.append(Decision(name, row.number, key, status_of(found), tuple(found)))
+        groups = tuple(Decision(GROUP_TABLE, number, group.key, status_of([group.finding]), (group.finding,))
+                       for number, group in enumerate(batch.groups, start=1))
         return Report(__version__, tuple((pack.name, pack.version) for pack in self.packs),
-                      self.digest, tuple(decisions), dict(dataset.sources))
+                      self.digest, tuple(decisions), dict(dataset.sources), groups)
+
+    def _run_batch(self, dataset: DataSet, indexes: Mapping[str, Index], day: dt.date,
+                   findings: Mapping[tuple[str, int], Sequence[Finding]]) -> BatchResult:
+        readable = {name: [(row.number, self._book.tables[name].key_of(row.values), row.values)
+                           for row in rows if not row.problems]
+                    for name, rows in dataset.tables.items()}
+
+        def members_of(rule: BatchRule) -> Iterator[Member | Unchecked]:
+            name = rule.table.name
+            compiled = self._evaluator.tables[name]
+            for row in dataset.tables.get(name, ()):
+                if row.problems:
+                    continue
+                state = Evaluator.state_of(compiled, row.values, compiled.relate(row.values, indexes))
+                member = rule.member(name, row.number, rule.table.key_of(row.values), row.values, indexes,
+                                     self._day(rule.table, row, day), state)
+                if member is not None:
+                    yield member
+
+        def passing(table: str, row: int, rule_ids: Sequence[str]) -> bool:
+            return not any(finding.rule in rule_ids and finding.severity is Severity.ERROR
+                           for finding in findings.get((table, row), ()))
+
+        return run_batch(self._batch, members_of, readable, passing)
+
+    @staticmethod
+    def _day(table: Table, row: Row, as_of: dt.date) -> dt.date:
+        day = row.values.get(table.date_field) if table.date_field else None
+        return day if isinstance(day, dt.date) else as_of
 
     def explain(self, data: DataSource, table: str, key: str,
                 as_of: dt.date | None = None) -> tuple[Decision, list[Explanation]]:
         """The decision on one record of a data set, and how each rule that applied went."""
         dataset = self.read(data)
         contract = self._table(table)
-        indexes = self.indexes(dataset.tables)
         day = as_of or dt.date.today()
-        for row in dataset.tables.get(table, []):
-            if contract.key_of(row.values) == key:
-                decision = self._decide(contract, row, indexes, day)
-                if row.problems:
-                    return decision, []
-                record_day = row.values.get(contract.date_field or "") or day
-                return decision, self._evaluator.explain(table, row.values, record_day, indexes)
-        raise MentorRulesError([Problem("MR312", f"no {table} row has the key {key!r}",
-                                        Location(dataset.sources.get(table)))])
+        decisions = {decision.key: decision for decision in self._validate_dataset(dataset, day).records_of(table)}
+        decision = decisions.get(key)
+        if decision is None:
+            raise MentorRulesError([Problem("MR312", f"no {table} row has the key {key!r}",
+                                            Location(dataset.sources.get(table)))])
+        row = dataset.tables[table][decision.row - 1]
+        if row.problems:
+            return decision, []
+        indexes = self.indexes(dataset.tables)
+        explanations = self._evaluator.explain(table, row.values, self._day(contract, row, day), indexes)
+        compiled = self._evaluator.tables[table]
+        state = Evaluator.state_of(compiled, row.values, compiled.relate(row.values, indexes))
+        batch_findings = {finding.rule: finding for finding in decision.findings}
+        for rule in self._batch:
+            if rule.table.name != table:
+                continue
+            member = rule.member(table, row.number, key, row.values, indexes, self._day(contract, row, day), state)
+            if member is not None:
+                finding = batch_findings.get(rule.rule.id)
+                explanations.append(Explanation(rule.rule, True, finding is None, (), (), finding))
+        return decision, explanations
 
     def read(self, data: DataSource) -> DataSet:
         """Typed rows of a data source; raise :class:`MentorRulesError` for file problems."""
@@ -216,14 +296,6 @@ class Engine:
                 first[key] = row.number
             indexes[name] = index
         return indexes
-
-    def _decide(self, table: Table, row: Row, indexes: Mapping[str, Index], as_of: dt.date) -> Decision:
-        key = table.key_of(row.values)
-        if row.problems:
-            return Decision(table.name, row.number, key, Status.ERROR, error_findings(row.problems))
-        day = row.values.get(table.date_field or "") or as_of
-        findings = tuple(self._evaluator.findings(table.name, row.values, day, indexes))
-        return Decision(table.name, row.number, key, status_of(findings), findings)
 
     def _table(self, name: str) -> Table:
         try:

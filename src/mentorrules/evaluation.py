@@ -134,7 +134,7 @@ class CompiledTable:
 
 def compile_table(book: RuleBook, table: Table) -> CompiledTable:
     """Generate and compile the checker of ``table`` for the rules of ``book``."""
-    rules = [rule for rule in book.rules if rule.table == table.name]
+    rules = [rule for rule in book.rules if rule.table == table.name and rule.batch is None]
     namespace = Namespace()
     namespace.values.update(_show=show, _sy_start=school_year_of_record)
     facts = {table.record: table.record, **{name: name for name in table.relations}}

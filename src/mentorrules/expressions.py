@@ -112,7 +112,7 @@ def parse(text: str, scope: Scope, *, want: Kind | None = None) -> Expression:
         raise ExpressionError("MR201", "the expression contains a NUL character", text.index("\x00"))
     try:
         # Wrapping in parentheses lets an expression span lines, as in a YAML block scalar.
-        tree = ast.parse(_wrapped(text), mode="eval")
+        tree = ast.parse(wrapped(text), mode="eval")
     except SyntaxError as error:
         offset = _offset(text, error.lineno or 2, (error.offset or 1) - 1)
         raise ExpressionError("MR201", f"syntax error: {error.msg}", offset,
@@ -129,12 +129,12 @@ def parse(text: str, scope: Scope, *, want: Kind | None = None) -> Expression:
                       frozenset(checker.functions), frozenset(checker.names), checker.decimals)
 
 
-def _wrapped(text: str) -> str:
+def wrapped(text: str) -> str:
     return "(\n" + text.strip() + "\n)"
 
 
 def _offset(text: str, lineno: int, col: int) -> int:
-    """Offset in ``text`` of a (line, column) position reported for ``_wrapped(text)``."""
+    """Offset in ``text`` of a (line, column) position reported for ``wrapped(text)``."""
     source = text.strip()
     lead = len(text) - len(text.lstrip())
     lines = source.split("\n")
@@ -210,7 +210,7 @@ class _Checker:
                 raise self.fail(node, "MR210", "this number is too large", expected=f"at most {MAX_INT:,}")
             return "integer"
         if isinstance(value, float):
-            text = ast.get_source_segment(_wrapped(self.text), node) or repr(value)
+            text = ast.get_source_segment(wrapped(self.text), node) or repr(value)
             try:
                 exact = Decimal(text.replace("_", ""))
             except InvalidOperation:
@@ -386,7 +386,11 @@ class _Checker:
         if ordered and (left not in _ORDERED or right not in _ORDERED):
             raise self.fail(node, "MR205", f"{_a(left)} and {_a(right)} cannot be ordered with '{symbol}'")
         if not same:
-            hint = "write dates as date('2025-07-01')" if "date" in (left, right) and "text" in (left, right) else None
+            hint = None
+            if {left, right} == {"date", "text"}:
+                hint = "write dates as date('2025-07-01')"
+            elif "text" in (left, right) and {left, right} & _NUMBERS:
+                hint = "a number in quotes is text: write numbers in parameter files without quotes"
             raise self.fail(node, "MR205", f"{_a(left)} is compared with {_a(right)}; "
                             f"the comparison would never hold", hint=hint)
 

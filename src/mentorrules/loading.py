@@ -114,6 +114,8 @@ def load_yaml(text: str, path: str) -> tuple[Document, list[Problem]]:
     {'cap': Decimal('2000.00'), 'when': datetime.date(2016, 7, 1)}
     >>> document.location(("when",))
     Location(path='p.yaml', line=2, column=7, end_column=None, row=None, field=None)
+    >>> load_yaml("on: yes\\n", "k.yaml")[0].value
+    {'on': True}
     >>> load_yaml("a: 1\\na: 2\\n", "d.yaml")[1][0].message
     "duplicate key 'a' (first on line 1)"
     """
@@ -170,9 +172,9 @@ class _Builder:
                 self.problems.append(Problem("MR102", "a mapping key must be a plain value",
                                              self.where(key_node)))
                 continue
-            key = self.scalar(key_node)
-            if isinstance(key, (list, dict)) or key is None:
-                key = key_node.value
+            # Keys are text (YAML 1.1 would read `on:` or `no:` as booleans), except dates,
+            # which key the dated values of parameters.
+            key = self.scalar(key_node) if key_node.tag == _TIMESTAMP else key_node.value
             line = key_node.start_mark.line + 1
             if key in result:
                 self.problems.append(Problem(

@@ -257,6 +257,7 @@ def read(paths: Sequence[Path], tables: Mapping[str, Table]) -> DataSet:
             expected="a file named payouts.csv, payouts.json, payouts.jsonl or a payouts sheet",
             hint="name the payout file after its table, e.g. payouts.csv"))
     data.tables = {name: data.tables[name] for name in sorted(data.tables, key=_table_order)}
+    data.sources = {name: data.sources[name] for name in data.tables}
     return data
 
 

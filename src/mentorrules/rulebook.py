@@ -7,6 +7,7 @@ Its output, a :class:`RuleBook`, is plain frozen data that the compiler turns in
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import hashlib
 import inspect
@@ -22,7 +23,7 @@ from typing import Any
 
 from mentorrules import schema
 from mentorrules.errors import Location, Problem, one_of
-from mentorrules.expressions import Expression, ExpressionError, Kind, Scope, Signature, parse
+from mentorrules.expressions import Expression, ExpressionError, Kind, Scope, Signature, wrapped, parse
 from mentorrules.loading import Document, JsonPath, load_yaml, read_text
 from mentorrules.packs import Pack
 from mentorrules.parameters import Parameter, read_parameters
@@ -55,6 +56,52 @@ class Source:
         return text + (f" <{self.url}>" if self.url else "")
 
 
+AGGREGATES: Mapping[str, Signature] = {
+    "count": Signature((), "integer"),
+    "count_distinct": Signature(("any",), "integer"),
+    "sum": Signature(("decimal",), "decimal"),
+    "min": Signature(("any",), "any"),
+    "max": Signature(("any",), "any"),
+}
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """``count()``, ``count_distinct(x)``, ``sum(x)``, ``min(x)`` or ``max(x)`` over rows."""
+
+    name: str
+    function: str
+    argument: Expression | None
+    kind: Kind
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """An aggregate over the rows of another table that are linked to a row by equal keys.
+
+    ``record_keys[i]`` (over the row) must equal one of ``other_keys[i]`` (over the other row).
+    """
+
+    name: str
+    table: str
+    alias: str
+    record_keys: tuple[Expression, ...]
+    other_keys: tuple[tuple[Expression, ...], ...]
+    where: Expression | None
+    aggregate: Aggregate
+    only_passing: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What makes a rule a batch rule: its groups, their aggregates, and its lookups."""
+
+    group_by: tuple[tuple[str, Expression], ...] = ()
+    aggregates: tuple[Aggregate, ...] = ()
+    lookups: tuple[Lookup, ...] = ()
+    findings_on: str = "rows"
+
+
 @dataclass(frozen=True)
 class Rule:
     """One checked rule, ready to compile."""
@@ -75,16 +122,27 @@ class Rule:
     effective_to: dt.date | None = None
     parameters_on: str = "record_date"
     tags: tuple[str, ...] = ()
+    batch: Batch | None = None
+
+    @property
+    def expressions(self) -> tuple[Expression, ...]:
+        """Every expression of the rule, for analyses such as lint."""
+        found = [self.require, *(part for part in self.message if isinstance(part, Expression))]
+        if self.when is not None:
+            found.append(self.when)
+        if self.batch is not None:
+            found += [expression for _, expression in self.batch.group_by]
+            aggregates = [*self.batch.aggregates, *(lookup.aggregate for lookup in self.batch.lookups)]
+            found += [a.argument for a in aggregates if a.argument is not None]
+            for lookup in self.batch.lookups:
+                found += [*lookup.record_keys, *(key for keys in lookup.other_keys for key in keys)]
+                if lookup.where is not None:
+                    found.append(lookup.where)
+        return tuple(found)
 
     @property
     def parameters(self) -> frozenset[str]:
-        used = set(self.require.parameters)
-        if self.when is not None:
-            used |= self.when.parameters
-        for part in self.message:
-            if isinstance(part, Expression):
-                used |= part.parameters
-        return frozenset(used)
+        return frozenset(name for expression in self.expressions for name in expression.parameters)
 
 
 @dataclass(frozen=True)
@@ -264,16 +322,13 @@ def _read_rules(document: Document, pack: Pack, tables: Mapping[str, Table],
         table = tables[spec["table"]]
         scope = scope_for(table, tables, parameters, signatures)
         rule_problems: list[Problem] = []
-
-        def expression(key: str, want: Kind | None, path: JsonPath = path,
-                       scope: Scope = scope, rule_problems: list[Problem] = rule_problems) -> Expression | None:
-            text = spec.get(key)
-            if text is None:
-                return None
-            return _parse_located(document, (*path, key), str(text), scope, want, rule_problems)
-
-        require = expression("require", "boolean")
-        when = expression("when", "boolean")
+        reader = _RuleReader(document, path, rule_problems)
+        batch = None
+        if any(key in spec for key in ("group_by", "aggregate", "lookup")):
+            batch, scope = reader.batch(spec, table, tables, scope)
+        require = reader.expression(spec["require"], ("require",), scope, "boolean")
+        when = reader.expression(spec.get("when"), ("when",), scope_for(table, tables, parameters, signatures),
+                                 "boolean")
         message = _template(document, (*path, "message"), spec["message"], scope, rule_problems)
         effective = spec.get("effective") or {}
         start, end = _date(effective.get("from")), _date(effective.get("to"))
@@ -292,8 +347,166 @@ def _read_rules(document: Document, pack: Pack, tables: Mapping[str, Table],
             source=Source(**source) if source else None,
             location=document.location((*path, "id")), description=spec.get("description", ""),
             effective_from=start, effective_to=end,
-            parameters_on=spec.get("parameters_on", "record_date"), tags=tuple(spec.get("tags", ()))))
+            parameters_on=spec.get("parameters_on", "record_date"), tags=tuple(spec.get("tags", ())),
+            batch=batch))
     return rules, problems
+
+
+@dataclass
+class _RuleReader:
+    """Parses the expressions of one rule, collecting located problems."""
+
+    document: Document
+    path: JsonPath
+    problems: list[Problem]
+
+    def expression(self, text: Any, at: JsonPath, scope: Scope, want: Kind | None = None) -> Expression | None:
+        if text is None:
+            return None
+        return _parse_located(self.document, (*self.path, *at), str(text), scope, want, self.problems)
+
+    def fail(self, at: JsonPath, message: str, hint: str | None = None) -> None:
+        self.problems.append(Problem("MR209", message, self.document.location((*self.path, *at)), hint=hint))
+
+    def batch(self, spec: Mapping[str, Any], table: Table, tables: Mapping[str, Table],
+              scope: Scope) -> tuple[Batch | None, Scope]:
+        """The batch part of a rule, and the scope its require and message see."""
+        group_spec = spec.get("group_by") or []
+        if isinstance(group_spec, list):
+            group_spec = {text.rsplit(".", 1)[-1].strip(): text for text in group_spec}
+        group_by = []
+        names: dict[str, Kind] = {}
+        for name, text in group_spec.items():
+            at = ("group_by", name) if isinstance(spec["group_by"], dict) else \
+                ("group_by", list(group_spec).index(name))
+            expression = self.expression(text, at, scope)
+            if expression is not None:
+                group_by.append((name, expression))
+                names[name] = expression.kind
+        aggregates = []
+        if spec.get("aggregate") and not group_by:
+            self.fail(("aggregate",), "'aggregate' needs 'group_by'",
+                      hint="say which rows form a group, e.g. group_by: [payout.payee_id]")
+        for name, text in (spec.get("aggregate") or {}).items():
+            aggregate = self.aggregate(name, text, ("aggregate", name), scope)
+            if aggregate is not None:
+                aggregates.append(aggregate)
+                names[name] = aggregate.kind
+        lookups = []
+        for name, lookup_spec in (spec.get("lookup") or {}).items():
+            lookup = self.lookup(name, lookup_spec, table, tables, scope)
+            if lookup is not None:
+                lookups.append(lookup)
+                names[name] = lookup.aggregate.kind
+        findings_on = spec.get("findings_on", "rows")
+        facts = set() if findings_on == "group" else set(scope.facts)
+        for clash in sorted(set(names) & (facts | {"params"})):
+            self.fail(("group_by" if clash in group_spec else "aggregate",),
+                      f"the name {clash!r} is already the name of a fact", hint="choose another name")
+        if findings_on == "group" and not group_by:
+            self.fail(("findings_on",), "findings_on: group needs group_by")
+        if findings_on == "group":
+            scope = Scope(facts={}, parameters=scope.parameters, functions=scope.functions, names=names)
+        else:
+            scope = Scope(facts=scope.facts, parameters=scope.parameters, functions=scope.functions,
+                          names=names, fact_tables=scope.fact_tables)
+        batch = Batch(tuple(group_by), tuple(aggregates), tuple(lookups), findings_on)
+        return batch, scope
+
+    def aggregate(self, name: str, text: str, at: JsonPath, scope: Scope) -> Aggregate | None:
+        functions = {**scope.functions, **AGGREGATES}
+        expression = self.expression(text, at, Scope(scope.facts, scope.parameters, functions,
+                                                     scope.names, scope.fact_tables))
+        if expression is None:
+            return None
+        tree = expression.tree
+        if not (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id in AGGREGATES):
+            self.fail(at, f"{text!r} is not an aggregate", hint="write count(), count_distinct(x), sum(x), "
+                      "min(x) or max(x)")
+            return None
+        inner = [node for argument in tree.args for node in ast.walk(argument)
+                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in AGGREGATES]
+        if inner:
+            self.fail(at, "aggregates cannot be nested")
+            return None
+        function = tree.func.id
+        argument = None
+        kind: Kind = "integer"
+        if tree.args:
+            argument_text = ast.get_source_segment(wrapped(expression.text), tree.args[0]) or ""
+            argument = self.expression(argument_text, at, scope)
+            if argument is None:
+                return None
+            if function in ("sum", "min", "max"):
+                kind = argument.kind
+        return Aggregate(name, function, argument, kind)
+
+    def lookup(self, name: str, spec: Mapping[str, Any], table: Table, tables: Mapping[str, Table],
+               scope: Scope) -> Lookup | None:
+        other = tables[spec["table"]]
+        alias = spec.get("as", other.record)
+        at: JsonPath = ("lookup", name)
+        if alias in scope.facts:
+            self.fail((*at, "table"), f"the looked-up row would be called {alias!r}, which is already a fact here",
+                      hint="name it with 'as:', e.g. as: other_payout")
+            return None
+        other_scope = Scope(facts={alias: other.fields}, parameters=scope.parameters,
+                            functions=scope.functions, fact_tables={alias: other.name})
+        both = Scope(facts={**scope.facts, alias: other.fields}, parameters=scope.parameters,
+                     functions=scope.functions, fact_tables={**scope.fact_tables, alias: other.name})
+        record_keys: list[Expression] = []
+        other_keys: list[tuple[Expression, ...]] = []
+        for position, text in enumerate(spec["on"]):
+            link = self.link(text, (*at, "on", position), both, scope, other_scope, alias)
+            if link is None:
+                return None
+            record_keys.append(link[0])
+            other_keys.append(link[1])
+        where = self.expression(spec.get("where"), (*at, "where"), both, "boolean")
+        aggregate = self.aggregate(name, spec.get("aggregate", "count()"), (*at, "aggregate"), other_scope)
+        if aggregate is None or (spec.get("where") is not None and where is None):
+            return None
+        return Lookup(name, other.name, alias, tuple(record_keys), tuple(other_keys), where, aggregate,
+                      tuple(spec.get("only_passing", ())))
+
+    def link(self, text: str, at: JsonPath, both: Scope, record_scope: Scope, other_scope: Scope,
+             alias: str) -> tuple[Expression, tuple[Expression, ...]] | None:
+        """Split ``record_side == other_side`` (or ``record_side in [other, ...]``) into its sides."""
+        expression = self.expression(text, at, both, "boolean")
+        if expression is None:
+            return None
+        tree = expression.tree
+        hint = "write one equality such as pairing.mentee_id == payout.payee_id"
+        if not (isinstance(tree, ast.Compare) and len(tree.ops) == 1
+                and isinstance(tree.ops[0], (ast.Eq, ast.In))):
+            self.fail(at, "a link must be one '==' or 'in' comparison", hint=hint)
+            return None
+        source = wrapped(expression.text)
+        left, right = tree.left, tree.comparators[0]
+
+        def side(node: ast.expr, scope: Scope) -> Expression | None:
+            segment = ast.get_source_segment(source, node) or ""
+            problems: list[Problem] = []
+            parsed = _parse_located(self.document, (*self.path, *at), segment, scope, None, problems)
+            return parsed
+
+        if isinstance(tree.ops[0], ast.In):
+            if not isinstance(right, (ast.List, ast.Tuple)):
+                self.fail(at, "'in' in a link needs a list of the other row's fields",
+                          hint="e.g. payout.payee_id in [pairing.mentor_id, pairing.mentee_id]")
+                return None
+            record_side = side(left, record_scope)
+            others = [side(item, other_scope) for item in right.elts]
+            if record_side is None or any(item is None for item in others):
+                self.fail(at, f"the left side must use only this row, the list only {alias}", hint=hint)
+                return None
+            return record_side, tuple(item for item in others if item is not None)
+        for record_node, other_node in ((left, right), (right, left)):
+            record_side, other_side = side(record_node, record_scope), side(other_node, other_scope)
+            if record_side is not None and other_side is not None:
+                return record_side, (other_side,)
+        self.fail(at, f"one side must use only this row and the other only {alias}", hint=hint)
+        return None
 
 
 def _parse_located(document: Document, path: JsonPath, text: str, scope: Scope, want: Kind | None,

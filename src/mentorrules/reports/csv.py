@@ -28,7 +28,7 @@ def neutralise(cell: str) -> str:
 def write(report: Report, stream: TextIO) -> None:
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(HEADER)
-    for decision in report.decisions:
+    for decision in report.records:
         findings = decision.findings
         writer.writerow([
             decision.table, decision.row, neutralise(decision.key), decision.status.value,

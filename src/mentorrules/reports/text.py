@@ -20,7 +20,7 @@ def write(report: Report, stream: TextIO, titles: Mapping[str, str] | None = Non
         stream.write(f"  {table}: {source}\n")
     stream.write("\n")
     by_rule: Counter[tuple[str, str]] = Counter()
-    for decision in report.decisions:
+    for decision in report.records:
         if not decision.findings:
             continue
         stream.write(f"{_LABEL[decision.status]} {decision.table} row {decision.row}  {decision.key}\n")
