@@ -187,8 +187,16 @@ class BatchRule:
     def lookups(self) -> tuple[Lookup, ...]:
         return self.batch.lookups
 
-    def other_keys(self, number: int, values: Values) -> list[tuple[Any, ...]]:
-        return self._lookups[number].keys_of(values)
+    def other_alternatives(self, number: int, values: Values) -> tuple[tuple[Any, ...], ...]:
+        """Per link part, the other row's key values (several for ``x in [a, b]``)."""
+        try:
+            return tuple(self._lookups[number].other(values))
+        except CANNOT_CHECK:
+            return ()
+
+    def group_label(self, key: tuple[Any, ...]) -> str:
+        """The key of a group record: ``RULE:part/part``."""
+        return f"{self.rule.id}:" + "/".join(show(part) for part in key)
 
     # -- aggregates and findings ---------------------------------------------------------------
     def aggregates(self, members: Sequence[Member]) -> dict[str, Any]:
@@ -219,7 +227,7 @@ class BatchRule:
         """The finding of a group, for rules with findings on the group."""
         day = max(member.day for member in members)
         school_day = school_year_of_record(members[0].values, day)
-        label = f"{self.rule.id}:" + "/".join(show(part) for part in key)
+        label = self.group_label(key)
         rows = tuple(member.key for member in members)
         try:
             if self._require(names, day, school_day):

@@ -16,10 +16,11 @@ two engines in one process share nothing.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mentorrules import __version__
 from mentorrules.batch import GROUP_TABLE, BatchResult, BatchRule, Member, Unchecked
@@ -39,6 +40,9 @@ from mentorrules.packs import Pack, discover
 from mentorrules.records import DataSet, Row, read, rows_from
 from mentorrules.rulebook import Rule, RuleBook, Severity, load
 from mentorrules.tables import Table
+
+if TYPE_CHECKING:
+    from mentorrules.streaming import Session, SessionPool
 
 DataSource = str | Path | Sequence[str | Path] | Mapping[str, Iterable[Mapping[str, Any]]]
 
@@ -104,11 +108,14 @@ class Report:
 class Engine:
     """Loaded, checked and compiled rule packs. Build one with :meth:`load`."""
 
-    def __init__(self, book: RuleBook) -> None:
+    def __init__(self, book: RuleBook, backend: str = "auto") -> None:
         self._book = book
         self._evaluator = Evaluator(book)
         self._batch = tuple(BatchRule(book, rule, self._evaluator.tables[rule.table].relate)
                             for rule in book.rules if rule.batch is not None)
+        self._backend = backend
+        self._sessions: SessionPool | None = None
+        self._sessions_lock = threading.Lock()
 
     @classmethod
     def load(cls, packs: Iterable[str] | None = None, rules: Iterable[str | Path] = ()) -> Engine:
@@ -144,6 +151,43 @@ class Engine:
     @property
     def book(self) -> RuleBook:
         return self._book
+
+    @property
+    def evaluator(self) -> Evaluator:
+        return self._evaluator
+
+    @property
+    def batch_rules(self) -> tuple[BatchRule, ...]:
+        return self._batch
+
+    def session(self, as_of: dt.date | None = None) -> Session:
+        """A streaming session: post facts one at a time, get findings as they become derivable.
+
+        Sessions of one engine share one correlator (durable-rules in a supervised worker where
+        it is installed, else the engine's own); ``Engine.backend`` says which.
+
+            with engine.session() as session:
+                changed = session.post("payouts", row)
+                everything = session.findings()
+        """
+        from mentorrules.streaming import SessionPool
+
+        with self._sessions_lock:
+            if self._sessions is None:
+                self._sessions = SessionPool(self, self._backend)
+        return self._sessions.open(as_of)
+
+    @property
+    def backend(self) -> str:
+        """The session backend: ``durable-rules`` (installed and importable) or ``python``."""
+        from mentorrules.streaming import available_backend
+
+        return available_backend() if self._backend == "auto" else self._backend
+
+    def close(self) -> None:
+        """Stop the session backend's worker, if one was started."""
+        if self._sessions is not None:
+            self._sessions.shutdown()
 
     @property
     def tables(self) -> Mapping[str, Table]:
