@@ -107,8 +107,14 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--as-of", type=_date, metavar="DATE")
     explain.set_defaults(run=_explain)
 
-    packs = commands.add_parser("packs", help="list installed packs")
+    packs = commands.add_parser("packs", help="list installed packs and the session backend")
     packs.set_defaults(run=_packs)
+
+    docs = commands.add_parser("docs", help="write the rules in force, per pack, for administrators")
+    packs_options(docs)
+    docs.add_argument("--format", choices=("md", "html"), default="md")
+    docs.add_argument("--output", type=Path, metavar="DIR", help="write one file per pack here (default: print)")
+    docs.set_defaults(run=_docs)
     return parser
 
 
@@ -236,6 +242,15 @@ def _packs(args: argparse.Namespace) -> int:
     for pack in engine.packs:
         print(f"{pack.name:<16} {pack.version:<10} {pack.jurisdiction or '(all)':<13} {counts.get(pack.name, 0):>5}")
     print(f"digest {engine.digest}")
+    return EXIT_CLEAN
+
+
+def _docs(args: argparse.Namespace) -> int:
+    from mentorrules import docs
+
+    engine = _engine(args)
+    for path in docs.write(engine, args.format, args.output):
+        print(f"wrote {_relative(path)}")
     return EXIT_CLEAN
 
 

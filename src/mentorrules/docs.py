@@ -1,0 +1,146 @@
+"""Loaded packs -> documentation of the rules in force, for administrators (Markdown or HTML).
+
+Per pack: each rule's id, title, what it checks in plain words, severity, effective period,
+the parameters it uses with their dated values (illustrative ones marked), its source with a
+link, and the names of its test cases.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from mentorrules.engine import Engine
+from mentorrules.evaluation import show
+from mentorrules.packs import Pack
+from mentorrules.parameters import Parameter
+from mentorrules.rulebook import Rule
+from mentorrules.ruletests import load_cases
+
+
+def case_names(engine: Engine) -> dict[str, list[str]]:
+    """Rule id -> names of the test cases that test it."""
+    names: dict[str, list[str]] = {}
+    for pack in engine.packs:
+        for path in pack.test_files:
+            cases, _ = load_cases(path, engine)
+            for case in cases:
+                for rule in sorted(case.rules):
+                    names.setdefault(rule, []).append(case.name)
+    return names
+
+
+def markdown(engine: Engine, pack: Pack, cases: Mapping[str, list[str]]) -> str:
+    """The Markdown page of one pack."""
+    parameters = engine.book.parameters_for(pack.name)
+    rules = [rule for rule in engine.rules if rule.pack == pack.name]
+    where = f"jurisdiction {pack.jurisdiction}" if pack.jurisdiction else "every jurisdiction"
+    lines = [f"# {pack.name} {pack.version}", "", pack.spec.description or "", "",
+             f"Applies to {where}. {len(rules)} rules. Rules and parameters digest: `{engine.digest}`.", ""]
+    for rule in sorted(rules, key=lambda rule: rule.id):
+        lines += [f"## {rule.id} — {rule.title}", ""]
+        if rule.description:
+            lines += [rule.description.strip(), ""]
+        lines += [f"- **Checks** ({rule.table}): `{rule.require.text.strip()}`"
+                  + (f" when `{rule.when.text.strip()}`" if rule.when else ""),
+                  f"- **Severity**: {rule.severity.value}"]
+        if rule.batch is not None:
+            lines.append(f"- **Across rows**: {_batch_words(rule)}")
+        if rule.effective_from or rule.effective_to:
+            lines.append(f"- **In force**: {_period(rule)}")
+        if rule.source:
+            link = f" — <{rule.source.url}>" if rule.source.url else ""
+            section = f", {rule.source.section}" if rule.source.section else ""
+            lines.append(f"- **Source**: {rule.source.title}{section}{link}")
+        for name in sorted(rule.parameters):
+            lines.append(f"- **Parameter** `{name}`: {_parameter_words(parameters[name])}")
+        tests = cases.get(rule.id, [])
+        lines.append(f"- **Tests** ({len(tests)}): " + ("; ".join(tests) if tests else "none"))
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _batch_words(rule: Rule) -> str:
+    assert rule.batch is not None
+    parts = []
+    if rule.batch.group_by:
+        parts.append("grouped by " + ", ".join(expression.text for _, expression in rule.batch.group_by))
+    parts += [f"{aggregate.name} = {aggregate.function}({aggregate.argument.text if aggregate.argument else ''})"
+              for aggregate in rule.batch.aggregates]
+    parts += [f"{lookup.name} = {lookup.aggregate.function} of linked {lookup.table}" for lookup in rule.batch.lookups]
+    if rule.batch.findings_on == "group":
+        parts.append("one finding per group")
+    return "; ".join(parts)
+
+
+def _period(rule: Rule) -> str:
+    start = rule.effective_from.isoformat() if rule.effective_from else "the beginning"
+    end = rule.effective_to.isoformat() if rule.effective_to else "until changed"
+    return f"from {start} to {end}" if rule.effective_to else f"from {start}"
+
+
+def _parameter_words(parameter: Parameter) -> str:
+    values = "; ".join(f"from {start.isoformat()}: {show(value) if value is not None else 'no value'}"
+                       for start, value in zip(parameter.starts, parameter.values, strict=True))
+    note = " *(illustrative: an administrator's choice, change it in the pack's parameters.yaml)*" \
+        if parameter.illustrative else ""
+    return f"{parameter.description.strip()} — {values}{note}"
+
+
+def html_page(markdown_text: str, title: str) -> str:
+    """A small self-contained HTML rendering of the Markdown above (headings, lists, code)."""
+    body = []
+    in_list = False
+    for line in markdown_text.splitlines():
+        escaped = html.escape(line, quote=True)
+        escaped = _inline(escaped)
+        if line.startswith("- "):
+            if not in_list:
+                body.append("<ul>")
+                in_list = True
+            body.append(f"<li>{escaped[2:]}</li>")
+            continue
+        if in_list:
+            body.append("</ul>")
+            in_list = False
+        if line.startswith("## "):
+            body.append(f"<h2>{escaped[3:]}</h2>")
+        elif line.startswith("# "):
+            body.append(f"<h1>{escaped[2:]}</h1>")
+        elif line.strip():
+            body.append(f"<p>{escaped}</p>")
+    if in_list:
+        body.append("</ul>")
+    style = ("body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
+             "code{background:#f3f3f3;padding:0 .2em}h2{border-top:1px solid #ddd;padding-top:1rem}")
+    return (f"<!doctype html><html lang=en><meta charset=utf-8><title>{html.escape(title)}</title>"
+            f"<style>{style}</style><body>{''.join(body)}</body></html>\n")
+
+
+def _inline(escaped: str) -> str:
+    """Render `code`, **bold** and <http links> of already escaped text."""
+    import re
+
+    escaped = re.sub(r"`([^`]*)`", r"<code>\1</code>", escaped)
+    escaped = re.sub(r"\*\*([^*]*)\*\*", r"<b>\1</b>", escaped)
+    escaped = re.sub(r"\*([^*]+)\*", r"<i>\1</i>", escaped)
+    return re.sub(r"&lt;(https?://[^&\s]+)&gt;", r'<a href="\1">\1</a>', escaped)
+
+
+def write(engine: Engine, kind: str, output: Path | None, packs: Iterable[Pack] | None = None) -> list[Path]:
+    """Write one page per pack into ``output`` (or return nothing and print when None)."""
+    cases = case_names(engine)
+    written = []
+    for pack in packs or engine.packs:
+        text = markdown(engine, pack, cases)
+        if kind == "html":
+            text = html_page(text, f"{pack.name} rules")
+        if output is None:
+            print(text)
+            continue
+        output.mkdir(parents=True, exist_ok=True)
+        path = output / f"{pack.name}.{'html' if kind == 'html' else 'md'}"
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
