@@ -71,7 +71,8 @@ class GroupFinding:
 class BatchRule:
     """One compiled batch rule."""
 
-    def __init__(self, book: RuleBook, rule: Rule, relate: Callable[[Values, Mapping[str, Index]], tuple[Any, ...]]):
+    def __init__(self, book: RuleBook, rule: Rule,
+                 relate: Callable[[Values, Mapping[str, Index]], tuple[Any, ...]]) -> None:
         assert rule.batch is not None
         self.rule = rule
         self.batch = rule.batch
@@ -160,7 +161,8 @@ class BatchRule:
                                  school_year_of_record(member.values, member.day)))
 
     # -- lookups ------------------------------------------------------------------------------
-    def lookup_index(self, number: int, rows: Iterable[tuple[Values, bool]]) -> dict[tuple[Any, ...], list[Values]]:
+    def lookup_index(self, number: int,
+                     rows: Iterable[tuple[Values, bool]]) -> dict[tuple[Any, ...], list[Values]]:
         """Rows of a lookup's table by each of their link keys; rows failing only_passing left out."""
         compiled = self._lookups[number]
         index: dict[tuple[Any, ...], list[Values]] = {}
@@ -207,7 +209,8 @@ class BatchRule:
                 for m in members])
         return values
 
-    def check_rows(self, members: Sequence[Member], names_of: Callable[[Member], dict[str, Any]]) -> dict[int, Finding]:
+    def check_rows(self, members: Sequence[Member],
+                   names_of: Callable[[Member], dict[str, Any]]) -> dict[int, Finding]:
         """Findings per member row number, for rules with findings on rows."""
         keys = tuple(member.key for member in members) if self.batch.group_by else ()
         findings = {}
@@ -223,7 +226,8 @@ class BatchRule:
                 findings[member.row] = self.cannot(member.values, member.related)
         return findings
 
-    def check_group(self, key: tuple[Any, ...], members: Sequence[Member], names: dict[str, Any]) -> GroupFinding | None:
+    def check_group(self, key: tuple[Any, ...], members: Sequence[Member],
+                    names: dict[str, Any]) -> GroupFinding | None:
         """The finding of a group, for rules with findings on the group."""
         day = max(member.day for member in members)
         school_day = school_year_of_record(members[0].values, day)
@@ -314,8 +318,9 @@ def run(rules: Sequence[BatchRule], members_of: Callable[[BatchRule], Iterable[M
         passing: Callable[[str, int, Sequence[str]], bool]) -> BatchResult:
     """Evaluate batch rules over whole tables (the batch path).
 
-    ``members_of`` gives a rule's members (or rows it cannot check); ``tables`` gives every table's readable rows as (row, key, values);
-    ``passing(table, row, rule ids)`` says whether a row has no error finding of those rules.
+    ``members_of`` gives a rule's members (or rows it cannot check); ``tables`` gives every
+    table's readable rows as (row, key, values); ``passing(table, row, rule ids)`` says
+    whether a row has no error finding of those rules.
     """
     result = BatchResult()
 
@@ -350,7 +355,11 @@ def run(rules: Sequence[BatchRule], members_of: Callable[[BatchRule], Iterable[M
                     if found is not None:
                         result.groups.append(found)
                     continue
-                for row, finding in rule.check_rows(group, lambda m, names=names: {**names, **lookup_names(m)}).items():
+                def names_of(member: Member, names: dict[str, Any] = names,
+                             lookups: Callable[[Member], dict[str, Any]] = lookup_names) -> dict[str, Any]:
+                    return {**names, **lookups(member)}
+
+                for row, finding in rule.check_rows(group, names_of).items():
                     result.rows.setdefault((rule.table.name, row), []).append(finding)
         else:
             for row, finding in rule.check_rows(members, lookup_names).items():

@@ -121,7 +121,8 @@ class _Render:
         match node:
             case ast.Constant(value=value):
                 if isinstance(value, float):
-                    return ns.add("k", self.expression.decimals[id(node)], ("decimal", str(self.expression.decimals[id(node)])))
+                    exact = self.expression.decimals[id(node)]
+                    return ns.add("k", exact, ("decimal", str(exact)))
                 return repr(value)
             case ast.List(elts=items) | ast.Tuple(elts=items):
                 return "(" + "".join(self.code(item) + ", " for item in items) + ")"
@@ -157,8 +158,8 @@ class _Render:
                 return f"({self.code(left)} {_OPERATORS[type(op)]} {self.code(right)})"
             case ast.Compare(left=left, ops=ops, comparators=comparators):
                 parts = [self.code(left)]
-                for op, right in zip(ops, comparators, strict=True):
-                    parts += [_OPERATORS[type(op)], self.code(right)]
+                for comparison, right in zip(ops, comparators, strict=True):
+                    parts += [_OPERATORS[type(comparison)], self.code(right)]
                 return "(" + " ".join(parts) + ")"
             case ast.IfExp(test=test, body=body, orelse=orelse):
                 return f"({self.code(body)} if {self.code(test)} else {self.code(orelse)})"
@@ -204,7 +205,7 @@ BASE_GLOBALS: dict[str, Any] = {
 def build(source: str, namespace: Namespace, filename: str) -> dict[str, Any]:
     """Compile generated source with the module's globals; returns the module's globals."""
     scope: dict[str, Any] = {**BASE_GLOBALS, **namespace.values}
-    exec(compile(source, filename, "exec"), scope)  # noqa: S102 - source generated from checked trees only
+    exec(compile(source, filename, "exec"), scope)
     return scope
 
 

@@ -69,7 +69,7 @@ class Report:
         >>> Report("0", (), "sha256:0", ()).summary
         {'rows': 0, 'pass': 0, 'fail': 0, 'error': 0, 'findings': {'error': 0, 'warning': 0, 'info': 0}}
         """
-        counts = {status: 0 for status in Status}
+        counts = dict.fromkeys(Status, 0)
         findings = {severity.value: 0 for severity in Severity}
         for decision in self.decisions:
             counts[decision.status] += 1
@@ -235,7 +235,7 @@ class Engine:
                 if row.problems:
                     decisions.append(Decision(name, row.number, key, Status.ERROR, error_findings(row.problems)))
                     continue
-                found = (*findings.get((name, row.number), ()), *batch.rows.get((name, row.number), ()))
+                found = [*findings.get((name, row.number), ()), *batch.rows.get((name, row.number), ())]
                 decisions.append(Decision(name, row.number, key, status_of(found), tuple(found)))
         groups = tuple(Decision(GROUP_TABLE, number, group.key, status_of([group.finding]), (group.finding,))
                        for number, group in enumerate(batch.groups, start=1))

@@ -13,9 +13,9 @@ Codes are stable and grouped by stage (see ``docs/problems.md``):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from difflib import get_close_matches
-from typing import Iterable
 
 
 @dataclass(frozen=True)

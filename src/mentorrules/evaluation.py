@@ -17,7 +17,7 @@ import ast
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from mentorrules.compiling import (
@@ -40,7 +40,7 @@ Values = Mapping[str, Any]
 Index = Mapping[Any, Values]
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """A record's outcome: ``fail`` has an error-severity finding, ``error`` could not be read."""
 
     PASS = "pass"
@@ -116,7 +116,7 @@ class RuleCode:
     rule: Rule
     parameters: Mapping[str, Parameter]
     message: Callable[..., str]
-    recorded: Callable[..., bool]
+    recorded: Callable[..., tuple[bool, bool]]
     nodes: Mapping[str, ast.expr]
 
 
@@ -319,7 +319,7 @@ class Evaluator:
         if relation is None:
             return f"{fact} is missing"
         key = compiled.relation_keys(record)[list(compiled.table.relations).index(fact)]
-        if key is None or key == "" or isinstance(key, tuple) and None in key:
+        if key is None or key == "" or (isinstance(key, tuple) and None in key):
             fields = ", ".join(text.split(".", 1)[-1] for text in relation.key)
             return f"no {fact}: {fields} is empty"
         shown = "/".join(map(show, key)) if isinstance(key, tuple) else show(key)
@@ -346,7 +346,7 @@ class Evaluator:
                 try:
                     applies, holds = code.recorded(record, *related, day, school_day,
                                                    recorder.record, recorder.field, recorder.parameter)
-                except (*CANNOT_CHECK, FactMissing):
+                except CANNOT_CHECK:  # FactMissing is a LookupError
                     holds = None
             steps = tuple(Step(ast.unparse(code.nodes[name]), recorder.values[name])
                           for name in recorder.order)

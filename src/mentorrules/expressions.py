@@ -380,7 +380,7 @@ class _Checker:
         return "boolean"
 
     def _comparable(self, node: ast.AST, left: Kind, right: Kind, symbol: str, *, ordered: bool) -> None:
-        if "any" in (left, right) or "none" in (left, right) and not ordered:
+        if "any" in (left, right) or ("none" in (left, right) and not ordered):
             return
         same = left == right or {left, right} <= _NUMBERS
         if ordered and (left not in _ORDERED or right not in _ORDERED):

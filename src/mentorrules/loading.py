@@ -162,6 +162,7 @@ class _Builder:
             return self.mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
         return self.scalar(node)
 
     def mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[Any, Any]:
@@ -187,7 +188,7 @@ class _Builder:
             result[key] = self.build(value_node, child)
         return result
 
-    def scalar(self, node: yaml.Node) -> Any:
+    def scalar(self, node: yaml.ScalarNode) -> Any:
         tag, text = node.tag, node.value
         try:
             if tag == _STR:
@@ -211,7 +212,7 @@ class _Builder:
             expected="plain YAML values: text, numbers, booleans, dates, lists and mappings"))
         return None
 
-    def decimal(self, node: yaml.Node) -> Decimal | None:
+    def decimal(self, node: yaml.ScalarNode) -> Decimal | None:
         text = str(node.value).replace("_", "")
         try:
             value = Decimal(text)

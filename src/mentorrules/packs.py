@@ -59,7 +59,7 @@ def installed_plugins() -> dict[str, ModuleType | Problem]:
     for entry_point in importlib.metadata.entry_points(group=hookspecs.PROJECT):
         try:
             found[entry_point.name] = entry_point.load()
-        except Exception as error:  # noqa: BLE001 - a broken third-party pack must not crash the engine
+        except Exception as error:
             found[entry_point.name] = Problem(
                 "MR402", f"the pack {entry_point.name!r} ({entry_point.value}) failed to import: "
                 f"{type(error).__name__}", Location(entry_point.value),

@@ -68,7 +68,7 @@ class Parameter:
         """The kind of the values, and of a map's or list's entries, for expression checks."""
         kinds = {kind_of(value) for value in self.values if value is not None}
         kind: Kind = kinds.pop() if len(kinds) == 1 else "any"
-        entries = set()
+        entries: set[Kind] = set()
         for value in self.values:
             items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
             entries.update(kind_of(item) for item in items)
@@ -117,9 +117,10 @@ def read_parameters(document: Document, pack: str) -> tuple[list[Parameter], lis
             continue  # the schema check has reported the bad date
         values = [_plain(value) for _, value in dated]
         kinds = {kind_of(value) for value in values if value is not None}
-        if len(kinds - {"integer", "decimal"}) > 1 or (kinds & {"integer", "decimal"} and kinds - {"integer", "decimal"}):
-            problems.append(Problem("MR121", f"the values of {name!r} are of different kinds ({', '.join(sorted(kinds))})",
-                                    where, expected="every dated value of the same kind"))
+        if len({"number" if kind in ("integer", "decimal") else kind for kind in kinds}) > 1:
+            problems.append(Problem("MR121", f"the values of {name!r} are of different kinds "
+                                    f"({', '.join(sorted(kinds))})", where,
+                                    expected="every dated value of the same kind"))
         parameters.append(Parameter(
             name=name, pack=pack, description=spec["description"],
             starts=tuple(start for start, _ in dated if start is not None),

@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -204,7 +204,7 @@ class RowTyper:
                 problems.append(self._problem(number, name, f"the cell is {len(raw):,} characters long",
                                               f"keep cells under {MAX_CELL:,} characters"))
                 continue
-            converter = self.converters.get(name, to_text)
+            converter: Callable[[Any], Any] = self.converters.get(name, to_text)
             try:
                 value = converter(raw)
             except CellError as error:
@@ -281,8 +281,8 @@ def _read_file(path: Path, tables: Mapping[str, Table], data: DataSet, *, explic
             else:
                 _add(data, tables[name], f"{path}[{name}]", rows)
         return
-    name = table_of(path, tables)
-    if name is None:
+    table_name = table_of(path, tables)
+    if table_name is None:
         if explicit:
             data.problems.append(Problem("MR300", "the file name does not name a table", where,
                                          expected=one_of(tables), hint="rename it, e.g. payouts.csv"))
@@ -299,7 +299,7 @@ def _read_file(path: Path, tables: Mapping[str, Table], data: DataSet, *, explic
                                      where, hint="save or export the file as UTF-8 (CSV UTF-8 in Excel)"))
         return
     reader = {".csv": _csv_rows, ".json": _json_rows, ".jsonl": _jsonl_rows}[suffix]
-    _add(data, tables[name], str(path), reader(text, str(path)))
+    _add(data, tables[table_name], str(path), reader(text, str(path)))
 
 
 Cells = Mapping[str, Any] | tuple[str, str | None]  # cells of a row, or (problem, hint) for a broken one
@@ -369,7 +369,7 @@ def _csv_rows(text: str, path: str) -> Iterator[Cells]:
         except csv.Error as error:
             yield (f"the row cannot be read as CSV: {error}", "check the quotes in this row")
             continue
-        if not cells or cells == [""] * len(cells) and len(cells) <= 1:
+        if not cells or (cells == [""] * len(cells) and len(cells) <= 1):
             continue
         if len(cells) != width:
             yield (f"the row has {len(cells)} cells but the header has {width}",

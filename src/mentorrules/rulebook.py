@@ -15,22 +15,22 @@ import re
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from mentorrules import schema
 from mentorrules.errors import Location, Problem, one_of
-from mentorrules.expressions import Expression, ExpressionError, Kind, Scope, Signature, wrapped, parse
+from mentorrules.expressions import Expression, ExpressionError, Kind, Scope, Signature, parse, wrapped
 from mentorrules.loading import Document, JsonPath, load_yaml, read_text
 from mentorrules.packs import Pack
 from mentorrules.parameters import Parameter, read_parameters
 from mentorrules.tables import KINDS, Table, contract
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """How much a finding matters: only ``error`` makes a row fail."""
 
     ERROR = "error"
@@ -238,8 +238,8 @@ def load(packs: Sequence[Pack]) -> RuleBook:
             problems += file_problems
             if document is None:
                 continue
-            loaded, rule_problems = _read_rules(document, pack, tables, visible, signatures)
-            rules += loaded
+            pack_rules, rule_problems = _read_rules(document, pack, tables, visible, signatures)
+            rules += pack_rules
             problems += rule_problems
     problems += _duplicate_ids(rules)
     return RuleBook(tuple(packs), tables, tuple(rules), parameters, functions, signatures,
@@ -297,7 +297,7 @@ def _merge_fields(packs: Sequence[Pack]) -> tuple[dict[str, dict[str, Kind]], li
                     problems.append(Problem("MR406", f"the column {table}.{column} is already {known}; "
                                             f"the pack {pack.name!r} declares it {kind}", where))
                 else:
-                    merged.setdefault(table, {})[column] = typing.cast(Kind, kind)
+                    merged.setdefault(table, {})[column] = kind
     return merged, problems
 
 

@@ -22,7 +22,6 @@ from mentorrules.errors import Location, MentorRulesError, Problem
 from mentorrules.evaluation import Status
 from mentorrules.loading import load_yaml, read_text
 
-
 DEFAULT_AS_OF = dt.date(2025, 9, 1)  # for rows without a date of their own, when a case gives none
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib.resources import files
-from typing import Any
+from typing import Any, cast
 
 from jsonschema import Draft202012Validator, ValidationError
 from referencing import Registry, Resource
@@ -89,7 +89,7 @@ def _problems(document: Document, error: ValidationError) -> list[Problem]:
         return [Problem("MR112", f"missing field {missing!r}", where,
                         hint=f"add '{missing}:' to this entry")]
     if kind == "enum":
-        options = [str(option) for option in error.validator_value]
+        options = [str(option) for option in cast(list[Any], error.validator_value)]
         return [Problem("MR113", f"{error.instance!r} is not allowed here", where,
                         expected=one_of(options), hint=did_you_mean(str(error.instance), options))]
     if kind == "type":

@@ -1,4 +1,5 @@
-"""mentorrules policy pack for Alaska: the Alaska Statewide Mentor Project (ASMP): early-career mentees, caseloads, full-release and non-evaluative mentors, district cost share.
+"""mentorrules policy pack for Alaska: the Alaska Statewide Mentor Project (ASMP): early-career
+mentees, caseloads, full-release and non-evaluative mentors, district cost share.
 
 The rules, parameters and rule tests are YAML files in ``rules/`` beside this module.
 """
@@ -16,4 +17,5 @@ __version__ = "0.1.0"
 def mentorrules_pack() -> PackSpec:
     return PackSpec(name="alaska", version=__version__, jurisdiction="AK",
                     rule_dirs=(Path(__file__).parent / "rules",),
-                    description="the Alaska Statewide Mentor Project (ASMP): early-career mentees, caseloads, full-release and non-evaluative mentors, district cost share.")
+                    description=("The Alaska Statewide Mentor Project (ASMP): early-career mentees, "
+                                "caseloads, full-release and non-evaluative mentors, district cost share."))

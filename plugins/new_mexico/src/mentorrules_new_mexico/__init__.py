@@ -1,4 +1,6 @@
-"""mentorrules policy pack for New Mexico: the NM teacher mentorship pilot (Alamogordo, Belen, Farmington, Peñasco), beginning-teacher mentorship under 6.60.10 NMAC, and Title II-A supplanting.
+"""mentorrules policy pack for New Mexico: the NM teacher mentorship pilot (Alamogordo, Belen,
+Farmington, Peñasco), beginning-teacher mentorship under 6.60.10 NMAC, and Title II-A
+supplanting.
 
 The rules, parameters and rule tests are YAML files in ``rules/`` beside this module.
 """
@@ -16,4 +18,5 @@ __version__ = "0.1.0"
 def mentorrules_pack() -> PackSpec:
     return PackSpec(name="new-mexico", version=__version__, jurisdiction="NM",
                     rule_dirs=(Path(__file__).parent / "rules",),
-                    description="the NM teacher mentorship pilot (Alamogordo, Belen, Farmington, Peñasco), beginning-teacher mentorship under 6.60.10 NMAC, and Title II-A supplanting.")
+                    description=("The NM teacher mentorship pilot (Alamogordo, Belen, Farmington, Peñasco), "
+                                "beginning-teacher mentorship under 6.60.10 NMAC, and Title II-A supplanting."))
