@@ -3,7 +3,8 @@
 A batch rule's rows are those of its table that it applies to (state, effective period,
 ``when``). With ``group_by`` they form groups with aggregates (``count()``, ``sum(x)``, ...);
 with ``lookup`` each row sees an aggregate over linked rows of another table, found through an
-index on the link's keys (never by scanning). ``require`` is then checked per row, and a
+index on the link's keys (never by scanning); a group's lookups are those of its first row, so
+their links should use the group's key fields. ``require`` is then checked per row, and a
 failing row's finding names every row of its group; or, with ``findings_on: group``, once per
 group, whose finding goes on a *group record* (table ``group``, key ``RULE:k1/k2``).
 
@@ -351,7 +352,8 @@ def run(rules: Sequence[BatchRule], members_of: Callable[[BatchRule], Iterable[M
                 names = {**dict(zip((name for name, _ in rule.batch.group_by), key, strict=True)),
                          **rule.aggregates(group)}
                 if rule.by_group:
-                    found = rule.check_group(key, group, names)
+                    # A group's lookups link through group-key fields, the same for every member.
+                    found = rule.check_group(key, group, {**names, **lookup_names(group[0])})
                     if found is not None:
                         result.groups.append(found)
                     continue

@@ -124,7 +124,9 @@ class _Render:
                     exact = self.expression.decimals[id(node)]
                     return ns.add("k", exact, ("decimal", str(exact)))
                 return repr(value)
-            case ast.List(elts=items) | ast.Tuple(elts=items):
+            case ast.List(elts=items):
+                return "[" + ", ".join(self.code(item) for item in items) + "]"
+            case ast.Tuple(elts=items):
                 return "(" + "".join(self.code(item) + ", " for item in items) + ")"
             case ast.Name(id=name):
                 if name in self.renderer.facts:

@@ -18,7 +18,7 @@ from mentorrules.hookspecs import PackSpec, hookimpl
 
 @hookimpl
 def mentorrules_pack() -> PackSpec:
-    rules = Path(str(files("mentorrules") / "rules"))
+    rules = Path(str(files("mentorrules") / "rules")).resolve()  # the real rules/, not the link
     return PackSpec(name="core", version=__version__, jurisdiction=None, rule_dirs=(rules,),
                     description="Stipend eligibility, first/second-year eligibility, federal cost "
                     "sharing, compensation records and district expectations, for every state.",

@@ -184,6 +184,29 @@ def largest(first: Decimal, second: Decimal) -> Decimal:
     return max(first, second)
 
 
+def required_match(federal: Decimal, pct: Decimal, basis: str) -> Decimal:
+    """The cost share a grant requires (2 CFR 200.306), rounded half-up to the cent.
+
+    On a ``federal_award`` basis the match is ``pct x federal``; on a ``total_project`` basis
+    ``pct`` is a share of the whole project (federal + match), so the match is
+    ``pct / (1 - pct) x federal``.
+
+    >>> required_match(Decimal("100000.00"), Decimal("0.10"), "federal_award")
+    Decimal('10000.00')
+    >>> required_match(Decimal("100000.00"), Decimal("0.10"), "total_project")
+    Decimal('11111.11')
+    >>> required_match(Decimal("250000.00"), Decimal("0.25"), "total_project")
+    Decimal('83333.33')
+    """
+    if not Decimal(0) <= pct < Decimal(1):
+        raise ValueError(f"a match percentage of {pct} is not a fraction below 1")
+    if basis == "federal_award":
+        return round_cents(federal * pct)
+    if basis == "total_project":
+        return round_cents(federal * pct / (Decimal(1) - pct))
+    raise ValueError(f"unknown match basis {basis!r}; expected federal_award or total_project")
+
+
 # -- text and missing values ---------------------------------------------------------------------
 def present(value: Any) -> bool:
     """True when a value is there: not missing and not empty text or an empty list.
@@ -201,6 +224,24 @@ def missing(value: Any) -> bool:
     (True, False)
     """
     return not present(value)
+
+
+def either(value: Any, fallback: Any) -> Any:
+    """``value`` when it is present, else ``fallback``: a row's own value before a default.
+
+    >>> either(None, Decimal("0.10")), either(Decimal("0.25"), Decimal("0.10"))
+    (Decimal('0.10'), Decimal('0.25'))
+    """
+    return value if present(value) else fallback
+
+
+def get(mapping: dict[str, Any], key: str) -> Any:
+    """The entry of a parameter map, or nothing when the map has no such key.
+
+    >>> get({"VINE": Decimal("0.10")}, "STARR") is None
+    True
+    """
+    return mapping.get(key)
 
 
 def lower(text: str) -> str:
@@ -245,7 +286,7 @@ BUILTIN_FUNCTIONS: dict[str, Callable[..., Any]] = {
     for function in (
         school_year, program_year, federal_fiscal_year, school_year_start, school_year_end,
         school_years_between, career_year, months_between, days_between, date, add_months,
-        places, round_cents, absolute, smallest, largest,
-        present, missing, lower, upper, trim, starts_with, length,
+        places, round_cents, absolute, smallest, largest, required_match,
+        present, missing, either, get, lower, upper, trim, starts_with, length,
     )
 }

@@ -95,7 +95,10 @@ def discover(wanted: Iterable[str] | None, local_dirs: Iterable[Path] = ()) -> t
         problems += [Problem("MR401", f"unknown pack {name!r}", Location(), expected=one_of(names),
                              hint="see `mentorrules packs`") for name in wanted if name not in names]
         packs = [pack for pack in packs if pack.name == "core" or pack.name in wanted]
-    packs += [local_pack(path) for path in local_dirs]
+    # A path inside an installed pack's rules is that pack (`mentorrules test rules/`).
+    installed = [directory.resolve() for pack in packs for directory in pack.spec.rule_dirs]
+    packs += [local_pack(path) for path in local_dirs
+              if not any(path.resolve() == d or d in path.resolve().parents for d in installed)]
     problems += _clashes(packs)
     packs.sort(key=lambda pack: (pack.name != "core", pack.jurisdiction or "", pack.name))
     return packs, problems

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mentorrules import schema
-from mentorrules.errors import Location, Problem, one_of
+from mentorrules.errors import Location, Problem, did_you_mean, one_of
 from mentorrules.expressions import Expression, ExpressionError, Kind, Scope, Signature, parse, wrapped
 from mentorrules.loading import Document, JsonPath, load_yaml, read_text
 from mentorrules.packs import Pack
@@ -242,6 +242,7 @@ def load(packs: Sequence[Pack]) -> RuleBook:
             rules += pack_rules
             problems += rule_problems
     problems += _duplicate_ids(rules)
+    problems += _unknown_passing(rules)
     return RuleBook(tuple(packs), tables, tuple(rules), parameters, functions, signatures,
                     _digest(packs), tuple(problems))
 
@@ -566,6 +567,14 @@ def _duplicate_ids(rules: Sequence[Rule]) -> list[Problem]:
         else:
             first[rule.id] = rule
     return problems
+
+
+def _unknown_passing(rules: Sequence[Rule]) -> list[Problem]:
+    known = {rule.id for rule in rules}
+    return [Problem("MR209", f"only_passing names the unknown rule {name!r}", rule.location,
+                    expected=one_of(known), hint=did_you_mean(name, known))
+            for rule in rules if rule.batch is not None
+            for lookup in rule.batch.lookups for name in lookup.only_passing if name not in known]
 
 
 def _digest(packs: Sequence[Pack]) -> str:

@@ -76,7 +76,7 @@ def find_test_files(engine: Engine, extra: Iterable[Path] = ()) -> list[Path]:
     files = [path for pack in engine.packs for path in pack.test_files]
     for path in extra:
         files += sorted(path.rglob("*.test.yaml")) if path.is_dir() else [path]
-    return list(dict.fromkeys(files))
+    return list(dict.fromkeys(path.resolve() for path in files))
 
 
 def load_cases(path: Path, engine: Engine) -> tuple[list[Case], list[Problem]]:
