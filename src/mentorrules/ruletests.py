@@ -131,7 +131,7 @@ def run_case(case: Case, engine: Engine, coverage: Coverage) -> CaseResult:
         return CaseResult(case, tuple(str(problem) for problem in error.problems))
     failures = []
     seen = set()
-    for decision in report.decisions:
+    for decision in report.records:
         if decision.status is Status.ERROR:
             failures.append(f"{decision.table} row {decision.row} ({decision.key}) could not be read: "
                             + "; ".join(finding.message for finding in decision.findings))
@@ -141,7 +141,9 @@ def run_case(case: Case, engine: Engine, coverage: Coverage) -> CaseResult:
         if expected is not None:
             seen.add(decision.key)
         failures += _compare(decision.key, expected or [], actual)
-        _cover(case, engine, decision.table, decision.key, coverage, actual)
+        coverage.failed.update(f.rule for f in actual if not f.message.startswith("cannot check"))
+        if decision.table in engine.tables:
+            _cover(case, engine, decision.table, decision.key, coverage)
     for key in sorted(set(case.expect) - seen):
         failures.append(f"{key}: no row has this key")
     return CaseResult(case, tuple(failures))
@@ -162,9 +164,8 @@ def _compare(key: str, expected: Sequence[Any], actual: Sequence[Any]) -> list[s
     return failures
 
 
-def _cover(case: Case, engine: Engine, table: str, key: str, coverage: Coverage,
-           actual: Sequence[Any]) -> None:
-    coverage.failed.update(finding.rule for finding in actual if not finding.message.startswith("cannot check"))
+def _cover(case: Case, engine: Engine, table: str, key: str, coverage: Coverage) -> None:
+    """Record the rules under test that applied to this row and held."""
     try:
         _, explanations = engine.explain(case.tables, table, key, as_of=case.as_of or DEFAULT_AS_OF)
     except MentorRulesError:
