@@ -42,6 +42,7 @@ class Member:
     values: Values
     related: tuple[Values | None, ...]
     day: dt.date
+    school_day: dt.date  # first day of its school year, for rules with parameters_on: school_year_start
 
 
 @dataclass
@@ -139,9 +140,9 @@ class BatchRule:
         return lines
 
     # -- membership ---------------------------------------------------------------------------
-    def member(self, table: str, row: int, key: str, values: Values, indexes: Mapping[str, Index],
+    def member(self, table: str, row: int, key: str, values: Values, related: Sequence[Values | None],
                day: dt.date, state: str | None) -> Member | Unchecked | None:
-        """The row as a member, None if the rule does not apply, or a cannot-check finding."""
+        """The row as a member, None if the rule does not apply, or a row it cannot check."""
         rule = self.rule
         if rule.jurisdiction is not None and rule.jurisdiction != state:
             return None
@@ -149,17 +150,16 @@ class BatchRule:
             return None
         if rule.effective_to is not None and day > rule.effective_to:
             return None
-        related = self.relate(values, indexes)
+        school_day = school_year_of_record(values, day)
         try:
-            if not self._applies(values, *related, day, school_year_of_record(values, day)):
+            if not self._applies(values, *related, day, school_day):
                 return None
         except CANNOT_CHECK:
             return Unchecked(table, row, self.cannot(values, related))
-        return Member(table, row, key, values, tuple(related), day)
+        return Member(table, row, key, values, tuple(related), day, school_day)
 
     def group_key(self, member: Member) -> tuple[Any, ...]:
-        return tuple(self._group(member.values, *member.related, member.day,
-                                 school_year_of_record(member.values, member.day)))
+        return tuple(self._group(member.values, *member.related, member.day, member.school_day))
 
     # -- lookups ------------------------------------------------------------------------------
     def lookup_index(self, number: int,
@@ -176,15 +176,14 @@ class BatchRule:
 
     def lookup_value(self, number: int, member: Member, candidates: Sequence[Values]) -> Any:
         compiled = self._lookups[number]
-        school_day = school_year_of_record(member.values, member.day)
         matching = [other for other in candidates
                     if compiled.where is None
-                    or compiled.where(member.values, *member.related, member.day, school_day, other)]
+                    or compiled.where(member.values, *member.related, member.day, member.school_day, other)]
         return aggregate_of(compiled.lookup.aggregate, [compiled.argument(other) for other in matching])
 
     def record_key(self, number: int, member: Member) -> tuple[Any, ...]:
         return tuple(self._lookups[number].record_key(member.values, *member.related, member.day,
-                                                      school_year_of_record(member.values, member.day)))
+                                                      member.school_day))
 
     @property
     def lookups(self) -> tuple[Lookup, ...]:
@@ -206,8 +205,7 @@ class BatchRule:
         values = {}
         for aggregate, argument in zip(self.batch.aggregates, self._arguments, strict=True):
             values[aggregate.name] = aggregate_of(aggregate, [
-                argument(m.values, *m.related, m.day, school_year_of_record(m.values, m.day))
-                for m in members])
+                argument(m.values, *m.related, m.day, m.school_day) for m in members])
         return values
 
     def check_rows(self, members: Sequence[Member],
@@ -216,10 +214,9 @@ class BatchRule:
         keys = tuple(member.key for member in members) if self.batch.group_by else ()
         findings = {}
         for member in members:
-            school_day = school_year_of_record(member.values, member.day)
             try:
                 names = names_of(member)
-                arguments = (member.values, *member.related, member.day, school_day, names)
+                arguments = (member.values, *member.related, member.day, member.school_day, names)
                 if not self._require(*arguments):
                     findings[member.row] = Finding(self.rule.id, self.rule.severity, self._message(*arguments),
                                                    self.rule.source, rows=keys if len(keys) > 1 else ())
@@ -231,7 +228,7 @@ class BatchRule:
                     names: dict[str, Any]) -> GroupFinding | None:
         """The finding of a group, for rules with findings on the group."""
         day = max(member.day for member in members)
-        school_day = school_year_of_record(members[0].values, day)
+        school_day = members[0].school_day
         label = self.group_label(key)
         rows = tuple(member.key for member in members)
         try:

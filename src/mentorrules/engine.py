@@ -244,19 +244,28 @@ class Engine:
 
     def _run_batch(self, dataset: DataSet, indexes: Mapping[str, Index], day: dt.date,
                    findings: Mapping[tuple[str, int], Sequence[Finding]]) -> BatchResult:
+        looked_up = {lookup.table for rule in self._batch for lookup in rule.lookups}
         readable = {name: [(row.number, self._book.tables[name].key_of(row.values), row.values)
                            for row in rows if not row.problems]
-                    for name, rows in dataset.tables.items()}
+                    for name, rows in dataset.tables.items() if name in looked_up}
+
+        # Per table, what every batch rule needs of a row, computed once: key, related rows, state.
+        contexts: dict[str, list[tuple[Row, str, tuple[Any, ...], str | None, dt.date]]] = {}
+        for name in {rule.table.name for rule in self._batch}:
+            compiled = self._evaluator.tables[name]
+            contract = compiled.table
+            rows = []
+            for row in dataset.tables.get(name, ()):
+                if not row.problems:
+                    related = compiled.relate(row.values, indexes)
+                    rows.append((row, contract.key_of(row.values), related,
+                                 Evaluator.state_of(compiled, row.values, related), self._day(contract, row, day)))
+            contexts[name] = rows
 
         def members_of(rule: BatchRule) -> Iterator[Member | Unchecked]:
             name = rule.table.name
-            compiled = self._evaluator.tables[name]
-            for row in dataset.tables.get(name, ()):
-                if row.problems:
-                    continue
-                state = Evaluator.state_of(compiled, row.values, compiled.relate(row.values, indexes))
-                member = rule.member(name, row.number, rule.table.key_of(row.values), row.values, indexes,
-                                     self._day(rule.table, row, day), state)
+            for row, key, related, state, row_day in contexts.get(name, ()):
+                member = rule.member(name, row.number, key, row.values, related, row_day, state)
                 if member is not None:
                     yield member
 
@@ -293,7 +302,8 @@ class Engine:
         for rule in self._batch:
             if rule.table.name != table:
                 continue
-            member = rule.member(table, row.number, key, row.values, indexes, self._day(contract, row, day), state)
+            member = rule.member(table, row.number, key, row.values, compiled.relate(row.values, indexes),
+                                 self._day(contract, row, day), state)
             if member is not None:
                 finding = batch_findings.get(rule.rule.id)
                 explanations.append(Explanation(rule.rule, True, finding is None, (), (), finding))

@@ -18,6 +18,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from mentorrules.compiling import (
@@ -173,10 +174,16 @@ def _key_or_none(compute: Callable[[], Any]) -> Any:
 def school_year_of_record(record: Values, day: dt.date) -> dt.date:
     """The start of the record's school year, for rules whose parameters go by school year."""
     label = record.get("school_year")
+    start = _school_year_starts(label) if isinstance(label, str) else None
+    return start or day
+
+
+@lru_cache(maxsize=256)
+def _school_year_starts(label: str) -> dt.date | None:
     try:
-        return school_year_start(label) if isinstance(label, str) else day
+        return school_year_start(label)
     except ValueError:
-        return day
+        return None
 
 
 def _state_code(table: Table) -> str:
