@@ -115,6 +115,12 @@ def _parser() -> argparse.ArgumentParser:
     docs.add_argument("--format", choices=("md", "html"), default="md")
     docs.add_argument("--output", type=Path, metavar="DIR", help="write one file per pack here (default: print)")
     docs.set_defaults(run=_docs)
+
+    new_pack = commands.add_parser("new-pack", help="write a working skeleton of a pack for another state")
+    new_pack.add_argument("name", metavar="NAME", help="pack name, e.g. oregon")
+    new_pack.add_argument("--jurisdiction", required=True, metavar="XX", help="state code, e.g. OR")
+    new_pack.add_argument("--output", type=Path, default=Path(), metavar="DIR", help="where to write it (default: .)")
+    new_pack.set_defaults(run=_new_pack)
     return parser
 
 
@@ -251,6 +257,22 @@ def _docs(args: argparse.Namespace) -> int:
     engine = _engine(args)
     for path in docs.write(engine, args.format, args.output):
         print(f"wrote {_relative(path)}")
+    return EXIT_CLEAN
+
+
+def _new_pack(args: argparse.Namespace) -> int:
+    from importlib.resources import files
+
+    from mentorrules import scaffold
+    from mentorrules.errors import Location, MentorRulesError, Problem
+
+    schemas = Path(str(files("mentorrules") / "schemas")).resolve()
+    try:
+        root = scaffold.write(args.name, args.jurisdiction, args.output, schemas)
+    except (ValueError, FileExistsError) as error:
+        raise MentorRulesError([Problem("MR408", str(error), Location(str(args.output)))]) from None
+    print(f"wrote {_relative(root)}: install it with `pip install -e {_relative(root)}`, "
+          "then `mentorrules test`")
     return EXIT_CLEAN
 
 

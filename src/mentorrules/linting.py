@@ -63,7 +63,9 @@ def lint(engine: Engine, tests: RuleTestRun) -> list[LintProblem]:
 
 def _parameter_gaps(engine: Engine, rule: Rule) -> list[LintProblem]:
     parameters = engine.book.parameters_for(rule.pack)
-    pack_start = min((p.starts[0] for p in parameters.values() if p.starts), default=None)
+    # Without effective.from, a rule is taken to apply from its own pack's first parameter date.
+    own = engine.book.parameters.get(rule.pack) or parameters
+    pack_start = min((p.starts[0] for p in own.values() if p.starts), default=None)
     start = rule.effective_from or pack_start
     results = []
     for name in sorted(rule.parameters):
