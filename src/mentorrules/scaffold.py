@@ -12,6 +12,7 @@ from pathlib import Path
 
 from mentorrules import __version__
 
+
 def module_name(name: str) -> str:
     """The Python module of a pack name.
 
@@ -52,7 +53,10 @@ where = ["src"]
 [tool.setuptools.package-data]
 {module} = ["rules/*.yaml"]
 ''',
-        f"src/{module}/__init__.py": f'''"""mentorrules policy pack for {code}. Rules, parameters and tests are YAML in rules/."""
+        f"src/{module}/__init__.py": f'''"""mentorrules policy pack for {code}.
+
+Rules, parameters and tests are YAML files in rules/ beside this module.
+"""
 
 from __future__ import annotations
 
