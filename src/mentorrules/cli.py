@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from mentorrules import __version__
 
@@ -115,6 +115,18 @@ def _parser() -> argparse.ArgumentParser:
     docs.add_argument("--format", choices=("md", "html"), default="md")
     docs.add_argument("--output", type=Path, metavar="DIR", help="write one file per pack here (default: print)")
     docs.set_defaults(run=_docs)
+
+    diff = commands.add_parser("diff", help="the rows whose outcome changes between two versions of the rules",
+                               description="Run two versions of the policy on the same data. A REF is "
+                               "`installed` (the packs as installed) or a rules directory that replaces the "
+                               "pack it is a version of (named by its pack.yaml, or sharing its file names).")
+    diff.add_argument("data", nargs="+", type=Path, metavar="DATA")
+    diff.add_argument("--before", default="installed", metavar="REF")
+    diff.add_argument("--after", required=True, metavar="REF")
+    packs_options(diff)
+    diff.add_argument("--as-of", type=_date, metavar="DATE")
+    diff.add_argument("--format", choices=("table", "json"), default="table")
+    diff.set_defaults(run=_diff)
 
     new_pack = commands.add_parser("new-pack", help="write a working skeleton of a pack for another state")
     new_pack.add_argument("name", metavar="NAME", help="pack name, e.g. oregon")
@@ -257,6 +269,27 @@ def _docs(args: argparse.Namespace) -> int:
     engine = _engine(args)
     for path in docs.write(engine, args.format, args.output):
         print(f"wrote {_relative(path)}")
+    return EXIT_CLEAN
+
+
+def _diff(args: argparse.Namespace) -> int:
+    import json
+
+    from mentorrules import impact
+    from mentorrules.engine import Engine
+
+    def report(ref: str) -> Any:
+        versions = [] if ref == "installed" else [Path(ref)]
+        engine = Engine.load(packs=args.pack, rules=args.rules, versions=versions)
+        return engine.validate(args.data, as_of=args.as_of)
+
+    before, after = report(args.before), report(args.after)
+    found = impact.changes(before, after)
+    if args.format == "json":
+        json.dump(impact.to_dict(found, before, after), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        impact.write_text(found, before, after, sys.stdout)
     return EXIT_CLEAN
 
 

@@ -118,16 +118,19 @@ class Engine:
         self._sessions_lock = threading.Lock()
 
     @classmethod
-    def load(cls, packs: Iterable[str] | None = None, rules: Iterable[str | Path] = ()) -> Engine:
+    def load(cls, packs: Iterable[str] | None = None, rules: Iterable[str | Path] = (),
+             versions: Iterable[str | Path] = ()) -> Engine:
         """Load installed packs (all when ``packs`` is None, else core plus those named) and
         extra rule directories or files; raise :class:`MentorRulesError` with every problem.
+        ``versions`` are rule directories that replace the installed pack they are a version of
+        (for ``mentorrules diff``).
 
         >>> Engine.load(packs=["atlantis"])
         Traceback (most recent call last):
         ...
         mentorrules.errors.MentorRulesError: <input>: MR401 unknown pack 'atlantis'; ...
         """
-        found, problems = discover(packs, [Path(path) for path in rules])
+        found, problems = discover(packs, [Path(path) for path in rules], [Path(path) for path in versions])
         if problems:
             raise MentorRulesError(problems)
         book = load(found)

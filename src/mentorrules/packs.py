@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.metadata
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -67,7 +67,8 @@ def installed_plugins() -> dict[str, ModuleType | Problem]:
     return found
 
 
-def discover(wanted: Iterable[str] | None, local_dirs: Iterable[Path] = ()) -> tuple[list[Pack], list[Problem]]:
+def discover(wanted: Iterable[str] | None, local_dirs: Iterable[Path] = (),
+             versions: Iterable[Path] = ()) -> tuple[list[Pack], list[Problem]]:
     """The installed packs (all of them, or core plus ``wanted``) and any rule directories given.
 
     Core is always loaded: state packs build on its tables and functions. ``wanted`` names
@@ -95,6 +96,11 @@ def discover(wanted: Iterable[str] | None, local_dirs: Iterable[Path] = ()) -> t
         problems += [Problem("MR401", f"unknown pack {name!r}", Location(), expected=one_of(names),
                              hint="see `mentorrules packs`") for name in wanted if name not in names]
         packs = [pack for pack in packs if pack.name == "core" or pack.name in wanted]
+    for version in versions:
+        packs, found = _replace(packs, version)
+        if not found:
+            problems.append(Problem("MR409", "no installed pack matches this rules directory", Location(str(version)),
+                                    hint="give it a pack.yaml with `name:` of the pack it is a version of"))
     # A path inside an installed pack's rules is that pack (`mentorrules test rules/`).
     installed = [directory.resolve() for pack in packs for directory in pack.spec.rule_dirs]
     packs += [local_pack(path) for path in local_dirs
@@ -169,6 +175,24 @@ def local_pack(path: Path) -> Pack:
             version = str(document.value.get("version", version))
             jurisdiction = document.value.get("jurisdiction")
     return files_of(PackSpec(name=name, version=version, jurisdiction=jurisdiction, rule_dirs=(path,)))
+
+
+def _replace(packs: list[Pack], version: Path) -> tuple[list[Pack], bool]:
+    """Swap in another version of a pack's rules: the pack named by its pack.yaml, or the pack
+    sharing the most rule file names with it."""
+    candidate = local_pack(version)
+    names = {path.name for path in (*candidate.rule_files, *candidate.parameter_files)}
+    if candidate.name != LOCAL_PACK:
+        target = next((pack for pack in packs if pack.name == candidate.name), None)
+    else:
+        scored = [(len(names & {p.name for p in (*pack.rule_files, *pack.parameter_files)}), pack) for pack in packs]
+        best = max(scored, key=lambda item: item[0], default=(0, None))
+        target = best[1] if best[0] else None
+    if target is None:
+        return packs, False
+    spec = replace(target.spec, rule_dirs=(version,))
+    swapped = files_of(spec, target.functions, target.fields)
+    return [swapped if pack is target else pack for pack in packs], True
 
 
 def _clashes(packs: list[Pack]) -> list[Problem]:

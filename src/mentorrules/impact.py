@@ -1,0 +1,85 @@
+"""Two reports on the same data -> the rows whose status or findings change, with counts per rule.
+
+What an administrator needs before publishing a new cap: ``mentorrules diff DATA --before REF
+--after REF`` runs both versions of the policy on the same data and lists what would change.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from mentorrules.engine import Report
+from mentorrules.evaluation import Decision
+
+
+@dataclass(frozen=True)
+class Change:
+    """A record whose outcome differs between the two versions."""
+
+    table: str
+    key: str
+    row: int
+    before: str
+    after: str
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+
+
+def changes(before: Report, after: Report) -> list[Change]:
+    """Records (input rows and group records) whose status or set of rule findings changes."""
+    def index(report: Report) -> dict[tuple[str, int, str], Decision]:
+        return {(decision.table, decision.row if decision.table != "group" else 0, decision.key): decision
+                for decision in report.records}
+
+    old, new = index(before), index(after)
+    found = []
+    for marker in sorted(set(old) | set(new), key=lambda m: (m[0] == "group", m[0], m[1], m[2])):
+        first, second = old.get(marker), new.get(marker)
+        old_rules = Counter(f.rule for f in first.findings) if first else Counter()
+        new_rules = Counter(f.rule for f in second.findings) if second else Counter()
+        old_status = first.status.value if first else "absent"
+        new_status = second.status.value if second else "absent"
+        if old_rules == new_rules and old_status == new_status:
+            continue
+        found.append(Change(marker[0], marker[2], marker[1], old_status, new_status,
+                            tuple(sorted((new_rules - old_rules).elements())),
+                            tuple(sorted((old_rules - new_rules).elements()))))
+    return found
+
+
+def per_rule(found: list[Change]) -> dict[str, dict[str, int]]:
+    """Rule -> rows that gain it and rows that lose it."""
+    counts: dict[str, dict[str, int]] = {}
+    for change in found:
+        for rule in change.added:
+            counts.setdefault(rule, {"added": 0, "removed": 0})["added"] += 1
+        for rule in change.removed:
+            counts.setdefault(rule, {"added": 0, "removed": 0})["removed"] += 1
+    return dict(sorted(counts.items()))
+
+
+def write_text(found: list[Change], before: Report, after: Report, stream: TextIO) -> None:
+    stream.write(f"before: {before.digest[:19]}  after: {after.digest[:19]}\n")
+    if not found:
+        stream.write("no row changes\n")
+        return
+    for change in found:
+        parts = [f"+{rule}" for rule in change.added] + [f"-{rule}" for rule in change.removed]
+        where = f"{change.table} row {change.row}" if change.table != "group" else "group"
+        stream.write(f"{where:<18} {change.key:<24} {change.before:>5} -> {change.after:<5} {' '.join(parts)}\n")
+    stream.write("\nPer rule\n")
+    for rule, count in per_rule(found).items():
+        stream.write(f"  {rule:<14} +{count['added']:<6} -{count['removed']}\n")
+    statuses = Counter((change.before, change.after) for change in found)
+    summary = ", ".join(f"{count} {old} -> {new}" for (old, new), count in sorted(statuses.items()))
+    stream.write(f"\n{len(found)} records change: {summary}\n")
+
+
+def to_dict(found: list[Change], before: Report, after: Report) -> dict[str, Any]:
+    return {"before": {"digest": before.digest, "summary": before.summary},
+            "after": {"digest": after.digest, "summary": after.summary},
+            "changes": [{"table": c.table, "row": c.row, "key": c.key, "before": c.before, "after": c.after,
+                         "added": list(c.added), "removed": list(c.removed)} for c in found],
+            "rules": per_rule(found)}
