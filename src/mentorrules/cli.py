@@ -13,7 +13,7 @@ import datetime as dt
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -84,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
                           help="date for rows without a date of their own (default: today)")
     validate.add_argument("--format", choices=("table", "json", "csv"), default="table")
     validate.add_argument("--output", type=Path, metavar="FILE", help="write the report here, not to stdout")
+    validate.add_argument("--mask", nargs="?", const="", metavar="FIELD,...",
+                          help="hide these personal fields in the report (alone: the packs' defaults, e.g. name,email)")
     validate.set_defaults(run=_validate)
 
     test = commands.add_parser("test", help="run the YAML rule tests",
@@ -92,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="rule directories or files whose rules and tests to add")
     packs_options(test)
     test.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary")
+    test.add_argument("--coverage", action="store_true",
+                      help="show which rules (held and failed), when-branches and parameter periods the tests exercise")
+    test.add_argument("--threshold", type=float, metavar="N", help="with --coverage: fail under N percent")
     test.set_defaults(run=_test)
 
     lint = commands.add_parser("lint", help="check rule packs for authoring mistakes")
@@ -145,7 +150,10 @@ def _engine(args: argparse.Namespace, extra: Sequence[Path] = ()) -> Engine:
 # -- commands -----------------------------------------------------------------------------------
 def _validate(args: argparse.Namespace) -> int:
     engine = _engine(args)
-    report = engine.validate(args.data, as_of=args.as_of)
+    mask = None
+    if args.mask is not None:
+        mask = [name.strip() for name in args.mask.split(",") if name.strip()] or list(engine.mask_defaults())
+    report = engine.validate(args.data, as_of=args.as_of, mask=mask, progress=_progress())
     titles = {rule.id: rule.title for rule in engine.rules}
     if args.output:
         try:
@@ -159,6 +167,20 @@ def _validate(args: argparse.Namespace) -> int:
     else:
         _write(report, args.format, sys.stdout, titles)
     return EXIT_CLEAN if report.clean else EXIT_FINDINGS
+
+
+def _progress() -> Callable[[int], None] | None:
+    """Rows checked and rows/s on stderr, only when a person is watching (stderr is a terminal)."""
+    if not sys.stderr.isatty():
+        return None
+    started = time.perf_counter()
+
+    def show(rows: int) -> None:
+        rate = rows / max(time.perf_counter() - started, 1e-9)
+        sys.stderr.write(f"\r{rows:,} rows checked, {rate:,.0f} rows/s")
+        sys.stderr.flush()
+
+    return show
 
 
 def _write(report: object, kind: str, stream: TextIO, titles: dict[str, str]) -> None:
@@ -199,9 +221,23 @@ def _test(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - started
     counts = f"{outcome.passed} passed, {outcome.failed} failed"
     print(f"{'=' * 20} {counts} in {seconds:.2f}s {'=' * 20}")
+    below = False
+    if args.coverage:
+        covered_all = total_all = 0
+        print("\ncoverage")
+        for kind, (covered, total, missing) in outcome.coverage.measure(engine).items():
+            covered_all, total_all = covered_all + covered, total_all + total
+            print(f"  {kind:<18} {covered:>4}/{total:<4} {100 * covered / max(total, 1):6.1f}%")
+            for item in missing:
+                print(f"      not covered: {item}")
+        percent = 100 * covered_all / max(total_all, 1)
+        print(f"  {'total':<18} {covered_all:>4}/{total_all:<4} {percent:6.1f}%")
+        if args.threshold is not None and percent < args.threshold:
+            print(f"coverage {percent:.1f}% is under the threshold {args.threshold:g}%")
+            below = True
     if outcome.problems:
         return EXIT_USAGE
-    return EXIT_FINDINGS if failures else EXIT_CLEAN
+    return EXIT_FINDINGS if failures or below else EXIT_CLEAN
 
 
 def _lint(args: argparse.Namespace) -> int:

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ from mentorrules.evaluation import (
     Decision,
     Evaluator,
     Explanation,
+    periods_of,
     Finding,
     Index,
     Status,
@@ -43,6 +45,8 @@ from mentorrules.tables import Table
 
 if TYPE_CHECKING:
     from mentorrules.streaming import Session, SessionPool
+
+MASK = "[masked]"
 
 DataSource = str | Path | Sequence[str | Path] | Mapping[str, Iterable[Mapping[str, Any]]]
 
@@ -61,6 +65,33 @@ class Report:
     decisions: tuple[Decision, ...]
     sources: Mapping[str, str] = field(default_factory=dict)
     groups: tuple[Decision, ...] = ()
+    masked: tuple[str, ...] = ()  # personal fields masked in this report
+
+    def mask(self, fields: Iterable[str], values: Iterable[str]) -> Report:
+        """This report with every occurrence of the given personal values replaced by ``[masked]``.
+
+        Decisions are made before masking; only what the report shows changes.
+
+        >>> finding = Finding("X-1", Severity.ERROR, "Ana Ruiz <ana@x.org> has no pairing")
+        >>> report = Report("0", (), "sha256:0", (Decision("payouts", 1, "P-1", Status.FAIL, (finding,)),))
+        >>> report.mask(["name", "email"], ["Ana Ruiz", "ana@x.org"]).decisions[0].findings[0].message
+        '[masked] <[masked]> has no pairing'
+        """
+        shown = sorted({value for value in values if len(value) >= 2}, key=len, reverse=True)
+        if not shown:
+            return replace(self, masked=tuple(fields))
+        pattern = re.compile("|".join(re.escape(value) for value in shown))
+
+        def hide(text: str) -> str:
+            return pattern.sub(MASK, text)
+
+        def hidden(decision: Decision) -> Decision:
+            findings = tuple(replace(f, message=hide(f.message), rows=tuple(hide(r) for r in f.rows))
+                             for f in decision.findings)
+            return replace(decision, key=hide(decision.key), findings=findings)
+
+        return replace(self, decisions=tuple(hidden(d) for d in self.decisions),
+                       groups=tuple(hidden(d) for d in self.groups), masked=tuple(fields))
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -102,6 +133,7 @@ class Report:
         return {"mentorrules": self.version,
                 "packs": [{"name": name, "version": version} for name, version in self.packs],
                 "digest": self.digest, "summary": self.summary,
+                **({"masked": list(self.masked)} if self.masked else {}),
                 "records": [decision.to_dict() for decision in self.records]}
 
 
@@ -210,21 +242,41 @@ class Engine:
         data[table] = [record, *data.get(table, [])]
         return self.validate(data, as_of=as_of).records_of(table)[0]
 
-    def validate(self, data: DataSource, as_of: dt.date | None = None) -> Report:
+    def validate(self, data: DataSource, as_of: dt.date | None = None, *,
+                 mask: Iterable[str] | None = None, progress: Callable[[int], None] | None = None) -> Report:
         """Check every row of a data set: a directory, table files, or ``{table: rows}``.
 
         Raises :class:`MentorRulesError` for problems with whole files (exit code 2 in the CLI);
         problems with single rows are error records in the report. Findings of batch rules
         about a whole group follow the input rows as records of table ``group``.
-        """
-        return self._validate_dataset(self.read(data), as_of or dt.date.today())
 
-    def _validate_dataset(self, dataset: DataSet, day: dt.date) -> Report:
+        ``mask`` names personal fields whose values are hidden in the report (see
+        :meth:`mask_defaults`); ``progress`` is called with the number of rows checked so far.
+        """
+        dataset = self.read(data)
+        report = self._validate_dataset(dataset, as_of or dt.date.today(), progress)
+        if mask is None:
+            return report
+        fields = tuple(mask)
+        values = {str(row.values[name]) for rows in dataset.tables.values() for row in rows
+                  for name in fields if row.values.get(name) not in (None, "")}
+        return report.mask(fields, values)
+
+    def mask_defaults(self) -> tuple[str, ...]:
+        """The personal fields the loaded packs ask to mask (core: name, email)."""
+        return tuple(dict.fromkeys(name for pack in self.packs for name in pack.spec.mask))
+
+    def _validate_dataset(self, dataset: DataSet, day: dt.date,
+                          progress: Callable[[int], None] | None = None) -> Report:
         indexes = self.indexes(dataset.tables)
         findings: dict[tuple[str, int], list[Finding]] = {}
+        done = 0
         for name, rows in dataset.tables.items():
             contract = self._book.tables[name]
             for row in rows:
+                done += 1
+                if progress is not None and done % 10_000 == 0:
+                    progress(done)
                 if not row.problems:
                     found = self._evaluator.findings(name, row.values, self._day(contract, row, day), indexes)
                     if found:
@@ -302,14 +354,17 @@ class Engine:
         compiled = self._evaluator.tables[table]
         state = Evaluator.state_of(compiled, row.values, compiled.relate(row.values, indexes))
         batch_findings = {finding.rule: finding for finding in decision.findings}
+        row_day = self._day(contract, row, day)
         for rule in self._batch:
-            if rule.table.name != table:
+            if rule.table.name != table or rule.rule.jurisdiction not in (None, state):
                 continue
             member = rule.member(table, row.number, key, row.values, compiled.relate(row.values, indexes),
-                                 self._day(contract, row, day), state)
-            if member is not None:
-                finding = batch_findings.get(rule.rule.id)
-                explanations.append(Explanation(rule.rule, True, finding is None, (), (), finding))
+                                 row_day, state)
+            applies = isinstance(member, Member)
+            finding = batch_findings.get(rule.rule.id)
+            explanations.append(Explanation(rule.rule, applies, finding is None if applies else None, (), (),
+                                            finding, periods_of(self._book, rule.rule, row.values, row_day)
+                                            if applies else ()))
         return decision, explanations
 
     def read(self, data: DataSource) -> DataSet:

@@ -278,6 +278,21 @@ class Explanation:
     steps: tuple[Step, ...]
     parameters: tuple[str, ...]
     finding: Finding | None
+    periods: tuple[tuple[str, str, dt.date], ...] = ()  # (pack, parameter, start of the value used)
+
+
+def periods_of(book: RuleBook, rule: Rule, record: Values, day: dt.date) -> tuple[tuple[str, str, dt.date], ...]:
+    """The dated parameter values a rule uses for a record: which period of each is in force."""
+    on = school_year_of_record(record, day) if rule.parameters_on == "school_year_start" else day
+    own = book.parameters.get(rule.pack, {})
+    found = []
+    for name in sorted(rule.parameters):
+        parameter = book.parameters_for(rule.pack)[name]
+        try:
+            found.append((rule.pack if name in own else "core", name, parameter.in_force_since(on)))
+        except NoValueInForce:
+            continue
+    return tuple(found)
 
 
 class Evaluator:
@@ -357,8 +372,9 @@ class Evaluator:
                     holds = None
             steps = tuple(Step(ast.unparse(code.nodes[name]), recorder.values[name])
                           for name in recorder.order)
-            results.append(Explanation(rule, bool(applies), holds, steps,
-                                       _parameter_lines(code, recorder), findings.get(rule.id)))
+            results.append(Explanation(rule, bool(applies), holds, steps, _parameter_lines(code, recorder),
+                                       findings.get(rule.id),
+                                       periods_of(self.book, rule, record, day) if applies else ()))
         return results
 
     @staticmethod

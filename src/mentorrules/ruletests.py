@@ -54,6 +54,28 @@ class Coverage:
 
     held: set[str] = field(default_factory=set)
     failed: set[str] = field(default_factory=set)
+    when_true: set[str] = field(default_factory=set)
+    when_false: set[str] = field(default_factory=set)
+    periods: set[tuple[str, str, dt.date]] = field(default_factory=set)
+
+    def measure(self, engine: Engine) -> dict[str, tuple[int, int, list[str]]]:
+        """Per kind (rules, branches, periods): covered, total, and what is not covered."""
+        rules = [rule.id for rule in engine.rules]
+        missing_rules = [r for r in rules if r not in self.held or r not in self.failed]
+        branches = [(rule.id, side) for rule in engine.rules if rule.when is not None for side in ("true", "false")]
+        missing_branches = [f"{rule} when {side}" for rule, side in branches
+                            if rule not in (self.when_true if side == "true" else self.when_false)]
+        used = {(rule.pack if name in engine.book.parameters.get(rule.pack, {}) else "core", name)
+                for rule in engine.rules for name in rule.parameters}
+        periods = [(pack, name, start) for pack, name in sorted(used)
+                   for start, value in zip(engine.book.parameters[pack][name].starts,
+                                           engine.book.parameters[pack][name].values, strict=True)
+                   if value is not None]
+        missing_periods = [f"{pack}: params.{name}<{start.isoformat()}>" for pack, name, start in periods
+                           if (pack, name, start) not in self.periods]
+        return {"rules": (len(rules) - len(missing_rules), len(rules), missing_rules),
+                "when branches": (len(branches) - len(missing_branches), len(branches), missing_branches),
+                "parameter periods": (len(periods) - len(missing_periods), len(periods), missing_periods)}
 
 
 @dataclass
@@ -171,8 +193,13 @@ def _cover(case: Case, engine: Engine, table: str, key: str, coverage: Coverage)
     except MentorRulesError:
         return
     for explanation in explanations:
-        if explanation.rule.id in case.rules and explanation.applies and explanation.holds:
-            coverage.held.add(explanation.rule.id)
+        rule = explanation.rule.id
+        if rule not in case.rules:
+            continue
+        (coverage.when_true if explanation.applies else coverage.when_false).add(rule)
+        coverage.periods.update(explanation.periods)
+        if explanation.applies and explanation.holds:
+            coverage.held.add(rule)
 
 
 def run(engine: Engine, files: Iterable[Path]) -> RuleTestRun:
