@@ -16,9 +16,9 @@ two engines in one process share nothing.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,11 +31,11 @@ from mentorrules.evaluation import (
     Decision,
     Evaluator,
     Explanation,
-    periods_of,
     Finding,
     Index,
     Status,
     error_findings,
+    periods_of,
     status_of,
 )
 from mentorrules.packs import Pack, discover
