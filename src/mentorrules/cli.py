@@ -102,6 +102,10 @@ def _parser() -> argparse.ArgumentParser:
     lint = commands.add_parser("lint", help="check rule packs for authoring mistakes")
     lint.add_argument("path", nargs="*", type=Path, metavar="PATH", help="rule directories or files to add")
     packs_options(lint)
+    lint.add_argument("--data", nargs="+", type=Path, metavar="DATA",
+                      help="records to check parameters against: warn when a value is stale for them")
+    lint.add_argument("--stale-after", type=int, default=5, metavar="YEARS",
+                      help="with --data: a parameter unchanged this long before the newest record is stale")
     lint.set_defaults(run=_lint)
 
     explain = commands.add_parser("explain", help="show how each rule went for one record")
@@ -245,7 +249,13 @@ def _lint(args: argparse.Namespace) -> int:
 
     engine = _engine(args, args.path)
     outcome = ruletests.run(engine, ruletests.find_test_files(engine, args.path))
-    results = linting.lint(engine, outcome)
+    newest = None
+    if args.data:
+        dataset = engine.read(args.data)
+        dates = [value for rows in dataset.tables.values() for row in rows for value in row.values.values()
+                 if isinstance(value, dt.date)]
+        newest = max(dates, default=None)
+    results = linting.lint(engine, outcome, newest, args.stale_after)
     errors = [result.problem for result in results if result.error]
     warnings = [result.problem for result in results if not result.error]
     print_problems(errors, sys.stdout)

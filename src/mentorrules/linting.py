@@ -6,7 +6,10 @@
 - ``MR504`` a rule that can never apply (its ``when`` is always false, or it belongs to a state
   pack but its table's rows carry no state);
 - ``MR505`` a parameter no rule uses (warning);
-- ``MR506`` a test file problem (a case that fails is reported by ``mentorrules test``).
+- ``MR506`` a test file problem (a case that fails is reported by ``mentorrules test``);
+- ``MR507`` (warning) a stale parameter: its newest value is older than a set age while the
+  records checked are newer — the classic silent error of dated parameters (with ``--data``);
+- ``MR508`` (warning) two packs for the same jurisdiction define the same parameter or the same check.
 
 Duplicate rule ids, unknown names and schema errors stop loading (``MR1xx``/``MR2xx``) and are
 reported before lint runs.
@@ -32,7 +35,8 @@ class LintProblem:
     error: bool = True
 
 
-def lint(engine: Engine, tests: RuleTestRun) -> list[LintProblem]:
+def lint(engine: Engine, tests: RuleTestRun, newest_record: dt.date | None = None,
+         stale_after_years: int = 5) -> list[LintProblem]:
     results: list[LintProblem] = []
     book = engine.book
     for rule in book.rules:
@@ -58,6 +62,48 @@ def lint(engine: Engine, tests: RuleTestRun) -> list[LintProblem]:
                                                    parameter.location), error=False))
     results += [LintProblem(Problem("MR506", problem.message, problem.location, problem.expected, problem.hint))
                 for problem in tests.problems]
+    if newest_record is not None:
+        results += _stale(engine, used, newest_record, stale_after_years)
+    results += _overlaps(engine)
+    return results
+
+
+def _stale(engine: Engine, used: set[tuple[str, str]], newest: dt.date, years: int) -> list[LintProblem]:
+    results = []
+    for pack, name in sorted(used):
+        parameter = engine.book.parameters[pack][name]
+        last = parameter.starts[-1]
+        if parameter.values[-1] is not None and (newest - last).days > 365.25 * years:
+            results.append(LintProblem(Problem(
+                "MR507", f"params.{name} last changed on {last.isoformat()}, more than {years} years before "
+                f"the newest record ({newest.isoformat()})", parameter.location,
+                hint="confirm it still holds, or add the value in force now with its date"), error=False))
+    return results
+
+
+def _overlaps(engine: Engine) -> list[LintProblem]:
+    results = []
+    by_state: dict[str, list[str]] = {}
+    for pack in engine.packs:
+        if pack.jurisdiction is not None:
+            by_state.setdefault(pack.jurisdiction, []).append(pack.name)
+    for state, names in by_state.items():
+        for index, first in enumerate(names):
+            for second in names[index + 1:]:
+                parameters = engine.book.parameters
+                shared = sorted(set(parameters.get(first, {})) & set(parameters.get(second, {})))
+                for name in shared:
+                    results.append(LintProblem(Problem(
+                        "MR508", f"the {state} packs {first!r} and {second!r} both define params.{name}",
+                        engine.book.parameters[second][name].location,
+                        hint="one pack per jurisdiction should own a parameter"), error=False))
+                checks = {(rule.table, rule.require.text.strip()): rule for rule in engine.rules if rule.pack == first}
+                for rule in engine.rules:
+                    twin = checks.get((rule.table, rule.require.text.strip()))
+                    if rule.pack == second and twin is not None:
+                        results.append(LintProblem(Problem(
+                            "MR508", f"{rule.id} ({second}) checks the same as {twin.id} ({first}) for {state}",
+                            rule.location, hint="keep one of them"), error=False))
     return results
 
 
