@@ -32,25 +32,23 @@ from mentorrules.tables import Table
 GROUP_TABLE = "group"
 
 
-@dataclass(frozen=True)
 class Member:
-    """A row taking part in a batch rule: its place, values, related facts and date."""
+    """A row taking part in a batch rule: its place, values, related facts and date.
 
-    table: str
-    row: int
-    key: str
-    values: Values
-    related: tuple[Values | None, ...]
-    day: dt.date
-    school_day: dt.date  # first day of its school year, for rules with parameters_on: school_year_start
+    A plain slotted class: batch rules make one per row, and a frozen dataclass costs more.
+    """
 
+    __slots__ = ("day", "key", "related", "row", "school_day", "table", "values")
 
-@dataclass
-class Accumulator:
-    """Running aggregates of one group; only what the aggregates need is kept."""
-
-    members: list[int] = field(default_factory=list)
-    values: dict[str, Any] = field(default_factory=dict)
+    def __init__(self, table: str, row: int, key: str, values: Values, related: tuple[Values | None, ...],
+                 day: dt.date, school_day: dt.date) -> None:
+        self.table = table
+        self.row = row
+        self.key = key
+        self.values = values
+        self.related = related
+        self.day = day
+        self.school_day = school_day  # first day of its school year, for parameters_on: school_year_start
 
 
 @dataclass(frozen=True)
