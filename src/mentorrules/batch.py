@@ -378,6 +378,22 @@ def order(rules: Sequence[BatchRule]) -> list[BatchRule]:
     return ordered
 
 
+def explain(rule: BatchRule, member: Member, members: Sequence[Member],
+            tables: Mapping[str, Sequence[tuple[int, str, Values]]],
+            passing: Callable[[str, int, Sequence[str]], bool]) -> list[tuple[str, Any]]:
+    """The names a batch rule's ``require`` saw for one row: group keys, aggregates, lookups,
+    and the rows of its group."""
+    steps: list[tuple[str, Any]] = []
+    if rule.batch.group_by:
+        key = rule.group_key(member)
+        group = [other for other in members if rule.group_key(other) == key]
+        steps += list(zip((name for name, _ in rule.batch.group_by), key, strict=True))
+        steps += list(rule.aggregates(group).items())
+        steps.append(("rows of the group", [other.key for other in group]))
+    steps += list(_lookup_function(rule, tables, passing)(member).items())
+    return steps
+
+
 def _lookup_function(rule: BatchRule, tables: Mapping[str, Sequence[tuple[int, str, Values]]],
                      passing: Callable[[str, int, Sequence[str]], bool]) -> Callable[[Member], dict[str, Any]]:
     indexes = []

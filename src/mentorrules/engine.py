@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from mentorrules import __version__
 from mentorrules.batch import GROUP_TABLE, BatchResult, BatchRule, Member, Unchecked
+from mentorrules.batch import explain as explain_batch
 from mentorrules.batch import run as run_batch
 from mentorrules.errors import Location, MentorRulesError, Problem
 from mentorrules.evaluation import (
@@ -34,8 +35,10 @@ from mentorrules.evaluation import (
     Finding,
     Index,
     Status,
+    Step,
     error_findings,
     periods_of,
+    show,
     status_of,
 )
 from mentorrules.packs import Pack, discover
@@ -47,6 +50,7 @@ if TYPE_CHECKING:
     from mentorrules.streaming import Session, SessionPool
 
 MASK = "[masked]"
+_Context = tuple[Row, str, tuple[Any, ...], "str | None", dt.date]  # a row, its key, related rows, state, date
 
 DataSource = str | Path | Sequence[str | Path] | Mapping[str, Iterable[Mapping[str, Any]]]
 
@@ -299,13 +303,29 @@ class Engine:
 
     def _run_batch(self, dataset: DataSet, indexes: Mapping[str, Index], day: dt.date,
                    findings: Mapping[tuple[str, int], Sequence[Finding]]) -> BatchResult:
-        looked_up = {lookup.table for rule in self._batch for lookup in rule.lookups}
-        readable = {name: [(row.number, self._book.tables[name].key_of(row.values), row.values)
-                           for row in rows if not row.problems]
-                    for name, rows in dataset.tables.items() if name in looked_up}
+        readable = self._readable(dataset)
+        contexts = self._batch_contexts(dataset, indexes, day)
 
-        # Per table, what every batch rule needs of a row, computed once: key, related rows, state.
-        contexts: dict[str, list[tuple[Row, str, tuple[Any, ...], str | None, dt.date]]] = {}
+        def members_of(rule: BatchRule) -> Iterator[Member | Unchecked]:
+            return self._members(rule, contexts)
+
+        def passing(table: str, row: int, rule_ids: Sequence[str]) -> bool:
+            return not any(finding.rule in rule_ids and finding.severity is Severity.ERROR
+                           for finding in findings.get((table, row), ()))
+
+        return run_batch(self._batch, members_of, readable, passing)
+
+    def _readable(self, dataset: DataSet) -> dict[str, list[tuple[int, str, Any]]]:
+        """Readable rows of the tables batch lookups look into, as (row, key, values)."""
+        looked_up = {lookup.table for rule in self._batch for lookup in rule.lookups}
+        return {name: [(row.number, self._book.tables[name].key_of(row.values), row.values)
+                       for row in rows if not row.problems]
+                for name, rows in dataset.tables.items() if name in looked_up}
+
+    def _batch_contexts(self, dataset: DataSet, indexes: Mapping[str, Index],
+                        day: dt.date) -> dict[str, list[_Context]]:
+        """Per table, what every batch rule needs of a row, computed once: key, related rows, state."""
+        contexts: dict[str, list[_Context]] = {}
         for name in {rule.table.name for rule in self._batch}:
             compiled = self._evaluator.tables[name]
             contract = compiled.table
@@ -316,19 +336,15 @@ class Engine:
                     rows.append((row, contract.key_of(row.values), related,
                                  Evaluator.state_of(compiled, row.values, related), self._day(contract, row, day)))
             contexts[name] = rows
+        return contexts
 
-        def members_of(rule: BatchRule) -> Iterator[Member | Unchecked]:
-            name = rule.table.name
-            for row, key, related, state, row_day in contexts.get(name, ()):
-                member = rule.member(name, row.number, key, row.values, related, row_day, state)
-                if member is not None:
-                    yield member
-
-        def passing(table: str, row: int, rule_ids: Sequence[str]) -> bool:
-            return not any(finding.rule in rule_ids and finding.severity is Severity.ERROR
-                           for finding in findings.get((table, row), ()))
-
-        return run_batch(self._batch, members_of, readable, passing)
+    @staticmethod
+    def _members(rule: BatchRule, contexts: Mapping[str, list[_Context]]) -> Iterator[Member | Unchecked]:
+        name = rule.table.name
+        for row, key, related, state, row_day in contexts.get(name, ()):
+            member = rule.member(name, row.number, key, row.values, related, row_day, state)
+            if member is not None:
+                yield member
 
     @staticmethod
     def _day(table: Table, row: Row, as_of: dt.date) -> dt.date:
@@ -341,7 +357,8 @@ class Engine:
         dataset = self.read(data)
         contract = self._table(table)
         day = as_of or dt.date.today()
-        decisions = {decision.key: decision for decision in self._validate_dataset(dataset, day).records_of(table)}
+        report = self._validate_dataset(dataset, day)
+        decisions = {decision.key: decision for decision in report.records_of(table)}
         decision = decisions.get(key)
         if decision is None:
             raise MentorRulesError([Problem("MR312", f"no {table} row has the key {key!r}",
@@ -355,16 +372,30 @@ class Engine:
         state = Evaluator.state_of(compiled, row.values, compiled.relate(row.values, indexes))
         batch_findings = {finding.rule: finding for finding in decision.findings}
         row_day = self._day(contract, row, day)
+        contexts = self._batch_contexts(dataset, indexes, day)
+        readable = self._readable(dataset)
+        failing = {(d.table, d.row): {f.rule for f in d.findings if f.severity is Severity.ERROR}
+                   for d in report.decisions}
+
+        def passing(other_table: str, number: int, rule_ids: Sequence[str]) -> bool:
+            return not failing.get((other_table, number), set()) & set(rule_ids)
+
         for rule in self._batch:
             if rule.table.name != table or rule.rule.jurisdiction not in (None, state):
                 continue
             member = rule.member(table, row.number, key, row.values, compiled.relate(row.values, indexes),
                                  row_day, state)
-            applies = isinstance(member, Member)
+            if not isinstance(member, Member):
+                explanations.append(Explanation(rule.rule, False, None, (), (), batch_findings.get(rule.rule.id)))
+                continue
+            members = [m for m in self._members(rule, contexts) if isinstance(m, Member)]
+            steps = tuple(Step(name, value) for name, value in explain_batch(rule, member, members, readable, passing))
+            periods = periods_of(self._book, rule.rule, row.values, row_day)
+            lines = tuple(f"params.{name}<{since.isoformat()}> = "
+                          f"{show(self._book.parameters[pack][name].value_on(since))}"
+                          for pack, name, since in periods)
             finding = batch_findings.get(rule.rule.id)
-            explanations.append(Explanation(rule.rule, applies, finding is None if applies else None, (), (),
-                                            finding, periods_of(self._book, rule.rule, row.values, row_day)
-                                            if applies else ()))
+            explanations.append(Explanation(rule.rule, True, finding is None, steps, lines, finding, periods))
         return decision, explanations
 
     def read(self, data: DataSource) -> DataSet:
