@@ -1,0 +1,102 @@
+"""Small fixtures shared by the suite: a loaded engine, rule files in a temporary directory,
+and the command line run in-process (fast) or as a subprocess (end to end)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from mentorrules import Engine
+from mentorrules.cli import main
+
+EXECUTABLE = Path(sys.executable).with_name("mentorrules")
+
+# A payout that every core rule accepts (state XX: no state pack applies), and its payee.
+GOOD_PAYOUT = {"payout_id": "P-1", "payee_id": "T-1", "role": "mentor", "program": "X",
+               "state": "XX", "school_year": "2025-26", "pay_date": "2025-09-15",
+               "amount": "1000.00"}
+PAYOUT_COLUMNS = tuple(GOOD_PAYOUT)
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What a user sees after running the command: exit code and the two streams."""
+
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture(scope="session")
+def engine() -> Engine:
+    """Every installed pack, loaded once for the session (an Engine is immutable)."""
+    return Engine.load()
+
+
+@pytest.fixture(scope="session")
+def core_engine() -> Engine:
+    """Only the core pack, so that state packs being edited do not change results."""
+    return Engine.load(packs=[])
+
+
+@pytest.fixture
+def write_rules(tmp_path: Path) -> Callable[..., Path]:
+    """Write a rule (or parameter) file into a fresh directory and return its path."""
+
+    def write(text: str, name: str = "rules.yaml", directory: str = "rules") -> Path:
+        folder = tmp_path / directory
+        folder.mkdir(exist_ok=True)
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def run_cli() -> Callable[..., CliResult]:
+    """Run ``mentorrules ARGS`` in-process, capturing stdout, stderr and the exit code."""
+
+    def run(*args: str | Path) -> CliResult:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([str(arg) for arg in args])
+            except SystemExit as exit_:  # argparse: --help, usage errors
+                code = exit_.code if isinstance(exit_.code, int) else 2
+        return CliResult(code, out.getvalue(), err.getvalue())
+
+    return run
+
+
+@pytest.fixture
+def run_command(tmp_path: Path) -> Callable[..., CliResult]:
+    """Run the installed ``mentorrules`` executable as a separate process."""
+
+    def run(*args: str | Path) -> CliResult:
+        environment = {**os.environ, "PYTHONIOENCODING": "utf-8", "COLUMNS": "100"}
+        done = subprocess.run([str(EXECUTABLE), *map(str, args)], capture_output=True, text=True,
+                              cwd=tmp_path, env=environment, timeout=60, check=False)
+        return CliResult(done.returncode, done.stdout, done.stderr)
+
+    return run
+
+
+def csv_text(rows: list[dict[str, str]], columns: tuple[str, ...] = PAYOUT_COLUMNS,
+             newline: str = "\n") -> str:
+    """Rows as CSV text (no quoting needed for the values the tests use)."""
+    lines = [",".join(columns)] + [",".join(row.get(name, "") for name in columns) for row in rows]
+    return newline.join(lines) + newline
+
+
+def payout(**changes: str) -> dict[str, str]:
+    """A good payout with some cells changed."""
+    return {**GOOD_PAYOUT, **changes}

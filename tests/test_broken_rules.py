@@ -1,0 +1,127 @@
+"""Broken rule and parameter files -> every problem, located, and exit code 2 without a traceback.
+
+Each case in ``tests/broken/`` is ``NAME.yaml`` (a rule file) or ``NAME/`` (a directory of rule
+and parameter files), with ``NAME.expected``:
+
+    # a sentence saying what the case shows (the test id)
+    # xfail: BUG: one line, when the engine is known to get this case wrong
+    unknown_parameter/caseload.yaml:5:36: MR203 unknown parameter 'max_mentee'
+       = help: did you mean 'max_mentees'?
+
+Every problem line must be reported and nothing else: a file with several mistakes gets all
+of them at once. ``= expected`` / ``= help:`` lines under a problem must be among its details.
+A problem line ending in ``...`` matches any message that starts with the text before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from mentorrules import Engine, MentorRulesError, Problem
+
+BROKEN = Path(__file__).parent / "broken"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    subject: Path
+    sentence: str
+    expected: tuple[tuple[str, tuple[str, ...]], ...]  # (problem line, its detail lines)
+
+
+def read_case(expected_file: Path) -> Case:
+    name = expected_file.name.removesuffix(".expected")
+    subject = BROKEN / f"{name}.yaml"
+    if not subject.exists():
+        subject = BROKEN / name
+    sentence, problems = name, []
+    for line in expected_file.read_text("utf-8").splitlines():
+        if line.startswith("# xfail:"):
+            continue
+        if line.startswith("# "):
+            sentence = line[2:]
+        elif line.startswith("   = "):
+            head, details = problems[-1]
+            problems[-1] = (head, (*details, line.strip()))
+        elif line.strip():
+            problems.append((line, ()))
+    return Case(name, subject, sentence, tuple(problems))
+
+
+def cases() -> list[object]:
+    params = []
+    for expected_file in sorted(BROKEN.glob("*.expected")):
+        case = read_case(expected_file)
+        marks = [pytest.mark.xfail(strict=True, reason=line.removeprefix("# xfail:").strip())
+                 for line in expected_file.read_text("utf-8").splitlines()
+                 if line.startswith("# xfail:")]
+        params.append(pytest.param(case, id=case.sentence, marks=marks))
+    return params
+
+
+def shown(problem: Problem) -> tuple[str, tuple[str, ...]]:
+    """A problem as its header line and detail lines, paths relative to the corpus."""
+    prefix = f"{BROKEN}/"
+    head = f"{problem.location}: {problem.code} {problem.message}".replace(prefix, "")
+    details = []
+    if problem.expected:
+        details.append(f"= expected {problem.expected}".replace(prefix, ""))
+    if problem.hint:
+        details.append(f"= help: {problem.hint}".replace(prefix, ""))
+    return head, tuple(details)
+
+
+def matches(wanted: str, head: str) -> bool:
+    return head.startswith(wanted[:-3]) if wanted.endswith("...") else head == wanted
+
+
+def problems_of(subject: Path) -> list[tuple[str, tuple[str, ...]]]:
+    with pytest.raises(MentorRulesError) as raised:
+        Engine.load(packs=[], rules=[subject])
+    return [shown(problem) for problem in raised.value.problems]
+
+
+def test_the_corpus_has_at_least_35_distinct_mistakes() -> None:
+    assert len(cases()) >= 35
+    for expected_file in BROKEN.glob("*.expected"):
+        case = read_case(expected_file)
+        assert case.subject.exists(), f"{expected_file.name} has no {case.name}.yaml or {case.name}/"
+        assert case.expected, f"{expected_file.name} lists no problem"
+
+
+@pytest.mark.parametrize("case", cases())
+def test_every_problem_of_a_broken_file_is_reported_where_it_is(case: Case) -> None:
+    reported = problems_of(case.subject)
+    unmatched = list(reported)
+    for wanted, wanted_details in case.expected:
+        found = next((item for item in unmatched if matches(wanted, item[0])), None)
+        assert found is not None, f"not reported: {wanted}\nreported:\n" + "\n".join(
+            head for head, _ in reported)
+        for detail in wanted_details:
+            assert detail in found[1], f"{wanted}: no {detail!r} in {found[1]}"
+        unmatched.remove(found)
+    assert not unmatched, "reported but not expected:\n" + "\n".join(head for head, _ in unmatched)
+
+
+@pytest.mark.parametrize("case", cases())
+def test_the_cli_refuses_a_broken_file_with_exit_2_and_no_traceback(case: Case, run_cli) -> None:
+    result = run_cli("lint", "--pack", "core", case.subject)
+    assert result.code == 2
+    assert "Traceback" not in result.err + result.out
+    for wanted, _ in case.expected:
+        assert f"broken/{wanted.removesuffix('...')}" in result.err
+
+
+def test_a_broken_file_fails_validate_as_a_subprocess(run_command, tmp_path: Path) -> None:
+    (tmp_path / "payouts.csv").write_text("payout_id\nP-1\n", encoding="utf-8")
+    result = run_command("validate", tmp_path / "payouts.csv", "--pack", "core",
+                         "--rules", BROKEN / "unknown_parameter")
+    assert result.code == 2
+    assert "Traceback" not in result.err
+    assert "caseload.yaml:5:36: MR203 unknown parameter 'max_mentee'" in result.err
+    assert "= help: did you mean 'max_mentees'?" in result.err
+    assert result.out == ""
