@@ -18,6 +18,7 @@ text to money, or a ``require`` that is not a condition.
 from __future__ import annotations
 
 import ast
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -112,7 +113,9 @@ def parse(text: str, scope: Scope, *, want: Kind | None = None) -> Expression:
         raise ExpressionError("MR201", "the expression contains a NUL character", text.index("\x00"))
     try:
         # Wrapping in parentheses lets an expression span lines, as in a YAML block scalar.
-        tree = ast.parse(wrapped(text), mode="eval")
+        with warnings.catch_warnings():  # Python's own warnings about odd literals are not for authors
+            warnings.simplefilter("ignore")
+            tree = ast.parse(wrapped(text), mode="eval")
     except SyntaxError as error:
         offset = _offset(text, error.lineno or 2, (error.offset or 1) - 1)
         raise ExpressionError("MR201", f"syntax error: {error.msg}", offset,

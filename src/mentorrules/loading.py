@@ -128,8 +128,14 @@ def load_yaml(text: str, path: str) -> tuple[Document, list[Problem]]:
         what = error.problem or error.context or "not valid YAML"
         return document, [Problem("MR100", f"YAML syntax error: {what}", where,
                                   hint="check indentation, colons and quotes on this line")]
+    except yaml.reader.ReaderError as error:
+        # Unprintable characters (a NUL byte, say) are reported by offset, not by line.
+        before = text[: error.position]
+        where = Location(path, line=before.count("\n") + 1, column=error.position - (before.rfind("\n") + 1) + 1)
+        return document, [Problem("MR100", f"the character {chr(error.character)!r} is not allowed in YAML",
+                                  where, hint="remove it; rule files are plain UTF-8 text")]
     except yaml.YAMLError as error:
-        return document, [Problem("MR100", f"YAML syntax error: {error}", Location(path))]
+        return document, [Problem("MR100", f"YAML error: {type(error).__name__}", Location(path, line=1, column=1))]
     builder = _Builder(document)
     document.value = builder.build(node, ()) if node is not None else None
     return document, builder.problems
