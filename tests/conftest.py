@@ -4,6 +4,7 @@ and the command line run in-process (fast) or as a subprocess (end to end)."""
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import os
 import subprocess
@@ -92,9 +93,12 @@ def run_command(tmp_path: Path) -> Callable[..., CliResult]:
 
 def csv_text(rows: list[dict[str, str]], columns: tuple[str, ...] = PAYOUT_COLUMNS,
              newline: str = "\n") -> str:
-    """Rows as CSV text (no quoting needed for the values the tests use)."""
-    lines = [",".join(columns)] + [",".join(row.get(name, "") for name in columns) for row in rows]
-    return newline.join(lines) + newline
+    """Rows as CSV text, quoted where needed, with the given line ends."""
+    stream = io.StringIO()
+    writer = csv.writer(stream, lineterminator=newline)
+    writer.writerow(columns)
+    writer.writerows([row.get(name, "") for name in columns] for row in rows)
+    return stream.getvalue()
 
 
 def payout(**changes: str) -> dict[str, str]:
