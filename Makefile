@@ -19,7 +19,8 @@ demo: $(STAMP)  ## check the example data set and print the report
 test: $(STAMP)  ## lint, type-check, run the rule tests and the test suite
 	$(BIN)/ruff check src tests plugins
 	$(BIN)/mypy
-	$(BIN)/mentorrules test
+	$(BIN)/mentorrules test --quiet --coverage --threshold 100
+	$(BIN)/mentorrules lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)  ## records per second and peak memory (prints figures; never fails on speed)

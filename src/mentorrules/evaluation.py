@@ -390,10 +390,12 @@ class Evaluator:
 
 
 def _missing_values(code: RuleCode, recorder: Recorder) -> str:
+    # The check stopped at the first operation it could not do: the empty field evaluated last
+    # before it is the one to blame (earlier empty fields may have been handled by present()).
     empty = [ast.unparse(code.nodes[name]) for name in recorder.order
              if recorder.values[name] is None and isinstance(code.nodes[name], ast.Attribute)]
     if empty:
-        return ", ".join(dict.fromkeys(empty)) + (" is empty" if len(empty) == 1 else " are empty")
+        return f"{empty[-1]} is empty"
     last = ast.unparse(code.nodes[recorder.order[-1]]) if recorder.order else code.rule.require.text
     return f"the values of {last!r} cannot be combined"
 
