@@ -1,0 +1,254 @@
+"""The ``mentorrules`` command as a user runs it: exit codes, what it prints, no tracebacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import csv_text, payout
+
+from mentorrules import __version__
+
+RULES = """\
+rules:
+  - id: LOCAL-001
+    title: Payouts stay under the local cap
+    table: payouts
+    when: payout.role == "mentor"
+    require: payout.amount <= params.local_cap
+    message: "amount {payout.amount} is over the local cap {params.local_cap}"
+    source: {title: Local policy, section: "4.1"}
+"""
+
+PARAMETERS = """\
+parameters:
+  local_cap:
+    description: Local cap per payout.
+    values:
+      2016-07-01: 1500.00
+"""
+
+TESTS = """\
+- name: a mentor under the cap passes
+  tables:
+    people: [{person_id: T-1}]
+    payouts:
+      - {payout_id: P-1, payee_id: T-1, role: mentor, program: X, state: XX,
+         school_year: 2025-26, pay_date: 2025-09-15, amount: "1000.00"}
+  expect: {P-1: []}
+
+- name: a mentor over the cap fails
+  tables:
+    people: [{person_id: T-1}]
+    payouts:
+      - {payout_id: P-1, payee_id: T-1, role: mentor, program: X, state: XX,
+         school_year: 2025-26, pay_date: 2025-09-15, amount: "2000.00"}
+  expect: {P-1: [{rule: LOCAL-001, message: "over the local cap 1500.00"}]}
+"""
+
+
+@pytest.fixture
+def pack(tmp_path: Path) -> Path:
+    folder = tmp_path / "local"
+    folder.mkdir()
+    (folder / "caps.yaml").write_text(RULES, encoding="utf-8")
+    (folder / "parameters.yaml").write_text(PARAMETERS, encoding="utf-8")
+    (folder / "caps.test.yaml").write_text(TESTS, encoding="utf-8")
+    return folder
+
+
+def data_dir(tmp_path: Path, *rows: dict[str, str]) -> Path:
+    folder = tmp_path / "data"
+    folder.mkdir(exist_ok=True)
+    (folder / "payouts.csv").write_text(csv_text(list(rows)), encoding="utf-8")
+    (folder / "people.csv").write_text("person_id\nT-1\n", encoding="utf-8")
+    return folder
+
+
+# -- validate ------------------------------------------------------------------------------
+def test_validate_exits_0_when_every_row_passes(run_cli, tmp_path: Path, pack: Path) -> None:
+    result = run_cli("validate", data_dir(tmp_path, payout()), "--pack", "core", "--rules", pack)
+    assert (result.code, result.err) == (0, "")
+    assert "2 rows: 2 pass, 0 fail, 0 error" in result.out
+
+
+def test_validate_exits_1_when_a_row_fails(run_cli, tmp_path: Path, pack: Path) -> None:
+    data = data_dir(tmp_path, payout(), payout(payout_id="P-2", amount="2000.00"))
+    result = run_cli("validate", data, "--pack", "core", "--rules", pack)
+    assert result.code == 1
+    assert "FAIL  payouts row 2  P-2" in result.out
+    assert "LOCAL-001" in result.out
+    assert "amount 2000.00 is over the local cap 1500.00" in result.out
+
+
+def test_validate_exits_1_when_a_row_cannot_be_read(run_cli, tmp_path: Path) -> None:
+    result = run_cli("validate", data_dir(tmp_path, payout(amount="$5")), "--pack", "core")
+    assert result.code == 1
+    assert "ERROR payouts row 1  P-1" in result.out
+    assert "column 'amount': '$5' is not a decimal amount" in result.out
+
+
+def test_validate_exits_0_for_warnings_only(run_cli, tmp_path: Path, pack: Path) -> None:
+    caps = pack / "caps.yaml"
+    caps.write_text(RULES.replace("    source:", "    severity: warning\n    source:"), encoding="utf-8")
+    data = data_dir(tmp_path, payout(amount="2000.00"))
+    result = run_cli("validate", data, "--pack", "core", "--rules", pack)
+    assert result.code == 0
+    assert "WARN  payouts row 1  P-1" in result.out
+
+
+@pytest.mark.parametrize("args", [
+    pytest.param(("validate",), id="validate without data"),
+    pytest.param(("validate", "DATA", "--as-of", "2025-13-01"), id="an impossible as-of date"),
+    pytest.param(("validate", "DATA", "--as-of", "yesterday"), id="an as-of date in words"),
+    pytest.param(("validate", "DATA", "--format", "xml"), id="an unknown format"),
+    pytest.param(("frobnicate",), id="an unknown command"),
+    pytest.param((), id="no command"),
+    pytest.param(("explain", "DATA", "--record", "P-1"), id="a record without its table"),
+])
+def test_bad_usage_exits_2_with_a_message(run_cli, tmp_path: Path, args: tuple[str, ...]) -> None:
+    data = data_dir(tmp_path, payout())
+    result = run_cli(*[str(data) if arg == "DATA" else arg for arg in args])
+    assert result.code == 2
+    assert "usage: mentorrules" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_bad_as_of_says_how_to_write_a_date(run_cli, tmp_path: Path) -> None:
+    result = run_cli("validate", data_dir(tmp_path, payout()), "--as-of", "2025-13-01")
+    assert "'2025-13-01' is not a date written YYYY-MM-DD" in result.err
+
+
+def test_validate_exits_2_for_a_broken_rule_file(run_cli, tmp_path: Path, pack: Path) -> None:
+    (pack / "caps.yaml").write_text(RULES.replace("params.local_cap\n", "params.local_cp\n"),
+                                    encoding="utf-8")
+    result = run_cli("validate", data_dir(tmp_path, payout()), "--pack", "core", "--rules", pack)
+    assert result.code == 2
+    assert result.out == ""
+    assert "caps.yaml:6:31: MR203 unknown parameter 'local_cp'" in result.err
+    assert "6 |     require: payout.amount <= params.local_cp" in result.err
+    assert "  |                               ^^^^^^^^^^^^^^^" in result.err
+    assert "= help: did you mean 'local_cap'?" in result.err
+
+
+# -- test, lint ------------------------------------------------------------------------------
+def test_test_runs_the_rule_tests_beside_the_rules(run_cli, pack: Path) -> None:
+    result = run_cli("test", "--pack", "core", pack)
+    assert result.code == 0, result.out + result.err
+    assert "caps.test.yaml .." in result.out
+    assert " 0 failed" in result.out
+
+
+def test_test_exits_1_and_names_the_failing_case(run_cli, pack: Path) -> None:
+    tests = pack / "caps.test.yaml"
+    tests.write_text(TESTS.replace('amount: "1000.00"', 'amount: "1600.00"'), encoding="utf-8")
+    result = run_cli("test", "--pack", "core", pack)
+    assert result.code == 1
+    assert "caps.test.yaml F." in result.out
+    assert "caps.test.yaml:1: a mentor under the cap passes" in result.out
+    assert "P-1: expected no findings, got ['LOCAL-001']" in result.out
+
+
+def test_test_exits_2_for_a_test_of_an_unknown_rule(run_cli, pack: Path) -> None:
+    tests = pack / "caps.test.yaml"
+    tests.write_text(TESTS.replace("rule: LOCAL-001", "rule: LOCAL-999")
+                     + "  rules: [LOCAL-999]\n", encoding="utf-8")
+    result = run_cli("test", "--pack", "core", pack)
+    assert result.code == 2
+    assert "MR140 the case tests unknown rules: LOCAL-999" in result.err
+
+
+def test_lint_passes_a_rule_with_a_source_and_both_kinds_of_test(run_cli, pack: Path) -> None:
+    result = run_cli("lint", "--pack", "core", pack)
+    assert result.code == 0, result.out
+    assert "LOCAL-001" not in result.out
+    assert "0 problems" in result.out
+
+
+def test_lint_exits_1_for_a_rule_without_source_or_tests(run_cli, pack: Path) -> None:
+    (pack / "caps.yaml").write_text(RULES.split("    source:")[0], encoding="utf-8")
+    (pack / "caps.test.yaml").unlink()
+    result = run_cli("lint", "--pack", "core", pack)
+    assert result.code == 1
+    assert "MR501 LOCAL-001 has no source" in result.out
+    assert "MR502 LOCAL-001 has no passing and no failing test case" in result.out
+
+
+# -- explain, packs, help --------------------------------------------------------------------
+def test_explain_shows_the_values_that_made_a_rule_fail(run_cli, tmp_path: Path, pack: Path) -> None:
+    data = data_dir(tmp_path, payout(), payout(payout_id="P-2", amount="2000.00"))
+    result = run_cli("explain", data, "--record", "payouts:P-2", "--pack", "core", "--rules", pack)
+    assert result.code == 1
+    out = result.out
+    assert "payouts P-2 (row 2): fail" in out
+    assert "payout.amount <= params.local_cap" in out
+    assert "| payout.amount = 2000.00" in out
+    assert "| params.local_cap = 1500.00" in out
+    assert "| payout.amount <= params.local_cap = false" in out
+    assert "| params.local_cap<2016-07-01> = 1500.00" in out
+    assert "amount 2000.00 is over the local cap 1500.00" in out
+    assert "source: Local policy, 4.1" in out
+
+
+def test_explain_of_a_passing_record_exits_0(run_cli, tmp_path: Path, pack: Path) -> None:
+    data = data_dir(tmp_path, payout())
+    result = run_cli("explain", data, "--record", "payouts:P-1", "--pack", "core", "--rules", pack)
+    assert result.code == 0
+    assert "payouts P-1 (row 1): pass" in result.out
+    assert "LOCAL-001" in result.out
+
+
+def test_explain_of_an_unknown_key_exits_2(run_cli, tmp_path: Path) -> None:
+    result = run_cli("explain", data_dir(tmp_path, payout()), "--record", "payouts:P-404",
+                     "--pack", "core")
+    assert result.code == 2
+    assert "MR312 no payouts row has the key 'P-404'" in result.err
+
+
+def test_packs_lists_core_and_the_state_packs(run_cli) -> None:
+    result = run_cli("packs")
+    assert result.code == 0
+    names = [line.split()[0] for line in result.out.splitlines()[1:] if line.strip()]
+    assert {"core", "new-mexico", "alaska"} <= set(names)
+    assert names[0] == "core"
+    jurisdictions = {line.split()[0]: line.split()[2] for line in result.out.splitlines()[1:4]}
+    assert jurisdictions == {"core": "(all)", "alaska": "AK", "new-mexico": "NM"}
+
+
+@pytest.mark.parametrize("command", ["validate", "test", "lint", "explain", "packs"])
+def test_help_of_every_command_works(run_cli, command: str) -> None:
+    result = run_cli(command, "--help")
+    assert result.code == 0
+    assert f"usage: mentorrules {command}" in result.out
+
+
+def test_help_lists_the_commands_and_exit_codes(run_cli) -> None:
+    result = run_cli("--help")
+    assert result.code == 0
+    for command in ("validate", "test", "lint", "explain", "packs"):
+        assert command in result.out
+    assert "Exit codes: 0 clean, 1 findings" in " ".join(result.out.split())
+
+
+def test_version(run_cli) -> None:
+    result = run_cli("--version")
+    assert (result.code, result.out.strip()) == (0, f"mentorrules {__version__}")
+
+
+# -- end to end, as a separate process ------------------------------------------------------
+def test_the_installed_command_validates_end_to_end(run_command, tmp_path: Path, pack: Path) -> None:
+    data = data_dir(tmp_path, payout(), payout(payout_id="P-2", amount="2000.00"))
+    result = run_command("validate", data, "--pack", "core", "--rules", pack, "--format", "json")
+    assert result.code == 1
+    assert result.err == ""
+    assert '"key": "P-2"' in result.out
+
+
+def test_the_installed_command_refuses_bad_input_without_a_traceback(run_command,
+                                                                     tmp_path: Path) -> None:
+    data = data_dir(tmp_path, payout())
+    (data / "payouts.csv").write_bytes("payout_id\nP-é\n".encode("latin-1"))
+    result = run_command("validate", data)
+    assert result.code == 2
+    assert "MR305" in result.err
+    assert "Traceback" not in result.err
