@@ -400,3 +400,7 @@ def _excerpt(path: str | None, line: int | None, column: int | None) -> str:
         width = max(len(token.group(0)) if token else 1, 1)
         result += f"{' ' * len(number)} | {' ' * (column - 1)}{'^' * width}\n"
     return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""Benchmarks: `make bench`. Prints figures; never fails because a machine is slow.
+
+1. Per-record evaluation of the loaded packs' single-row payout rules on a generated 100k-row
+   payout file, against a hand-written Python function doing the same checks (after checking,
+   row by row, that both flag the same rules): records/s each, and the ratio.
+2. Batch validation end to end of a generated payout file with people, pairings, attendance,
+   districts, grants and contributions (1M payouts by default), JSON report written: seconds and
+   peak memory of the `mentorrules validate` process.
+3. Session throughput: facts/s posted into streaming sessions, per backend.
+4. `mentorrules --help` start-up time.
+
+    python bench/bench.py [--payouts 100000] [--batch-payouts 1000000] [--skip-batch]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from generate import generate  # noqa: E402  (bench/ is not a package)
+from handwritten import make_checker  # noqa: E402
+
+from mentorrules.engine import Engine  # noqa: E402
+
+
+def per_record(payouts: int, directory: Path) -> None:
+    generate(directory, payouts=payouts, seed=7, violations=0.05)
+    engine = Engine.load()
+    dataset = engine.read(directory)
+    indexes = engine.indexes(dataset.tables)
+    rows = [row.values for row in dataset.tables["payouts"] if not row.problems]
+    day = dt.date(2026, 1, 1)
+    days = [values.get("pay_date") or day for values in rows]
+    evaluator = engine.evaluator
+    checker = make_checker(engine, day)
+    disagreements = 0
+    for values, row_day in zip(rows, days, strict=True):
+        engine_rules = sorted(f.rule for f in evaluator.findings("payouts", values, row_day, indexes))
+        if engine_rules != sorted(checker(values, indexes)):
+            disagreements += 1
+    print(f"per-record: {len(rows):,} payouts; engine and hand-written checks disagree on {disagreements} rows")
+
+    def best_of(function: object, repeat: int = 3) -> float:
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            function()  # type: ignore[operator]
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    def run_engine() -> None:
+        findings = evaluator.findings
+        for values, row_day in zip(rows, days, strict=True):
+            findings("payouts", values, row_day, indexes)
+
+    def run_handwritten() -> None:
+        for values in rows:
+            checker(values, indexes)
+
+    engine_seconds = best_of(run_engine)
+    hand_seconds = best_of(run_handwritten)
+    print(f"  engine       {len(rows) / engine_seconds:12,.0f} records/s")
+    print(f"  hand-written {len(rows) / hand_seconds:12,.0f} records/s")
+    print(f"  ratio        {engine_seconds / hand_seconds:12.2f} x the hand-written time (target <= 1.5)")
+
+
+def batch(payouts: int, directory: Path) -> None:
+    started = time.perf_counter()
+    generate(directory, payouts=payouts, seed=11, violations=0.02)
+    print(f"batch: generated {payouts:,} payouts and related tables in {time.perf_counter() - started:.1f} s")
+    report = directory / "report.json"
+    command = [sys.executable, "-m", "mentorrules.cli", "validate", str(directory), "--format", "json",
+               "--output", str(report), "--as-of", "2026-01-01"]
+    started = time.perf_counter()
+    finished = subprocess.run(command, check=False, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    status = {0: "clean", 1: "findings"}.get(finished.returncode, f"exit {finished.returncode}")
+    print(f"  validate end to end: {seconds:.1f} s, peak memory {peak:,.0f} MiB ({status}; "
+          f"report {report.stat().st_size / 2**20:,.0f} MiB) (target <= 10 s, <= 500 MiB)")
+    if finished.returncode not in (0, 1):
+        print(finished.stderr[-2000:])
+
+
+def sessions(facts: int, directory: Path) -> None:
+    from mentorrules.streaming import available_backend
+
+    generate(directory, payouts=facts // 4, seed=3, violations=0.05)
+    engine_data = Engine.load()
+    dataset = engine_data.read(directory)
+    order = ["districts", "grants", "people", "pairings", "attendance", "contributions", "payouts"]
+    posts = [(table, row.values) for table in order for row in dataset.tables.get(table, [])][:facts]
+    backends = ["python"] + (["durable-rules"] if available_backend() == "durable-rules" else [])
+    for backend in backends:
+        engine = Engine(engine_data.book, backend=backend)
+        started = time.perf_counter()
+        per_session = 200
+        for first in range(0, len(posts), per_session):
+            with engine.session(as_of=dt.date(2026, 1, 1)) as session:
+                for table, values in posts[first:first + per_session]:
+                    session.post(table, values)
+        seconds = time.perf_counter() - started
+        engine.close()
+        print(f"sessions ({backend}): {len(posts):,} facts in sessions of {per_session}: "
+              f"{len(posts) / seconds:,.0f} facts/s")
+
+
+def startup() -> None:
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "mentorrules.cli", "--help"], check=True, capture_output=True)
+        times.append(time.perf_counter() - started)
+    print(f"mentorrules --help: best {min(times) * 1000:.0f} ms of 5 (target <= 200 ms)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--payouts", type=int, default=100_000)
+    parser.add_argument("--batch-payouts", type=int, default=1_000_000)
+    parser.add_argument("--session-facts", type=int, default=20_000)
+    parser.add_argument("--skip-batch", action="store_true")
+    args = parser.parse_args()
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory(prefix="mentorrules-bench-") as temporary:
+        root = Path(temporary)
+        startup()
+        per_record(args.payouts, root / "per-record")
+        sessions(args.session_facts, root / "sessions")
+        if not args.skip_batch:
+            batch(args.batch_payouts, root / "batch")
+
+
+if __name__ == "__main__":
+    main()

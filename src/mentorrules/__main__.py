@@ -1,0 +1,7 @@
+"""`python -m mentorrules` runs the command line."""
+
+import sys
+
+from mentorrules.cli import main
+
+sys.exit(main())
