@@ -287,3 +287,11 @@ def test_test_of_a_rule_file_runs_the_tests_beside_it(run_cli, lone_rule_file: P
     result = run_cli("test", "--pack", "core", lone_rule_file)
     assert result.code == 0, result.err
     assert "caps.test.yaml .." in result.out
+
+
+def test_an_output_file_that_cannot_be_written_exits_2(run_cli, tmp_path: Path) -> None:
+    data = data_dir(tmp_path, payout())
+    result = run_cli("validate", data, "--pack", "core", "--output", tmp_path / "no" / "report.txt")
+    assert result.code == 2
+    assert "MR407 cannot write the report" in result.err
+    assert "Traceback" not in result.err
