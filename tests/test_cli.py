@@ -273,16 +273,12 @@ def test_a_lone_rule_file_loads(run_cli, lone_rule_file: Path, tmp_path: Path) -
     assert "amount 2000.00 is over the local cap 1500.00" in result.out
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a rule file given to `lint PATH` is also read as a rule "
-                   "test file and reported as MR506 'a mapping is the wrong kind of value'")
 def test_lint_of_a_rule_file_does_not_read_it_as_a_test_file(run_cli, lone_rule_file: Path) -> None:
     result = run_cli("lint", "--pack", "core", lone_rule_file)
     assert "MR506" not in result.out
     assert "caps.yaml:1:1" not in result.out
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: `test PATH` with a rule file reads the rule file as a "
-                   "test file and exits 2 (MR114 'a mapping is the wrong kind of value')")
 def test_test_of_a_rule_file_runs_the_tests_beside_it(run_cli, lone_rule_file: Path) -> None:
     result = run_cli("test", "--pack", "core", lone_rule_file)
     assert result.code == 0, result.err

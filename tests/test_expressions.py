@@ -98,8 +98,6 @@ def test_unsafe_expression_is_refused_at_load_time(write_rules, require, code, f
     assert problems[0].location.path.endswith("rules.yaml")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a mistake at offset 0 of a block scalar is located at "
-                   "the '|-' indicator, not on the expression's line")
 def test_a_mistake_at_the_start_of_a_block_scalar_is_located_on_its_line(write_rules) -> None:
     [problem] = load_problems(write_rules, "payot.amount > 0")
     assert (problem.location.line, problem.location.column) == (6, 7)
@@ -191,11 +189,9 @@ def test_a_when_that_is_not_a_condition_is_refused(write_rules) -> None:
     assert problems[0].location.line in (5, 6)  # the when: block (see the offset-0 bug above)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: x if c else y with a decimal and a condition has kind "
-                   "'any' and is accepted as a require")
 def test_an_if_else_require_with_an_amount_branch_is_refused(write_rules) -> None:
     problems = load_problems(write_rules, "payout.amount if payout.accrual else payout.amount > 0")
-    assert [problem.code for problem in problems] == ["MR206"]
+    assert [problem.code for problem in problems] == ["MR205"]
 
 
 WELL_TYPED = [

@@ -142,8 +142,6 @@ def raise_boom() -> object:
     raise RuntimeError("boom")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an exception raised inside a pack's hook escapes "
-                   "Engine.load and the CLI prints a traceback (only import errors are caught)")
 @pytest.mark.parametrize("hook", ["pack", "expression_functions", "table_fields"])
 def test_a_pack_hook_that_raises_is_reported_not_a_traceback(run_cli, install, hook: str) -> None:
     install(exploding=make_pack(**{hook: raise_boom}))

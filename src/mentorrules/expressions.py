@@ -109,6 +109,8 @@ def parse(text: str, scope: Scope, *, want: Kind | None = None) -> Expression:
         raise ExpressionError("MR210", f"the expression is {len(text)} characters long",
                               expected=f"at most {MAX_TEXT} characters",
                               hint="split the check into several rules")
+    if not text.strip():
+        raise ExpressionError("MR201", "the expression is empty", 0, hint="write a condition, e.g. payout.amount > 0")
     if "\x00" in text:
         raise ExpressionError("MR201", "the expression contains a NUL character", text.index("\x00"))
     try:
@@ -141,7 +143,9 @@ def _offset(text: str, lineno: int, col: int) -> int:
     source = text.strip()
     lead = len(text) - len(text.lstrip())
     lines = source.split("\n")
-    row = min(max(lineno - 2, 0), len(lines) - 1)
+    if lineno - 2 >= len(lines):  # on the closing line of the wrapper: the end of the text
+        return lead + len(source)
+    row = max(lineno - 2, 0)
     col = min(max(col, 0), len(lines[row]))
     return min(lead + sum(len(line) + 1 for line in lines[:row]) + col, len(text))
 
@@ -403,9 +407,16 @@ class _Checker:
             raise self.fail(node.test, "MR206", f"the condition of 'if' is {_a(test)}, not a condition")
         body = self.check(node.body, depth)
         orelse = self.check(node.orelse, depth)
-        if body == orelse or {body, orelse} <= _NUMBERS:
-            return "decimal" if {body, orelse} == _NUMBERS else body
-        return "any"
+        if body == orelse:
+            return body
+        if {body, orelse} <= _NUMBERS:
+            return "decimal"
+        if "any" in (body, orelse):
+            return "any"
+        if "none" in (body, orelse):
+            return orelse if body == "none" else body
+        raise self.fail(node, "MR205", f"the two branches of 'if' give {_a(body)} and {_a(orelse)}",
+                        hint="both branches should give the same kind of value")
 
     def visit_Call(self, node: ast.Call, depth: int) -> Kind:
         function = node.func

@@ -26,6 +26,8 @@ _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
 
 JsonPath = tuple[str | int, ...]
 
@@ -63,9 +65,7 @@ class Document:
         position = table.get(probe)
         if position is None:
             return Location(self.path, line=1, column=1)
-        line, column = position.line, position.column
-        if offset:
-            line, column = _advance(self.text, position, offset)
+        line, column = _advance(self.text, position, offset) if not key else (position.line, position.column)
         return Location(self.path, line=line, column=column)
 
 
@@ -73,13 +73,17 @@ def _advance(text: str, position: Position, offset: int) -> tuple[int, int]:
     """Line and column of the character ``offset`` characters into a scalar's value."""
     lines = text.splitlines()
     if position.style in ("|", ">"):
-        # Block scalar: the value starts on the next line at the block's indentation.
-        row = position.line  # 0-based index of the next line
-        remaining = offset
+        # Block scalar: the value starts on the next line; the block's indentation is that of
+        # its first non-empty line, and deeper indentation of later lines is part of the value.
+        first = position.line  # 0-based index of the line after the indicator
+        while first < len(lines) and not lines[first].strip():
+            first += 1
+        if first >= len(lines):
+            return position.line, position.column
+        indent = len(lines[first]) - len(lines[first].lstrip(" "))
+        row, remaining = first, offset
         while row < len(lines):
-            content = lines[row]
-            indent = len(content) - len(content.lstrip(" "))
-            body = content[indent:]
+            body = lines[row][indent:]
             if remaining <= len(body):
                 return row + 1, indent + remaining + 1
             remaining -= len(body) + 1
@@ -163,6 +167,11 @@ class _Builder:
         self.seen.add(id(node))
         mark = node.start_mark
         style = getattr(node, "style", None)
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in (_MAP, _SEQ):
+            self.problems.append(Problem(
+                "MR102", f"the tag {node.tag!r} is not allowed", self.where(node),
+                expected="plain YAML values: text, numbers, booleans, dates, lists and mappings"))
+            return None
         self.document.positions[path] = Position(mark.line + 1, mark.column + 1, style)
         if isinstance(node, yaml.MappingNode):
             return self.mapping(node, path)

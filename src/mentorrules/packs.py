@@ -118,12 +118,16 @@ def _pack_of(manager: pluggy.PluginManager, entry_name: str,
         return None, [Problem("MR403", f"the module {module.__name__!r} registered as a pack "
                               "does not implement mentorrules_pack()", where,
                               hint="see the hookspecs in mentorrules.hookspecs")]
-    spec = implementation()
+    try:
+        spec = implementation()
+        functions = _call(manager, module, "mentorrules_expression_functions")
+        fields = _call(manager, module, "mentorrules_table_fields")
+    except Exception as error:  # noqa: BLE001 - a broken third-party pack must not crash the engine
+        return None, [Problem("MR403", f"a hook of the pack {entry_name!r} failed: {type(error).__name__}", where,
+                              hint="fix or uninstall the pack")]
     if not isinstance(spec, PackSpec):
         return None, [Problem("MR403", f"mentorrules_pack() of {module.__name__!r} returned "
                               f"{type(spec).__name__}", where, expected="a PackSpec")]
-    functions = _call(manager, module, "mentorrules_expression_functions")
-    fields = _call(manager, module, "mentorrules_table_fields")
     return files_of(spec, functions, fields), []
 
 

@@ -97,7 +97,12 @@ def find_test_files(engine: Engine, extra: Iterable[Path] = ()) -> list[Path]:
     """The test files of the engine's packs, and of extra paths (files or directories)."""
     files = [path for pack in engine.packs for path in pack.test_files]
     for path in extra:
-        files += sorted(path.rglob("*.test.yaml")) if path.is_dir() else [path]
+        if path.is_dir():
+            files += sorted(path.rglob("*.test.yaml"))
+        elif path.name.endswith(".test.yaml"):
+            files.append(path)
+        elif (companion := path.with_name(path.name.removesuffix(".yaml") + ".test.yaml")).is_file():
+            files.append(companion)  # a rule file: run the tests beside it
     return list(dict.fromkeys(path.resolve() for path in files))
 
 

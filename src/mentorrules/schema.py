@@ -84,6 +84,9 @@ def _problems(document: Document, error: ValidationError) -> list[Problem]:
                         expected=one_of(allowed) if allowed else None,
                         hint=did_you_mean(key, allowed)) for key in extra]
     where = document.location(path)
+    if _is_key_of(document, path, error.instance):
+        # A rule about names (propertyNames, a date format for keys) fails on the key itself.
+        where = document.location((*path, str(error.instance)), key=True)
     if kind == "required":
         missing = str(error.message).split("'")[1] if "'" in error.message else "?"
         return [Problem("MR112", f"missing field {missing!r}", where,
@@ -112,6 +115,22 @@ def _problems(document: Document, error: ValidationError) -> list[Problem]:
         return [Problem("MR119", "this value is too long", where,
                         expected=f"at most {error.validator_value} characters")]
     return [Problem("MR110", str(error.message), where)]
+
+
+def _is_key_of(document: Document, path: tuple[Any, ...], instance: Any) -> bool:
+    target: Any = document.value
+    for part in path:
+        if isinstance(target, dict):
+            target = next((value for key, value in target.items() if _key(key) == part), None)
+        elif isinstance(target, list) and isinstance(part, int) and part < len(target):
+            target = target[part]
+        else:
+            return False
+    return isinstance(target, dict) and isinstance(instance, str) and instance in {_key(key) for key in target}
+
+
+def _key(key: Any) -> str:
+    return to_json_like({key: 0}).popitem()[0]  # type: ignore[no-any-return]
 
 
 def _property_name_rule(schema: dict[str, Any]) -> str:
