@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from mentorrules.errors import Problem
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+MASKED = "[masked]"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,7 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     packs_options(validate)
     validate.add_argument("--as-of", type=_date, metavar="DATE",
                           help="date for rows without a date of their own (default: today)")
-    validate.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    validate.add_argument("--format", choices=("table", "json", "csv", "html", "xlsx"), default="table",
+                          help="table for a terminal, json for systems, csv or xlsx for spreadsheets, "
+                          "html to share (xlsx needs --output)")
     validate.add_argument("--output", type=Path, metavar="FILE", help="write the report here, not to stdout")
     validate.add_argument("--mask", nargs="?", const="", metavar="FIELD,...",
                           help="hide these personal fields in the report (alone: the packs' defaults, e.g. name,email)")
@@ -153,23 +156,34 @@ def _engine(args: argparse.Namespace, extra: Sequence[Path] = ()) -> Engine:
 
 # -- commands -----------------------------------------------------------------------------------
 def _validate(args: argparse.Namespace) -> int:
+    from mentorrules.errors import Location, MentorRulesError, Problem
+
+    if args.format == "xlsx" and args.output is None:
+        raise MentorRulesError([Problem("MR410", "an xlsx report needs a file", Location(),
+                                        hint="add --output report.xlsx")])
     engine = _engine(args)
     mask = None
     if args.mask is not None:
         mask = [name.strip() for name in args.mask.split(",") if name.strip()] or list(engine.mask_defaults())
-    report = engine.validate(args.data, as_of=args.as_of, mask=mask, progress=_progress())
+    dataset = engine.read(args.data)
+    report = engine.validate(dataset, as_of=args.as_of, mask=mask, progress=_progress())
     titles = {rule.id: rule.title for rule in engine.rules}
-    if args.output:
-        try:
-            with args.output.open("w", encoding="utf-8", newline="") as stream:
-                _write(report, args.format, stream, titles)
-        except OSError as error:
-            from mentorrules.errors import Location, MentorRulesError, Problem
+    rows = {name: [{column: MASKED if column in report.masked and value is not None else value
+                    for column, value in row.values.items()} for row in table_rows]
+            for name, table_rows in dataset.tables.items()} if args.format in ("html", "xlsx") else {}
+    try:
+        if args.format == "xlsx":
+            from mentorrules.reports import xlsx
 
-            raise MentorRulesError([Problem("MR407", f"cannot write the report: {error.strerror}",
-                                            Location(str(args.output)))]) from None
-    else:
-        _write(report, args.format, sys.stdout, titles)
+            xlsx.write(report, args.output, input_rows=rows, titles=titles)
+        elif args.output:
+            with args.output.open("w", encoding="utf-8", newline="") as stream:
+                _write(report, args.format, stream, titles, rows)
+        else:
+            _write(report, args.format, sys.stdout, titles, rows)
+    except OSError as error:
+        raise MentorRulesError([Problem("MR407", f"cannot write the report: {error.strerror or error}",
+                                        Location(str(args.output)))]) from None
     return EXIT_CLEAN if report.clean else EXIT_FINDINGS
 
 
@@ -187,12 +201,15 @@ def _progress() -> Callable[[int], None] | None:
     return show
 
 
-def _write(report: object, kind: str, stream: TextIO, titles: dict[str, str]) -> None:
+def _write(report: object, kind: str, stream: TextIO, titles: dict[str, str],
+           rows: dict[str, list[dict[str, Any]]]) -> None:
     from mentorrules.engine import Report
-    from mentorrules.reports import csv, json, text
+    from mentorrules.reports import csv, html, json, text
 
     assert isinstance(report, Report)
-    if kind == "json":
+    if kind == "html":
+        html.write(report, stream, titles=titles, input_rows=rows)
+    elif kind == "json":
         json.write(report, stream)
     elif kind == "csv":
         csv.write(report, stream)

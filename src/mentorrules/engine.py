@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 MASK = "[masked]"
 _Context = tuple[Row, str, tuple[Any, ...], "str | None", dt.date]  # a row, its key, related rows, state, date
 
-DataSource = str | Path | Sequence[str | Path] | Mapping[str, Iterable[Mapping[str, Any]]]
+DataSource = str | Path | Sequence[str | Path] | Mapping[str, Iterable[Mapping[str, Any]]] | DataSet
 
 
 @dataclass(frozen=True)
@@ -400,6 +400,8 @@ class Engine:
 
     def read(self, data: DataSource) -> DataSet:
         """Typed rows of a data source; raise :class:`MentorRulesError` for file problems."""
+        if isinstance(data, DataSet):
+            return data
         if isinstance(data, Mapping):
             dataset = DataSet()
             for name, rows in data.items():

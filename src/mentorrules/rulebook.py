@@ -540,7 +540,8 @@ def _template(document: Document, path: JsonPath, text: str, scope: Scope,
                                     document.location(path, offset=match.start()),
                                     hint="write {{ or }} for a literal brace"))
         elif not match.group(1).strip():
-            problems.append(Problem("MR208", "an empty {} in the message", document.location(path, offset=match.start()),
+            problems.append(Problem("MR208", "an empty {} in the message",
+                                    document.location(path, offset=match.start()),
                                     hint="put a value inside, e.g. {payout.amount}, or write {{}} for braces"))
         else:
             inner = match.group(1)

@@ -7,4 +7,4 @@ from __future__ import annotations
 
 from typing import Final
 
-FORMATS: Final = ("table", "json", "csv")
+FORMATS: Final = ("table", "json", "csv", "html", "xlsx")
