@@ -59,7 +59,7 @@ def installed_plugins() -> dict[str, ModuleType | Problem]:
     for entry_point in importlib.metadata.entry_points(group=hookspecs.PROJECT):
         try:
             found[entry_point.name] = entry_point.load()
-        except Exception as error:
+        except Exception as error:  # a broken third-party pack must not crash the engine
             found[entry_point.name] = Problem(
                 "MR402", f"the pack {entry_point.name!r} ({entry_point.value}) failed to import: "
                 f"{type(error).__name__}", Location(entry_point.value),
@@ -122,7 +122,7 @@ def _pack_of(manager: pluggy.PluginManager, entry_name: str,
         spec = implementation()
         functions = _call(manager, module, "mentorrules_expression_functions")
         fields = _call(manager, module, "mentorrules_table_fields")
-    except Exception as error:  # noqa: BLE001 - a broken third-party pack must not crash the engine
+    except Exception as error:  # a broken third-party pack must not crash the engine
         return None, [Problem("MR403", f"a hook of the pack {entry_name!r} failed: {type(error).__name__}", where,
                               hint="fix or uninstall the pack")]
     if not isinstance(spec, PackSpec):
