@@ -163,6 +163,13 @@ def test_unknown_tables_and_unused_keys(correlator: Correlator) -> None:
     assert correlator.retract_fact(s, "x") == []
 
 
+def test_keys_must_be_text(correlator: Correlator) -> None:
+    s = correlator.open()
+    with pytest.raises(CorrelationError, match="must be text"):
+        correlator.assert_fact(s, Fact("P", "payouts", {"payee_id": 1}))  # type: ignore[dict-item]
+    assert correlator.assert_fact(s, payout("P", "1"))[:1] == [Matched("NMP-005", "P")]
+
+
 # -- choosing a backend -------------------------------------------------------------------
 
 

@@ -212,11 +212,40 @@ class Rules:
         for join in joins:
             if not join.keys:
                 raise CorrelationError(f"join {join.name!r} has no key equalities")
+        texts = [p.table for p in patterns] + [name for j in joins for name in (
+            j.left, j.right, *(key for pair in j.keys for key in pair))]
+        for text in texts:
+            if not isinstance(text, str) or not _is_utf8(text):
+                raise CorrelationError(f"table and key names must be text, not {text!r}")
         patterns_of: dict[str, list[int]] = {}
         for index, pattern in enumerate(patterns):
             patterns_of.setdefault(pattern.table, []).append(index)
         return Rules(tuple(patterns), tuple(joins),
                      {table: tuple(found) for table, found in patterns_of.items()})
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates
+        return False
+    return True
+
+
+def check_fact(fact: Fact) -> None:
+    """Refuses a fact whose id, table or key values are not text (both backends do).
+
+    >>> check_fact(Fact("P-1", "payouts", {"amount": 1000}))  # type: ignore[dict-item]
+    Traceback (most recent call last):
+    ...
+    mentorrules.correlation.CorrelationError: fact 'P-1': key 'amount' must be text, not int
+    """
+    if not isinstance(fact.id, str) or not isinstance(fact.table, str):
+        raise CorrelationError(f"fact {fact.id!r}: id and table must be text")
+    for name, value in fact.keys.items():
+        if not isinstance(value, str):
+            raise CorrelationError(f"fact {fact.id!r}: key {name!r} must be text, "
+                                   f"not {type(value).__name__}")
 
 
 def side_key(fact: Fact, names: Sequence[str]) -> tuple[str, ...] | None:
@@ -283,6 +312,7 @@ class PythonCorrelator:
             del self._sessions[session]
 
     def assert_fact(self, session: int, fact: Fact) -> list[Event]:
+        check_fact(fact)
         with self._lock:
             state = self._session(session)
             if fact.id in state.facts:

@@ -78,6 +78,7 @@ from mentorrules.correlation import (
     Pattern,
     PythonCorrelator,
     Rules,
+    check_fact,
 )
 
 __all__ = ["MAX_SESSIONS", "DurableCorrelator", "ruleset_definition"]
@@ -351,6 +352,7 @@ class DurableCorrelator:
             self._free.append(state.slot)
 
     def assert_fact(self, session: int, fact: Fact) -> list[Event]:
+        check_fact(fact)
         with self._lock:
             state = self._session(session)
             if fact.id in state.facts:
