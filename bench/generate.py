@@ -519,35 +519,47 @@ class Generator:
                                      "true", "true", "true", model, fee))
 
     def write_grants_and_contributions(self) -> None:
+        """Grants per budget period and the contributions that match them.
+
+        A grant pays for far more than stipends (mentor salaries, travel, the academy): its
+        federal amount is a multiple of the stipends charged to it. Districts' cost share for the
+        mentees they send (ASMP-010) counts as the grant's match; what is still missing of the 10%
+        comes from the university's in-kind contribution (VINE, STARR) or a foundation (EIR-2023).
+        """
         rng = random.Random(f"{self.seed}/grants")
         fees = {name: Decimal(fee or "5000.00") for name, _, fee in AK_DISTRICTS}
         grant_of = {name: grant for name, grant, _ in AK_DISTRICTS}
         number = 0
-        documents = 0
 
         def contribute(grant: str, district: str, kind: str, source: str, day: dt.date, amount: Decimal,
                        prefix: str) -> None:
-            nonlocal number, documents
+            nonlocal number
             number += 1
-            documents += 1
+            year = f"{day.year if day.month >= 7 else day.year - 1}"
+            label = f"{year[2:]}{(int(year) + 1) % 100:02d}"
+            where = f"{district_code(district)}-" if district else ""
             counted = grant if rng.random() < 0.7 else ""
             self.write("contributions", (f"C-{number:05d}", grant, district, kind, source, day.isoformat(),
-                                         money(amount), f"{prefix}-{documents:05d}", counted))
+                                         money(amount), f"{prefix}-{where}{label}-{number:04d}", counted))
 
         def day_in(year: str) -> dt.date:
             start = year_start(year)
-            return weekday_on_or_before(dt.date(start, 9, 1) + dt.timedelta(days=rng.randint(0, 260)))
+            day = dt.date(start, 9, 1) + dt.timedelta(days=rng.randint(0, 260))
+            if (day.month, day.day) >= (12, 22) or (day.month, day.day) <= (1, 2):
+                day = dt.date(start, 12, 19)  # offices are closed over the holidays
+            return weekday_on_or_before(day)
 
+        minimum = {"VINE": 400000, "STARR": 350000, NEW_TO_STATE_GRANT: 180000}
+        current = {}
+        for grant in GRANTS:
+            paid = self.tally.federal.get((grant, AK_YEAR), Decimal(0))
+            current[grant] = max(round_up(paid * 4, 1000), Decimal(minimum[grant]))
         for year in NM_YEARS:
             totals = dict.fromkeys(GRANTS, Decimal(0))
-            federal_amounts = {}
-            for grant in GRANTS:
-                paid = self.tally.federal.get((grant, AK_YEAR), Decimal(0))
-                base = round_up(paid * Decimal("1.25"), 1000) if paid else Decimal(150000 if grant != "EIR-2023"
-                                                                                     else 90000)
-                federal_amounts[grant] = base if year == AK_YEAR else round_up(base * Decimal("0.9"), 1000)
-            # District cost share for the mentees served (ASMP-010), counted as the grant's match.
+            federal_amounts = {grant: amount if year == AK_YEAR else round_up(amount * Decimal("0.92"), 1000)
+                               for grant, amount in current.items()}
             if year == AK_YEAR:
+                # District cost share for the mentees served (ASMP-010), counted as the grant's match.
                 for district in sorted(grant_of):
                     served = self.tally.mentees.get((district, year), 0)
                     if not served:
@@ -560,14 +572,14 @@ class Generator:
                     contribute(grant, district, "in_kind", "local", day_in(year), in_kind, "TS")
                     totals[grant] += cash + in_kind
             else:
-                for district in sorted(grant_of):
-                    if rng.random() < 0.5:
-                        grant = grant_of[district]
-                        amount = Decimal(rng.randint(20, 80) * 500)
+                # The year before: a share of the match from some of each grant's districts.
+                for grant in AK_GRANTS:
+                    members = [name for name in sorted(grant_of) if grant_of[name] == grant and rng.random() < 0.4]
+                    for district in members:
+                        share = federal_amounts[grant] * Decimal("0.10") / max(len(members), 1)
+                        amount = round_up(share * Decimal(rng.choice(("0.6", "0.8", "1.0"))), 100)
                         contribute(grant, district, "cash", "local", day_in(year), amount, "JV")
                         totals[grant] += amount
-            # Whatever the districts did not cover of the 10% match: university in-kind and a private
-            # foundation (EIR's match is private-sector).
             for grant in GRANTS:
                 required = round_up(federal_amounts[grant] * Decimal("0.10"), 1)
                 if totals[grant] < required:
