@@ -515,8 +515,10 @@ class Generator:
             years = ";".join(f"{y}-{(y + 1) % 100:02d}" for y in range(joined, 2026))
             signed = weekday_on_or_before(dt.date(2025, 4, 1) + dt.timedelta(days=rng.randint(0, 80)))
             model = "fee_per_mentee" if fee else "in_kind"
-            self.write("districts", (district, "AK", years, signed.isoformat(), AK_YEAR, "true", "true", "true",
-                                     "true", "true", "true", model, fee))
+            affirmed = ["true"] * 6
+            if self.defect():
+                affirmed[rng.randrange(6)] = rng.choice(("false", ""))                    # DX-002-*
+            self.write("districts", (district, "AK", years, signed.isoformat(), AK_YEAR, *affirmed, model, fee))
 
     def write_grants_and_contributions(self) -> None:
         """Grants per budget period and the contributions that match them.
@@ -539,8 +541,11 @@ class Generator:
             label = f"{year[2:]}{(int(year) + 1) % 100:02d}"
             where = f"{district_code(district)}-" if district else ""
             counted = grant if rng.random() < 0.7 else ""
+            document = f"{prefix}-{where}{label}-{number:04d}"
+            if self.defect():
+                document, counted = rng.choice((("", counted), (document, f"{grant};S367A{label}0042")))  # CS-001/2
             self.write("contributions", (f"C-{number:05d}", grant, district, kind, source, day.isoformat(),
-                                         money(amount), f"{prefix}-{where}{label}-{number:04d}", counted))
+                                         money(amount), document, counted))
 
         def day_in(year: str) -> dt.date:
             start = year_start(year)
