@@ -179,6 +179,13 @@ class BatchRule:
                     or compiled.where(member.values, *member.related, member.day, member.school_day, other)]
         return aggregate_of(compiled.lookup.aggregate, [compiled.argument(other) for other in matching])
 
+    def link_key(self, number: int, values: Values, related: Sequence[Values | None], day: dt.date) -> tuple[Any, ...]:
+        """A row's key for a lookup's links, whether or not the rule applies to it (or ())."""
+        try:
+            return tuple(self._lookups[number].record_key(values, *related, day, school_year_of_record(values, day)))
+        except CANNOT_CHECK:
+            return ()
+
     def record_key(self, number: int, member: Member) -> tuple[Any, ...]:
         return tuple(self._lookups[number].record_key(member.values, *member.related, member.day,
                                                       member.school_day))

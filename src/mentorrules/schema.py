@@ -44,9 +44,9 @@ def check(document: Document, name: str) -> list[Problem]:
 
     >>> from mentorrules.loading import load_yaml
     >>> document, _ = load_yaml("rules:\\n  - id: X-1\\n    titel: t\\n", "r.yaml")
-    >>> [str(problem) for problem in check(document, "rules")][0]
-    "r.yaml:3:5: MR111 unknown field 'titel'; expected one of: description, effective, id, \
-message, parameters_on, require, severity, source, table, tags, title, when"
+    >>> problem = check(document, "rules")[0]
+    >>> str(problem.location), problem.code, problem.message, problem.hint
+    ('r.yaml:3:5', 'MR111', "unknown field 'titel'", "did you mean 'title'?")
     """
     instance = to_json_like(document.value)
     problems: list[Problem] = []

@@ -1,0 +1,538 @@
+"""Facts posted one at a time -> findings as soon as they are derivable.
+
+    >>> from mentorrules import Engine
+    >>> engine = Engine.load()                                       # doctest: +SKIP
+    >>> with engine.session() as session:                            # doctest: +SKIP
+    ...     changed = session.post("payouts", {"payout_id": "P-1", ...})
+    ...     session.findings()
+
+A session keeps its facts in a :class:`~mentorrules.correlation.Correlator`: durable-rules
+(Rete, in a supervised worker process) where it is installed, the engine's own Python
+correlator elsewhere; both give the same events. The correlator answers two questions: which
+batch rules a new fact takes part in (patterns), and which facts are linked to it (joins: a
+payout to its payee, a payout to the pairings and attendance its lookups count). Money, dates
+and aggregates never leave Python: the findings of every record touched by a post or a
+retraction are recomputed with the same code the batch path uses, so a session over a set of
+facts gives exactly the findings ``Engine.validate`` gives for them.
+
+``post`` and ``retract`` return the decisions that changed (the posted record's first),
+including batch findings a new fact makes true (a third installment, a 16th mentee) or false
+again (after a retraction).
+
+A fact is a row, as in a file: posting a second payout with the same id adds a second fact (a
+duplicate payout, which the rules report), just as a file with the id twice has two rows. To
+correct a fact, post it with ``replace=True``; ``retract`` removes every fact with the key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from mentorrules.batch import GROUP_TABLE, BatchRule, Member, Unchecked
+from mentorrules.correlation import Correlator, Fact, Join, Joined, Matched, Pattern
+from mentorrules.errors import Location, MentorRulesError, Problem
+from mentorrules.evaluation import Decision, Evaluator, Finding, Status, error_findings, status_of
+from mentorrules.records import RowTyper
+from mentorrules.rulebook import Severity
+
+if TYPE_CHECKING:
+    from mentorrules.engine import Engine
+
+Ref = tuple[str, str]  # (table, fact key): the row's key, with "\x1e<n>" for the n-th repeat
+_REPEAT = "\x1e"
+
+
+def _shown(fact_key: str) -> str:
+    """The row key of a fact key (repeats of a key are separate facts)."""
+    return fact_key.split(_REPEAT, 1)[0]
+
+
+@dataclass(frozen=True)
+class Link:
+    """What a join stands for: a relation of a table, or one alternative of a lookup's link."""
+
+    join: Join
+    kind: str  # "relation" or "lookup"
+    table: str  # the left (record) table
+    name: str  # relation name, or the batch rule id
+    lookup: int = -1  # index of the lookup in its rule
+
+
+def key_text(value: Any) -> str | None:
+    """A join key as text that compares like the Python value (None joins nothing).
+
+    >>> key_text("T-1"), key_text(Decimal("2.0")), key_text(2), key_text(None)
+    ('s:T-1', 'n:2', 'n:2', None)
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return f"b:{value}"
+    if isinstance(value, (int, Decimal)):
+        return f"n:{Decimal(value).normalize():f}"
+    if isinstance(value, dt.date):
+        return f"d:{value.isoformat()}"
+    return f"s:{value}"
+
+
+class Plan:
+    """The patterns and joins a session needs for an engine's rules, built once per engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        book = engine.book
+        self.batch = {rule.rule.id: rule for rule in engine.batch_rules}
+        self.patterns = [Pattern(rule.rule.id, rule.table.name) for rule in engine.batch_rules
+                         if rule.batch.group_by]
+        self.links: dict[str, Link] = {}
+        for table in book.tables.values():
+            for relation in table.relations.values():
+                name = f"relation:{table.name}.{relation.name}"
+                keys = tuple((f"{name}:l{i}", f"{name}:r{i}") for i in range(len(relation.key)))
+                self.links[name] = Link(Join(name, table.name, relation.table, keys), "relation",
+                                        table.name, relation.name)
+        for rule in engine.batch_rules:
+            for number, lookup in enumerate(rule.lookups):
+                for alternative in range(max(len(keys) for keys in lookup.other_keys)):
+                    name = f"lookup:{rule.rule.id}.{lookup.name}#{alternative}"
+                    keys = tuple((f"{name}:l{i}", f"{name}:r{i}") for i in range(len(lookup.record_keys)))
+                    self.links[name] = Link(Join(name, rule.table.name, lookup.table, keys), "lookup",
+                                            rule.table.name, rule.rule.id, number)
+
+    @property
+    def joins(self) -> list[Join]:
+        return [link.join for link in self.links.values()]
+
+
+class Session:
+    """Facts of one conversation with another system. Use as a context manager.
+
+    Not shared between threads: open one session per thread (the engine is shared).
+    """
+
+    def __init__(self, engine: Engine, plan: Plan, correlator: Correlator, as_of: dt.date | None = None) -> None:
+        self.engine = engine
+        self.plan = plan
+        self.correlator = correlator
+        self.as_of = as_of or dt.date.today()
+        self.handle = correlator.open()
+        self.rows: dict[str, dict[str, tuple[int, Mapping[str, Any], tuple[Problem, ...]]]] = {}
+        self.counters: dict[str, int] = {}
+        self.asserted: dict[Ref, Fact] = {}
+        self.decisions: dict[Ref, Decision] = {}
+        self.groups: dict[str, dict[str, tuple[Any, ...]]] = {}  # rule -> fact id -> group key
+        self.partners: dict[str, dict[str, set[str]]] = {}  # join -> left fact id -> right fact ids
+        self.reverse: dict[str, dict[str, set[str]]] = {}  # join -> right fact id -> left fact ids
+        self.group_records: dict[str, Decision] = {}
+        self.index: dict[str, dict[Any, str]] = {}  # unique table -> row key -> fact key
+        self.closed = False
+
+    # -- public -------------------------------------------------------------------------------
+    def post(self, table: str, row: Mapping[str, Any], *, replace: bool = False) -> list[Decision]:
+        """Add a fact (or, with ``replace``, correct the fact with its key); the decisions that
+        changed, the posted one first."""
+        contract = self.engine.tables.get(table)
+        if contract is None:
+            raise MentorRulesError([Problem("MR300", f"unknown table {table!r}", Location(),
+                                            expected=", ".join(self.engine.tables))])
+        typed = RowTyper(contract, table).row(0, row)
+        table_rows = self.rows.setdefault(table, {})
+        key = contract.key_of(typed.values)
+        pending: set[Ref] = set()
+        if key in table_rows and replace:
+            number = table_rows[key][0]
+            pending |= self._unassert((table, key))
+        else:
+            repeats = sum(1 for existing in table_rows if _shown(existing) == key)
+            key = key if repeats == 0 else f"{key}{_REPEAT}{repeats}"
+            number = self.counters[table] = self.counters.get(table, 0) + 1
+        table_rows[key] = (number, typed.values, typed.problems)
+        pending.add((table, key))
+        if contract.unique:
+            pending |= self._reindex(table)
+        return self._settle(pending, first=(table, key))
+
+    def retract(self, table: str, key: str) -> list[Decision]:
+        """Remove every fact with this key; the decisions that changed (the retracted ones are
+        no longer reported)."""
+        facts = [fact for fact in self.rows.get(table, {}) if _shown(fact) == key]
+        pending: set[Ref] = set()
+        for fact in facts:
+            # The retracted fact stays pending: its groups must be recomputed without it.
+            pending |= self._unassert((table, fact)) | {(table, fact)}
+            del self.rows[table][fact]
+            self.decisions.pop((table, fact), None)
+        if facts and self.engine.tables[table].unique:
+            pending |= self._reindex(table)
+        return self._settle(pending) if facts else []
+
+    def findings(self) -> list[Decision]:
+        """The current decision on every fact, in posting order per table, then group records."""
+        ordered = []
+        for table in self.engine.tables:
+            rows = sorted(self.rows.get(table, {}).items(), key=lambda item: item[1][0])
+            ordered += [self.decisions[(table, key)] for key, _ in rows if (table, key) in self.decisions]
+        return ordered + [self.group_records[label] for label in sorted(self.group_records)]
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.correlator.close(self.handle)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+    # -- the unique tables (people, districts, grants) --------------------------------------------
+    def _reindex(self, table: str) -> set[Ref]:
+        """Rebuild a unique table's index in posting order; a repeated key is an error row, as in
+        the batch path (MR313). Returns the facts whose standing changed."""
+        contract = self.engine.tables[table]
+        index: dict[Any, str] = {}
+        changed: set[Ref] = set()
+        for fact, (number, values, problems) in sorted(self.rows.get(table, {}).items(), key=lambda i: i[1][0]):
+            own = tuple(problem for problem in problems if problem.code != "MR313")
+            marker = values.get(contract.key[0]) if len(contract.key) == 1 else \
+                tuple(values.get(name) for name in contract.key)
+            if own:
+                updated = own
+            elif marker in index:
+                updated = (Problem("MR313", f"the key {contract.key_of(values)!r} is repeated (first in row "
+                                   f"{self.rows[table][index[marker]][0]})", Location(table, row=number),
+                                   hint=f"each {contract.record} must appear once"),)
+            else:
+                index[marker] = fact
+                updated = ()
+            if updated != problems:
+                self.rows[table][fact] = (number, values, updated)
+                changed.add((table, fact))
+        self.index[table] = index
+        return changed
+
+    def _indexes(self) -> dict[str, dict[Any, Mapping[str, Any]]]:
+        return {name: {marker: self.rows[name][fact][1] for marker, fact in self.index.get(name, {}).items()}
+                if self.engine.tables[name].unique else {} for name in self.engine.tables}
+
+    # -- facts and events ------------------------------------------------------------------------
+    def _fact(self, table: str, key: str, indexes: Mapping[str, Any]) -> Fact:
+        """The fact for the correlator: only join keys, as text; money and dates stay here."""
+        _, values, problems = self.rows[table][key]
+        keys: dict[str, str] = {}
+        if not problems:
+            for link in self.plan.links.values():
+                if link.join.left == table:
+                    for (left_name, _), value in zip(link.join.keys, self._left_keys(link, table, key, indexes),
+                                                     strict=False):
+                        text = key_text(value)
+                        if text is not None:
+                            keys[left_name] = text
+                if link.join.right == table:
+                    for (_, right_name), value in zip(link.join.keys, self._right_keys(link, values), strict=False):
+                        text = key_text(value)
+                        if text is not None:
+                            keys[right_name] = text
+        return Fact(f"{table}\x1f{key}", table, keys)
+
+    def _left_keys(self, link: Link, table: str, key: str, indexes: Mapping[str, Any]) -> tuple[Any, ...]:
+        _, values, _ = self.rows[table][key]
+        compiled = self.engine.evaluator.tables[table]
+        if link.kind == "relation":
+            position = list(compiled.table.relations).index(link.name)
+            found = compiled.relation_keys(values)[position]
+            return found if isinstance(found, tuple) else (found,)
+        # A lookup's link keys do not depend on whether the rule applies yet (the row's state
+        # may come with its district later): compute them for every row of the table.
+        rule = self.plan.batch[link.name]
+        day = values.get(rule.table.date_field) if rule.table.date_field else None
+        day = day if isinstance(day, dt.date) else self.as_of
+        return rule.link_key(link.lookup, values, compiled.relate(values, indexes), day)
+
+    def _right_keys(self, link: Link, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        if link.kind == "relation":
+            target = self.engine.tables[link.join.right]
+            return tuple(values.get(name) for name in target.key)
+        rule = self.plan.batch[link.name]
+        alternative = int(link.join.name.rsplit("#", 1)[1])
+        # A link part `x in [a, b]` has alternatives; join number k carries the k-th of each part.
+        parts = rule.other_alternatives(link.lookup, values)
+        return tuple(part[min(alternative, len(part) - 1)] if part else None for part in parts)
+
+    def _unassert(self, ref: Ref) -> set[Ref]:
+        """Take a fact out of the correlator; the records whose links it was part of."""
+        if ref not in self.asserted:
+            return set()
+        del self.asserted[ref]
+        events = self.correlator.retract_fact(self.handle, f"{ref[0]}\x1f{ref[1]}")
+        return self._apply(events, add=False)
+
+    def _assert(self, ref: Ref, indexes: Mapping[str, Any]) -> set[Ref]:
+        """(Re)assert a fact whose join keys are new or changed; the records its links touch."""
+        fact = self._fact(ref[0], ref[1], indexes)
+        if self.asserted.get(ref) == fact:
+            return set()
+        touched = self._unassert(ref)
+        self.asserted[ref] = fact
+        return touched | self._apply(self.correlator.assert_fact(self.handle, fact), add=True)
+
+    def _apply(self, events: list[Matched | Joined], *, add: bool) -> set[Ref]:
+        affected: set[Ref] = set()
+        for event in events:
+            if isinstance(event, Joined):
+                partners = self.partners.setdefault(event.join, {}).setdefault(event.left, set())
+                reverse = self.reverse.setdefault(event.join, {}).setdefault(event.right, set())
+                if add:
+                    partners.add(event.right)
+                    reverse.add(event.left)
+                else:
+                    partners.discard(event.right)
+                    reverse.discard(event.left)
+                left_table, left_key = event.left.split("\x1f", 1)
+                affected.add((left_table, left_key))
+            else:
+                table, key = event.fact.split("\x1f", 1)
+                affected.add((table, key))
+        return affected
+
+    # -- recomputation ---------------------------------------------------------------------------
+    def _settle(self, pending: set[Ref], first: Ref | None = None) -> list[Decision]:
+        """Recompute what ``pending`` touches until nothing changes; the decisions that changed."""
+        changed: dict[Ref | str, Decision] = {}
+        for _ in range(16):  # each round follows one more level of only_passing dependencies
+            if not pending:
+                break
+            indexes = self._indexes()
+            queue = sorted(pending)
+            seen: set[Ref] = set()
+            while queue:  # re-asserting a fact can touch others whose keys depend on it
+                ref = queue.pop()
+                if ref in seen:
+                    continue
+                seen.add(ref)
+                if ref[1] in self.rows.get(ref[0], {}):
+                    for other in self._assert(ref, indexes) - seen:
+                        queue.append(other)
+            pending |= seen
+            touched = self._regroup(pending, indexes)
+            decided = []
+            for ref in sorted(pending):
+                if ref[1] not in self.rows.get(ref[0], {}):
+                    continue
+                decision = self._decide(ref, indexes)
+                if self.decisions.get(ref) != decision or ref == first:
+                    self.decisions[ref] = decision
+                    changed[ref] = decision
+                    decided.append(ref)
+            for label, decision in self._group_records(touched, indexes):
+                changed[label] = decision
+            pending = self._dependents(decided)
+        ordered = [changed.pop(first)] if first is not None and first in changed else []
+        return ordered + list(changed.values())
+
+    def _dependents(self, refs: list[Ref]) -> set[Ref]:
+        """Records whose lookups count only passing rows, and read one of ``refs``."""
+        found: set[Ref] = set()
+        for name, link in self.plan.links.items():
+            if link.kind != "lookup" or not self.plan.batch[link.name].lookups[link.lookup].only_passing:
+                continue
+            reverse = self.reverse.get(name, {})
+            for table, key in refs:
+                for left in reverse.get(f"{table}\x1f{key}", ()):
+                    left_table, left_key = left.split("\x1f", 1)
+                    found.add((left_table, left_key))
+        return found
+
+    def _regroup(self, pending: set[Ref], indexes: Mapping[str, Any]) -> dict[str, set[tuple[Any, ...]]]:
+        """Move pending facts between groups; every member of a touched group becomes pending."""
+        touched: dict[str, set[tuple[Any, ...]]] = {}
+        for rule in self.plan.batch.values():
+            if not rule.batch.group_by:
+                continue
+            members = self.groups.setdefault(rule.rule.id, {})
+            for table, key in list(pending):
+                if table != rule.table.name:
+                    continue
+                fact = f"{table}\x1f{key}"
+                old = members.pop(fact, None)
+                if old is not None:
+                    touched.setdefault(rule.rule.id, set()).add(old)
+                if key not in self.rows.get(table, {}):
+                    continue
+                member = self._member(rule, table, key, indexes)
+                if isinstance(member, Member):
+                    try:
+                        group = rule.group_key(member)
+                    except (TypeError, ValueError, LookupError, ArithmeticError):
+                        continue
+                    members[fact] = group
+                    touched.setdefault(rule.rule.id, set()).add(group)
+            for fact, group in members.items():
+                if group in touched.get(rule.rule.id, ()):
+                    table, key = fact.split("\x1f", 1)
+                    pending.add((table, key))
+        return touched
+
+    def _member(self, rule: BatchRule, table: str, key: str, indexes: Mapping[str, Any]) -> Member | Unchecked | None:
+        number, values, problems = self.rows[table][key]
+        if problems:
+            return None
+        compiled = self.engine.evaluator.tables[table]
+        related = compiled.relate(values, indexes)
+        state = Evaluator.state_of(compiled, values, related)
+        day = values.get(rule.table.date_field) if rule.table.date_field else None
+        return rule.member(table, number, _shown(key), values, related,
+                           day if isinstance(day, dt.date) else self.as_of, state)
+
+    def _decide(self, ref: Ref, indexes: Mapping[str, Any]) -> Decision:
+        table, key = ref
+        number, values, problems = self.rows[table][key]
+        if problems:
+            return Decision(table, number, _shown(key), Status.ERROR, error_findings(problems))
+        contract = self.engine.tables[table]
+        day = values.get(contract.date_field) if contract.date_field else None
+        day = day if isinstance(day, dt.date) else self.as_of
+        findings = list(self.engine.evaluator.findings(table, values, day, indexes))
+        for rule in self.engine.batch_rules:
+            if rule.table.name != table or rule.by_group:
+                continue
+            found = self._batch_finding(rule, table, key, indexes)
+            if found is not None:
+                findings.append(found)
+        return Decision(table, number, _shown(key), status_of(findings), tuple(findings))
+
+    def _batch_finding(self, rule: BatchRule, table: str, key: str, indexes: Mapping[str, Any]) -> Finding | None:
+        member = self._member(rule, table, key, indexes)
+        if member is None:
+            return None
+        if isinstance(member, Unchecked):
+            return member.finding
+        names: dict[str, Any] = {}
+        group_members = [member]
+        if rule.batch.group_by:
+            group = self.groups.get(rule.rule.id, {}).get(f"{table}\x1f{key}")
+            if group is None:
+                return rule.cannot(member.values, member.related)
+            group_members = self._group_members(rule, group, indexes)
+            names.update(zip((name for name, _ in rule.batch.group_by), group, strict=True))
+            names.update(rule.aggregates(group_members))
+        for number, lookup in enumerate(rule.lookups):
+            candidates = self._candidates(rule, number, f"{table}\x1f{key}")
+            names[lookup.name] = rule.lookup_value(number, member, candidates)
+        found = rule.check_rows(group_members, lambda _: names)
+        return found.get(member.row)
+
+    def _group_members(self, rule: BatchRule, group: tuple[Any, ...], indexes: Mapping[str, Any]) -> list[Member]:
+        members = []
+        for fact, key in self.groups.get(rule.rule.id, {}).items():
+            if key == group:
+                table, row_key = fact.split("\x1f", 1)
+                member = self._member(rule, table, row_key, indexes)
+                if isinstance(member, Member):
+                    members.append(member)
+        members.sort(key=lambda member: member.row)
+        return members
+
+    def _candidates(self, rule: BatchRule, number: int, fact: str) -> list[Mapping[str, Any]]:
+        lookup = rule.lookups[number]
+        seen: set[str] = set()
+        candidates = []
+        for name, link in self.plan.links.items():
+            if link.kind != "lookup" or link.name != rule.rule.id or link.lookup != number:
+                continue
+            for other in sorted(self.partners.get(name, {}).get(fact, ())):
+                if other in seen:
+                    continue
+                seen.add(other)
+                other_table, other_key = other.split("\x1f", 1)
+                row = self.rows.get(other_table, {}).get(other_key)
+                if row is None or row[2]:
+                    continue
+                if lookup.only_passing and not self._passes((other_table, other_key), lookup.only_passing):
+                    continue
+                candidates.append(row)
+        return [values for _, values, _ in sorted(candidates, key=lambda row: row[0])]
+
+    def _passes(self, ref: Ref, rule_ids: tuple[str, ...]) -> bool:
+        decision = self.decisions.get(ref)
+        return decision is None or not any(
+            finding.rule in rule_ids and finding.severity is Severity.ERROR for finding in decision.findings)
+
+    def _group_records(self, touched: Mapping[str, set[tuple[Any, ...]]],
+                       indexes: Mapping[str, Any]) -> list[tuple[str, Decision]]:
+        changed = []
+        for rule_id, groups in touched.items():
+            rule = self.plan.batch[rule_id]
+            if not rule.by_group:
+                continue
+            for group in groups:
+                members = self._group_members(rule, group, indexes)
+                names = dict(zip((name for name, _ in rule.batch.group_by), group, strict=True))
+                label = rule.group_label(group)
+                if members:
+                    names.update(rule.aggregates(members))
+                    for number, lookup in enumerate(rule.lookups):
+                        candidates = self._candidates(rule, number, f"{members[0].table}\x1f"
+                                                      f"{self._fact_key(members[0])}")
+                        names[lookup.name] = rule.lookup_value(number, members[0], candidates)
+                found = rule.check_group(group, members, names) if members else None
+                if found is None:
+                    if self.group_records.pop(label, None) is not None:
+                        changed.append((label, Decision(GROUP_TABLE, 0, label, Status.PASS, ())))
+                    continue
+                decision = Decision(GROUP_TABLE, 0, found.key, status_of([found.finding]), (found.finding,))
+                if self.group_records.get(found.key) != decision:
+                    self.group_records[found.key] = decision
+                    changed.append((found.key, decision))
+        return changed
+
+    def _fact_key(self, member: Member) -> str:
+        """The fact key of a member (its row key, or a repeat's key)."""
+        for fact, (number, _, _) in self.rows.get(member.table, {}).items():
+            if number == member.row:
+                return fact
+        return member.key
+
+
+def available_backend() -> str:
+    """``durable-rules`` when it imports here (CPython < 3.13 with the package), else ``python``."""
+    from mentorrules.correlation import durable_available
+
+    return "durable-rules" if durable_available() else "python"
+
+
+class SessionPool:
+    """An engine's correlator and plan, made on first use and shared by its sessions."""
+
+    def __init__(self, engine: Engine, backend: str = "auto") -> None:
+        self.engine = engine
+        self.backend = backend
+        self._lock = threading.Lock()
+        self._plan: Plan | None = None
+        self._correlator: Correlator | None = None
+
+    def open(self, as_of: dt.date | None = None) -> Session:
+        from mentorrules.correlation import make_correlator
+
+        with self._lock:
+            if self._plan is None or self._correlator is None:
+                self._plan = Plan(self.engine)
+                self._correlator = make_correlator(self._plan.patterns, self._plan.joins, backend=self.backend)
+            return Session(self.engine, self._plan, self._correlator, as_of)
+
+    @property
+    def backend_name(self) -> str:
+        return self._correlator.backend if self._correlator is not None else self.backend
+
+    def shutdown(self) -> None:
+        with self._lock:
+            if self._correlator is not None:
+                self._correlator.shutdown()
+                self._correlator = None
