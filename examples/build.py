@@ -169,13 +169,24 @@ def july_first(data: Data) -> None:
     accrued["accrual"] = "true"
 
 
-@edit
+SHOWCASE = "P-0007"  # the row of the main README's `mentorrules explain examples/ --record payouts:P-0007`
+
+
 def off_schedule(data: Data) -> None:
-    mentee = data.pick("NM_PILOT", "mentee", lambda p: len(data.paid(p)) == 2)
-    row = data.paid(mentee)[0]
+    """Run after numbering: the main README's example row fails, on an amount off the schedule."""
+    def fits(row: Row) -> bool:
+        person = row["payee_id"]
+        return (row["program"] == "NM_PILOT" and row["role"] == "mentee" and person not in data.used
+                and len(data.paid(person, row["school_year"])) == 2)
+
+    row = next((r for r in data.payouts if r["payout_id"] == SHOWCASE and fits(r)), None)
+    if row is None:
+        row = next(r for r in data.payouts if fits(r))
+    data.used.add(row["payee_id"])
     row["amount"] = "450.00"
     data.violate("payouts", [row], "STIPEND-005",
-                 "450.00 for a pilot mentee installment; the written schedule says 500.00")
+                 "450.00 for a pilot mentee installment; the written schedule says 500.00 (the year's total, "
+                 "950.00, is within the cap)")
 
 
 @edit
@@ -651,6 +662,7 @@ def main() -> int:
     for function in EDITS:
         function(data)
     number_payouts(data)
+    off_schedule(data)
     write(data, HERE)
     readme = HERE / "README.md"
     text = readme.read_text(encoding="utf-8") if readme.exists() else "# The example data set\n"
