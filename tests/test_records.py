@@ -238,11 +238,15 @@ def test_a_file_that_names_no_table_exits_2(run_cli, tmp_path: Path) -> None:
     assert "MR300 the file name does not name a table" in err
 
 
-def test_a_repeated_header_exits_2(run_cli, data: Path) -> None:
+def test_a_repeated_header_makes_every_row_an_error_row_that_keeps_its_key(run_cli, data: Path) -> None:
     (data / "payouts.csv").write_text(csv_text([payout()], columns=(*PAYOUT_COLUMNS, "amount")),
                                       encoding="utf-8")
-    err = refused(run_cli, data)
-    assert "MR304 the header names 'amount' more than once" in err
+    result = run_cli("validate", data, "--format", "json")
+    assert result.code == 1
+    records = json.loads(result.out)["records"]
+    payouts = [record for record in records if record["table"] == "payouts"]
+    assert len(payouts) == 1 and payouts[0]["status"] == "error" and payouts[0]["key"]
+    assert "the header names 'amount' more than once" in payouts[0]["findings"][0]["message"]
 
 
 def test_an_unknown_pack_exits_2(run_cli, data: Path) -> None:

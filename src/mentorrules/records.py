@@ -204,6 +204,10 @@ class RowTyper:
                 problems.append(self._problem(number, name, f"the cell is {len(raw):,} characters long",
                                               f"keep cells under {MAX_CELL:,} characters"))
                 continue
+            if isinstance(raw, str) and "\x00" in raw:
+                problems.append(self._problem(number, name, "the cell contains a NUL byte",
+                                              "the file may be binary or badly exported; remove the NUL bytes"))
+                continue
             converter: Callable[[Any], Any] = self.converters.get(name, to_text)
             try:
                 value = converter(raw)
@@ -222,9 +226,15 @@ class RowTyper:
         return Problem("MR310", f"column {name!r}: {message}", Location(self.path, row=number, field=name),
                        hint=hint)
 
-    def broken(self, number: int, message: str, hint: str | None = None, code: str = "MR311") -> Row:
-        """A row that could not be split into cells at all."""
+    def broken(self, number: int, message: str, hint: str | None = None, code: str = "MR311",
+               known: Mapping[str, Any] | None = None) -> Row:
+        """A row that could not be split into cells; its key is kept when it can be read."""
         values: dict[str, Any] = dict.fromkeys(self.table.fields)
+        for name in self.table.key:
+            try:
+                values[name] = to_text((known or {}).get(name))
+            except CellError:
+                continue
         return Row(number, values, (Problem(code, message, Location(self.path, row=number), hint=hint),))
 
 
@@ -302,7 +312,8 @@ def _read_file(path: Path, tables: Mapping[str, Table], data: DataSet, *, explic
     _add(data, tables[table_name], str(path), reader(text, str(path)))
 
 
-Cells = Mapping[str, Any] | tuple[str, str | None]  # cells of a row, or (problem, hint) for a broken one
+# The cells of a row, or for a row that cannot be read: (problem, hint[, cells that could be read]).
+Cells = Mapping[str, Any] | tuple[str, str | None] | tuple[str, str | None, Mapping[str, Any]]
 
 
 def _add(data: DataSet, table: Table, path: str, cells: Iterable[Cells]) -> None:
@@ -317,7 +328,8 @@ def _add(data: DataSet, table: Table, path: str, cells: Iterable[Cells]) -> None
     try:
         for number, row_cells in enumerate(cells, start=1):
             if isinstance(row_cells, tuple):
-                rows.append(typer.broken(number, row_cells[0], row_cells[1]))
+                partial = row_cells[2] if len(row_cells) > 2 else {}
+                rows.append(typer.broken(number, row_cells[0], row_cells[1], known=partial))
             else:
                 columns.update(row_cells)
                 rows.append(typer.row(number, row_cells))
@@ -346,8 +358,9 @@ class _FileProblem(Exception):
 
 
 def _csv_rows(text: str, path: str) -> Iterator[Cells]:
-    if "\x00" in text:
-        text = text.replace("\x00", "\ufffd")
+    # The csv module refuses fields over 128 KiB; allow larger ones so that our own limit
+    # (MAX_CELL) reports them as a located cell problem. This limit is process-wide and only grows.
+    csv.field_size_limit(max(csv.field_size_limit(), 4 * MAX_CELL))
     reader = csv.reader(io.StringIO(text, newline=""), strict=False)
     try:
         header = next(reader)
@@ -357,9 +370,6 @@ def _csv_rows(text: str, path: str) -> Iterator[Cells]:
         raise _FileProblem("MR304", f"the header cannot be read: {error}", line=1) from None
     names = [name.strip() for name in header]
     duplicates = sorted({name for name in names if names.count(name) > 1 and name})
-    if duplicates:
-        raise _FileProblem("MR304", f"the header names {', '.join(map(repr, duplicates))} more than once",
-                           line=1, hint="rename or remove the repeated column")
     width = len(names)
     while True:
         try:
@@ -371,9 +381,16 @@ def _csv_rows(text: str, path: str) -> Iterator[Cells]:
             continue
         if not cells or (cells == [""] * len(cells) and len(cells) <= 1):
             continue
+        # What can be read of a row that cannot be trusted: the cells before any doubt, so the
+        # report still shows its key.
+        known = {name: cell for name, cell in zip(names, cells, strict=False) if name not in duplicates}
+        if duplicates:
+            yield (f"the header names {', '.join(map(repr, duplicates))} more than once, so this row's "
+                   "values are ambiguous", "rename or remove the repeated column", known)
+            continue
         if len(cells) != width:
             yield (f"the row has {len(cells)} cells but the header has {width}",
-                   "check for a missing or extra separator, or an unquoted comma in a cell")
+                   "check for a missing or extra separator, or an unquoted comma in a cell", known)
             continue
         yield dict(zip(names, cells, strict=True))
 
