@@ -290,7 +290,7 @@ class Engine:
         for name, rows in dataset.tables.items():
             contract = self._book.tables[name]
             for row in rows:
-                key = contract.key_of(row.values)
+                key = row.key
                 if row.problems:
                     decisions.append(Decision(name, row.number, key, Status.ERROR, error_findings(row.problems)))
                     continue
@@ -318,7 +318,7 @@ class Engine:
     def _readable(self, dataset: DataSet) -> dict[str, list[tuple[int, str, Any]]]:
         """Readable rows of the tables batch lookups look into, as (row, key, values)."""
         looked_up = {lookup.table for rule in self._batch for lookup in rule.lookups}
-        return {name: [(row.number, self._book.tables[name].key_of(row.values), row.values)
+        return {name: [(row.number, row.key, row.values)
                        for row in rows if not row.problems]
                 for name, rows in dataset.tables.items() if name in looked_up}
 
@@ -333,7 +333,7 @@ class Engine:
             for row in dataset.tables.get(name, ()):
                 if not row.problems:
                     related = compiled.relate(row.values, indexes)
-                    rows.append((row, contract.key_of(row.values), related,
+                    rows.append((row, row.key, related,
                                  Evaluator.state_of(compiled, row.values, related), self._day(contract, row, day)))
             contexts[name] = rows
         return contexts

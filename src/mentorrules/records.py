@@ -43,14 +43,16 @@ class CellError(ValueError):
 
 
 class Row:
-    """One input row: its 1-based number in its table, typed values, and problems if any."""
+    """One input row: its 1-based number in its table, its key, typed values, and problems if any."""
 
-    __slots__ = ("number", "problems", "values")
+    __slots__ = ("key", "number", "problems", "values")
 
-    def __init__(self, number: int, values: dict[str, Any], problems: tuple[Problem, ...] = ()) -> None:
+    def __init__(self, number: int, values: dict[str, Any], problems: tuple[Problem, ...] = (),
+                 key: str = "") -> None:
         self.number = number
         self.values = values
         self.problems = problems
+        self.key = key
 
     def __repr__(self) -> str:
         return f"Row({self.number}, {self.values!r}, problems={len(self.problems)})"
@@ -187,6 +189,24 @@ def _show(value: Any) -> str:
     return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
+def _shared(convert: Callable[[Any], Any], limit: int = 200_000) -> Callable[[Any], Any]:
+    """``convert`` that returns one shared (immutable) value per distinct cell text."""
+    seen: dict[str, Any] = {}
+
+    def shared(raw: Any) -> Any:
+        if not isinstance(raw, str):
+            return convert(raw)
+        try:
+            return seen[raw]
+        except KeyError:
+            value = convert(raw)  # a CellError is not remembered: each bad row reports its own
+            if len(seen) < limit:
+                seen[raw] = value
+            return value
+
+    return shared
+
+
 # -- rows ----------------------------------------------------------------------------------------
 class RowTyper:
     """Types the cells of one table's rows: column name -> converter, checked once per file."""
@@ -194,33 +214,38 @@ class RowTyper:
     def __init__(self, table: Table, path: str) -> None:
         self.table = table
         self.path = path
-        self.converters = {name: CONVERTERS[kind] for name, kind in table.fields.items()}
+        # Most cells repeat (roles, programs, school years, dates, amounts, people's ids): one
+        # shared value per distinct cell text saves most of a large file's memory. Key columns
+        # are unique and lists are mutable, so they are converted afresh.
+        self.converters = {name: CONVERTERS[kind] if name in table.key or kind == "list" else _shared(CONVERTERS[kind])
+                           for name, kind in table.fields.items()}
+        self.empty: dict[str, Any] = dict.fromkeys(table.fields)
 
     def row(self, number: int, cells: Mapping[str, Any]) -> Row:
-        values: dict[str, Any] = dict.fromkeys(self.table.fields)
-        problems: list[Problem] = []
+        # The hot loop of reading: one pass over the cells, the usual case first.
+        values = self.empty.copy()
+        problems: list[Problem] | None = None
+        converters, patterns = self.converters, self.table.patterns
         for name, raw in cells.items():
-            if isinstance(raw, str) and len(raw) > MAX_CELL:
-                problems.append(self._problem(number, name, f"the cell is {len(raw):,} characters long",
-                                              f"keep cells under {MAX_CELL:,} characters"))
+            if raw.__class__ is str and (len(raw) > MAX_CELL or "\x00" in raw):
+                problem = self._problem(number, name, *(
+                    (f"the cell is {len(raw):,} characters long", f"keep cells under {MAX_CELL:,} characters")
+                    if len(raw) > MAX_CELL else
+                    ("the cell contains a NUL byte", "the file may be binary or badly exported; remove the NUL bytes")))
+                problems = [*(problems or ()), problem]
                 continue
-            if isinstance(raw, str) and "\x00" in raw:
-                problems.append(self._problem(number, name, "the cell contains a NUL byte",
-                                              "the file may be binary or badly exported; remove the NUL bytes"))
-                continue
-            converter: Callable[[Any], Any] = self.converters.get(name, to_text)
             try:
-                value = converter(raw)
+                value = converters.get(name, to_text)(raw)
             except CellError as error:
-                problems.append(self._problem(number, name, str(error), error.hint))
+                problems = [*(problems or ()), self._problem(number, name, str(error), error.hint)]
                 continue
-            pattern = self.table.patterns.get(name)
-            if value is not None and pattern is not None and not pattern.fullmatch(str(value)):
-                expected = self.table.descriptions.get(name) or pattern.pattern
-                problems.append(self._problem(number, name, f"{_show(value)} is not valid here", expected))
+            if value is not None and name in patterns and not patterns[name].fullmatch(str(value)):
+                expected = self.table.descriptions.get(name) or patterns[name].pattern
+                problems = [*(problems or ()), self._problem(number, name, f"{_show(value)} is not valid here",
+                                                             expected)]
                 continue
             values[name] = value
-        return Row(number, values, tuple(problems))
+        return Row(number, values, tuple(problems or ()), self.table.key_of(values))
 
     def _problem(self, number: int, name: str, message: str, hint: str | None) -> Problem:
         return Problem("MR310", f"column {name!r}: {message}", Location(self.path, row=number, field=name),
@@ -235,7 +260,8 @@ class RowTyper:
                 values[name] = to_text((known or {}).get(name))
             except CellError:
                 continue
-        return Row(number, values, (Problem(code, message, Location(self.path, row=number), hint=hint),))
+        problem = Problem(code, message, Location(self.path, row=number), hint=hint)
+        return Row(number, values, (problem,), self.table.key_of(values))
 
 
 # -- files ---------------------------------------------------------------------------------------
@@ -381,16 +407,15 @@ def _csv_rows(text: str, path: str) -> Iterator[Cells]:
             continue
         if not cells or (cells == [""] * len(cells) and len(cells) <= 1):
             continue
-        # What can be read of a row that cannot be trusted: the cells before any doubt, so the
-        # report still shows its key.
-        known = {name: cell for name, cell in zip(names, cells, strict=False) if name not in duplicates}
-        if duplicates:
-            yield (f"the header names {', '.join(map(repr, duplicates))} more than once, so this row's "
-                   "values are ambiguous", "rename or remove the repeated column", known)
-            continue
-        if len(cells) != width:
-            yield (f"the row has {len(cells)} cells but the header has {width}",
-                   "check for a missing or extra separator, or an unquoted comma in a cell", known)
+        if duplicates or len(cells) != width:
+            # What can be read of a row that cannot be trusted, so that the report shows its key.
+            known = {name: cell for name, cell in zip(names, cells, strict=False) if name not in duplicates}
+            if duplicates:
+                yield (f"the header names {', '.join(map(repr, duplicates))} more than once, so this row's "
+                       "values are ambiguous", "rename or remove the repeated column", known)
+            else:
+                yield (f"the row has {len(cells)} cells but the header has {width}",
+                       "check for a missing or extra separator, or an unquoted comma in a cell", known)
             continue
         yield dict(zip(names, cells, strict=True))
 

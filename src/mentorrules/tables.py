@@ -54,6 +54,9 @@ class Table:
         >>> contract()["attendance"].key_of({"person_id": "T-1", "session_id": "S-3"})
         'T-1/S-3'
         """
+        if len(self.key) == 1:
+            value = row.get(self.key[0])
+            return "" if value is None else str(value)
         return "/".join("" if row.get(name) is None else str(row.get(name)) for name in self.key)
 
 
