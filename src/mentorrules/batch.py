@@ -24,7 +24,7 @@ from itertools import product
 from typing import Any
 
 from mentorrules.compiling import CANNOT_CHECK, Mode, Namespace, Renderer, build
-from mentorrules.evaluation import Finding, Index, Values, school_year_of_record, show
+from mentorrules.evaluation import Finding, Index, Values, periods_of, school_year_of_record, show
 from mentorrules.expressions import Expression
 from mentorrules.rulebook import Aggregate, Lookup, Rule, RuleBook
 from mentorrules.tables import Table
@@ -75,6 +75,7 @@ class BatchRule:
                  relate: Callable[[Values, Mapping[str, Index]], tuple[Any, ...]]) -> None:
         assert rule.batch is not None
         self.rule = rule
+        self.book = book
         self.batch = rule.batch
         self.table: Table = book.tables[rule.table]
         self.relate = relate
@@ -224,7 +225,8 @@ class BatchRule:
                 arguments = (member.values, *member.related, member.day, member.school_day, names)
                 if not self._require(*arguments):
                     findings[member.row] = Finding(self.rule.id, self.rule.severity, self._message(*arguments),
-                                                   self.rule.source, rows=keys if len(keys) > 1 else ())
+                                                   self.rule.source, self.parameter_lines(member),
+                                                   rows=keys if len(keys) > 1 else ())
             except CANNOT_CHECK:
                 findings[member.row] = self.cannot(member.values, member.related)
         return findings
@@ -242,7 +244,16 @@ class BatchRule:
             message = self._message(names, day, school_day)
         except CANNOT_CHECK:
             message = "cannot check: " + ", ".join(f"{name} = {show(value)}" for name, value in names.items())
-        return GroupFinding(label, Finding(self.rule.id, self.rule.severity, message, self.rule.source, rows=rows))
+        return GroupFinding(label, Finding(self.rule.id, self.rule.severity, message, self.rule.source,
+                                           self.parameter_lines(members[-1]), rows=rows))
+
+    def parameter_lines(self, member: Member) -> tuple[str, ...]:
+        """``params.cap<2016-07-01> = ...`` for each parameter the rule uses, on the member's date."""
+        lines = []
+        for pack, name, since in periods_of(self.book, self.rule, member.values, member.day):
+            value = self.book.parameters[pack][name].value_on(since)
+            lines.append(f"params.{name}<{since.isoformat()}> = {show(value)}")
+        return tuple(lines)
 
     def cannot(self, values: Values, related: Sequence[Any]) -> Finding:
         empty = [text for text, (fact, name) in self.referenced.items()
