@@ -235,7 +235,8 @@ class RowTyper:
                 problems = [*(problems or ()), problem]
                 continue
             try:
-                value = converters.get(name, to_text)(raw)
+                convert: Callable[[Any], Any] = converters.get(name, to_text)
+                value = convert(raw)
             except CellError as error:
                 problems = [*(problems or ()), self._problem(number, name, str(error), error.hint)]
                 continue
