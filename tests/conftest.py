@@ -104,3 +104,10 @@ def csv_text(rows: list[dict[str, str]], columns: tuple[str, ...] = PAYOUT_COLUM
 def payout(**changes: str) -> dict[str, str]:
     """A good payout with some cells changed."""
     return {**GOOD_PAYOUT, **changes}
+
+
+def report_payout(payout_id: str, **changes: str) -> dict[str, str]:
+    """A payout for report tests, by id, with some cells changed."""
+    row = {"payout_id": payout_id, "payee_id": "T-1", "role": "mentor", "program": "NM_PILOT", "state": "NM",
+           "district": "Gallup", "school_year": "2025-26", "pay_date": "2025-09-15", "amount": "1000.00"}
+    return {**row, **changes}

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import report_payout
 
 from mentorrules import Engine
 from mentorrules.engine import Report
@@ -55,28 +56,17 @@ def hostile_report() -> tuple[Report, dict[str, list[dict[str, Any]]]]:
     return report, rows
 
 
-def payout(payout_id: str, **changes: str) -> dict[str, str]:
-    row = {"payout_id": payout_id, "payee_id": "T-1", "role": "mentor", "program": "NM_PILOT", "state": "NM",
-           "district": "Gallup", "school_year": "2025-26", "pay_date": "2025-09-15", "amount": "1000.00"}
-    return {**row, **changes}
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[Engine]:
-    engine = Engine.load()
-    yield engine
-    engine.close()
 
 
 def engine_page(engine: Engine) -> tuple[str, Report]:
     """A real run over payouts whose ids, payees and districts carry script payloads."""
     payouts = [
-        payout("P-1", role="coach", district="Albuquerque"),
-        payout("P-2", amount="-5.00"),
-        payout(IMG_TAG, payee_id=SCRIPT_TAG, district=CLOSE_SCRIPT),
-        payout("P-4", program=QUOTES, district="Las Cruces"),
-        payout("P-5", district=HUGE),
-        payout("P-6", pay_date="not a date"),
+        report_payout("P-1", role="coach", district="Albuquerque"),
+        report_payout("P-2", amount="-5.00"),
+        report_payout(IMG_TAG, payee_id=SCRIPT_TAG, district=CLOSE_SCRIPT),
+        report_payout("P-4", program=QUOTES, district="Las Cruces"),
+        report_payout("P-5", district=HUGE),
+        report_payout("P-6", pay_date="not a date"),
     ]
     tables: dict[str, list[dict[str, Any]]] = {"payouts": payouts,
                                                "people": [{"person_id": "T-1", "career_year": 1}]}

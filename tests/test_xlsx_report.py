@@ -4,12 +4,12 @@ text cell can run as a formula, and numbers and dates keep their types."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import report_payout
 from openpyxl import load_workbook
 
 from mentorrules import Engine
@@ -22,17 +22,6 @@ PREFIXES = ["=", "+", "-", "@", "\t", "\r"]
 PREFIX_NAMES = ["equals", "plus", "minus", "at", "tab", "carriage return"]
 
 
-def payout(payout_id: str, **changes: str) -> dict[str, str]:
-    row = {"payout_id": payout_id, "payee_id": "T-1", "role": "mentor", "program": "NM_PILOT", "state": "NM",
-           "district": "Gallup", "school_year": "2025-26", "pay_date": "2025-09-15", "amount": "1000.00"}
-    return {**row, **changes}
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[Engine]:
-    engine = Engine.load()
-    yield engine
-    engine.close()
 
 
 def typed_rows(engine: Engine, tables: dict[str, list[dict[str, str]]]) -> dict[str, list[dict[str, Any]]]:
@@ -50,8 +39,8 @@ def values(sheet: Any) -> list[list[Any]]:
 
 # -- round trip ---------------------------------------------------------------------------------
 def test_round_trip_has_every_sheet_and_every_input_row(engine: Engine, tmp_path: Path) -> None:
-    tables = {"payouts": [payout("P-1", role="coach"), payout("P-2", amount="-5.00"), payout("P-3"),
-                          payout("P-4", pay_date="not a date")],
+    tables = {"payouts": [report_payout("P-1", role="coach"), report_payout("P-2", amount="-5.00"),
+                          report_payout("P-3"), report_payout("P-4", pay_date="not a date")],
               "people": [{"person_id": "T-1", "career_year": "1"}]}
     report = engine.validate(tables, as_of=dt.date(2025, 9, 1))
     path = tmp_path / "report.xlsx"
@@ -79,7 +68,7 @@ def test_round_trip_has_every_sheet_and_every_input_row(engine: Engine, tmp_path
 
 
 def test_negative_amounts_and_dates_keep_their_types(engine: Engine, tmp_path: Path) -> None:
-    tables = {"payouts": [payout("P-1", amount="-5.00"), payout("P-2", amount="1000.5")],
+    tables = {"payouts": [report_payout("P-1", amount="-5.00"), report_payout("P-2", amount="1000.5")],
               "people": [{"person_id": "T-1"}]}
     path = tmp_path / "report.xlsx"
     xlsx.write(engine.validate(tables, as_of=dt.date(2025, 9, 1)), path, typed_rows(engine, tables))
