@@ -336,7 +336,8 @@ class Generator:
             rating, license_level = rng.choice(("Highly Effective", "Highly Effective", "Exemplary")), rng.choice(
                 ("2", "3-A", "3-A"))
         else:
-            rating, license_level = rng.choice(("Effective", "Highly Effective", "Exemplary")), rng.choice(
+            # 6.60.10 NMAC: beginning-teacher mentors are rated highly effective or exemplary (NMBT-003)
+            rating, license_level = rng.choice(("Highly Effective", "Highly Effective", "Exemplary")), rng.choice(
                 ("2", "2", "3-A"))
         if not pilot and self.defect():
             license_level = rng.choice(("1", "3-B"))            # NMBT-002

@@ -153,6 +153,8 @@ def unknown_payee(data: Data) -> None:
     data.violate("payouts", [row], "NMBT-002",
                  "cannot be checked: without a people row there is no license level (a consequence of the "
                  "unknown payee)")
+    data.violate("payouts", [row], "NMBT-003",
+                 "cannot be checked: without a people row there is no rating (a consequence of the unknown payee)")
 
 
 @edit
@@ -279,6 +281,15 @@ def mentor_rating(data: Data) -> None:
     data.person(mentor)["rating"] = "Effective"
     data.violate("payouts", data.paid(mentor), "NMP-003",
                  f"pilot mentor {mentor} is rated Effective; pilot mentors are highly effective or exemplary")
+
+
+@edit
+def beginning_mentor_rating(data: Data) -> None:
+    mentor = data.pick("NM_BEGINNING", "mentor", lambda p: len(data.years(p)) == 1)
+    data.person(mentor)["rating"] = "Effective"
+    data.violate("payouts", data.paid(mentor), "NMBT-003",
+                 f"beginning-teacher mentor {mentor} is rated Effective; 6.60.10 NMAC mentors are highly "
+                 "effective or exemplary")
 
 
 @edit
