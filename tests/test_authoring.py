@@ -1,0 +1,124 @@
+"""What administrators and finance staff use every day: impact of a change, a new pack, coverage,
+stale parameters, masking, workbooks in, quiet pipes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+from mentorrules import Engine
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+NM_RULES = ROOT / "plugins" / "new_mexico" / "src" / "mentorrules_new_mexico" / "rules"
+
+
+def test_diff_lists_the_rows_a_raised_cap_releases(run_cli, tmp_path: Path) -> None:
+    copy = tmp_path / "nm-rules"
+    shutil.copytree(NM_RULES, copy)
+    parameters = copy / "yearly_limits.parameters.yaml"
+    text = parameters.read_text("utf-8")
+    old = "      2016-07-01: {mentor: 2000.00, mentee: 1000.00}\n"
+    assert old in text
+    parameters.write_text(text.replace(old, old + "      2025-07-01: {mentor: 5000.00, mentee: 5000.00}\n"),
+                          encoding="utf-8")
+    result = run_cli("diff", EXAMPLES, "--after", copy, "--format", "json", "--as-of", "2026-01-01")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["rules"]["NMP-005"]["removed"] >= 1 and report["rules"]["NMP-005"]["added"] == 0
+    assert all(change["removed"] == ["NMP-005"] for change in report["changes"])
+    assert report["before"]["digest"] != report["after"]["digest"]
+
+
+def test_a_new_pack_installs_and_passes_its_tests(tmp_path: Path) -> None:
+    made = subprocess.run([sys.executable, "-m", "mentorrules", "new-pack", "oregon", "--jurisdiction", "OR",
+                           "--output", str(tmp_path)], capture_output=True, text=True, check=False)
+    assert made.returncode == 0, made.stderr
+    target = tmp_path / "site"
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                              "--target", str(target), str(tmp_path / "oregon")],
+                             capture_output=True, text=True, check=False)
+    assert install.returncode == 0, install.stderr
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    packs = subprocess.run([sys.executable, "-m", "mentorrules", "packs"], capture_output=True, text=True,
+                           env=env, check=False)
+    assert "oregon" in packs.stdout and " OR " in packs.stdout
+    tested = subprocess.run([sys.executable, "-m", "mentorrules", "test", "--pack", "oregon"],
+                            capture_output=True, text=True, env=env, check=False)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "stipends.test.yaml .." in tested.stdout
+
+
+def test_coverage_under_the_threshold_fails(run_cli, tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n  - id: CV-001\n    title: t\n    table: payouts\n    when: payout.role == 'mentor'\n"
+        "    require: payout.amount > 0\n    message: m\n    source: {title: s}\n", encoding="utf-8")
+    (tmp_path / "rules.test.yaml").write_text(
+        "- name: only a failing case\n  tables:\n    payouts: [{payout_id: P-1, payee_id: T-1, role: mentor, "
+        "program: X, state: ZZ, school_year: 2025-26, pay_date: 2025-09-01, amount: '0'}]\n"
+        "  expect: {P-1: [CV-001]}\n", encoding="utf-8")
+    result = run_cli("test", tmp_path, "--pack", "core", "--coverage", "--threshold", "100")
+    assert result.code == 1
+    assert "not covered: CV-001" in result.out and "not covered: CV-001 when false" in result.out
+
+
+def test_lint_warns_about_a_parameter_stale_for_the_data(run_cli) -> None:
+    result = run_cli("lint", "--data", EXAMPLES, "--stale-after", "5")
+    assert result.code == 0
+    assert "MR507 params.stipend_cap last changed on 2016-07-01" in result.out
+
+
+@pytest.mark.parametrize("kind", ["json", "html", "csv", "table"])
+def test_mask_hides_personal_values_in_every_format(run_cli, tmp_path: Path, kind: str) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "payouts.csv").write_text(
+        "payout_id,payee_id,role,program,state,school_year,pay_date,amount\n"
+        "P-1,T-1,coach,NM_PILOT,NM,2025-26,2025-09-15,500.00\n", encoding="utf-8")
+    (data / "people.csv").write_text("person_id,name,email\nT-1,Ana Ruiz,ana@example.org\n", encoding="utf-8")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - id: MK-001\n    title: t\n    table: payouts\n    require: payout.role == 'mentor'\n"
+                     "    message: '{payee.name} <{payee.email}> is a {payout.role}'\n", encoding="utf-8")
+    output = tmp_path / f"report.{kind}"
+    result = run_cli("validate", data, "--pack", "core", "--rules", rules, "--format", kind, "--output", output,
+                     "--mask")
+    assert result.code == 1, result.err
+    text = output.read_text("utf-8")
+    assert "Ana Ruiz" not in text and "ana@example.org" not in text
+    assert "[masked]" in text
+
+
+def test_a_workbook_with_serial_dates_and_binary_numbers_is_read_exactly(tmp_path: Path) -> None:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "payouts"
+    sheet.append(["payout_id", "payee_id", "role", "program", "state", "school_year", "pay_date", "amount",
+                  "installment"])
+    sheet.append(["P-1", "T-1", "mentor", "NM_PILOT", "NM", "2025-26", dt.datetime(2025, 9, 15), 1000.1, 1])
+    sheet.append(["P-2", "T-1", "mentor", "NM_PILOT", "NM", "2025-26", 45915, 0.1 + 0.2, 2])
+    people = workbook.create_sheet("People")
+    people.append(["person_id", "career_year"])
+    people.append(["T-1", 3])
+    path = tmp_path / "handover.xlsx"
+    workbook.save(path)
+    dataset = Engine.load(packs=[]).read([path])
+    first, second = (row.values for row in dataset.tables["payouts"])
+    assert first["pay_date"] == dt.date(2025, 9, 15) and first["amount"] == Decimal("1000.1")
+    assert second["pay_date"] == dt.date(2025, 9, 15)  # Excel serial 45915
+    assert second["amount"] == Decimal("0.3")  # what the spreadsheet stored (15 digits), as a Decimal
+    assert dataset.tables["people"][0].values["career_year"] == 3
+
+
+def test_progress_is_quiet_when_stderr_is_not_a_terminal(run_cli) -> None:
+    result = run_cli("validate", EXAMPLES, "--format", "json", "--as-of", "2026-01-01")
+    assert result.code == 1
+    assert "rows checked" not in result.err
