@@ -527,10 +527,6 @@ class SessionPool:
                 self._correlator = make_correlator(self._plan.patterns, self._plan.joins, backend=self.backend)
             return Session(self.engine, self._plan, self._correlator, as_of)
 
-    @property
-    def backend_name(self) -> str:
-        return self._correlator.backend if self._correlator is not None else self.backend
-
     def shutdown(self) -> None:
         with self._lock:
             if self._correlator is not None:
