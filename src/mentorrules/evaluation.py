@@ -119,6 +119,7 @@ class RuleCode:
     message: Callable[..., str]
     recorded: Callable[..., tuple[bool, bool]]
     nodes: Mapping[str, ast.expr]
+    shown: frozenset[str] = frozenset()  # the nodes of `require`, which explain shows
 
 
 @dataclass(frozen=True)
@@ -236,12 +237,15 @@ def _rule_code(rule: Rule, renderer: Renderer, table: Table) -> RuleCode:
     recording = Renderer(Namespace(), renderer.facts, renderer.parameters, renderer.functions,
                          date=renderer.date)
     when = recording.render(rule.when, Mode.RECORD) if rule.when is not None else "True"
+    before = set(recording.namespace.values)
     require = recording.render(rule.require, Mode.RECORD)
     source = (f"def _recorded({arguments}, _r, _field, _param):\n"
-              f"    return {when}, (not {when}) or {require}\n")
+              f"    _w = {when}\n"
+              f"    return _w, (not _w) or {require}\n")
     recorded = build(source, recording.namespace, f"<mentorrules {rule.id} explain>")["_recorded"]
     nodes = {name: value for name, value in recording.namespace.values.items() if isinstance(value, ast.expr)}
-    return RuleCode(rule, renderer.parameters, message, recorded, nodes)
+    # explain shows the values of the condition that failed: the nodes of `require`.
+    return RuleCode(rule, renderer.parameters, message, recorded, nodes, frozenset(nodes) - before)
 
 
 def show(value: Any) -> str:
@@ -370,8 +374,11 @@ class Evaluator:
                                                    recorder.record, recorder.field, recorder.parameter)
                 except CANNOT_CHECK:  # FactMissing is a LookupError
                     holds = None
-            steps = tuple(Step(ast.unparse(code.nodes[name]), recorder.values[name])
-                          for name in recorder.order)
+            shown: dict[str, Any] = {}
+            for name in recorder.order:
+                if name in code.shown:  # one line per sub-expression text, with its last value
+                    shown[ast.unparse(code.nodes[name])] = recorder.values[name]
+            steps = tuple(Step(text, value) for text, value in shown.items())
             results.append(Explanation(rule, bool(applies), holds, steps, _parameter_lines(code, recorder),
                                        findings.get(rule.id),
                                        periods_of(self.book, rule, record, day) if applies else ()))
