@@ -24,7 +24,7 @@ from itertools import product
 from typing import Any
 
 from mentorrules.compiling import CANNOT_CHECK, Mode, Namespace, Renderer, build
-from mentorrules.evaluation import Finding, Index, Values, periods_of, school_year_of_record, show
+from mentorrules.evaluation import Finding, Index, Values, columns_of, periods_of, school_year_of_record, show
 from mentorrules.expressions import Expression
 from mentorrules.rulebook import Aggregate, Lookup, Rule, RuleBook
 from mentorrules.tables import Table
@@ -87,7 +87,9 @@ class BatchRule:
         parameters = book.parameters_for(rule.pack)
         date = "_sy" if rule.parameters_on == "school_year_start" else "_d"
         names = {name: f"_n[{name!r}]" for name in self._names()}
-        renderer = Renderer(namespace, facts, parameters, book.functions, names=names, date=date)
+        columns = {**columns_of(book, table),
+                   **{lookup.alias: book.tables[lookup.table].positions for lookup in rule.batch.lookups}}
+        renderer = Renderer(namespace, facts, columns, parameters, book.functions, names=names, date=date)
         arguments = ", ".join([table.record, *table.relations, "_d", "_sy"])
         lines = [f"def _applies({arguments}):",
                  f"    return {renderer.render(rule.when) if rule.when is not None else 'True'}",
@@ -99,7 +101,7 @@ class BatchRule:
         for number, lookup in enumerate(self.batch.lookups):
             lines += self._lookup_lines(number, lookup, renderer, arguments)
         head = "_n, _d, _sy" if self.by_group else f"{arguments}, _n"
-        group_renderer = Renderer(namespace, {} if self.by_group else facts, parameters, book.functions,
+        group_renderer = Renderer(namespace, {} if self.by_group else facts, columns, parameters, book.functions,
                                   names=names, date=date)
         pieces = [f"_show({group_renderer.render(part, Mode.SAFE)})" if isinstance(part, Expression)
                   else repr(part) for part in rule.message]
@@ -122,9 +124,9 @@ class BatchRule:
                 *(lookup.name for lookup in batch.lookups)]
 
     def _lookup_lines(self, number: int, lookup: Lookup, renderer: Renderer, arguments: str) -> list[str]:
-        other_renderer = Renderer(renderer.namespace, {lookup.alias: lookup.alias}, renderer.parameters,
-                                  renderer.functions, date=renderer.date)
-        both = Renderer(renderer.namespace, {**renderer.facts, lookup.alias: lookup.alias},
+        other_renderer = Renderer(renderer.namespace, {lookup.alias: lookup.alias}, renderer.columns,
+                                  renderer.parameters, renderer.functions, date=renderer.date)
+        both = Renderer(renderer.namespace, {**renderer.facts, lookup.alias: lookup.alias}, renderer.columns,
                         renderer.parameters, renderer.functions, names=renderer.names, date=renderer.date)
         record_key = "(" + "".join(f"{renderer.render(e)}, " for e in lookup.record_keys) + ")"
         other_keys = "(" + "".join("(" + "".join(f"{other_renderer.render(e)}, " for e in keys) + "), "

@@ -6,7 +6,7 @@ it renders is listed below: generated code contains nothing but the engine's own
 
 One tree has three renderings, produced by the same function so they cannot disagree:
 
-- ``FAST`` — what evaluation runs: a field is a dict lookup, a constant parameter a global;
+- ``FAST`` — what evaluation runs: a field is a record's C-level accessor, a constant parameter a global;
 - ``SAFE`` — for message templates: a missing fact or value shows as "(missing)";
 - ``RECORD`` — for ``explain`` and for diagnosing a rule that could not be checked: the value
   of every sub-expression is recorded, and a missing fact raises :class:`FactMissing`.
@@ -87,13 +87,15 @@ class Namespace:
 class Renderer:
     """Renders expressions for one module.
 
-    ``facts`` maps fact names to the Python variables holding them, ``parameters`` the
-    parameters in scope, ``functions`` the registry, ``names`` batch names to Python code.
+    ``facts`` maps fact names to the Python variables holding them, ``columns`` each fact's
+    column positions (facts are :class:`~mentorrules.tables.Record` tuples), ``parameters``
+    the parameters in scope, ``functions`` the registry, ``names`` batch names to Python code.
     ``date`` is the Python variable holding the date that picks parameter values.
     """
 
     namespace: Namespace
     facts: Mapping[str, str]
+    columns: Mapping[str, Mapping[str, int]]
     parameters: Mapping[str, Parameter]
     functions: Mapping[str, Callable[..., Any]]
     names: Mapping[str, str] = field(default_factory=dict)
@@ -137,7 +139,7 @@ class _Render:
             case ast.Attribute(value=ast.Name(id=fact), attr=name):
                 variable = self.renderer.facts[fact]
                 if self.mode is Mode.FAST:
-                    return f"{variable}[{name!r}]"
+                    return f"{variable}._{self.renderer.columns[fact][name]}"
                 if self.mode is Mode.SAFE:
                     return f"_get({variable}, {name!r})"
                 return f"_field({variable}, {name!r}, {fact!r})"

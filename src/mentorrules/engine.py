@@ -262,7 +262,7 @@ class Engine:
         if mask is None:
             return report
         fields = tuple(mask)
-        values = {str(row.values[name]) for rows in dataset.tables.values() for row in rows
+        values = {str(row.values.get(name)) for rows in dataset.tables.values() for row in rows
                   for name in fields if row.values.get(name) not in (None, "")}
         return report.mask(fields, values)
 

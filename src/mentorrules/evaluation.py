@@ -140,12 +140,13 @@ def compile_table(book: RuleBook, table: Table) -> CompiledTable:
     namespace = Namespace()
     namespace.values.update(_show=show, _sy_start=school_year_of_record)
     facts = {table.record: table.record, **{name: name for name in table.relations}}
+    columns = columns_of(book, table)
     relations, keys = _relation_code(book, table, namespace)
     blocks: dict[str | None, list[str]] = {}
     codes = []
     for index, rule in enumerate(rules):
         date = "_sy" if rule.parameters_on == "school_year_start" else "_d"
-        renderer = Renderer(namespace, facts, book.parameters_for(rule.pack), book.functions, date=date)
+        renderer = Renderer(namespace, facts, columns, book.parameters_for(rule.pack), book.functions, date=date)
         codes.append(_rule_code(rule, renderer, table))
         indent = "    " if rule.jurisdiction is None else "        "
         blocks.setdefault(rule.jurisdiction, []).extend(_rule_lines(rule, index, renderer, indent))
@@ -163,6 +164,12 @@ def compile_table(book: RuleBook, table: Table) -> CompiledTable:
     namespace.values["_key_or_none"] = _key_or_none
     module = build(source, namespace, f"<mentorrules {table.name} rules>")
     return CompiledTable(table, module["_check"], module["_relate"], module["_keys"], tuple(codes), source)
+
+
+def columns_of(book: RuleBook, table: Table) -> dict[str, Mapping[str, int]]:
+    """The column positions of a table's record and of each fact related to it, by fact name."""
+    return {table.record: table.positions,
+            **{name: book.tables[relation.table].positions for name, relation in table.relations.items()}}
 
 
 def _key_or_none(compute: Callable[[], Any]) -> Any:
@@ -189,16 +196,16 @@ def _school_year_starts(label: str) -> dt.date | None:
 
 def _state_code(table: Table) -> str:
     if "state" in table.fields:
-        return f"{table.record}['state']"
+        return f"{table.record}._{table.positions['state']}"
     if "district" in table.relations:
-        return "(district['state'] if district is not None else None)"
+        return "(district.get('state') if district is not None else None)"
     return "None"
 
 
 def _relation_code(book: RuleBook, table: Table, namespace: Namespace) -> tuple[list[str], list[str]]:
     """Look up each related fact once per record; a key that cannot be computed finds nothing."""
     scope = Scope(facts={table.record: table.fields}, functions=book.signatures)
-    renderer = Renderer(namespace, {table.record: table.record}, {}, book.functions)
+    renderer = Renderer(namespace, {table.record: table.record}, {table.record: table.positions}, {}, book.functions)
     lines, keys = [], []
     for relation in table.relations.values():
         parts = [renderer.render(parse(text, scope)) for text in relation.key]
@@ -234,7 +241,7 @@ def _rule_code(rule: Rule, renderer: Renderer, table: Table) -> RuleCode:
               for part in rule.message]
     message = build(f"def _message({arguments}):\n    return " + (" + ".join(pieces) or "''") + "\n",
                     renderer.namespace, f"<mentorrules {rule.id} message>")["_message"]
-    recording = Renderer(Namespace(), renderer.facts, renderer.parameters, renderer.functions,
+    recording = Renderer(Namespace(), renderer.facts, renderer.columns, renderer.parameters, renderer.functions,
                          date=renderer.date)
     when = recording.render(rule.when, Mode.RECORD) if rule.when is not None else "True"
     before = set(recording.namespace.values)

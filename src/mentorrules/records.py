@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mentorrules.errors import Location, Problem, one_of
-from mentorrules.tables import TABLE_ORDER, Table
+from mentorrules.tables import TABLE_ORDER, Record, Table
 
 FORMATS = (".csv", ".json", ".jsonl", ".xlsx")
 MAX_CELL = 1_000_000
@@ -47,7 +47,7 @@ class Row:
 
     __slots__ = ("key", "number", "problems", "values")
 
-    def __init__(self, number: int, values: dict[str, Any], problems: tuple[Problem, ...] = (),
+    def __init__(self, number: int, values: Record, problems: tuple[Problem, ...] = (),
                  key: str = "") -> None:
         self.number = number
         self.values = values
@@ -209,24 +209,33 @@ def _shared(convert: Callable[[Any], Any], limit: int = 200_000) -> Callable[[An
 
 # -- rows ----------------------------------------------------------------------------------------
 class RowTyper:
-    """Types the cells of one table's rows: column name -> converter, checked once per file."""
+    """Types the cells of one table's rows into records, checked once per cell.
+
+    Columns the table does not declare are ignored: no rule can name them.
+    """
 
     def __init__(self, table: Table, path: str) -> None:
         self.table = table
         self.path = path
         # Most cells repeat (roles, programs, school years, dates, amounts, people's ids): one
-        # shared value per distinct cell text saves most of a large file's memory. Key columns
-        # are unique and lists are mutable, so they are converted afresh.
-        self.converters = {name: CONVERTERS[kind] if name in table.key or kind == "list" else _shared(CONVERTERS[kind])
-                           for name, kind in table.fields.items()}
-        self.empty: dict[str, Any] = dict.fromkeys(table.fields)
+        # shared value per distinct cell text saves most of a large file's memory. Unique key
+        # columns and (mutable) lists are converted afresh.
+        unique = set(table.key) if len(table.key) == 1 else set()
+        self.columns = {name: (position, CONVERTERS[kind] if name in unique or kind == "list"
+                               else _shared(CONVERTERS[kind]), table.patterns.get(name))
+                        for position, (name, kind) in enumerate(table.fields.items())}
+        self.empty: list[Any] = [None] * len(table.fields)
 
     def row(self, number: int, cells: Mapping[str, Any]) -> Row:
         # The hot loop of reading: one pass over the cells, the usual case first.
         values = self.empty.copy()
         problems: list[Problem] | None = None
-        converters, patterns = self.converters, self.table.patterns
+        columns = self.columns
         for name, raw in cells.items():
+            column = columns.get(name)
+            if column is None:
+                continue
+            position, convert, pattern = column
             if raw.__class__ is str and (len(raw) > MAX_CELL or "\x00" in raw):
                 problem = self._problem(number, name, *(
                     (f"the cell is {len(raw):,} characters long", f"keep cells under {MAX_CELL:,} characters")
@@ -235,18 +244,18 @@ class RowTyper:
                 problems = [*(problems or ()), problem]
                 continue
             try:
-                convert: Callable[[Any], Any] = converters.get(name, to_text)
                 value = convert(raw)
             except CellError as error:
                 problems = [*(problems or ()), self._problem(number, name, str(error), error.hint)]
                 continue
-            if value is not None and name in patterns and not patterns[name].fullmatch(str(value)):
-                expected = self.table.descriptions.get(name) or patterns[name].pattern
+            if value is not None and pattern is not None and not pattern.fullmatch(str(value)):
+                expected = self.table.descriptions.get(name) or pattern.pattern
                 problems = [*(problems or ()), self._problem(number, name, f"{_show(value)} is not valid here",
                                                              expected)]
                 continue
-            values[name] = value
-        return Row(number, values, tuple(problems or ()), self.table.key_of(values))
+            values[position] = value
+        record = self.table.record_type(values)
+        return Row(number, record, tuple(problems or ()), self.table.key_of(record))
 
     def _problem(self, number: int, name: str, message: str, hint: str | None) -> Problem:
         return Problem("MR310", f"column {name!r}: {message}", Location(self.path, row=number, field=name),
@@ -255,14 +264,15 @@ class RowTyper:
     def broken(self, number: int, message: str, hint: str | None = None, code: str = "MR311",
                known: Mapping[str, Any] | None = None) -> Row:
         """A row that could not be split into cells; its key is kept when it can be read."""
-        values: dict[str, Any] = dict.fromkeys(self.table.fields)
+        values: dict[str, Any] = {}
         for name in self.table.key:
             try:
                 values[name] = to_text((known or {}).get(name))
             except CellError:
                 continue
+        record = self.table.record_of(values)
         problem = Problem(code, message, Location(self.path, row=number), hint=hint)
-        return Row(number, values, (problem,), self.table.key_of(values))
+        return Row(number, record, (problem,), self.table.key_of(record))
 
 
 # -- files ---------------------------------------------------------------------------------------
