@@ -33,6 +33,7 @@ def make_checker(engine: Engine, day: dt.date) -> Callable[[Row, Mapping[str, Ma
     new_to_state_grants = value("alaska", "new_to_state_grants")
     asmp_max_career = value("alaska", "asmp_max_mentee_career_year")
     license_levels = value("new-mexico", "mentor_license_levels")
+    beginning_ratings = value("new-mexico", "beginning_mentor_ratings")
     title_grants = value("new-mexico", "title_ii_a_grants")
     title_prefix = value("new-mexico", "title_ii_a_award_prefix")
     pilot_districts = value("new-mexico", "pilot_districts")
@@ -94,6 +95,7 @@ def make_checker(engine: Engine, day: dt.date) -> Callable[[Row, Mapping[str, Ma
         elif state == "NM":
             mentor_beginning = program == "NM_BEGINNING" and role == "mentor"
             guard("NMBT-002", lambda: mentor_beginning and payee["license_level"].upper() not in license_levels)
+            guard("NMBT-003", lambda: mentor_beginning and payee["rating"].lower() not in beginning_ratings)
             grant_id = payout["grant_id"]
             guard("T2A-002", lambda: mentor_beginning and grant_id not in (None, "") and (
                 grant_id.upper() in title_grants or grant_id.upper().startswith(title_prefix)))
