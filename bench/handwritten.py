@@ -29,6 +29,7 @@ def make_checker(engine: Engine, day: dt.date) -> Callable[[Row, Mapping[str, Ma
     schedule = value("core", "stipend_schedule")
     band_min, band_max = value("core", "stipend_band_min"), value("core", "stipend_band_max")
     agreement_programs = value("core", "agreement_programs")
+    installments = value("core", "installments_per_year")
     max_career = value("core", "max_mentee_career_year")
     new_to_state_grants = value("alaska", "new_to_state_grants")
     asmp_max_career = value("alaska", "asmp_max_mentee_career_year")
@@ -82,6 +83,8 @@ def make_checker(engine: Engine, day: dt.date) -> Callable[[Row, Mapping[str, Ma
         guard("STIPEND-001", lambda: role not in eligible_roles)
         guard("STIPEND-002", lambda: not (amount > 0 and places(amount) <= 2))
         guard("STIPEND-003", lambda: payee is None)
+        installment = payout["installment"]
+        guard("STIPEND-007", lambda: installment is not None and not 1 <= installment <= installments)
         guard("STIPEND-004", lambda: not (year == school_year(payout["pay_date"], year_start)
                                           or payout["accrual"] is True))
         state = payout["state"]

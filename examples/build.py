@@ -361,6 +361,9 @@ def duplicate_installment(data: Data) -> None:
     data.violate("payouts", [first, second], "NMP-009",
                  f"installment 1 of {mentee} for {first['school_year']} paid twice under two payout ids "
                  "(a re-issued check); both rows carry the finding")
+    data.violate("payouts", [first, second], "STIPEND-006-INSTALLMENT",
+                 "the same re-issued check seen by the core duplicate rule: installment 1 of the same payee, role, "
+                 "program and school year under two payout ids")
 
 
 @edit
@@ -600,6 +603,28 @@ def short_match(data: Data) -> None:
     data.violate_key("grants", "EIR-2023/2024-25", "CS-008",
                      f"the foundation's 2024-25 gift for EIR-2023 was 12500.00, below the 10% match of "
                      f"{grant['federal_amount']}")
+
+
+# == added later: after the edits above, so that their picks keep the same rows ==================
+@edit
+def installment_keyed_twice(data: Data) -> None:
+    mentor = data.pick("AK_ASMP", "mentor", lambda p: len(data.paid(p)) == 2)
+    final = data.paid(mentor)[1]
+    again = {**final, "payout_id": "", "pay_date": weekday_after(final["pay_date"], 3)}
+    data.payouts.append(again)
+    data.violate("payouts", [final, again], "STIPEND-006-INSTALLMENT",
+                 f"ASMP mentor {mentor}'s spring installment (2) of 2025-26 keyed in twice, three days apart, under "
+                 "two payout ids: duplicates are checked in every program, not only the NM pilot")
+
+
+@edit
+def third_installment(data: Data) -> None:
+    mentee = data.pick("AK_ASMP", "mentee", lambda p: len(data.paid(p)) == 2)
+    final = data.paid(mentee)[1]
+    final["installment"] = "3"
+    data.violate("payouts", [final], "STIPEND-007",
+                 f"{mentee}'s spring payout is numbered installment 3; a school year has 2 installments "
+                 "(installments_per_year), so a third would slip past the duplicate and final-installment rules")
 
 
 # == putting it together =========================================================================
