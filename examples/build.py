@@ -479,17 +479,19 @@ def over_caseload(data: Data) -> None:
     taken = caseloads[leaving][:16 - len(caseloads[busy])]
     added = []
     for row in taken:
-        row.update(end_date="2026-01-09", status="completed")
+        # The new pairing runs from the handover to the end of the old one, in force; only then is
+        # the old one closed (copying it after the update made the new pairings end before they start).
         new = {**row, "pairing_id": f"PR-{len(data.tables['pairings']) + 1:04d}", "mentor_id": busy,
-               "start_date": "2026-01-12"}
+               "start_date": "2026-01-12", "end_date": row["end_date"], "status": "active"}
+        row.update(end_date="2026-01-09", status="completed")
         data.tables["pairings"].append(new)
         added.append(new)
     final = next(r for r in data.paid(leaving) if r["installment"] == "2")
     data.payouts.remove(final)  # the mentor who left in January gets no spring installment
     data.violate("pairings", [*caseloads[busy], *added], "ASMP-002",
-                 f"ASMP mentor {busy} took over {len(taken)} mentees of {leaving}, who left in January: "
-                 f"{len(caseloads[busy]) + len(taken)} mentees in 2025-26, more than 15 (every pairing of the "
-                 "caseload carries the finding)")
+                 f"ASMP mentor {busy} took over {len(taken)} mentees of {leaving}, who left in January: from "
+                 f"2026-01-12 all {len(caseloads[busy]) + len(taken)} pairings are in force at once, 16 mentees in "
+                 "2025-26, more than 15 (every pairing of the caseload carries the finding)")
 
 
 @edit
@@ -625,6 +627,18 @@ def third_installment(data: Data) -> None:
     data.violate("payouts", [final], "STIPEND-007",
                  f"{mentee}'s spring payout is numbered installment 3; a school year has 2 installments "
                  "(installments_per_year), so a third would slip past the duplicate and final-installment rules")
+
+
+@edit
+def pairing_ends_before_it_starts(data: Data) -> None:
+    pairing = next(row for row in data.pairings(program="NM_BEGINNING", school_year="2025-26")
+                   if row["mentor_id"] not in data.used and row["mentee_id"] not in data.used)
+    data.used.update((pairing["mentor_id"], pairing["mentee_id"]))
+    typed = f"2025-{pairing['end_date'][5:]}"
+    data.violate("pairings", [pairing], "PAIRING-001",
+                 f"the end date of {pairing['mentee_id']}'s 2025-26 pairing was typed {typed} instead of "
+                 f"{pairing['end_date']}: the pairing ends before it starts on {pairing['start_date']}")
+    pairing["end_date"] = typed
 
 
 # == putting it together =========================================================================
