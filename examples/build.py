@@ -547,9 +547,7 @@ def short_cost_share(data: Data) -> None:
     cash = contribution(data, lambda r: r["district"] == district and r["type"] == "cash"
                         and r["date"] >= "2025-07-01")
     cash["amount"] = f"{int(Decimal(cash['amount']) / 2 // 100 * 100)}.00"
-    data.violate_key("group", f"ASMP-010:{district}/2025-26", "ASMP-010",
-                     f"{district}'s cash contribution {cash['contribution_id']} was halved: its 2025-26 cost share "
-                     f"falls short of the fee for its {len(served[district])} mentees")
+    cash["_note"] = "was halved"   # the ASMP-010 finding is documented by cost_share_shortfalls, at the end
 
 
 # == contributions and grants ====================================================================
@@ -565,6 +563,7 @@ def contribution(data: Data, test: Callable[[Row], bool]) -> Row:
 def no_source_document(data: Data) -> None:
     row = contribution(data, lambda r: r["grant_id"] == "VINE" and r["date"] >= "2025-07-01" and r["type"] == "in_kind")
     row["source_document_ref"] = ""
+    row["_excluded"] = "has no source document (CS-001)"
     data.violate("contributions", [row], "CS-001",
                  "an in-kind contribution with no source document: it cannot be verified from the records")
 
@@ -573,6 +572,7 @@ def no_source_document(data: Data) -> None:
 def counted_twice(data: Data) -> None:
     row = contribution(data, lambda r: r["grant_id"] == "STARR" and r["date"] >= "2025-07-01")
     row["counted_on"] = "STARR;EIR-2023"
+    row["_excluded"] = "is counted on two awards (CS-002)"
     data.violate("contributions", [row], "CS-002",
                  "counted as match on STARR and on EIR-2023")
 
@@ -581,6 +581,7 @@ def counted_twice(data: Data) -> None:
 def federal_match(data: Data) -> None:
     row = contribution(data, lambda r: r["grant_id"] == "VINE" and r["date"] >= "2025-07-01" and r["district"])
     row["funding_source"] = "federal"
+    row["_excluded"] = "is paid by federal funds (CS-005)"
     data.violate("contributions", [row], "CS-005",
                  "paid from the district's federal Title VI funds, and VINE does not allow federal sources as match")
 
@@ -592,6 +593,7 @@ def before_budget_period(data: Data) -> None:
     row = contribution(data, lambda r: r["grant_id"] == "STARR" and r["date"] >= "2025-07-01"
                        and r["type"] == "in_kind")
     row["date"] = "2025-07-21"
+    row["_excluded"] = "is outside the period of performance (CS-007)"
     data.violate("contributions", [row], "CS-007",
                  "STARR's 2025-26 budget period starts on 2025-08-01 (a late continuation award); this in-kind "
                  "contribution is dated 2025-07-21")
@@ -639,6 +641,31 @@ def pairing_ends_before_it_starts(data: Data) -> None:
                  f"the end date of {pairing['mentee_id']}'s 2025-26 pairing was typed {typed} instead of "
                  f"{pairing['end_date']}: the pairing ends before it starts on {pairing['start_date']}")
     pairing["end_date"] = typed
+
+
+@edit
+def cost_share_shortfalls(data: Data) -> None:
+    """ASMP-010 counts only contributions that pass CS-001/002/005/007, as CS-008 does: document every
+    district whose 2025-26 cost share falls short once the edited contributions are left out."""
+    fees = {row["district"]: Decimal(row["cost_share_fee_per_mentee"] or "5000.00")
+            for row in data.tables["districts"] if row["state"] == "AK"}
+    served: dict[str, set[str]] = {}
+    for row in data.pairings(program="AK_ASMP", school_year="2025-26"):
+        if row["status"] in ("active", "completed"):
+            served.setdefault(row["district"], set()).add(row["mentee_id"])
+    for district in sorted(served):
+        rows = [r for r in data.tables["contributions"] if r["district"] == district
+                and "2025-07-01" <= r["date"] <= "2026-06-30"]
+        counted = sum((Decimal(r["amount"]) for r in rows if not r.get("_excluded")), Decimal(0))
+        due = fees[district] * len(served[district])
+        if counted >= due:
+            continue
+        reasons = [f"{r['contribution_id']} ({r['amount']}) {r['_excluded']}" for r in rows if r.get("_excluded")]
+        reasons += [f"cash contribution {r['contribution_id']} {r['_note']}" for r in rows if r.get("_note")]
+        data.violate_key("group", f"ASMP-010:{district}/2025-26", "ASMP-010",
+                         f"{district}'s 2025-26 cost share counts {counted:.2f} of the {due:.2f} due for "
+                         f"{len(served[district])} mentees ({fees[district]:.2f} each): {'; '.join(reasons)}; "
+                         "a contribution that cannot count as match does not pay the fee either")
 
 
 # == putting it together =========================================================================
