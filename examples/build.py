@@ -384,36 +384,69 @@ def administrator_license(data: Data) -> None:
                  "or 3-A")
 
 
+def shifted(row: Row, years: int) -> Row:
+    """A copy of a payout ``years`` school years earlier (dates moved back to a weekday)."""
+    old = {**row, "payout_id": ""}
+    start = int(row["school_year"][:4]) - years
+    old["school_year"] = f"{start}-{(start + 1) % 100:02d}"
+    for name in ("pay_date", "service_start", "service_end"):
+        day = dt.date.fromisoformat(row[name])
+        day = day.replace(year=day.year - years)
+        while day.weekday() >= 5:
+            day -= dt.timedelta(days=1)
+        old[name] = iso(day)
+    return old
+
+
+def history(data: Data, person: str, years: int) -> str:
+    """Give a beginning-teacher mentee ``years`` earlier state-funded years, copied from her first year, with
+    a completed pairing for each; returns her first teaching date (the first day of service paid)."""
+    first_year = min(data.years(person))
+    paid = data.paid(person, first_year)
+    pairing = data.pairings(mentee_id=person, school_year=first_year)[0]
+    first_day = ""
+    for back in range(years, 0, -1):
+        old = [shifted(row, back) for row in paid]
+        data.payouts.extend(old)
+        first_day = first_day or min(row["service_start"] for row in old)
+        data.tables["pairings"].append({
+            **pairing, "pairing_id": f"PR-{len(data.tables['pairings']) + 1:04d}",
+            "school_year": old[0]["school_year"], "start_date": min(row["service_start"] for row in old),
+            "end_date": max(row["service_end"] for row in old), "status": "completed"})
+    return first_day
+
+
 @edit
 def fourth_state_funded_year(data: Data) -> None:
     template = data.pick("NM_BEGINNING", "mentee", lambda p: data.years(p) == {"2025-26"}
                          and len(data.paid(p)) == 2 and data.paid(p)[0]["funding_source"] == "state")
     mentee = data.new_person_id()
-    source = data.person(template)
     data.tables["people"].append({
-        **source, "person_id": mentee, "name": "Marisol Quintana",
-        "email": f"mquintana{mentee[2:]}@{ascii_slug(data.paid(template)[0]['district'])}.k12.example.org",
-        "first_teaching_date": "", "career_year": "3"})
+        **data.person(template), "person_id": mentee, "name": "Marisol Quintana",
+        "email": f"mquintana{mentee[2:]}@{ascii_slug(data.paid(template)[0]['district'])}.k12.example.org"})
     current = []
     for row in data.paid(template):
         copy = {**row, "payout_id": "", "payee_id": mentee}
         data.payouts.append(copy)
         current.append(copy)
-    for row in data.paid(template):   # the history: her first state-funded year, 2022-23
-        old = {**row, "payout_id": "", "payee_id": mentee, "school_year": "2022-23"}
-        for name in ("pay_date", "service_start", "service_end"):
-            day = dt.date.fromisoformat(row[name])
-            day = day.replace(year=day.year - 3)
-            while day.weekday() >= 5:
-                day -= dt.timedelta(days=1)
-            old[name] = iso(day)
-        data.payouts.append(old)
-    mentor = data.pairings(mentee_id=template, school_year="2025-26")[0]
-    data.tables["pairings"].append({**mentor, "pairing_id": f"PR-{len(data.tables['pairings']) + 1:04d}",
-                                    "mentee_id": mentee})
+    data.tables["pairings"].append({**data.pairings(mentee_id=template, school_year="2025-26")[0],
+                                    "pairing_id": f"PR-{len(data.tables['pairings']) + 1:04d}", "mentee_id": mentee})
+    # Her history: state-funded mentorship in 2022-23, 2023-24 and 2024-25, from her first day of teaching.
+    # Several years of payouts, so no stated career year (it would hold for one of them only: FSY-002).
+    first_day = history(data, mentee, 3)
+    data.person(mentee).update(first_teaching_date=first_day, career_year="")
     data.violate("payouts", current, "NMBT-004",
-                 f"{mentee} (career year 3 as stated, no first teaching date) was first paid as a state-funded "
-                 "mentee in 2022-23: 2025-26 would be a fourth state-funded year (at most 3)")
+                 f"{mentee} was paid as a state-funded beginning-teacher mentee in 2022-23, 2023-24 and 2024-25: "
+                 "2025-26 is her fourth state-funded school year, and the state pays for at most three "
+                 "(NMSA 22-10A-9)")
+    data.violate("payouts", current, "FSY-001",
+                 f"{mentee} (the same teacher) first taught on {first_day}: 2025-26 is career year 4, and "
+                 "NM_BEGINNING serves years 1-3 (with consistent data a fourth state-funded year is also a "
+                 "fourth career year)")
+    # The near miss that passes: three state-funded years (2023-24 to 2025-26), career year 3.
+    other = data.pick("NM_BEGINNING", "mentee", lambda p: data.years(p) == {"2024-25", "2025-26"}
+                      and data.paid(p)[0]["funding_source"] == "state" and data.person(p)["career_year"] == "")
+    data.person(other)["first_teaching_date"] = history(data, other, 1)
 
 
 @edit
