@@ -665,6 +665,15 @@ def third_installment(data: Data) -> None:
 
 
 @edit
+def beginning_mentor_nmteach_rating(data: Data) -> None:
+    mentor = data.pick("NM_BEGINNING", "mentor", lambda p: data.years(p) == {"2025-26"})
+    data.person(mentor).update(rating_scale="NMTEACH", rating_year="2019-20")
+    data.violate("payouts", data.paid(mentor), "NMP-010",
+                 f"beginning-teacher mentor {mentor}'s {data.person(mentor)['rating']} rating is an NMTEACH rating for "
+                 "2019-20, the first year under Elevate NM: not evaluable, and NMBT-003 relies on it (warning)")
+
+
+@edit
 def pairing_ends_before_it_starts(data: Data) -> None:
     pairing = next(row for row in data.pairings(program="NM_BEGINNING", school_year="2025-26")
                    if row["mentor_id"] not in data.used and row["mentee_id"] not in data.used)
