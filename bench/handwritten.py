@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from decimal import Decimal
 from typing import Any
 
 from mentorrules.engine import Engine
@@ -32,7 +31,8 @@ def make_checker(engine: Engine, day: dt.date) -> Callable[[Row, Mapping[str, Ma
     installments = value("core", "installments_per_year")
     max_career = value("core", "max_mentee_career_year")
     new_to_state_grants = value("alaska", "new_to_state_grants")
-    asmp_max_career = value("alaska", "asmp_max_mentee_career_year")
+    asmp_max_career = value("alaska", "max_mentee_career_year")  # the pack's own, not core's map
+    full_release_fte = value("alaska", "full_release_fte")
     license_levels = value("new-mexico", "mentor_license_levels")
     beginning_ratings = value("new-mexico", "beginning_mentor_ratings")
     title_grants = value("new-mexico", "title_ii_a_grants")
@@ -40,7 +40,6 @@ def make_checker(engine: Engine, day: dt.date) -> Callable[[Row, Mapping[str, Ma
     pilot_districts = value("new-mexico", "pilot_districts")
     mentor_ratings, mentee_ratings = value("new-mexico", "mentor_ratings"), value("new-mexico", "mentee_ratings")
     nmteach_last_year = value("new-mexico", "nmteach_last_year")
-    one = Decimal("1.0")
 
     def check(payout: Row, indexes: Mapping[str, Mapping[Any, Row]]) -> list[str]:
         out: list[str] = []
@@ -93,7 +92,7 @@ def make_checker(engine: Engine, day: dt.date) -> Callable[[Row, Mapping[str, Ma
                 (payee["new_to_state"] is True and payout["grant_id"] in new_to_state_grants)
                 or 1 <= mentee_career() <= asmp_max_career))
             guard("ASMP-003", lambda: program == "AK_ASMP" and role == "mentor" and not (
-                payee["mentoring_fte"] == one and payee["teacher_of_record"] is not True
+                payee["mentoring_fte"] == full_release_fte and payee["teacher_of_record"] is not True
                 and payee["full_release"] is not False))
         elif state == "NM":
             mentor_beginning = program == "NM_BEGINNING" and role == "mentor"
