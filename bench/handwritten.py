@@ -108,8 +108,8 @@ def make_checker(engine: Engine, day: dt.date) -> Callable[[Row, Mapping[str, Ma
                     or year in district["participating_years"])))
             guard("NMP-003", lambda: pilot and role == "mentor" and payee["rating"].lower() not in mentor_ratings)
             guard("NMP-004", lambda: pilot and role == "mentee" and payee["rating"].lower() not in mentee_ratings)
-            guard("NMP-010", lambda: (pilot or mentor_beginning) and payee is not None and payee["rating_scale"] not in (None, "")
-                  and payee["rating_scale"].upper() == "NMTEACH"
+            guard("NMP-010", lambda: (pilot or mentor_beginning) and payee is not None
+                  and payee["rating_scale"] not in (None, "") and payee["rating_scale"].upper() == "NMTEACH"
                   and not (payee["rating_year"] not in (None, "") and payee["rating_year"] <= nmteach_last_year))
         return out
 
