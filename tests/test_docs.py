@@ -51,7 +51,8 @@ def test_a_case_with_a_rules_list_is_listed_for_those_rules() -> None:
 def test_every_case_concerns_some_rule(path: Path) -> None:
     cases, _ = load_cases(path, ENGINE)
     lists = _rules_lists(path)
-    orphans = [case.name for case in cases if not concerned_rules(case, lists.get(case.location.line or 0, frozenset()))]
+    orphans = [case.name for case in cases
+               if not concerned_rules(case, lists.get(case.location.line or 0, frozenset()))]
     assert not orphans, f"cases that name no rule (give them `rules:`), so docs list them nowhere: {orphans}"
 
 
