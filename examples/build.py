@@ -637,9 +637,11 @@ def short_match(data: Data) -> None:
     gift = next(r for r in data.tables["contributions"] if r["grant_id"] == "EIR-2023" and r["date"] < "2025-07-01")
     gift["amount"] = "12500.00"
     grant = next(r for r in data.tables["grants"] if r["grant_id"] == "EIR-2023" and r["budget_period"] == "2024-25")
+    federal = Decimal(grant["federal_amount"])
+    required = (federal * Decimal(grant["match_pct"])).quantize(Decimal("0.01"))
     data.violate_key("grants", "EIR-2023/2024-25", "CS-008",
-                     f"the foundation's 2024-25 gift for EIR-2023 was 12500.00, below the 10% match of "
-                     f"{grant['federal_amount']}")
+                     f"the foundation's 2024-25 gift for EIR-2023 was 12,500.00, the only match that year: the "
+                     f"required 10% match is {required:,.2f} on {federal:,.2f} of federal funds")
 
 
 # == added later: after the edits above, so that their picks keep the same rows ==================
