@@ -34,6 +34,7 @@ def make_checker(engine: Engine, day: dt.date) -> Callable[[Row, Mapping[str, Ma
     asmp_max_career = value("alaska", "max_mentee_career_year")  # the pack's own, not core's map
     full_release_fte = value("alaska", "full_release_fte")
     license_levels = value("new-mexico", "mentor_license_levels")
+    mentee_levels = value("new-mexico", "beginning_mentee_license_levels")
     beginning_ratings = value("new-mexico", "beginning_mentor_ratings")
     title_grants = value("new-mexico", "title_ii_a_grants")
     title_prefix = value("new-mexico", "title_ii_a_award_prefix")
@@ -98,6 +99,8 @@ def make_checker(engine: Engine, day: dt.date) -> Callable[[Row, Mapping[str, Ma
             mentor_beginning = program == "NM_BEGINNING" and role == "mentor"
             guard("NMBT-002", lambda: mentor_beginning and payee["license_level"].upper() not in license_levels)
             guard("NMBT-003", lambda: mentor_beginning and payee["rating"].lower() not in beginning_ratings)
+            guard("NMBT-001", lambda: program == "NM_BEGINNING" and role == "mentee"
+                  and payee["license_level"].upper() not in mentee_levels)
             grant_id = payout["grant_id"]
             guard("T2A-002", lambda: mentor_beginning and grant_id not in (None, "") and (
                 grant_id.upper() in title_grants or grant_id.upper().startswith(title_prefix)))

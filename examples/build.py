@@ -263,6 +263,10 @@ def late_agreement(data: Data) -> None:
     data.violate("payouts", late, "DX-001",
                  f"{district} signed its 2025-26 agreement on {earliest}, the day this service started: "
                  "an agreement is signed before service starts")
+    started = [row for row in data.pairings(program="AK_ASMP", district=district) if row["start_date"] <= earliest]
+    data.violate("pairings", started, "DX-001-PAIRING",
+                 f"the same late agreement seen on the pairing: it started on {earliest}, the day {district} signed; "
+                 "checking pairings finds it before any payout is made")
 
 
 # == New Mexico ==================================================================================
@@ -685,6 +689,34 @@ def pairing_ends_before_it_starts(data: Data) -> None:
                  f"the end date of {pairing['mentee_id']}'s 2025-26 pairing was typed {typed} instead of "
                  f"{pairing['end_date']}: the pairing ends before it starts on {pairing['start_date']}")
     pairing["end_date"] = typed
+
+
+@edit
+def staff_time_without_time_and_effort(data: Data) -> None:
+    # In a district whose cost share is already short (an edit above left one of its contributions out),
+    # so that this edit adds one finding and one more reason to that district's ASMP-010 finding.
+    short = {row["district"] for row in data.tables["contributions"] if row.get("_excluded") and row["district"]}
+    row = contribution(data, lambda r: r["district"] in short and r["type"] == "in_kind"
+                       and r["compensation"] == "true" and r["date"] >= "2025-07-01")
+    row["time_effort_ref"] = ""
+    row["_excluded"] = "counts staff time without a time-and-effort record (COMP-002)"
+    data.violate("contributions", [row], "COMP-002",
+                 f"{row['district']}'s in-kind contribution of teachers' release time ({row['amount']}) has no "
+                 "time-and-effort record: compensation counted as match is documented like compensation charged "
+                 "to the award, and it does not count towards the match until it is")
+
+
+@edit
+def experienced_teacher_new_to_the_district(data: Data) -> None:
+    def first_year_only(person: str) -> bool:
+        return data.years(person) == {"2025-26"} and data.person(person)["career_year"] in ("", "1")
+
+    mentee = data.pick("NM_BEGINNING", "mentee", first_year_only)
+    data.person(mentee).update(license_level="2", first_teaching_date="2023-08-21", career_year="")
+    data.violate("payouts", data.paid(mentee), "NMBT-001",
+                 f"{mentee} taught two years in Colorado and came to New Mexico in 2025-26 with a level 2 license "
+                 "(career year 3): beginning teachers hold a level 1 license, so the district should confirm it "
+                 "extended its mentorship to a teacher new to its schools (warning)")
 
 
 @edit
