@@ -171,7 +171,7 @@ def july_first(data: Data) -> None:
     accrued["accrual"] = "true"
 
 
-SHOWCASE = "P-0007"  # the row of the main README's `mentorrules explain examples/ --record payouts:P-0007`
+SHOWCASE = "P-0009"  # the row of the main README's `mentorrules explain examples/ --record payouts:P-0009`
 
 
 def off_schedule(data: Data) -> None:
