@@ -25,8 +25,8 @@ def make_checker(engine: Engine, day: dt.date) -> Callable[[Row, Mapping[str, Ma
 
     eligible_roles = value("core", "eligible_roles")
     year_start = value("core", "program_year_start")
-    schedule = value("core", "stipend_schedule")
-    band_min, band_max = value("core", "stipend_band_min"), value("core", "stipend_band_max")
+    schedule = value("core", "schedule")
+    band = value("core", "band")
     agreement_programs = value("core", "agreement_programs")
     installments = value("core", "installments_per_year")
     max_career = value("core", "max_mentee_career_year")
@@ -61,8 +61,8 @@ def make_checker(engine: Engine, day: dt.date) -> Callable[[Row, Mapping[str, Ma
 
         key = f"{program}/{role}"
         guard("STIPEND-005", lambda: key in schedule and amount != schedule[key])
-        guard("STIPEND-005-BAND", lambda: key not in schedule and role in band_min and role in band_max
-              and not band_min[role] <= amount <= band_max[role])
+        guard("STIPEND-005-BAND", lambda: key not in schedule and f"{role}/min" in band and f"{role}/max" in band
+              and not band[f"{role}/min"] <= amount <= band[f"{role}/max"])
         guard("COMP-001", lambda: federal and payout["time_effort_ref"] in (None, ""))
         guard("CS-007-PAYOUT", lambda: federal and not (
             grant["pop_start"] <= (start or payout["pay_date"])
