@@ -74,3 +74,12 @@ def test_asmp_and_district_rules_link_to_the_asmp_pages() -> None:
     for rule in ENGINE.rules:
         if rule.id.startswith(("ASMP-", "DX-")):
             assert rule.source is not None and rule.source.url == "https://www.alaska.edu/asmp/", rule.id
+
+
+def test_a_cost_share_rule_says_which_contributions_it_counts() -> None:
+    for rule in ("CS-008", "ASMP-010"):
+        assert "only rows passing CS-001, CS-002, CS-005, CS-007, COMP-002" in section(rule)
+
+
+def test_the_dx_002_split_is_explained() -> None:
+    assert "a rule gives at most one finding per row" in section("DX-002-ACCESS")

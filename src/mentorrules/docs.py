@@ -102,7 +102,9 @@ def _batch_words(rule: Rule) -> str:
         parts.append("grouped by " + ", ".join(expression.text for _, expression in rule.batch.group_by))
     parts += [f"{aggregate.name} = {aggregate.function}({aggregate.argument.text if aggregate.argument else ''})"
               for aggregate in rule.batch.aggregates]
-    parts += [f"{lookup.name} = {lookup.aggregate.function} of linked {lookup.table}" for lookup in rule.batch.lookups]
+    parts += [f"{lookup.name} = {lookup.aggregate.function} of linked {lookup.table}"
+              + (f" (only rows passing {', '.join(lookup.only_passing)})" if lookup.only_passing else "")
+              for lookup in rule.batch.lookups]
     if rule.batch.findings_on == "group":
         parts.append("one finding per group")
     return "; ".join(parts)
