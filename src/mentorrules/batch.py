@@ -157,8 +157,11 @@ class BatchRule:
 
     # -- membership ---------------------------------------------------------------------------
     def member(self, table: str, row: int, key: str, values: Values, related: Sequence[Values | None],
-               day: dt.date, state: str | None) -> Member | Unchecked | None:
-        """The row as a member, None if the rule does not apply, or a row it cannot check."""
+               day: dt.date, state: str | None, school_day: dt.date | None = None) -> Member | Unchecked | None:
+        """The row as a member, None if the rule does not apply, or a row it cannot check.
+
+        ``school_day`` (the first day of the row's school year) is computed when not given.
+        """
         rule = self.rule
         if rule.jurisdiction is not None and rule.jurisdiction != state:
             return None
@@ -166,7 +169,8 @@ class BatchRule:
             return None
         if rule.effective_to is not None and day > rule.effective_to:
             return None
-        school_day = school_year_of_record(values, day)
+        if school_day is None:
+            school_day = school_year_of_record(values, day)
         try:
             if not self._applies(values, *related, day, school_day):
                 return None

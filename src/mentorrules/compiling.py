@@ -202,7 +202,7 @@ def safe_parameter(value_on: Callable[[dt.date], Any], day: dt.date) -> Any:
 
 BASE_GLOBALS: dict[str, Any] = {
     "__builtins__": {}, "_div": divide, "_get": safe_get, "_item": safe_item,
-    "_no_value": no_value, "_safe_param": safe_parameter, "_CANNOT": CANNOT_CHECK,
+    "_no_value": no_value, "_safe_param": safe_parameter, "_CANNOT": CANNOT_CHECK, "_str": str,
 }
 
 

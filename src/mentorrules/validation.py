@@ -53,6 +53,7 @@ from mentorrules.rulebook import Severity
 from mentorrules.tables import Table
 
 RowKey = tuple[str, int]  # (table, row number)
+_Context = tuple[tuple[Values | None, ...], str | None, dt.date, dt.date]  # related, state, day, school day
 Progress = Callable[[str, int], None]  # (pass, rows visited so far)
 PROGRESS_EVERY = 10_000
 
@@ -151,6 +152,13 @@ class Run:
         self.outcome = Outcome()
         self._visited: dict[str, int] = {}  # rows visited per pass, for progress
 
+    def _context(self, compiled: CompiledTable, row: Row) -> _Context:
+        """What every batch rule needs of a row, computed once: related facts, state, dates."""
+        values = row.values
+        related = compiled.relate(values, self.indexes)
+        day = compiled.day_of(values, self.as_of)
+        return related, compiled.state(values, related), day, compiled.school_day(values, day)
+
     # -- passes ---------------------------------------------------------------------------------
     def decide(self) -> Outcome:
         """Run the gather and decide passes; the outcome has every finding and the summary."""
@@ -187,17 +195,15 @@ class Run:
             if row.problems:
                 continue
             values = row.values
-            day = row_day(contract, values, self.as_of)
             if held:
-                found = findings(name, values, day, self.indexes)
+                found = findings(name, values, row_day(contract, values, self.as_of), self.indexes)
                 if found:
                     self.findings[(name, row.number)] = found
             if not grouping:
                 continue
-            related = compiled.relate(values, self.indexes)
-            state = Evaluator.state_of(compiled, values, related)
+            related, state, day, school_day = self._context(compiled, row)
             for rule in grouping:
-                member = rule.member(name, row.number, row.key, values, related, day, state)
+                member = rule.member(name, row.number, row.key, values, related, day, state, school_day)
                 if isinstance(member, Member):
                     try:
                         self.groups[rule.rule.id].add(member)
@@ -213,7 +219,7 @@ class Run:
         compiled = self.evaluator.tables[name]
         for row in self.tables.get(name, ()):
             if not row.problems:
-                self._member_verdict(verdicts, compiled, row)
+                verdicts.visit(row, self._context(compiled, row))
         self._record(verdicts)
 
     def _decide_groups(self, rule: BatchRule) -> None:
@@ -233,7 +239,6 @@ class Run:
 
     def _decide_streamed(self, name: str) -> None:
         compiled = self.evaluator.tables[name]
-        contract = compiled.table
         rules = [rule for rule in self.rules if rule.table.name == name and not rule.by_group]
         all_verdicts = [_Verdicts(rule, self.groups.get(rule.rule.id), self._lookups(rule)) for rule in rules]
         findings = self.evaluator.findings
@@ -243,12 +248,12 @@ class Run:
                 self.outcome.count(Status.ERROR, error_findings(row.problems))
                 continue
             readable += 1
-            values = row.values
-            found = findings(name, values, row_day(contract, values, self.as_of), self.indexes)
+            context = self._context(compiled, row)
+            found = findings(name, row.values, context[2], self.indexes)
             if found:
                 self.findings[(name, row.number)] = found
             for verdicts in all_verdicts:
-                self._member_verdict(verdicts, compiled, row)
+                verdicts.visit(row, context)
         for verdicts in all_verdicts:
             self._record(verdicts)
         # The statuses are final now: rows with findings are counted one by one, the rest pass.
@@ -258,15 +263,6 @@ class Run:
             self.outcome.count(status_of(found), found)
         self.outcome.rows += readable - len(with_findings)
         self.outcome.statuses[Status.PASS] += readable - len(with_findings)
-
-    def _member_verdict(self, verdicts: _Verdicts, compiled: CompiledTable, row: Row) -> None:
-        values = row.values
-        related = compiled.relate(values, self.indexes)
-        member = verdicts.rule.member(compiled.table.name, row.number, row.key, values, related,
-                                      row_day(compiled.table, values, self.as_of),
-                                      Evaluator.state_of(compiled, values, related))
-        if member is not None:
-            verdicts.visit(member)
 
     def _record(self, verdicts: _Verdicts) -> None:
         for (table, number), finding in verdicts.findings():
@@ -290,10 +286,8 @@ class Run:
         for row in self.tables.get(name, ()):
             if row.problems:
                 continue
-            related = compiled.relate(row.values, self.indexes)
-            member = rule.member(name, row.number, row.key, row.values, related,
-                                 row_day(compiled.table, row.values, self.as_of),
-                                 Evaluator.state_of(compiled, row.values, related))
+            related, state, day, school_day = self._context(compiled, row)
+            member = rule.member(name, row.number, row.key, row.values, related, day, state, school_day)
             if member is not None:
                 yield member
 
@@ -345,8 +339,12 @@ class _Verdicts:
         self.found: list[tuple[RowKey, Finding, Any]] = []
         self.failing: dict[Any, list[tuple[int, str]]] = {}
 
-    def visit(self, member: Member | Unchecked) -> None:
+    def visit(self, row: Row, context: _Context) -> None:
         rule = self.rule
+        related, state, day, school_day = context
+        member = rule.member(rule.table.name, row.number, row.key, row.values, related, day, state, school_day)
+        if member is None:
+            return
         if isinstance(member, Unchecked):
             self.found.append(((member.table, member.row), member.finding, None))
             return
