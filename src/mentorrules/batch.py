@@ -340,6 +340,8 @@ def aggregate_of(aggregate: Aggregate, values: Sequence[Any]) -> Any:
     present = [value for value in values if value is not None]
     if function == "count_distinct":
         return len(set(present))
+    if function == "distinct":
+        return sorted(set(present))
     if function == "sum":
         return sum(present, Decimal(0) if aggregate.kind == "decimal" else 0)
     if not present:
@@ -409,7 +411,9 @@ class Groups:
         state = self.states[key[0] if len(key) == 1 else key]
         names = dict(zip((name for name, _ in self.rule.batch.group_by), key, strict=True))
         for aggregate, value in zip(self.rule.batch.aggregates, state, strict=False):
-            names[aggregate.name] = len(value) if aggregate.function == "count_distinct" else value
+            function = aggregate.function
+            names[aggregate.name] = (len(value) if function == "count_distinct"
+                                     else sorted(value) if function == "distinct" else value)
         return names
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
@@ -435,11 +439,12 @@ def _add_distinct(seen: set[Any], value: Any) -> set[Any]:
 
 
 _START: dict[str, Callable[[Aggregate], Any]] = {
-    "count": lambda _: 0, "count_distinct": lambda _: set(), "sum": _start_sum,
+    "count": lambda _: 0, "count_distinct": lambda _: set(), "distinct": lambda _: set(), "sum": _start_sum,
     "min": lambda _: None, "max": lambda _: None}
 _FOLDS: dict[str, Callable[[Any, Any], Any]] = {
     "count": lambda total, _: total + 1,
     "count_distinct": _add_distinct,
+    "distinct": _add_distinct,
     "sum": lambda total, value: total if value is None else total + value,
     "min": lambda low, value: value if value is not None and (low is None or value < low) else low,
     "max": lambda high, value: value if value is not None and (high is None or value > high) else high,
