@@ -32,6 +32,7 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TRUE = frozenset({"true", "yes", "1", "y", "t"})
 _FALSE = frozenset({"false", "no", "0", "n", "f"})
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
+_MISSING = object()
 
 
 class CellError(ValueError):
@@ -115,11 +116,11 @@ class StreamedRows(Sequence[Row]):
         self._held: Rows | None = None
 
     def __iter__(self) -> Iterator[Row]:
-        typer = RowTyper(self.table, self.source)
         number = 0
         with self.path.open(encoding="utf-8-sig", newline="") as handle:
-            for number, cells in enumerate(_csv_rows(handle), start=1):
-                yield typer.cells(number, cells)
+            for row in _csv_typed(RowTyper(self.table, self.source), handle):
+                number = row.number
+                yield row
         self._length = number
 
     def __len__(self) -> int:
@@ -268,73 +269,130 @@ def _show(value: Any) -> str:
     return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
-def _shared(convert: Callable[[Any], Any], limit: int = 200_000) -> Callable[[Any], Any]:
-    """``convert`` that returns one shared (immutable) value per distinct cell text."""
-    seen: dict[str, Any] = {}
+class _Slow(Exception):
+    """A cell the fast path of :class:`RowTyper` leaves to the careful one (to locate its problem)."""
 
-    def shared(raw: Any) -> Any:
-        if not isinstance(raw, str):
-            return convert(raw)
-        try:
-            return seen[raw]
-        except KeyError:
-            value = convert(raw)  # a CellError is not remembered: each bad row reports its own
-            if len(seen) < limit:
-                seen[raw] = value
-            return value
 
-    return shared
+class _Column:
+    """How one column's cells become values: the converter, the pattern the value must match,
+    and, for columns whose cells repeat, one shared value per distinct cell text (which saves
+    most of a large file's memory and most of the converting)."""
+
+    __slots__ = ("convert", "pattern", "position", "seen")
+    LIMIT = 200_000  # distinct texts remembered per column
+
+    def __init__(self, position: int, convert: Callable[[Any], Any], pattern: re.Pattern[str] | None,
+                 shared: bool) -> None:
+        self.position = position
+        self.convert = convert
+        self.pattern = pattern
+        self.seen: dict[str, Any] | None = {} if shared else None
+
+    def __call__(self, raw: Any) -> Any:
+        """The value of a cell; raises :class:`CellError`, or :class:`_Slow` for a cell too long,
+        with a NUL byte or not matching the column's pattern."""
+        seen = self.seen
+        text = raw.__class__ is str
+        if text:
+            if seen is not None and raw in seen:
+                return seen[raw]
+            if len(raw) > MAX_CELL or "\x00" in raw:
+                raise _Slow
+        value = self.convert(raw)  # a CellError is not remembered: each bad row reports its own
+        if value is not None and self.pattern is not None and not self.pattern.fullmatch(str(value)):
+            raise _Slow
+        if text and seen is not None and len(seen) < self.LIMIT:
+            seen[raw] = value
+        return value
 
 
 # -- rows ----------------------------------------------------------------------------------------
 class RowTyper:
-    """Types the cells of one table's rows into records, checked once per cell.
+    """Types the cells of one table's rows into records, checked once per distinct cell text.
 
-    Columns the table does not declare are ignored: no rule can name them.
+    Columns the table does not declare are ignored: no rule can name them. A CSV file's rows go
+    through code generated for its header (:meth:`listed`); a row with a bad cell then takes
+    the careful path (:meth:`row`), which locates every problem of the row.
     """
 
     def __init__(self, table: Table, path: str) -> None:
         self.table = table
         self.path = path
-        # Most cells repeat (roles, programs, school years, dates, amounts, people's ids): one
-        # shared value per distinct cell text saves most of a large file's memory. Unique key
-        # columns and (mutable) lists are converted afresh.
+        # Unique key columns never repeat, and lists are mutable: those are converted afresh.
         unique = set(table.key) if len(table.key) == 1 else set()
-        self.columns = {name: (position, CONVERTERS[kind] if name in unique or kind == "list"
-                               else _shared(CONVERTERS[kind]), table.patterns.get(name))
+        self.columns = {name: _Column(position, CONVERTERS[kind], table.patterns.get(name),
+                                      shared=name not in unique and kind != "list")
                         for position, (name, kind) in enumerate(table.fields.items())}
         self.empty: list[Any] = [None] * len(table.fields)
+        self._fast: dict[tuple[str, ...], Callable[[list[str]], Record]] = {}
 
     def row(self, number: int, cells: Mapping[str, Any]) -> Row:
-        # The hot loop of reading: one pass over the cells, the usual case first.
+        """The row of a mapping of column name to cell, with a located problem per bad cell."""
         values = self.empty.copy()
         problems: list[Problem] | None = None
-        columns = self.columns
         for name, raw in cells.items():
-            column = columns.get(name)
+            column = self.columns.get(name)
             if column is None:
                 continue
-            position, convert, pattern = column
-            if raw.__class__ is str and (len(raw) > MAX_CELL or "\x00" in raw):
-                problem = self._problem(number, name, *(
-                    (f"the cell is {len(raw):,} characters long", f"keep cells under {MAX_CELL:,} characters")
-                    if len(raw) > MAX_CELL else
-                    ("the cell contains a NUL byte", "the file may be binary or badly exported; remove the NUL bytes")))
-                problems = [*(problems or ()), problem]
-                continue
             try:
-                value = convert(raw)
+                values[column.position] = column(raw)
             except CellError as error:
                 problems = [*(problems or ()), self._problem(number, name, str(error), error.hint)]
-                continue
-            if value is not None and pattern is not None and not pattern.fullmatch(str(value)):
-                expected = self.table.descriptions.get(name) or pattern.pattern
-                problems = [*(problems or ()), self._problem(number, name, f"{_show(value)} is not valid here",
-                                                             expected)]
-                continue
-            values[position] = value
+            except _Slow:
+                problems = [*(problems or ()), self._unusual(number, name, column, raw)]
         record = self.table.record_type(values)
         return Row(number, record, tuple(problems or ()), self.table.key_of(record))
+
+    def _unusual(self, number: int, name: str, column: _Column, raw: Any) -> Problem:
+        """The problem of a cell the column refused: too long, a NUL byte, or not its pattern."""
+        if raw.__class__ is str and len(raw) > MAX_CELL:
+            return self._problem(number, name, f"the cell is {len(raw):,} characters long",
+                                 f"keep cells under {MAX_CELL:,} characters")
+        if raw.__class__ is str and "\x00" in raw:
+            return self._problem(number, name, "the cell contains a NUL byte",
+                                 "the file may be binary or badly exported; remove the NUL bytes")
+        value = column.convert(raw)
+        expected = self.table.descriptions.get(name) or (column.pattern.pattern if column.pattern else None)
+        return self._problem(number, name, f"{_show(value)} is not valid here", expected)
+
+    def listed(self, number: int, names: Sequence[str], cells: list[str]) -> Row:
+        """The row of a CSV line's cells under the file's header ``names`` (as wide as the header)."""
+        header = tuple(names)
+        fast = self._fast.get(header)
+        if fast is None:
+            fast = self._fast[header] = self._compile(header)
+        try:
+            record = fast(cells)
+        except (CellError, _Slow):
+            return self.row(number, dict(zip(names, cells, strict=True)))
+        return Row(number, record, (), self.table.key_of(record))
+
+    def _compile(self, names: tuple[str, ...]) -> Callable[[list[str]], Record]:
+        """A function from a header's cells to a record: one expression per column, no loop.
+
+        A repeated cell text is found in its column's shared values without a call; anything
+        else goes through the column's converter, which raises for a cell it cannot take.
+        """
+        first = {name: index for index, name in reversed(list(enumerate(names)))}
+        namespace: dict[str, Any] = {"__builtins__": {}, "_R": self.table.record_type, "_M": _MISSING}
+        parts = []
+        for name, column in self.columns.items():
+            index = first.get(name)
+            if index is None:
+                parts.append("None")
+                continue
+            namespace[f"_c{column.position}"] = column
+            if column.seen is None:
+                parts.append(f"_c{column.position}(c{index})")
+            else:
+                namespace[f"_s{column.position}"] = column.seen
+                parts.append(f"(_v if (_v := _s{column.position}.get(c{index}, _M)) is not _M "
+                             f"else _c{column.position}(c{index}))")
+        cells = "".join(f"c{index}, " for index in range(len(names)))
+        source = f"def _fast(_cells):\n    {cells}= _cells\n    return _R(({', '.join(parts)},))\n"
+        exec(compile(source, f"<mentorrules {self.table.name} reader>", "exec"), namespace)
+        fast: Callable[[list[str]], Record] = namespace["_fast"]
+        return fast
 
     def cells(self, number: int, cells: Cells) -> Row:
         """The row of a reader's cells, or an error row for a row the reader could not split."""
@@ -416,11 +474,11 @@ def _read_file(path: Path, tables: Mapping[str, Table], data: DataSet, streamed:
     if suffix == ".xlsx":
         from mentorrules.workbooks import read_workbook
 
-        for name, rows, problem in read_workbook(path, tables, table_of(path, tables)):
+        for name, cells, problem in read_workbook(path, tables, table_of(path, tables)):
             if problem is not None:
                 data.problems.append(problem)
             else:
-                _add(data, tables[name], f"{path}[{name}]", rows)
+                _add_cells(data, tables[name], f"{path}[{name}]", cells)
         return
     table_name = table_of(path, tables)
     if table_name is None:
@@ -447,11 +505,11 @@ def _read_file(path: Path, tables: Mapping[str, Table], data: DataSet, streamed:
                     data.sources[table_name] = str(path)
                 else:
                     handle.seek(0)
-                    _add(data, table, str(path), _csv_rows(handle))
+                    _add(data, table, str(path), _csv_typed(RowTyper(table, str(path)), handle))
             elif suffix == ".jsonl":
-                _add(data, table, str(path), _jsonl_rows(handle))
+                _add_cells(data, table, str(path), _jsonl_rows(handle))
             else:
-                _add(data, table, str(path), _json_rows(handle.read()))
+                _add_cells(data, table, str(path), _json_rows(handle.read()))
     except OSError as error:
         data.problems.append(Problem("MR300", f"cannot read the file: {error.strerror}", where))
 
@@ -495,28 +553,42 @@ def _missing_columns(table: Table, path: str, columns: Collection[str]) -> Probl
                    hint="add the column (cells may be empty where a value is unknown)")
 
 
-def _add(data: DataSet, table: Table, path: str, cells: Iterable[Cells]) -> None:
-    if table.name in data.tables:
-        data.problems.append(_second_file(table, path, data))
-        return
+def _add_cells(data: DataSet, table: Table, path: str, cells: Iterable[Cells]) -> None:
+    """Add a table given as mappings of column to cell (JSON, JSONL, a workbook's sheet)."""
     typer = RowTyper(table, path)
-    rows = Rows(table)
     columns: set[str] = set()
-    try:
+
+    def rows() -> Iterator[Row]:
         for number, row_cells in enumerate(cells, start=1):
             if not isinstance(row_cells, tuple):
                 columns.update(row_cells)
-            rows.append(typer.cells(number, row_cells))
+            yield typer.cells(number, row_cells)
+
+    _add(data, table, path, rows(), lambda: columns)
+
+
+def _add(data: DataSet, table: Table, path: str, rows: Iterable[Row],
+         columns: Callable[[], Collection[str]] | None = None) -> None:
+    """Add a table read into memory; ``columns`` (when the header was not checked before) gives
+    the columns seen, checked for the required ones once the rows are read."""
+    if table.name in data.tables:
+        data.problems.append(_second_file(table, path, data))
+        return
+    held = Rows(table)
+    try:
+        for row in rows:
+            held.append(row)
     except _FileProblem as error:
         data.problems.append(Problem(error.code, error.message, Location(path, line=error.line,
                                                                           column=error.column),
                                      expected=error.expected, hint=error.hint))
         return
-    problem = _missing_columns(table, path, columns) if columns else None
+    seen = columns() if columns is not None else ()
+    problem = _missing_columns(table, path, seen) if seen else None
     if problem is not None:
         data.problems.append(problem)
         return
-    data.tables[table.name] = rows
+    data.tables[table.name] = held
     data.sources[table.name] = path
 
 
@@ -549,7 +621,9 @@ def _csv_header(handle: TextIO, table: Table, path: str) -> Problem | None:
     return _missing_columns(table, path, [name.strip() for name in header])
 
 
-def _csv_rows(lines: Iterable[str]) -> Iterator[Cells]:
+def _csv_typed(typer: RowTyper, lines: Iterable[str]) -> Iterator[Row]:
+    """The typed rows of a CSV file; blank lines are skipped, a line that cannot be split into
+    the header's cells is an error row that keeps what can be read of it (its key)."""
     reader = _csv_reader(lines)
     try:
         header = next(reader)
@@ -560,27 +634,30 @@ def _csv_rows(lines: Iterable[str]) -> Iterator[Cells]:
     names = [name.strip() for name in header]
     duplicates = sorted({name for name in names if names.count(name) > 1 and name})
     width = len(names)
+    number = 0
     while True:
         try:
             cells = next(reader)
         except StopIteration:
             return
         except csv.Error as error:
-            yield (f"the row cannot be read as CSV: {error}", "check the quotes in this row")
+            number += 1
+            yield typer.broken(number, f"the row cannot be read as CSV: {error}", "check the quotes in this row")
             continue
-        if not cells or (cells == [""] * len(cells) and len(cells) <= 1):
+        if not cells or (len(cells) == 1 and not cells[0]):
             continue
-        if duplicates or len(cells) != width:
-            # What can be read of a row that cannot be trusted, so that the report shows its key.
-            known = {name: cell for name, cell in zip(names, cells, strict=False) if name not in duplicates}
-            if duplicates:
-                yield (f"the header names {', '.join(map(repr, duplicates))} more than once, so this row's "
-                       "values are ambiguous", "rename or remove the repeated column", known)
-            else:
-                yield (f"the row has {len(cells)} cells but the header has {width}",
-                       "check for a missing or extra separator, or an unquoted comma in a cell", known)
+        number += 1
+        if not duplicates and len(cells) == width:
+            yield typer.listed(number, names, cells)
             continue
-        yield dict(zip(names, cells, strict=True))
+        # What can be read of a row that cannot be trusted, so that the report shows its key.
+        known = {name: cell for name, cell in zip(names, cells, strict=False) if name not in duplicates}
+        if duplicates:
+            yield typer.broken(number, f"the header names {', '.join(map(repr, duplicates))} more than once, so "
+                               "this row's values are ambiguous", "rename or remove the repeated column", known=known)
+        else:
+            yield typer.broken(number, f"the row has {len(cells)} cells but the header has {width}",
+                               "check for a missing or extra separator, or an unquoted comma in a cell", known=known)
 
 
 def _json_rows(text: str) -> Iterator[Cells]:
