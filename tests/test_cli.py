@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import csv_text, payout
+from conftest import EXECUTABLE, csv_text, payout
 
 from mentorrules import __version__
 
@@ -291,3 +292,26 @@ def test_an_output_file_that_cannot_be_written_exits_2(run_cli, tmp_path: Path) 
     assert result.code == 2
     assert "MR407 cannot write the report" in result.err
     assert "Traceback" not in result.err
+
+
+# -- pipes and problems about no file -------------------------------------------------------------
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_a_closed_pipe_ends_quietly_with_the_sigpipe_status(tmp_path: Path) -> None:
+    # `mentorrules validate examples/ --format json | head -c 100`: the reader goes away early.
+    process = subprocess.Popen([str(EXECUTABLE), "validate", str(EXAMPLES), "--format", "json",
+                                "--as-of", "2026-01-01"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.read(100)
+    process.stdout.close()
+    error = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141
+    assert error == ""
+
+
+def test_a_problem_about_no_file_is_told_as_the_programs_own(run_cli) -> None:
+    result = run_cli("validate", EXAMPLES, "--pack", "ohio")
+    assert result.code == 2
+    assert result.err.startswith("mentorrules: MR401 unknown pack 'ohio'\n")
+    assert "None:" not in result.err and "<input>" not in result.err

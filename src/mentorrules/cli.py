@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import re
 import sys
 import time
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from mentorrules.errors import Problem
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+EXIT_PIPE_CLOSED = 128 + 13  # killed by SIGPIPE, as `yes | head -1` leaves `yes`
 MASKED = "[masked]"
 
 
@@ -35,14 +37,41 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         code: int = args.run(args)
+        sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
         return code
     except MentorRulesError as error:
+        if _pipe_closed(error):
+            return _quiet_after_closed_pipe()
         print_problems(error.problems, sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        return EXIT_FINDINGS
+        return _quiet_after_closed_pipe()
+
+
+def _pipe_closed(error: BaseException) -> bool:
+    """True when ``error`` was raised because the reader of stdout went away (``| head``)."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, BrokenPipeError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _quiet_after_closed_pipe() -> int:
+    """End as Unix tools do when their reader has gone: no message, status 128 + SIGPIPE.
+
+    Output still buffered is dropped (stdout now points at the null device), so that Python
+    does not complain about the closed pipe when it flushes at exit.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (captured in tests)
+        pass
+    return EXIT_PIPE_CLOSED
 
 
 # -- arguments ----------------------------------------------------------------------------------
@@ -385,11 +414,19 @@ def _relative(path: Path) -> str:
 
 
 def print_problems(problems: Sequence[Problem], stream: TextIO, label: str | None = None) -> None:
-    """Print problems like a compiler: location, code, message, the source line, what to do."""
+    """Print problems like a compiler: location, code, message, the source line, what to do.
+
+    A problem about no file in particular is told as the program's own message
+    (``mentorrules: MR401 unknown pack 'ohio'``).
+    """
+    from mentorrules.errors import Location
+
     for problem in problems:
         location = problem.location
         where = str(location)
-        if location.path and Path(location.path).is_absolute():
+        if location == Location():  # about no file (an unknown pack, a usage mistake)
+            where = "mentorrules"
+        elif location.path and Path(location.path).is_absolute():
             where = where.replace(location.path, _relative(Path(location.path)), 1)
         prefix = f"{label}: " if label else ""
         stream.write(f"{where}: {prefix}{problem.code} {problem.message}\n")
