@@ -321,15 +321,16 @@ def _explain(args: argparse.Namespace) -> int:
     if not explanations:
         for finding in decision.findings:
             print(f"  {finding.rule}  {finding.message}")
+    width = max((len(explanation.rule.id) for explanation in explanations), default=0)
     for explanation in explanations:
         rule = explanation.rule
         if not explanation.applies:
-            print(f"  {rule.id:<14} does not apply   {rule.title}")
+            print(f"  {rule.id:<{width}}  does not apply   {rule.title}")
             continue
         if explanation.finding is None:
-            print(f"  {rule.id:<14} holds            {rule.title}")
+            print(f"  {rule.id:<{width}}  holds            {rule.title}")
             continue
-        print(f"  {rule.id:<14} {explanation.finding.severity.value:<16} {rule.title}")
+        print(f"  {rule.id:<{width}}  {explanation.finding.severity.value:<16} {rule.title}")
         print(f"      {rule.require.text.strip()}")
         for step in explanation.steps:
             print(f"      | {step.text} = {show(step.value)}")

@@ -70,8 +70,10 @@ def write_text(found: list[Change], before: Report, after: Report, stream: TextI
         where = f"{change.table} row {change.row}" if change.table != "group" else "group"
         stream.write(f"{where:<18} {change.key:<24} {change.before:>5} -> {change.after:<5} {' '.join(parts)}\n")
     stream.write("\nPer rule\n")
-    for rule, count in per_rule(found).items():
-        stream.write(f"  {rule:<14} +{count['added']:<6} -{count['removed']}\n")
+    counts = per_rule(found)
+    width = max(map(len, counts), default=0)
+    for rule, count in counts.items():
+        stream.write(f"  {rule:<{width}}  +{count['added']:<6} -{count['removed']}\n")
     statuses = Counter((change.before, change.after) for change in found)
     summary = ", ".join(f"{count} {old} -> {new}" for (old, new), count in sorted(statuses.items()))
     stream.write(f"\n{len(found)} records change: {summary}\n")
