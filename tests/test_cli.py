@@ -315,3 +315,19 @@ def test_a_problem_about_no_file_is_told_as_the_programs_own(run_cli) -> None:
     assert result.code == 2
     assert result.err.startswith("mentorrules: MR401 unknown pack 'ohio'\n")
     assert "None:" not in result.err and "<input>" not in result.err
+
+
+def test_a_data_file_given_as_rules_is_described_not_quoted_whole(run_cli) -> None:
+    result = run_cli("validate", EXAMPLES, "--rules", EXAMPLES / "payouts.csv")
+    assert result.code == 2
+    assert "P-0003" not in result.err
+    assert len(result.err) < 1000, result.err
+
+
+def test_a_rule_file_holding_one_long_text_is_described_by_its_length(run_cli, tmp_path: Path) -> None:
+    rules = tmp_path / "pasted.yaml"
+    rules.write_text("payout_id payee_id role program " * 500 + "\n", encoding="utf-8")
+    result = run_cli("lint", "--pack", "core", rules)
+    assert result.code == 2
+    assert "MR114 'payout_id payee_id role progra...' (a text of 15,999 characters) is the wrong kind" in result.err
+    assert len(result.err) < 1000, result.err

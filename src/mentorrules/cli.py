@@ -22,9 +22,10 @@ from mentorrules import __version__
 
 if TYPE_CHECKING:
     from mentorrules.engine import Engine
-    from mentorrules.errors import Problem
+    from mentorrules.errors import Location, Problem
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+_EXCERPT_WIDTH = 120  # characters of a source line shown under a problem
 EXIT_PIPE_CLOSED = 128 + 13  # killed by SIGPIPE, as `yes | head -1` leaves `yes`
 MASKED = "[masked]"
 
@@ -431,7 +432,7 @@ def print_problems(problems: Sequence[Problem], stream: TextIO, label: str | Non
             where = where.replace(location.path, _relative(Path(location.path)), 1)
         prefix = f"{label}: " if label else ""
         stream.write(f"{where}: {prefix}{problem.code} {problem.message}\n")
-        excerpt = _excerpt(location.path, location.line, location.column)
+        excerpt = _excerpt(location)
         if excerpt:
             stream.write(excerpt)
         if problem.expected:
@@ -442,7 +443,9 @@ def print_problems(problems: Sequence[Problem], stream: TextIO, label: str | Non
         stream.write("\n")
 
 
-def _excerpt(path: str | None, line: int | None, column: int | None) -> str:
+def _excerpt(location: Location) -> str:
+    """The source line of a problem with a caret under its span, cut to a window when long."""
+    path, line, column = location.path, location.line, location.column
     if not path or not line or not Path(path).is_file():
         return ""
     try:
@@ -452,12 +455,25 @@ def _excerpt(path: str | None, line: int | None, column: int | None) -> str:
     if not 1 <= line <= len(lines):
         return ""
     text = lines[line - 1]
-    number = str(line)
-    result = f"{number} | {text}\n"
-    if column:
+    if column and location.end_column and location.end_column > column:
+        width = location.end_column - column
+    elif column:  # no span known: the word or name at the column
         token = re.match(r"[\w.\[\]'\"-]+", text[column - 1:])
         width = max(len(token.group(0)) if token else 1, 1)
-        result += f"{' ' * len(number)} | {' ' * (column - 1)}{'^' * width}\n"
+    start = 0
+    if len(text) > _EXCERPT_WIDTH:  # a long line (minified, pasted) is shown around the column
+        start = max(0, min((column or 1) - 1 - _EXCERPT_WIDTH // 3, len(text) - _EXCERPT_WIDTH))
+        shown = ("..." if start else "") + text[start:start + _EXCERPT_WIDTH]
+        shown += "..." if start + _EXCERPT_WIDTH < len(text) else ""
+        start -= 3 if start else 0
+    else:
+        shown = text
+    number = str(line)
+    result = f"{number} | {shown}\n"
+    if column:
+        offset = column - 1 - start
+        width = min(width, max(len(shown) - offset, 1))
+        result += f"{' ' * len(number)} | {' ' * offset}{'^' * width}\n"
     return result
 
 
