@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from mentorrules import Engine
+from mentorrules import Engine, MentorRulesError
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -122,3 +122,77 @@ def test_progress_is_quiet_when_stderr_is_not_a_terminal(run_cli) -> None:
     result = run_cli("validate", EXAMPLES, "--format", "json", "--as-of", "2026-01-01")
     assert result.code == 1
     assert "rows checked" not in result.err
+
+
+# -- the administrator's walkthrough (README: "Change a cap from a date onwards") -------------------
+NEW_CAP_CASES = """
+- name: from 2026-27 a mentor may be paid 2400.00
+  tables:
+    payouts:
+      - {payout_id: P-1, payee_id: T-1, role: mentor, program: NM_PILOT, state: NM, school_year: 2026-27,
+         pay_date: 2026-12-15, amount: "1200.00", installment: 1}
+      - {payout_id: P-2, payee_id: T-1, role: mentor, program: NM_PILOT, state: NM, school_year: 2026-27,
+         pay_date: 2027-05-15, amount: "1200.00", installment: 2}
+  expect: {P-1: [], P-2: []}
+
+- name: from 2026-27 one cent over 2400.00 fails
+  tables:
+    payouts:
+      - {payout_id: P-1, payee_id: T-1, role: mentor, program: NM_PILOT, state: NM, school_year: 2026-27,
+         pay_date: 2026-12-15, amount: "1200.00", installment: 1}
+      - {payout_id: P-2, payee_id: T-1, role: mentor, program: NM_PILOT, state: NM, school_year: 2026-27,
+         pay_date: 2027-05-15, amount: "1200.01", installment: 2}
+  expect: {P-1: [NMP-005], P-2: [{rule: NMP-005, message: "over the cap 2400.00"}]}
+"""
+
+
+@pytest.fixture
+def nm_copy(tmp_path: Path) -> Path:
+    """Steps 1 and 2: a copy of the New Mexico rules with a cap raised from 2026-07-01, and tests."""
+    copy = tmp_path / "nm-rules"
+    shutil.copytree(NM_RULES, copy)
+    parameters = copy / "yearly_limits.parameters.yaml"
+    old = "      2016-07-01: {mentor: 2000.00, mentee: 1000.00}\n"
+    new = "      2026-07-01: {mentor: 2400.00, mentee: 1000.00}   # new: from school year 2026-27\n"
+    parameters.write_text(parameters.read_text("utf-8").replace(old, old + new), encoding="utf-8")
+    tests = copy / "yearly_limits.test.yaml"
+    tests.write_text(tests.read_text("utf-8") + NEW_CAP_CASES, encoding="utf-8")
+    return copy
+
+
+def test_a_copy_of_an_installed_pack_is_tested_in_its_place(run_cli, nm_copy: Path) -> None:
+    result = run_cli("test", nm_copy)
+    assert result.code == 0, result.out + result.err
+    assert "MR130" not in result.err
+    assert "yearly_limits.test.yaml .........." in result.out  # the copy's cases, the two new ones too
+    assert "plugins/new_mexico" not in result.out  # the installed pack's tests are replaced by the copy's
+
+
+def test_a_copy_of_an_installed_pack_is_linted_in_its_place(run_cli, nm_copy: Path) -> None:
+    result = run_cli("lint", nm_copy)
+    assert result.code == 0, result.out + result.err
+    assert "0 problems" in result.out
+
+
+def test_a_copy_keeps_the_name_and_jurisdiction_of_the_pack_it_copies(nm_copy: Path) -> None:
+    engine = Engine.load(rules=[nm_copy])
+    [copy] = [pack for pack in engine.packs if pack.spec.rule_dirs == (nm_copy,)]
+    assert (copy.name, copy.jurisdiction) == ("new-mexico", "NM")
+    assert [pack.name for pack in engine.packs].count("new-mexico") == 1
+
+
+def test_a_copy_is_a_version_of_its_pack_even_when_only_core_is_asked_for(run_cli, nm_copy: Path) -> None:
+    result = run_cli("test", "--pack", "core", nm_copy)
+    assert result.code == 0, result.out + result.err
+
+
+def test_a_new_pack_reusing_one_id_of_a_pack_is_not_a_copy_of_it(tmp_path: Path) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "caps.yaml").write_text(
+        "rules:\n" + "".join(f"  - {{id: MINE-00{n}, title: t, table: payouts, require: payout.amount > 0, "
+                             "message: m}\n" for n in (1, 2)) +
+        "  - {id: NMP-005, title: t, table: payouts, require: payout.amount > 0, message: m}\n",
+        encoding="utf-8")
+    with pytest.raises(MentorRulesError) as raised:
+        Engine.load(rules=[tmp_path / "mine"])
+    assert [problem.code for problem in raised.value.problems] == ["MR130"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -331,3 +332,64 @@ def test_a_rule_file_holding_one_long_text_is_described_by_its_length(run_cli, t
     assert result.code == 2
     assert "MR114 'payout_id payee_id role progra...' (a text of 15,999 characters) is the wrong kind" in result.err
     assert len(result.err) < 1000, result.err
+
+
+# -- rule paths --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("command", [
+    pytest.param(("test", "PATH"), id="test PATH"),
+    pytest.param(("lint", "PATH"), id="lint PATH"),
+    pytest.param(("validate", "DATA", "--rules", "PATH"), id="validate --rules PATH"),
+    pytest.param(("diff", "DATA", "--after", "PATH"), id="diff --after PATH"),
+])
+@pytest.mark.parametrize(("kind", "message"), [
+    pytest.param("missing", "MR411 the rules path does not exist", id="a path that does not exist"),
+    pytest.param("empty", "MR411 the directory holds no rule files", id="a directory without rule files"),
+])
+def test_a_rules_path_that_gives_no_rules_exits_2_with_a_located_problem(
+        run_cli, tmp_path: Path, command: tuple[str, ...], kind: str, message: str) -> None:
+    path = tmp_path / "nonexistent"
+    if kind == "empty":
+        path.mkdir()
+        (path / "notes.txt").write_text("rules will come here\n", encoding="utf-8")
+    data = data_dir(tmp_path, payout())
+    result = run_cli(*[str(path) if arg == "PATH" else str(data) if arg == "DATA" else arg for arg in command])
+    assert result.code == 2, result.out
+    assert f"{path}: {message}" in result.err
+
+
+def test_the_library_refuses_a_rules_path_that_does_not_exist() -> None:
+    from mentorrules import Engine, MentorRulesError
+
+    with pytest.raises(MentorRulesError) as raised:
+        Engine.load(rules=["/nonexistent"])
+    [problem] = raised.value.problems
+    assert (problem.code, problem.location.path) == ("MR411", "/nonexistent")
+
+
+def test_rules_given_twice_are_two_packs_named_after_their_directories(run_cli, tmp_path: Path,
+                                                                       pack: Path) -> None:
+    second = tmp_path / "roles"
+    second.mkdir()
+    (second / "roles.yaml").write_text(RULES.replace("LOCAL-001", "ROLES-001").replace("params.local_cap", "1800"),
+                                       encoding="utf-8")
+    data = data_dir(tmp_path, payout(), payout(payout_id="P-2", amount="2000.00"))
+    result = run_cli("validate", data, "--pack", "core", "--rules", pack, "--rules", second, "--format", "json")
+    assert result.code == 1, result.err
+    report = json.loads(result.out)
+    assert [item["name"] for item in report["packs"]] == ["core", "local", "roles"]
+    [p2] = [record for record in report["records"] if record["key"] == "P-2"]
+    assert {finding["rule"] for finding in p2["findings"]} == {"LOCAL-001", "ROLES-001"}
+
+
+def test_two_rule_directories_of_the_same_name_get_distinct_names(tmp_path: Path) -> None:
+    from mentorrules import Engine
+
+    paths = []
+    for parent in ("a", "b"):
+        folder = tmp_path / parent / "rules"
+        folder.mkdir(parents=True)
+        (folder / "x.yaml").write_text(RULES.replace("LOCAL-001", f"{parent.upper()}-001").replace(
+            "params.local_cap", "1500.00"), encoding="utf-8")
+        paths.append(folder)
+    engine = Engine.load(packs=[], rules=paths)
+    assert [pack.name for pack in engine.packs] == ["core", "rules", "rules-2"]
