@@ -43,13 +43,19 @@ class Position:
 
 @dataclass
 class Document:
-    """A loaded YAML file: its values, and the position of each value and mapping key."""
+    """A loaded YAML file: its values, and the position of each value and mapping key.
+
+    ``invalid`` holds the paths of values that could not be built (an impossible date, a tag,
+    an alias); they are ``None`` in ``value`` and their problem is already reported, so later
+    stages skip them and keep checking the rest of the file.
+    """
 
     path: str
     text: str
     value: Any = None
     positions: dict[JsonPath, Position] = field(default_factory=dict)
     key_positions: dict[JsonPath, Position] = field(default_factory=dict)
+    invalid: set[JsonPath] = field(default_factory=set)
 
     def location(self, path: JsonPath, *, key: bool = False, offset: int = 0) -> Location:
         """The location of the value (or, with ``key``, the mapping key) at ``path``.
@@ -163,6 +169,7 @@ class _Builder:
             self.problems.append(Problem(
                 "MR102", "anchors and aliases (&name, *name) are not allowed", self.where(node),
                 hint="write the value out where it is used"))
+            self.document.invalid.add(path)
             return None
         self.seen.add(id(node))
         mark = node.start_mark
@@ -171,6 +178,7 @@ class _Builder:
             self.problems.append(Problem(
                 "MR102", f"the tag {node.tag!r} is not allowed", self.where(node),
                 expected="plain YAML values: text, numbers, booleans, dates, lists and mappings"))
+            self.document.invalid.add(path)
             return None
         self.document.positions[path] = Position(mark.line + 1, mark.column + 1, style)
         if isinstance(node, yaml.MappingNode):
@@ -178,7 +186,11 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
         assert isinstance(node, yaml.ScalarNode)
-        return self.scalar(node)
+        count = len(self.problems)
+        value = self.scalar(node)
+        if len(self.problems) > count:
+            self.document.invalid.add(path)
+        return value
 
     def mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
@@ -189,8 +201,9 @@ class _Builder:
                                              self.where(key_node)))
                 continue
             # Keys are text (YAML 1.1 would read `on:` or `no:` as booleans), except dates,
-            # which key the dated values of parameters.
-            key = self.scalar(key_node) if key_node.tag == _TIMESTAMP else key_node.value
+            # which key the dated values of parameters. A key that looks like a date but is not
+            # one (2024-13-01) stays text, for the schema to locate as "not a valid date".
+            key = self._date_key(key_node) if key_node.tag == _TIMESTAMP else key_node.value
             line = key_node.start_mark.line + 1
             if key in result:
                 self.problems.append(Problem(
@@ -202,6 +215,13 @@ class _Builder:
             self.document.key_positions[child] = Position(line, key_node.start_mark.column + 1)
             result[key] = self.build(value_node, child)
         return result
+
+    def _date_key(self, node: yaml.ScalarNode) -> Any:
+        try:
+            value = self.constructor.construct_yaml_timestamp(node)
+        except (ValueError, TypeError, yaml.YAMLError, OverflowError):
+            return node.value
+        return value.date() if isinstance(value, dt.datetime) else value
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
         tag, text = node.tag, node.value

@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator, ValidationError
 from referencing import Registry, Resource
 
 from mentorrules.errors import Problem, did_you_mean, one_of
-from mentorrules.loading import Document, to_json_like
+from mentorrules.loading import Document, JsonPath, to_json_like
 
 RULES, PARAMETERS, TESTS = "rules", "parameters", "tests"
 
@@ -48,16 +48,30 @@ def check(document: Document, name: str) -> list[Problem]:
     >>> str(problem.location), problem.code, problem.message, problem.hint
     ('r.yaml:3:5', 'MR111', "unknown field 'titel'", "did you mean 'title'?")
     """
+    return [problem for _, problem in violations(document, name)]
+
+
+def violations(document: Document, name: str) -> list[tuple[JsonPath, Problem]]:
+    """Like :func:`check`, with the path of the node each problem is about, so that a caller
+    can skip what is broken (one rule, one parameter) and go on checking the rest.
+
+    Values the loader could not build (``document.invalid``) are already reported: nothing is
+    said again about them or below them.
+    """
     instance = to_json_like(document.value)
-    problems: list[Problem] = []
+    found: list[tuple[JsonPath, Problem]] = []
     seen: set[tuple[int | None, int | None, str]] = set()
     for error in sorted(validator(name).iter_errors(instance), key=_error_order):
-        for problem in _problems(document, _most_specific(error)):
+        error = _most_specific(error)
+        path = tuple(error.absolute_path)
+        if any(path[:len(bad)] == bad for bad in document.invalid):
+            continue
+        for problem in _problems(document, error):
             marker = (problem.location.line, problem.location.column, problem.message)
             if marker not in seen:
                 seen.add(marker)
-                problems.append(problem)
-    return problems
+                found.append((path, problem))
+    return found
 
 
 def _error_order(error: ValidationError) -> tuple[str, ...]:
