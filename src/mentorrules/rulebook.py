@@ -184,7 +184,7 @@ def signature_of(function: Callable[..., Any]) -> Signature:
     kinds = tuple(_kind_of_hint(hints.get(p.name)) for p in parameters)
     optional = sum(1 for p in parameters if p.default is not p.empty)
     accepts_missing = any(hints.get(p.name) in (Any, object) for p in parameters)
-    return Signature(kinds, _kind_of_hint(hints.get("return")), optional, accepts_missing)
+    return Signature(kinds, _kind_of_hint(hints.get("return")), optional, accepts_missing, function)
 
 
 def _kind_of_hint(hint: Any) -> Kind:
@@ -540,12 +540,15 @@ class _RuleReader:
 
 def _parse_located(document: Document, path: JsonPath, text: str, scope: Scope, want: Kind | None,
                    problems: list[Problem], offset: int = 0) -> Expression | None:
+    """The checked expression at ``path``, or None with every mistake in it added to ``problems``."""
     try:
         return parse(text, scope, want=want)
     except ExpressionError as error:
-        problems.append(Problem(error.code, error.message,
-                                document.location(path, offset=offset + error.offset),
-                                expected=error.expected, hint=error.hint))
+        for mistake in error.all:
+            end = offset + mistake.end if mistake.end is not None else None
+            problems.append(Problem(mistake.code, mistake.message,
+                                    document.location(path, offset=offset + mistake.offset, end=end),
+                                    expected=mistake.expected, hint=mistake.hint))
         return None
 
 
