@@ -282,3 +282,36 @@ def test_a_call_with_literal_arguments_is_checked_once_at_load_time(write_rules)
     assert problem.code == "MR205"
     assert problem.message == "date('2025-13-01') has no value: date() refuses this value"
     assert load(write_rules, "payout.pay_date >= date('2025-02-28')")  # a real date loads
+
+
+# -- messages and reasons when values are missing or refused ---------------------------------------
+def test_a_message_that_cannot_compute_a_value_shows_it_as_missing(write_rules) -> None:
+    engine = load(write_rules, "payout.amount > 5000",
+                  message="paid {payout.amount} for the year from {school_year_start(payout.school_year)}")
+    assert finding_messages(engine, school_year="") == ["paid 1000.00 for the year from (missing)"]
+    assert finding_messages(engine) == ["paid 1000.00 for the year from 2025-07-01"]
+
+
+def test_a_function_that_refuses_a_value_is_named_with_the_value(write_rules) -> None:
+    engine = load(write_rules, "date(payout.role) > payout.pay_date")
+    assert finding_messages(engine) == ["cannot check: date() cannot take payout.role = 'mentor'"]
+
+
+def test_a_function_given_an_empty_value_names_the_empty_field(write_rules) -> None:
+    engine = load(write_rules, "school_year_start(payout.school_year) <= payout.pay_date")
+    assert finding_messages(engine, school_year="") == [
+        "cannot check: payout.school_year is empty, and school_year_start() needs a value"]
+
+
+def test_an_alaska_payout_without_a_school_year_is_reported_not_a_traceback(run_cli, tmp_path: Path) -> None:
+    # DX-001's message shows school_year_start(payout.school_year) for an empty school year.
+    (tmp_path / "payouts.csv").write_text(
+        "payout_id,payee_id,role,program,state,district,school_year,pay_date,amount\n"
+        "P-1,T-1,mentor,AK_ASMP,AK,Anchorage,,2025-09-15,500.00\n", encoding="utf-8")
+    (tmp_path / "districts.csv").write_text("district,state,agreement_year,agreement_signed_on\n"
+                                            "Anchorage,AK,2025-26,2025-08-01\n", encoding="utf-8")
+    result = run_cli("validate", tmp_path, "--as-of", "2025-09-01")
+    assert result.code == 1, result.err
+    assert "Traceback" not in result.err
+    assert "district Anchorage has no agreement for (missing) signed before service started on (missing)" \
+        in " ".join(result.out.split())
