@@ -296,13 +296,8 @@ def _lint(args: argparse.Namespace) -> int:
 
     engine = _engine(args, args.path)
     outcome = ruletests.run(engine, ruletests.find_test_files(engine, args.path))
-    newest = None
-    if args.data:
-        dataset = engine.read(args.data)
-        dates = [value for rows in dataset.tables.values() for row in rows for value in row.values.values()
-                 if isinstance(value, dt.date)]
-        newest = max(dates, default=None)
-    results = linting.lint(engine, outcome, newest, args.stale_after)
+    records = engine.read(args.data) if args.data else None
+    results = linting.lint(engine, outcome, records, args.stale_after)
     errors = [result.problem for result in results if result.error]
     warnings = [result.problem for result in results if not result.error]
     print_problems(errors, sys.stdout)
