@@ -196,3 +196,64 @@ def test_a_new_pack_reusing_one_id_of_a_pack_is_not_a_copy_of_it(tmp_path: Path)
     with pytest.raises(MentorRulesError) as raised:
         Engine.load(rules=[tmp_path / "mine"])
     assert [problem.code for problem in raised.value.problems] == ["MR130"]
+
+
+# -- new-pack ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("name", "jurisdiction", "message"), [
+    pytest.param("alaska", "AK", "'alaska' is the name of an installed pack", id="an installed pack's name"),
+    pytest.param("new-mexico", "NM", "'new-mexico' is the name of an installed pack", id="a dashed installed name"),
+    pytest.param("core", "OR", "'core' is the name of an installed pack", id="core"),
+    pytest.param("Oregon", "OR", "'Oregon' is not a pack name", id="capitals"),
+    pytest.param("1oregon", "OR", "'1oregon' is not a pack name", id="a leading digit"),
+    pytest.param("new--hampshire", "NH", "'new--hampshire' is not a pack name", id="a double dash"),
+    pytest.param("new_hampshire", "NH", "'new_hampshire' is not a pack name", id="an underscore"),
+    pytest.param("oregon", "or", "'or' is not a US state or territory code", id="a lower-case code"),
+    pytest.param("oregon", "XX", "'XX' is not a US state or territory code", id="no such state"),
+    pytest.param("oregon", "ORE", "'ORE' is not a US state or territory code", id="three letters"),
+])
+def test_new_pack_refuses_a_clashing_or_malformed_name_or_code(run_cli, tmp_path: Path, name: str,
+                                                               jurisdiction: str, message: str) -> None:
+    result = run_cli("new-pack", name, "--jurisdiction", jurisdiction, "--output", tmp_path)
+    assert result.code == 2
+    assert f"MR408 {message}" in result.err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_new_pack_accepts_a_territory(run_cli, tmp_path: Path) -> None:
+    result = run_cli("new-pack", "puerto-rico", "--jurisdiction", "PR", "--output", tmp_path)
+    assert result.code == 0, result.err
+    assert (tmp_path / "puerto-rico" / "src" / "mentorrules_puerto_rico" / "__init__.py").is_file()
+
+
+def test_new_pack_schema_lines_point_inside_the_pack_not_at_this_machine(run_cli, tmp_path: Path) -> None:
+    assert run_cli("new-pack", "oregon", "--jurisdiction", "OR", "--output", tmp_path).code == 0
+    written = list((tmp_path / "oregon").rglob("*.yaml"))
+    assert len(written) == 3
+    for path in written:
+        first = path.read_text("utf-8").splitlines()[0]
+        assert first.startswith("# yaml-language-server: $schema=")
+        target = first.split("$schema=", 1)[1]
+        assert not Path(target).is_absolute() and str(ROOT) not in target
+        schema = (path.parent / target).resolve()
+        assert schema.is_file() and (tmp_path / "oregon") in schema.parents
+    for path in (tmp_path / "oregon").rglob("*"):
+        if path.is_file():
+            assert str(ROOT) not in path.read_text("utf-8"), path
+
+
+def readme_block(after: str) -> str:
+    """The fenced block that follows a line of the README's pack section."""
+    section = (ROOT / "README.md").read_text("utf-8").split("### Write a pack for another state")[1]
+    return section.split(after, 1)[1].split("```", 2)[1].split("\n", 1)[1]
+
+
+def test_the_readme_shows_what_new_pack_writes() -> None:
+    from mentorrules.scaffold import files
+
+    written = files("oregon", "OR")
+    assert readme_block("`pyproject.toml`:") == written["pyproject.toml"]
+    assert readme_block("`src/mentorrules_oregon/__init__.py`:") == written["src/mentorrules_oregon/__init__.py"]
+    assert readme_block("`src/mentorrules_oregon/rules/stipends.yaml`") == \
+        written["src/mentorrules_oregon/rules/stipends.yaml"]
+    listed = [line.split("#")[0].strip() for line in readme_block("It writes these files:").splitlines()[1:]]
+    assert sorted(listed) == sorted(written)

@@ -387,16 +387,20 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _new_pack(args: argparse.Namespace) -> int:
-    from importlib.resources import files
-
     from mentorrules import scaffold
     from mentorrules.errors import Location, MentorRulesError, Problem
+    from mentorrules.packs import installed_names
 
-    schemas = Path(str(files("mentorrules") / "schemas")).resolve()
+    where = Location(str(args.output / args.name))
+    mistakes = scaffold.mistakes(args.name, args.jurisdiction, installed_names())
+    if mistakes:
+        raise MentorRulesError([Problem("MR408", what, where, hint=hint) for what, hint in mistakes])
     try:
-        root = scaffold.write(args.name, args.jurisdiction, args.output, schemas)
-    except (ValueError, FileExistsError) as error:
-        raise MentorRulesError([Problem("MR408", str(error), Location(str(args.output)))]) from None
+        root = scaffold.write(args.name, args.jurisdiction, args.output)
+    except (OSError, FileExistsError) as error:
+        raise MentorRulesError([Problem("MR408", str(error) if isinstance(error, FileExistsError)
+                                        else f"cannot write the pack: {error.strerror or error}", where,
+                                        hint="choose another --output or name")]) from None
     print(f"wrote {_relative(root)}: install it with `pip install -e {_relative(root)}`, "
           "then `mentorrules test`")
     return EXIT_CLEAN

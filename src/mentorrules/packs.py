@@ -78,6 +78,16 @@ def installed_plugins() -> dict[str, ModuleType | Problem]:
     return found
 
 
+def installed_names() -> set[str]:
+    """Every name an installed pack answers to: its entry-point name, its declared name and its
+    module (``alaska``, ``mentorrules_alaska``), for refusing a new pack that would clash."""
+    names = set()
+    for entry_point in importlib.metadata.entry_points(group=hookspecs.PROJECT):
+        names |= {entry_point.name, entry_point.value.split(":")[0]}
+    found, _ = discover(None)
+    return names | {pack.name for pack in found}
+
+
 def _distribution(entry_point: importlib.metadata.EntryPoint) -> str:
     distribution = getattr(entry_point, "dist", None)
     return str(distribution.name) if distribution is not None else "an unknown distribution"
