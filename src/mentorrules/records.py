@@ -43,7 +43,11 @@ class CellError(ValueError):
 
 
 class Row:
-    """One input row: its 1-based number in its table, its key, typed values, and problems if any."""
+    """One input row: its 1-based number in its table, its key, typed values, and problems if any.
+
+    On a row with problems, a cell that could not be read keeps its value as written, so that
+    reports can show it; no rule ever runs on such a row.
+    """
 
     __slots__ = ("key", "number", "problems", "values")
 
@@ -233,17 +237,20 @@ class RowTyper:
                     if len(raw) > MAX_CELL else
                     ("the cell contains a NUL byte", "the file may be binary or badly exported; remove the NUL bytes")))
                 problems = [*(problems or ()), problem]
+                values[name] = raw
                 continue
             try:
                 convert: Callable[[Any], Any] = converters.get(name, to_text)
                 value = convert(raw)
             except CellError as error:
                 problems = [*(problems or ()), self._problem(number, name, str(error), error.hint)]
+                values[name] = raw
                 continue
             if value is not None and name in patterns and not patterns[name].fullmatch(str(value)):
                 expected = self.table.descriptions.get(name) or patterns[name].pattern
                 problems = [*(problems or ()), self._problem(number, name, f"{_show(value)} is not valid here",
                                                              expected)]
+                values[name] = raw
                 continue
             values[name] = value
         return Row(number, values, tuple(problems or ()), self.table.key_of(values))
