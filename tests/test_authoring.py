@@ -257,3 +257,23 @@ def test_the_readme_shows_what_new_pack_writes() -> None:
         written["src/mentorrules_oregon/rules/stipends.yaml"]
     listed = [line.split("#")[0].strip() for line in readme_block("It writes these files:").splitlines()[1:]]
     assert sorted(listed) == sorted(written)
+
+
+def test_diff_lists_rows_whose_finding_says_something_else(run_cli, tmp_path: Path) -> None:
+    # A cap raised to 2400.00 still fails T-0012's 2500.00: same rule, another message.
+    copy = tmp_path / "nm-rules"
+    shutil.copytree(NM_RULES, copy)
+    parameters = copy / "yearly_limits.parameters.yaml"
+    old = "      2016-07-01: {mentor: 2000.00, mentee: 1000.00}\n"
+    parameters.write_text(parameters.read_text("utf-8").replace(
+        old, old + "      2025-07-01: {mentor: 2400.00, mentee: 1000.00}\n"), encoding="utf-8")
+    result = run_cli("diff", EXAMPLES, "--after", copy, "--format", "json", "--as-of", "2026-01-01")
+    report = json.loads(result.out)
+    reworded = [change for change in report["changes"] if change["reworded"]]
+    assert reworded and all(change["before"] == change["after"] == "fail" for change in reworded)
+    [first, *_] = reworded[0]["reworded"]
+    assert first["rule"] == "NMP-005"
+    assert first["before"].endswith("over the cap 2000.00") and first["after"].endswith("over the cap 2400.00")
+    assert report["rules"]["NMP-005"]["reworded"] == len(reworded)
+    text = run_cli("diff", EXAMPLES, "--after", copy, "--as-of", "2026-01-01").out
+    assert "~NMP-005" in text and "-> T-0012 was paid 2500.00 as mentor in 2025-26, over the cap 2400.00" in text
