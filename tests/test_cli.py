@@ -393,3 +393,29 @@ def test_two_rule_directories_of_the_same_name_get_distinct_names(tmp_path: Path
         paths.append(folder)
     engine = Engine.load(packs=[], rules=paths)
     assert [pack.name for pack in engine.packs] == ["core", "rules", "rules-2"]
+
+
+# -- rule tests that cannot pass as written ----------------------------------------------------------
+def test_an_expected_unknown_rule_is_reported_where_it_is_written(run_cli, pack: Path) -> None:
+    (pack / "caps.test.yaml").write_text(TESTS.replace("expect: {P-1: []}", "expect: {P-1: [NOPE-1]}"),
+                                         encoding="utf-8")
+    result = run_cli("test", "--pack", "core", pack)
+    assert result.code == 2
+    assert "caps.test.yaml:7:18: MR140 P-1: the case expects the unknown rule 'NOPE-1'" in result.err
+    assert "expected ['NOPE-1'], got none" not in result.out
+
+
+def test_an_expected_rule_that_the_case_does_not_test_is_reported(run_cli, pack: Path) -> None:
+    (pack / "caps.test.yaml").write_text(TESTS.replace("expect: {P-1: []}", "expect: {P-1: [STIPEND-001]}"),
+                                         encoding="utf-8")
+    result = run_cli("test", "--pack", "core", pack)
+    assert result.code == 2
+    assert "caps.test.yaml:7:18: MR142 P-1: the case expects STIPEND-001, which it does not test" in result.err
+
+
+def test_a_row_that_cannot_be_read_says_why_not_that_it_is_missing(run_cli, pack: Path) -> None:
+    (pack / "caps.test.yaml").write_text(TESTS.replace('amount: "1000.00"', 'amount: "$5"'), encoding="utf-8")
+    result = run_cli("test", "--pack", "core", pack)
+    assert result.code == 1
+    assert "P-1: payouts row 1 could not be read: column 'amount': '$5' is not a decimal amount" in result.out
+    assert "no row has this key" not in result.out
