@@ -81,14 +81,11 @@ class Document:
         position = table.get(probe)
         if position is None:
             return Location(self.path, line=1, column=1)
-        if key or (probe != path):
-            same_line = position.end_line == position.line
+        if key or probe != path or (offset == 0 and end is None):
+            # The whole node, spanned when it is on one line (not an enclosing node's span).
+            spans = probe == path and position.end_line == position.line
             return Location(self.path, line=position.line, column=position.column,
-                            end_column=position.end_column if same_line and probe == path else None)
-        if offset == 0 and end is None:
-            same_line = position.end_line == position.line
-            return Location(self.path, line=position.line, column=position.column,
-                            end_column=position.end_column if same_line else None)
+                            end_column=position.end_column if spans else None)
         lines = self.text.splitlines()
         line, column = _advance(lines, position, offset)
         end_column = None

@@ -84,7 +84,7 @@ def installed_names() -> set[str]:
     names = set()
     for entry_point in importlib.metadata.entry_points(group=hookspecs.PROJECT):
         names |= {entry_point.name, entry_point.value.split(":")[0]}
-    found, _ = discover(None)
+    found, _ = _installed_packs()
     return names | {pack.name for pack in found}
 
 
@@ -112,22 +112,7 @@ def discover(wanted: Iterable[str] | None, local_dirs: Iterable[Path] = (),
     ``versions`` (``mentorrules diff --after DIR``) must each be a version of an installed pack;
     a directory sharing only file names with a pack (parameters only) counts for them too.
     """
-    problems: list[Problem] = []
-    installed: list[Pack] = []
-    modules = installed_plugins()
-    manager = plugin_manager()
-    for name, module in modules.items():
-        if isinstance(module, Problem):
-            problems.append(module)
-            continue
-        manager.register(module, name=name)
-    for entry_name, module in modules.items():
-        if isinstance(module, Problem):
-            continue
-        pack, pack_problems = _pack_of(manager, entry_name, module)
-        problems += pack_problems
-        if pack is not None:
-            installed.append(pack)
+    installed, problems = _installed_packs()
     packs = list(installed)
     if wanted is not None:
         wanted = list(wanted)
@@ -178,6 +163,27 @@ def discover(wanted: Iterable[str] | None, local_dirs: Iterable[Path] = (),
     problems += _clashes(packs)
     packs.sort(key=lambda pack: (pack.name != "core", pack.jurisdiction or "", pack.name))
     return packs, problems
+
+
+def _installed_packs() -> tuple[list[Pack], list[Problem]]:
+    """Every installed pack, each registered with one plugin manager made for this call."""
+    problems: list[Problem] = []
+    installed: list[Pack] = []
+    modules = installed_plugins()
+    manager = plugin_manager()
+    for name, module in modules.items():
+        if isinstance(module, Problem):
+            problems.append(module)
+        else:
+            manager.register(module, name=name)
+    for entry_name, module in modules.items():
+        if isinstance(module, Problem):
+            continue
+        pack, pack_problems = _pack_of(manager, entry_name, module)
+        problems += pack_problems
+        if pack is not None:
+            installed.append(pack)
+    return installed, problems
 
 
 def check_rules_path(path: Path) -> Problem | None:
