@@ -70,7 +70,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "grants": ("grant_id", "budget_period", "program", "pop_start", "pop_end", "match_pct", "match_basis",
                "federal_sources_allowed", "federal_amount"),
     "contributions": ("contribution_id", "grant_id", "district", "type", "funding_source", "date", "amount",
-                      "source_document_ref", "counted_on"),
+                      "source_document_ref", "counted_on", "compensation", "time_effort_ref"),
 }
 TABLES = tuple(COLUMNS)
 
@@ -362,6 +362,8 @@ class Generator:
                 license_level = "1"
                 if self.defect():
                     career = rng.randint(4, 6)                  # FSY-001
+                if self.defect():
+                    license_level = "2"                          # NMBT-001 (warning)
             if pilot and self.defect():
                 rating = "Effective"                             # NMP-004
             first_day = self.first_teaching(first_year, career)
@@ -543,10 +545,16 @@ class Generator:
             where = f"{district_code(district)}-" if district else ""
             counted = grant if rng.random() < 0.7 else ""
             document = f"{prefix}-{where}{label}-{number:04d}"
+            # In-kind match is staff time (district teachers released to mentor, university mentors):
+            # compensation, with its time-and-effort record (2 CFR 200.430(i), COMP-002).
+            staff_time = kind == "in_kind"
+            effort = f"TE-{label}-M{number:04d}" if staff_time else ""
             if self.defect():
-                document, counted = rng.choice((("", counted), (document, f"{grant};S367A{label}0042")))  # CS-001/2
+                document, counted, effort = rng.choice((
+                    ("", counted, effort), (document, f"{grant};S367A{label}0042", effort),   # CS-001, CS-002
+                    (document, counted, "")))                                                # COMP-002 (in kind)
             self.write("contributions", (f"C-{number:05d}", grant, district, kind, source, day.isoformat(),
-                                         money(amount), document, counted))
+                                         money(amount), document, counted, "true" if staff_time else "false", effort))
 
         def day_in(year: str) -> dt.date:
             start = year_start(year)

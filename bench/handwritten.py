@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from decimal import Decimal
 from typing import Any
 
 from mentorrules.engine import Engine
@@ -26,19 +25,22 @@ def make_checker(engine: Engine, day: dt.date) -> Callable[[Row, Mapping[str, Ma
 
     eligible_roles = value("core", "eligible_roles")
     year_start = value("core", "program_year_start")
-    schedule = value("core", "stipend_schedule")
-    band_min, band_max = value("core", "stipend_band_min"), value("core", "stipend_band_max")
+    schedule = value("core", "schedule")
+    band = value("core", "band")
     agreement_programs = value("core", "agreement_programs")
+    installments = value("core", "installments_per_year")
     max_career = value("core", "max_mentee_career_year")
     new_to_state_grants = value("alaska", "new_to_state_grants")
-    asmp_max_career = value("alaska", "asmp_max_mentee_career_year")
+    asmp_max_career = value("alaska", "max_mentee_career_year")  # the pack's own, not core's map
+    full_release_fte = value("alaska", "full_release_fte")
     license_levels = value("new-mexico", "mentor_license_levels")
+    mentee_levels = value("new-mexico", "beginning_mentee_license_levels")
+    beginning_ratings = value("new-mexico", "beginning_mentor_ratings")
     title_grants = value("new-mexico", "title_ii_a_grants")
     title_prefix = value("new-mexico", "title_ii_a_award_prefix")
     pilot_districts = value("new-mexico", "pilot_districts")
     mentor_ratings, mentee_ratings = value("new-mexico", "mentor_ratings"), value("new-mexico", "mentee_ratings")
     nmteach_last_year = value("new-mexico", "nmteach_last_year")
-    one = Decimal("1.0")
 
     def check(payout: Row, indexes: Mapping[str, Mapping[Any, Row]]) -> list[str]:
         out: list[str] = []
@@ -59,8 +61,8 @@ def make_checker(engine: Engine, day: dt.date) -> Callable[[Row, Mapping[str, Ma
 
         key = f"{program}/{role}"
         guard("STIPEND-005", lambda: key in schedule and amount != schedule[key])
-        guard("STIPEND-005-BAND", lambda: key not in schedule and role in band_min and role in band_max
-              and not band_min[role] <= amount <= band_max[role])
+        guard("STIPEND-005-BAND", lambda: key not in schedule and f"{role}/min" in band and f"{role}/max" in band
+              and not band[f"{role}/min"] <= amount <= band[f"{role}/max"])
         guard("COMP-001", lambda: federal and payout["time_effort_ref"] in (None, ""))
         guard("CS-007-PAYOUT", lambda: federal and not (
             grant["pop_start"] <= (start or payout["pay_date"])
@@ -81,6 +83,8 @@ def make_checker(engine: Engine, day: dt.date) -> Callable[[Row, Mapping[str, Ma
         guard("STIPEND-001", lambda: role not in eligible_roles)
         guard("STIPEND-002", lambda: not (amount > 0 and places(amount) <= 2))
         guard("STIPEND-003", lambda: payee is None)
+        installment = payout["installment"]
+        guard("STIPEND-007", lambda: installment is not None and not 1 <= installment <= installments)
         guard("STIPEND-004", lambda: not (year == school_year(payout["pay_date"], year_start)
                                           or payout["accrual"] is True))
         state = payout["state"]
@@ -89,11 +93,14 @@ def make_checker(engine: Engine, day: dt.date) -> Callable[[Row, Mapping[str, Ma
                 (payee["new_to_state"] is True and payout["grant_id"] in new_to_state_grants)
                 or 1 <= mentee_career() <= asmp_max_career))
             guard("ASMP-003", lambda: program == "AK_ASMP" and role == "mentor" and not (
-                payee["mentoring_fte"] == one and payee["teacher_of_record"] is not True
+                payee["mentoring_fte"] == full_release_fte and payee["teacher_of_record"] is not True
                 and payee["full_release"] is not False))
         elif state == "NM":
             mentor_beginning = program == "NM_BEGINNING" and role == "mentor"
             guard("NMBT-002", lambda: mentor_beginning and payee["license_level"].upper() not in license_levels)
+            guard("NMBT-003", lambda: mentor_beginning and payee["rating"].lower() not in beginning_ratings)
+            guard("NMBT-001", lambda: program == "NM_BEGINNING" and role == "mentee"
+                  and payee["license_level"].upper() not in mentee_levels)
             grant_id = payout["grant_id"]
             guard("T2A-002", lambda: mentor_beginning and grant_id not in (None, "") and (
                 grant_id.upper() in title_grants or grant_id.upper().startswith(title_prefix)))
@@ -104,8 +111,8 @@ def make_checker(engine: Engine, day: dt.date) -> Callable[[Row, Mapping[str, Ma
                     or year in district["participating_years"])))
             guard("NMP-003", lambda: pilot and role == "mentor" and payee["rating"].lower() not in mentor_ratings)
             guard("NMP-004", lambda: pilot and role == "mentee" and payee["rating"].lower() not in mentee_ratings)
-            guard("NMP-010", lambda: pilot and payee is not None and payee["rating_scale"] not in (None, "")
-                  and payee["rating_scale"].upper() == "NMTEACH"
+            guard("NMP-010", lambda: (pilot or mentor_beginning) and payee is not None
+                  and payee["rating_scale"] not in (None, "") and payee["rating_scale"].upper() == "NMTEACH"
                   and not (payee["rating_year"] not in (None, "") and payee["rating_year"] <= nmteach_last_year))
         return out
 

@@ -171,7 +171,7 @@ def july_first(data: Data) -> None:
     accrued["accrual"] = "true"
 
 
-SHOWCASE = "P-0007"  # the row of the main README's `mentorrules explain examples/ --record payouts:P-0007`
+SHOWCASE = "P-0009"  # the row of the main README's `mentorrules explain examples/ --record payouts:P-0009`
 
 
 def off_schedule(data: Data) -> None:
@@ -263,6 +263,10 @@ def late_agreement(data: Data) -> None:
     data.violate("payouts", late, "DX-001",
                  f"{district} signed its 2025-26 agreement on {earliest}, the day this service started: "
                  "an agreement is signed before service starts")
+    started = [row for row in data.pairings(program="AK_ASMP", district=district) if row["start_date"] <= earliest]
+    data.violate("pairings", started, "DX-001-PAIRING",
+                 f"the same late agreement seen on the pairing: it started on {earliest}, the day {district} signed; "
+                 "checking pairings finds it before any payout is made")
 
 
 # == New Mexico ==================================================================================
@@ -361,6 +365,9 @@ def duplicate_installment(data: Data) -> None:
     data.violate("payouts", [first, second], "NMP-009",
                  f"installment 1 of {mentee} for {first['school_year']} paid twice under two payout ids "
                  "(a re-issued check); both rows carry the finding")
+    data.violate("payouts", [first, second], "STIPEND-006-INSTALLMENT",
+                 "the same re-issued check seen by the core duplicate rule: installment 1 of the same payee, role, "
+                 "program and school year under two payout ids")
 
 
 @edit
@@ -381,36 +388,69 @@ def administrator_license(data: Data) -> None:
                  "or 3-A")
 
 
+def shifted(row: Row, years: int) -> Row:
+    """A copy of a payout ``years`` school years earlier (dates moved back to a weekday)."""
+    old = {**row, "payout_id": ""}
+    start = int(row["school_year"][:4]) - years
+    old["school_year"] = f"{start}-{(start + 1) % 100:02d}"
+    for name in ("pay_date", "service_start", "service_end"):
+        day = dt.date.fromisoformat(row[name])
+        day = day.replace(year=day.year - years)
+        while day.weekday() >= 5:
+            day -= dt.timedelta(days=1)
+        old[name] = iso(day)
+    return old
+
+
+def history(data: Data, person: str, years: int) -> str:
+    """Give a beginning-teacher mentee ``years`` earlier state-funded years, copied from her first year, with
+    a completed pairing for each; returns her first teaching date (the first day of service paid)."""
+    first_year = min(data.years(person))
+    paid = data.paid(person, first_year)
+    pairing = data.pairings(mentee_id=person, school_year=first_year)[0]
+    first_day = ""
+    for back in range(years, 0, -1):
+        old = [shifted(row, back) for row in paid]
+        data.payouts.extend(old)
+        first_day = first_day or min(row["service_start"] for row in old)
+        data.tables["pairings"].append({
+            **pairing, "pairing_id": f"PR-{len(data.tables['pairings']) + 1:04d}",
+            "school_year": old[0]["school_year"], "start_date": min(row["service_start"] for row in old),
+            "end_date": max(row["service_end"] for row in old), "status": "completed"})
+    return first_day
+
+
 @edit
 def fourth_state_funded_year(data: Data) -> None:
     template = data.pick("NM_BEGINNING", "mentee", lambda p: data.years(p) == {"2025-26"}
                          and len(data.paid(p)) == 2 and data.paid(p)[0]["funding_source"] == "state")
     mentee = data.new_person_id()
-    source = data.person(template)
     data.tables["people"].append({
-        **source, "person_id": mentee, "name": "Marisol Quintana",
-        "email": f"mquintana{mentee[2:]}@{ascii_slug(data.paid(template)[0]['district'])}.k12.example.org",
-        "first_teaching_date": "", "career_year": "3"})
+        **data.person(template), "person_id": mentee, "name": "Marisol Quintana",
+        "email": f"mquintana{mentee[2:]}@{ascii_slug(data.paid(template)[0]['district'])}.k12.example.org"})
     current = []
     for row in data.paid(template):
         copy = {**row, "payout_id": "", "payee_id": mentee}
         data.payouts.append(copy)
         current.append(copy)
-    for row in data.paid(template):   # the history: her first state-funded year, 2022-23
-        old = {**row, "payout_id": "", "payee_id": mentee, "school_year": "2022-23"}
-        for name in ("pay_date", "service_start", "service_end"):
-            day = dt.date.fromisoformat(row[name])
-            day = day.replace(year=day.year - 3)
-            while day.weekday() >= 5:
-                day -= dt.timedelta(days=1)
-            old[name] = iso(day)
-        data.payouts.append(old)
-    mentor = data.pairings(mentee_id=template, school_year="2025-26")[0]
-    data.tables["pairings"].append({**mentor, "pairing_id": f"PR-{len(data.tables['pairings']) + 1:04d}",
-                                    "mentee_id": mentee})
+    data.tables["pairings"].append({**data.pairings(mentee_id=template, school_year="2025-26")[0],
+                                    "pairing_id": f"PR-{len(data.tables['pairings']) + 1:04d}", "mentee_id": mentee})
+    # Her history: state-funded mentorship in 2022-23, 2023-24 and 2024-25, from her first day of teaching.
+    # Several years of payouts, so no stated career year (it would hold for one of them only: FSY-002).
+    first_day = history(data, mentee, 3)
+    data.person(mentee).update(first_teaching_date=first_day, career_year="")
     data.violate("payouts", current, "NMBT-004",
-                 f"{mentee} (career year 3 as stated, no first teaching date) was first paid as a state-funded "
-                 "mentee in 2022-23: 2025-26 would be a fourth state-funded year (at most 3)")
+                 f"{mentee} was paid as a state-funded beginning-teacher mentee in 2022-23, 2023-24 and 2024-25: "
+                 "2025-26 is her fourth state-funded school year, and the state pays for at most three "
+                 "(NMSA 22-10A-9)")
+    data.violate("payouts", current, "FSY-001",
+                 f"{mentee} (the same teacher) first taught on {first_day}: 2025-26 is career year 4, and "
+                 "NM_BEGINNING serves years 1-3 (with consistent data a fourth state-funded year is also a "
+                 "fourth career year)")
+    # The near miss that passes: three state-funded years (2023-24 to 2025-26), career year 3.
+    other = data.pick("NM_BEGINNING", "mentee", lambda p: data.years(p) == {"2024-25", "2025-26"}
+                      and data.paid(p)[0]["funding_source"] == "state" and data.person(p)["career_year"] == "")
+    data.person(other)["first_teaching_date"] = history(data, other, 1)
 
 
 @edit
@@ -476,17 +516,19 @@ def over_caseload(data: Data) -> None:
     taken = caseloads[leaving][:16 - len(caseloads[busy])]
     added = []
     for row in taken:
-        row.update(end_date="2026-01-09", status="completed")
+        # The new pairing runs from the handover to the end of the old one, in force; only then is
+        # the old one closed (copying it after the update made the new pairings end before they start).
         new = {**row, "pairing_id": f"PR-{len(data.tables['pairings']) + 1:04d}", "mentor_id": busy,
-               "start_date": "2026-01-12"}
+               "start_date": "2026-01-12", "end_date": row["end_date"], "status": "active"}
+        row.update(end_date="2026-01-09", status="completed")
         data.tables["pairings"].append(new)
         added.append(new)
     final = next(r for r in data.paid(leaving) if r["installment"] == "2")
     data.payouts.remove(final)  # the mentor who left in January gets no spring installment
     data.violate("pairings", [*caseloads[busy], *added], "ASMP-002",
-                 f"ASMP mentor {busy} took over {len(taken)} mentees of {leaving}, who left in January: "
-                 f"{len(caseloads[busy]) + len(taken)} mentees in 2025-26, more than 15 (every pairing of the "
-                 "caseload carries the finding)")
+                 f"ASMP mentor {busy} took over {len(taken)} mentees of {leaving}, who left in January: from "
+                 f"2026-01-12 all {len(caseloads[busy]) + len(taken)} pairings are in force at once, 16 mentees in "
+                 "2025-26, more than 15 (every pairing of the caseload carries the finding)")
 
 
 @edit
@@ -542,9 +584,7 @@ def short_cost_share(data: Data) -> None:
     cash = contribution(data, lambda r: r["district"] == district and r["type"] == "cash"
                         and r["date"] >= "2025-07-01")
     cash["amount"] = f"{int(Decimal(cash['amount']) / 2 // 100 * 100)}.00"
-    data.violate_key("group", f"ASMP-010:{district}/2025-26", "ASMP-010",
-                     f"{district}'s cash contribution {cash['contribution_id']} was halved: its 2025-26 cost share "
-                     f"falls short of the fee for its {len(served[district])} mentees")
+    cash["_note"] = "was halved"   # the ASMP-010 finding is documented by cost_share_shortfalls, at the end
 
 
 # == contributions and grants ====================================================================
@@ -560,6 +600,7 @@ def contribution(data: Data, test: Callable[[Row], bool]) -> Row:
 def no_source_document(data: Data) -> None:
     row = contribution(data, lambda r: r["grant_id"] == "VINE" and r["date"] >= "2025-07-01" and r["type"] == "in_kind")
     row["source_document_ref"] = ""
+    row["_excluded"] = "has no source document (CS-001)"
     data.violate("contributions", [row], "CS-001",
                  "an in-kind contribution with no source document: it cannot be verified from the records")
 
@@ -568,6 +609,7 @@ def no_source_document(data: Data) -> None:
 def counted_twice(data: Data) -> None:
     row = contribution(data, lambda r: r["grant_id"] == "STARR" and r["date"] >= "2025-07-01")
     row["counted_on"] = "STARR;EIR-2023"
+    row["_excluded"] = "is counted on two awards (CS-002)"
     data.violate("contributions", [row], "CS-002",
                  "counted as match on STARR and on EIR-2023")
 
@@ -576,6 +618,7 @@ def counted_twice(data: Data) -> None:
 def federal_match(data: Data) -> None:
     row = contribution(data, lambda r: r["grant_id"] == "VINE" and r["date"] >= "2025-07-01" and r["district"])
     row["funding_source"] = "federal"
+    row["_excluded"] = "is paid by federal funds (CS-005)"
     data.violate("contributions", [row], "CS-005",
                  "paid from the district's federal Title VI funds, and VINE does not allow federal sources as match")
 
@@ -587,6 +630,7 @@ def before_budget_period(data: Data) -> None:
     row = contribution(data, lambda r: r["grant_id"] == "STARR" and r["date"] >= "2025-07-01"
                        and r["type"] == "in_kind")
     row["date"] = "2025-07-21"
+    row["_excluded"] = "is outside the period of performance (CS-007)"
     data.violate("contributions", [row], "CS-007",
                  "STARR's 2025-26 budget period starts on 2025-08-01 (a late continuation award); this in-kind "
                  "contribution is dated 2025-07-21")
@@ -597,9 +641,107 @@ def short_match(data: Data) -> None:
     gift = next(r for r in data.tables["contributions"] if r["grant_id"] == "EIR-2023" and r["date"] < "2025-07-01")
     gift["amount"] = "12500.00"
     grant = next(r for r in data.tables["grants"] if r["grant_id"] == "EIR-2023" and r["budget_period"] == "2024-25")
+    federal = Decimal(grant["federal_amount"])
+    required = (federal * Decimal(grant["match_pct"])).quantize(Decimal("0.01"))
     data.violate_key("grants", "EIR-2023/2024-25", "CS-008",
-                     f"the foundation's 2024-25 gift for EIR-2023 was 12500.00, below the 10% match of "
-                     f"{grant['federal_amount']}")
+                     f"the foundation's 2024-25 gift for EIR-2023 was 12,500.00, the only match that year: the "
+                     f"required 10% match is {required:,.2f} on {federal:,.2f} of federal funds")
+
+
+# == added later: after the edits above, so that their picks keep the same rows ==================
+@edit
+def installment_keyed_twice(data: Data) -> None:
+    mentor = data.pick("AK_ASMP", "mentor", lambda p: len(data.paid(p)) == 2)
+    final = data.paid(mentor)[1]
+    again = {**final, "payout_id": "", "pay_date": weekday_after(final["pay_date"], 3)}
+    data.payouts.append(again)
+    data.violate("payouts", [final, again], "STIPEND-006-INSTALLMENT",
+                 f"ASMP mentor {mentor}'s spring installment (2) of 2025-26 keyed in twice, three days apart, under "
+                 "two payout ids: duplicates are checked in every program, not only the NM pilot")
+
+
+@edit
+def third_installment(data: Data) -> None:
+    mentee = data.pick("AK_ASMP", "mentee", lambda p: len(data.paid(p)) == 2)
+    final = data.paid(mentee)[1]
+    final["installment"] = "3"
+    data.violate("payouts", [final], "STIPEND-007",
+                 f"{mentee}'s spring payout is numbered installment 3; a school year has 2 installments "
+                 "(installments_per_year), so a third would slip past the duplicate and final-installment rules")
+
+
+@edit
+def beginning_mentor_nmteach_rating(data: Data) -> None:
+    mentor = data.pick("NM_BEGINNING", "mentor", lambda p: data.years(p) == {"2025-26"})
+    data.person(mentor).update(rating_scale="NMTEACH", rating_year="2019-20")
+    data.violate("payouts", data.paid(mentor), "NMP-010",
+                 f"beginning-teacher mentor {mentor}'s {data.person(mentor)['rating']} rating is an NMTEACH rating for "
+                 "2019-20, the first year under Elevate NM: not evaluable, and NMBT-003 relies on it (warning)")
+
+
+@edit
+def pairing_ends_before_it_starts(data: Data) -> None:
+    pairing = next(row for row in data.pairings(program="NM_BEGINNING", school_year="2025-26")
+                   if row["mentor_id"] not in data.used and row["mentee_id"] not in data.used)
+    data.used.update((pairing["mentor_id"], pairing["mentee_id"]))
+    typed = f"2025-{pairing['end_date'][5:]}"
+    data.violate("pairings", [pairing], "PAIRING-001",
+                 f"the end date of {pairing['mentee_id']}'s 2025-26 pairing was typed {typed} instead of "
+                 f"{pairing['end_date']}: the pairing ends before it starts on {pairing['start_date']}")
+    pairing["end_date"] = typed
+
+
+@edit
+def staff_time_without_time_and_effort(data: Data) -> None:
+    # In a district whose cost share is already short (an edit above left one of its contributions out),
+    # so that this edit adds one finding and one more reason to that district's ASMP-010 finding.
+    short = {row["district"] for row in data.tables["contributions"] if row.get("_excluded") and row["district"]}
+    row = contribution(data, lambda r: r["district"] in short and r["type"] == "in_kind"
+                       and r["compensation"] == "true" and r["date"] >= "2025-07-01")
+    row["time_effort_ref"] = ""
+    row["_excluded"] = "counts staff time without a time-and-effort record (COMP-002)"
+    data.violate("contributions", [row], "COMP-002",
+                 f"{row['district']}'s in-kind contribution of teachers' release time ({row['amount']}) has no "
+                 "time-and-effort record: compensation counted as match is documented like compensation charged "
+                 "to the award, and it does not count towards the match until it is")
+
+
+@edit
+def experienced_teacher_new_to_the_district(data: Data) -> None:
+    def first_year_only(person: str) -> bool:
+        return data.years(person) == {"2025-26"} and data.person(person)["career_year"] in ("", "1")
+
+    mentee = data.pick("NM_BEGINNING", "mentee", first_year_only)
+    data.person(mentee).update(license_level="2", first_teaching_date="2023-08-21", career_year="")
+    data.violate("payouts", data.paid(mentee), "NMBT-001",
+                 f"{mentee} taught two years in Colorado and came to New Mexico in 2025-26 with a level 2 license "
+                 "(career year 3): beginning teachers hold a level 1 license, so the district should confirm it "
+                 "extended its mentorship to a teacher new to its schools (warning)")
+
+
+@edit
+def cost_share_shortfalls(data: Data) -> None:
+    """ASMP-010 counts only contributions that pass CS-001/002/005/007, as CS-008 does: document every
+    district whose 2025-26 cost share falls short once the edited contributions are left out."""
+    fees = {row["district"]: Decimal(row["cost_share_fee_per_mentee"] or "5000.00")
+            for row in data.tables["districts"] if row["state"] == "AK"}
+    served: dict[str, set[str]] = {}
+    for row in data.pairings(program="AK_ASMP", school_year="2025-26"):
+        if row["status"] in ("active", "completed"):
+            served.setdefault(row["district"], set()).add(row["mentee_id"])
+    for district in sorted(served):
+        rows = [r for r in data.tables["contributions"] if r["district"] == district
+                and "2025-07-01" <= r["date"] <= "2026-06-30"]
+        counted = sum((Decimal(r["amount"]) for r in rows if not r.get("_excluded")), Decimal(0))
+        due = fees[district] * len(served[district])
+        if counted >= due:
+            continue
+        reasons = [f"{r['contribution_id']} ({r['amount']}) {r['_excluded']}" for r in rows if r.get("_excluded")]
+        reasons += [f"cash contribution {r['contribution_id']} {r['_note']}" for r in rows if r.get("_note")]
+        data.violate_key("group", f"ASMP-010:{district}/2025-26", "ASMP-010",
+                         f"{district}'s 2025-26 cost share counts {counted:.2f} of the {due:.2f} due for "
+                         f"{len(served[district])} mentees ({fees[district]:.2f} each): {'; '.join(reasons)}; "
+                         "a contribution that cannot count as match does not pay the fee either")
 
 
 # == putting it together =========================================================================

@@ -28,6 +28,7 @@ from mentorrules.functions import BUILTIN_FUNCTIONS
 from mentorrules.packs import local_pack
 from mentorrules.parameters import Parameter
 from mentorrules.rulebook import load, signature_of
+from mentorrules.tables import Table
 
 EXAMPLES = int(os.environ.get("MENTORRULES_FUZZ_EXAMPLES", "5000"))  # x 2 properties = 10,000 cases
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
@@ -41,8 +42,12 @@ PARAMETERS = {
     "roles": Parameter("roles", "core", "roles", (dt.date(2016, 7, 1),), (["mentor", "mentee"],)),
     "limit": Parameter("limit", "core", "limit", (dt.date(2016, 7, 1),), (3,)),
 }
+PAYEE_FIELDS: dict[str, Any] = {"career_year": "integer", "rating": "text"}
+PAYOUTS = Table("payouts", "payout", ("amount",), FIELDS)
+PEOPLE = Table("people", "person", ("career_year",), PAYEE_FIELDS)
+COLUMNS = {"payout": PAYOUTS.positions, "payee": PEOPLE.positions}
 FUNCTIONS = BUILTIN_FUNCTIONS
-SCOPE = Scope(facts={"payout": FIELDS, "payee": {"career_year": "integer", "rating": "text"}},
+SCOPE = Scope(facts={"payout": FIELDS, "payee": PAYEE_FIELDS},
               parameters={name: p.kinds for name, p in PARAMETERS.items()},
               functions={name: signature_of(f) for name, f in FUNCTIONS.items()},
               fact_tables={"payout": "payouts", "payee": "people"})
@@ -109,17 +114,20 @@ def test_expressions_parse_or_fail_located_and_never_crash_when_run(text: str, r
         return
     namespace = Namespace()
     facts = {"payout": "payout", "payee": "payee"}
-    renderer = Renderer(namespace, facts, PARAMETERS, FUNCTIONS)
+    renderer = Renderer(namespace, facts, COLUMNS, PARAMETERS, FUNCTIONS)
     fast = build(f"def f(payout, payee, _d):\n    return {renderer.render(expression)}\n", namespace, "<fuzz>")["f"]
     safe = build(f"def f(payout, payee, _d):\n    return {renderer.render(expression, Mode.SAFE)}\n",
                  namespace, "<fuzz>")["f"]
-    recording = Renderer(Namespace(), facts, PARAMETERS, FUNCTIONS)
+    recording = Renderer(Namespace(), facts, COLUMNS, PARAMETERS, FUNCTIONS)
     code = recording.render(expression, Mode.RECORD)
     recorded = build(f"def f(payout, payee, _d, _r, _field, _param):\n    return {code}\n",
                      recording.namespace, "<fuzz>")["f"]
     recorder = Recorder(PARAMETERS)
-    for function, arguments in ((fast, (record, payee, day)), (safe, (record, payee, day)),
-                                (recorded, (record, payee, day, recorder.record, recorder.field, recorder.parameter))):
+    payout_record = PAYOUTS.record_of(record)
+    payee_record = None if payee is None else PEOPLE.record_of(payee)
+    for function, arguments in ((fast, (payout_record, payee_record, day)), (safe, (payout_record, payee_record, day)),
+                                (recorded, (payout_record, payee_record, day, recorder.record, recorder.field,
+                                            recorder.parameter))):
         try:
             result = function(*arguments)
         except CANNOT_CHECK:

@@ -17,19 +17,34 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from itertools import product
 from typing import Any
 
 from mentorrules.compiling import CANNOT_CHECK, Mode, Namespace, Renderer, build
-from mentorrules.evaluation import Finding, Index, Values, periods_of, school_year_of_record, show
+from mentorrules.evaluation import Finding, Index, Values, columns_of, periods_of, school_year_of_record, show
 from mentorrules.expressions import Expression
 from mentorrules.rulebook import Aggregate, Lookup, Rule, RuleBook
 from mentorrules.tables import Table
 
 GROUP_TABLE = "group"
+CANNOT = "cannot check: "
+
+
+def named_rows(rows: Sequence[tuple[int, str]], *, always: bool = False) -> tuple[str, ...]:
+    """The keys of the rows a finding names (when there are several, or ``always``); a key that
+    several of them share is told apart by its row number.
+
+    >>> named_rows([(3, "P-1"), (9, "P-2")]), named_rows([(4, "P-7"), (5, "P-7")]), named_rows([(2, "P-1")])
+    (('P-1', 'P-2'), ('P-7 (row 4)', 'P-7 (row 5)'), ())
+    """
+    if len(rows) < 2 and not always:
+        return ()
+    repeated = Counter(key for _, key in rows)
+    return tuple(f"{key} (row {row})" if repeated[key] > 1 else key for row, key in rows)
 
 
 class Member:
@@ -87,7 +102,9 @@ class BatchRule:
         parameters = book.parameters_for(rule.pack)
         date = "_sy" if rule.parameters_on == "school_year_start" else "_d"
         names = {name: f"_n[{name!r}]" for name in self._names()}
-        renderer = Renderer(namespace, facts, parameters, book.functions, names=names, date=date)
+        columns = {**columns_of(book, table),
+                   **{lookup.alias: book.tables[lookup.table].positions for lookup in rule.batch.lookups}}
+        renderer = Renderer(namespace, facts, columns, parameters, book.functions, names=names, date=date)
         arguments = ", ".join([table.record, *table.relations, "_d", "_sy"])
         lines = [f"def _applies({arguments}):",
                  f"    return {renderer.render(rule.when) if rule.when is not None else 'True'}",
@@ -99,7 +116,7 @@ class BatchRule:
         for number, lookup in enumerate(self.batch.lookups):
             lines += self._lookup_lines(number, lookup, renderer, arguments)
         head = "_n, _d, _sy" if self.by_group else f"{arguments}, _n"
-        group_renderer = Renderer(namespace, {} if self.by_group else facts, parameters, book.functions,
+        group_renderer = Renderer(namespace, {} if self.by_group else facts, columns, parameters, book.functions,
                                   names=names, date=date)
         pieces = [f"_show({group_renderer.render(part, Mode.SAFE)})" if isinstance(part, Expression)
                   else repr(part) for part in rule.message]
@@ -122,9 +139,9 @@ class BatchRule:
                 *(lookup.name for lookup in batch.lookups)]
 
     def _lookup_lines(self, number: int, lookup: Lookup, renderer: Renderer, arguments: str) -> list[str]:
-        other_renderer = Renderer(renderer.namespace, {lookup.alias: lookup.alias}, renderer.parameters,
-                                  renderer.functions, date=renderer.date)
-        both = Renderer(renderer.namespace, {**renderer.facts, lookup.alias: lookup.alias},
+        other_renderer = Renderer(renderer.namespace, {lookup.alias: lookup.alias}, renderer.columns,
+                                  renderer.parameters, renderer.functions, date=renderer.date)
+        both = Renderer(renderer.namespace, {**renderer.facts, lookup.alias: lookup.alias}, renderer.columns,
                         renderer.parameters, renderer.functions, names=renderer.names, date=renderer.date)
         record_key = "(" + "".join(f"{renderer.render(e)}, " for e in lookup.record_keys) + ")"
         other_keys = "(" + "".join("(" + "".join(f"{other_renderer.render(e)}, " for e in keys) + "), "
@@ -140,8 +157,11 @@ class BatchRule:
 
     # -- membership ---------------------------------------------------------------------------
     def member(self, table: str, row: int, key: str, values: Values, related: Sequence[Values | None],
-               day: dt.date, state: str | None) -> Member | Unchecked | None:
-        """The row as a member, None if the rule does not apply, or a row it cannot check."""
+               day: dt.date, state: str | None, school_day: dt.date | None = None) -> Member | Unchecked | None:
+        """The row as a member, None if the rule does not apply, or a row it cannot check.
+
+        ``school_day`` (the first day of the row's school year) is computed when not given.
+        """
         rule = self.rule
         if rule.jurisdiction is not None and rule.jurisdiction != state:
             return None
@@ -149,7 +169,8 @@ class BatchRule:
             return None
         if rule.effective_to is not None and day > rule.effective_to:
             return None
-        school_day = school_year_of_record(values, day)
+        if school_day is None:
+            school_day = school_year_of_record(values, day)
         try:
             if not self._applies(values, *related, day, school_day):
                 return None
@@ -207,45 +228,72 @@ class BatchRule:
         return f"{self.rule.id}:" + "/".join(show(part) for part in key)
 
     # -- aggregates and findings ---------------------------------------------------------------
-    def aggregates(self, members: Sequence[Member]) -> dict[str, Any]:
-        values = {}
-        for aggregate, argument in zip(self.batch.aggregates, self._arguments, strict=True):
-            values[aggregate.name] = aggregate_of(aggregate, [
-                argument(m.values, *m.related, m.day, m.school_day) for m in members])
+    def argument_values(self, member: Member) -> list[Any]:
+        """The member's value of each aggregate's argument; one that cannot be computed is missing."""
+        values = []
+        for argument in self._arguments:
+            try:
+                values.append(argument(member.values, *member.related, member.day, member.school_day))
+            except CANNOT_CHECK:
+                values.append(None)
         return values
 
+    def aggregates(self, members: Sequence[Member]) -> dict[str, Any]:
+        columns = list(zip(*(self.argument_values(member) for member in members), strict=True)) \
+            or [() for _ in self.batch.aggregates]
+        return {aggregate.name: aggregate_of(aggregate, list(column))
+                for aggregate, column in zip(self.batch.aggregates, columns, strict=True)}
+
+    def verdict(self, member: Member, names: Mapping[str, Any]) -> Finding | None:
+        """The finding of a rule with findings on rows for one member (without ``rows``), or None."""
+        try:
+            arguments = (member.values, *member.related, member.day, member.school_day, names)
+            if self._require(*arguments):
+                return None
+            return Finding(self.rule.id, self.rule.severity, self._message(*arguments), self.rule.source,
+                           self.parameter_lines(member))
+        except CANNOT_CHECK:
+            return self.cannot(member.values, member.related)
+
     def check_rows(self, members: Sequence[Member],
-                   names_of: Callable[[Member], dict[str, Any]]) -> dict[int, Finding]:
-        """Findings per member row number, for rules with findings on rows."""
-        keys = tuple(member.key for member in members) if self.batch.group_by else ()
-        findings = {}
+                   names_of: Callable[[Member], Mapping[str, Any]]) -> dict[int, Finding]:
+        """Findings per member row number, for rules with findings on rows; a finding names the
+        group's failing rows when there are several."""
+        findings: dict[int, Finding] = {}
+        failing: list[tuple[int, str]] = []
         for member in members:
             try:
                 names = names_of(member)
-                arguments = (member.values, *member.related, member.day, member.school_day, names)
-                if not self._require(*arguments):
-                    findings[member.row] = Finding(self.rule.id, self.rule.severity, self._message(*arguments),
-                                                   self.rule.source, self.parameter_lines(member),
-                                                   rows=keys if len(keys) > 1 else ())
             except CANNOT_CHECK:
                 findings[member.row] = self.cannot(member.values, member.related)
-        return findings
+                continue
+            found = self.verdict(member, names)
+            if found is not None:
+                findings[member.row] = found
+                if not found.message.startswith(CANNOT):
+                    failing.append((member.row, member.key))
+        rows = named_rows(failing) if self.batch.group_by else ()
+        return {row: replace(finding, rows=rows) if rows and not finding.message.startswith(CANNOT) else finding
+                for row, finding in findings.items()}
 
     def check_group(self, key: tuple[Any, ...], members: Sequence[Member],
                     names: dict[str, Any]) -> GroupFinding | None:
-        """The finding of a group, for rules with findings on the group."""
-        day = max(member.day for member in members)
-        school_day = members[0].school_day
+        """The finding of a group, for rules with findings on the group: checked on the date of
+        its latest member, whose parameter values the finding shows."""
+        return self.group_finding(key, [(member.row, member.key) for member in members],
+                                  max(members, key=lambda member: member.day), names)
+
+    def group_finding(self, key: tuple[Any, ...], rows: Sequence[tuple[int, str]], latest: Member,
+                      names: Mapping[str, Any]) -> GroupFinding | None:
         label = self.group_label(key)
-        rows = tuple(member.key for member in members)
         try:
-            if self._require(names, day, school_day):
+            if self._require(names, latest.day, latest.school_day):
                 return None
-            message = self._message(names, day, school_day)
+            message = self._message(names, latest.day, latest.school_day)
         except CANNOT_CHECK:
-            message = "cannot check: " + ", ".join(f"{name} = {show(value)}" for name, value in names.items())
+            message = f"{CANNOT}" + ", ".join(f"{name} = {show(value)}" for name, value in names.items())
         return GroupFinding(label, Finding(self.rule.id, self.rule.severity, message, self.rule.source,
-                                           self.parameter_lines(members[-1]), rows=rows))
+                                           self.parameter_lines(latest), rows=named_rows(rows, always=True)))
 
     def parameter_lines(self, member: Member) -> tuple[str, ...]:
         """``params.cap<2016-07-01> = ...`` for each parameter the rule uses, on the member's date."""
@@ -260,7 +308,7 @@ class BatchRule:
                  if _value(fact, name, self.table, values, related) is None]
         reason = (", ".join(empty) + (" is empty" if len(empty) == 1 else " are empty")) if empty \
             else "a value it needs is missing"
-        return Finding(self.rule.id, self.rule.severity, f"cannot check: {reason}", self.rule.source)
+        return Finding(self.rule.id, self.rule.severity, f"{CANNOT}{reason}", self.rule.source)
 
 
 @dataclass(frozen=True)
@@ -292,6 +340,8 @@ def aggregate_of(aggregate: Aggregate, values: Sequence[Any]) -> Any:
     present = [value for value in values if value is not None]
     if function == "count_distinct":
         return len(set(present))
+    if function == "distinct":
+        return sorted(set(present))
     if function == "sum":
         return sum(present, Decimal(0) if aggregate.kind == "decimal" else 0)
     if not present:
@@ -319,67 +369,86 @@ def _value(fact: str, name: str, table: Table, values: Values, related: Sequence
     return ""
 
 
-@dataclass
-class BatchResult:
-    """Findings of batch rules: per (table, row number), and group records."""
+class Groups:
+    """The groups of one batch rule as the batch path gathers them, row by row.
 
-    rows: dict[tuple[str, int], list[Finding]] = field(default_factory=dict)
-    groups: list[GroupFinding] = field(default_factory=list)
-
-
-def run(rules: Sequence[BatchRule], members_of: Callable[[BatchRule], Iterable[Member | Unchecked]],
-        tables: Mapping[str, Sequence[tuple[int, str, Values]]],
-        passing: Callable[[str, int, Sequence[str]], bool]) -> BatchResult:
-    """Evaluate batch rules over whole tables (the batch path).
-
-    ``members_of`` gives a rule's members (or rows it cannot check); ``tables`` gives every
-    table's readable rows as (row, key, values); ``passing(table, row, rule ids)`` says
-    whether a row has no error finding of those rules.
+    Only compact state is kept per group, never its rows: the running value of each aggregate
+    (a count, an exact sum, the distinct values, a minimum, a maximum) and, for rules with
+    findings on the group, the members' row numbers and keys, the first member (whose lookups
+    stand for the group's) and the latest (whose date the group is checked on). A one-part
+    group key is stored bare, not as a 1-tuple: a million single-row groups (duplicate checks)
+    then cost little more than their keys.
     """
-    result = BatchResult()
 
-    def passes(table: str, row: int, rule_ids: Sequence[str]) -> bool:
-        found = result.rows.get((table, row), ())
-        return passing(table, row, rule_ids) and not any(
-            finding.rule in rule_ids and finding.severity.value == "error" for finding in found)
+    __slots__ = ("_folds", "rule", "states")
 
-    for rule in order(rules):
-        members: list[Member] = []
-        for item in members_of(rule):
-            if isinstance(item, Unchecked):
-                result.rows.setdefault((item.table, item.row), []).append(item.finding)
-            else:
-                members.append(item)
-        lookup_names = _lookup_function(rule, tables, passes)
-        if rule.batch.group_by:
-            groups: dict[tuple[Any, ...], list[Member]] = {}
-            for member in members:
-                try:
-                    key = rule.group_key(member)
-                except CANNOT_CHECK:
-                    result.rows.setdefault((member.table, member.row), []).append(
-                        rule.cannot(member.values, member.related))
-                    continue
-                groups.setdefault(key, []).append(member)
-            for key, group in groups.items():
-                names = {**dict(zip((name for name, _ in rule.batch.group_by), key, strict=True)),
-                         **rule.aggregates(group)}
-                if rule.by_group:
-                    # A group's lookups link through group-key fields, the same for every member.
-                    found = rule.check_group(key, group, {**names, **lookup_names(group[0])})
-                    if found is not None:
-                        result.groups.append(found)
-                    continue
-                def names_of(member: Member, names: dict[str, Any] = names,
-                             lookups: Callable[[Member], dict[str, Any]] = lookup_names) -> dict[str, Any]:
-                    return {**names, **lookups(member)}
+    def __init__(self, rule: BatchRule) -> None:
+        self.rule = rule
+        self.states: dict[Any, list[Any]] = {}
+        self._folds = [_FOLDS[aggregate.function] for aggregate in rule.batch.aggregates]
 
-                for row, finding in rule.check_rows(group, names_of).items():
-                    result.rows.setdefault((rule.table.name, row), []).append(finding)
-        else:
-            for row, finding in rule.check_rows(members, lookup_names).items():
-                result.rows.setdefault((rule.table.name, row), []).append(finding)
-    return result
+    def add(self, member: Member) -> None:
+        """Count a member in its group; raises a CANNOT_CHECK error if its group key cannot be computed."""
+        key = self.rule.group_key(member)
+        stored = key[0] if len(key) == 1 else key
+        state = self.states.get(stored)
+        values = self.rule.argument_values(member)
+        if state is None:
+            state = [_START[aggregate.function](aggregate) for aggregate in self.rule.batch.aggregates]
+            if self.rule.by_group:
+                state += [[], member, member]
+            self.states[stored] = state
+        for index, (fold, value) in enumerate(zip(self._folds, values, strict=True)):
+            state[index] = fold(state[index], value)
+        if self.rule.by_group:
+            size = len(self._folds)
+            state[size].append((member.row, member.key))
+            if member.day > state[size + 2].day:
+                state[size + 2] = member
+
+    def names(self, key: tuple[Any, ...]) -> dict[str, Any]:
+        """The group's key parts and aggregates, by the names ``require`` uses."""
+        state = self.states[key[0] if len(key) == 1 else key]
+        names = dict(zip((name for name, _ in self.rule.batch.group_by), key, strict=True))
+        for aggregate, value in zip(self.rule.batch.aggregates, state, strict=False):
+            function = aggregate.function
+            names[aggregate.name] = (len(value) if function == "count_distinct"
+                                     else sorted(value) if function == "distinct" else value)
+        return names
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        """The key of each group."""
+        for stored in self.states:
+            yield (stored,) if len(self.rule.batch.group_by) == 1 else stored
+
+    def members(self, key: tuple[Any, ...]) -> tuple[list[tuple[int, str]], Member, Member]:
+        """Of a group of a rule with findings on the group: its rows, first and latest member."""
+        state = self.states[key[0] if len(key) == 1 else key]
+        size = len(self._folds)
+        return state[size], state[size + 1], state[size + 2]
+
+
+def _start_sum(aggregate: Aggregate) -> Any:
+    return Decimal(0) if aggregate.kind == "decimal" else 0
+
+
+def _add_distinct(seen: set[Any], value: Any) -> set[Any]:
+    if value is not None:
+        seen.add(value)
+    return seen
+
+
+_START: dict[str, Callable[[Aggregate], Any]] = {
+    "count": lambda _: 0, "count_distinct": lambda _: set(), "distinct": lambda _: set(), "sum": _start_sum,
+    "min": lambda _: None, "max": lambda _: None}
+_FOLDS: dict[str, Callable[[Any, Any], Any]] = {
+    "count": lambda total, _: total + 1,
+    "count_distinct": _add_distinct,
+    "distinct": _add_distinct,
+    "sum": lambda total, value: total if value is None else total + value,
+    "min": lambda low, value: value if value is not None and (low is None or value < low) else low,
+    "max": lambda high, value: value if value is not None and (high is None or value > high) else high,
+}
 
 
 def order(rules: Sequence[BatchRule]) -> list[BatchRule]:
@@ -397,7 +466,7 @@ def order(rules: Sequence[BatchRule]) -> list[BatchRule]:
 
 
 def explain(rule: BatchRule, member: Member, members: Sequence[Member],
-            tables: Mapping[str, Sequence[tuple[int, str, Values]]],
+            readable: Callable[[str], Iterable[tuple[int, Values]]],
             passing: Callable[[str, int, Sequence[str]], bool]) -> list[tuple[str, Any]]:
     """The names a batch rule's ``require`` saw for one row: group keys, aggregates, lookups,
     and the rows of its group."""
@@ -408,18 +477,19 @@ def explain(rule: BatchRule, member: Member, members: Sequence[Member],
         steps += list(zip((name for name, _ in rule.batch.group_by), key, strict=True))
         steps += list(rule.aggregates(group).items())
         steps.append(("rows of the group", [other.key for other in group]))
-    steps += list(_lookup_function(rule, tables, passing)(member).items())
+    steps += list(lookup_names(rule, readable, passing)(member).items())
     return steps
 
 
-def _lookup_function(rule: BatchRule, tables: Mapping[str, Sequence[tuple[int, str, Values]]],
-                     passing: Callable[[str, int, Sequence[str]], bool]) -> Callable[[Member], dict[str, Any]]:
+def lookup_names(rule: BatchRule, readable: Callable[[str], Iterable[tuple[int, Values]]],
+                 passing: Callable[[str, int, Sequence[str]], bool]) -> Callable[[Member], dict[str, Any]]:
+    """The values of a rule's lookups for a member, from indexes built once over the readable
+    rows (number, values) of each looked-up table; rows failing ``only_passing`` are left out."""
     indexes = []
     for number, lookup in enumerate(rule.lookups):
-        rows = tables.get(lookup.table, ())
         indexes.append(rule.lookup_index(number, (
             (values, not lookup.only_passing or passing(lookup.table, row, lookup.only_passing))
-            for row, _, values in rows)))
+            for row, values in readable(lookup.table))))
 
     def names(member: Member) -> dict[str, Any]:
         values = {}

@@ -14,7 +14,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -196,7 +196,8 @@ def _validate(args: argparse.Namespace) -> int:
     if args.mask is not None:
         mask = [name.strip() for name in args.mask.split(",") if name.strip()] or list(engine.mask_defaults())
     dataset = engine.read(args.data)
-    report = engine.validate(dataset, as_of=args.as_of, mask=mask, progress=_progress())
+    progress = _Progress() if sys.stderr.isatty() else None
+    report = engine.validate(dataset, as_of=args.as_of, mask=mask, progress=progress)
     titles = {rule.id: rule.title for rule in engine.rules}
     rows = {name: [{column: MASKED if column in report.masked and value is not None else value
                     for column, value in row.values.items()} for row in table_rows]
@@ -214,21 +215,34 @@ def _validate(args: argparse.Namespace) -> int:
     except OSError as error:
         raise MentorRulesError([Problem("MR407", f"cannot write the report: {error.strerror or error}",
                                         Location(str(args.output)))]) from None
+    finally:
+        if progress is not None:
+            progress.close()
     return EXIT_CLEAN if report.clean else EXIT_FINDINGS
 
 
-def _progress() -> Callable[[int], None] | None:
-    """Rows checked and rows/s on stderr, only when a person is watching (stderr is a terminal)."""
-    if not sys.stderr.isatty():
-        return None
-    started = time.perf_counter()
+class _Progress:
+    """Rows visited and rows/s per pass on stderr, for a person watching a terminal; the CLI
+    makes one only when stderr is a terminal, so pipes and CI stay quiet."""
 
-    def show(rows: int) -> None:
-        rate = rows / max(time.perf_counter() - started, 1e-9)
-        sys.stderr.write(f"\r{rows:,} rows checked, {rate:,.0f} rows/s")
+    def __init__(self) -> None:
+        self.stage = ""
+        self.started = time.perf_counter()
+        self.shown = False
+
+    def __call__(self, stage: str, rows: int) -> None:
+        if stage != self.stage:
+            self.stage, self.started = stage, time.perf_counter()
+        rate = rows / max(time.perf_counter() - self.started, 1e-9)
+        sys.stderr.write(f"\r\x1b[2K{stage}: {rows:,} rows, {rate:,.0f} rows/s")
         sys.stderr.flush()
+        self.shown = True
 
-    return show
+    def close(self) -> None:
+        """Clear the progress line, so that what follows starts on a clean line."""
+        if self.shown:
+            sys.stderr.write("\r\x1b[2K")
+            sys.stderr.flush()
 
 
 def _write(report: object, kind: str, stream: TextIO, titles: dict[str, str],
@@ -312,30 +326,32 @@ def _explain(args: argparse.Namespace) -> int:
 
     engine = _engine(args)
     table, key = args.record
-    decision, explanations = engine.explain(args.data, table, key, as_of=args.as_of)
-    print(f"{table} {key} (row {decision.row}): {decision.status.value}")
-    if not explanations:
-        for finding in decision.findings:
-            print(f"  {finding.rule}  {finding.message}")
-    width = max((len(explanation.rule.id) for explanation in explanations), default=0)
-    for explanation in explanations:
-        rule = explanation.rule
-        if not explanation.applies:
-            print(f"  {rule.id:<{width}}  does not apply   {rule.title}")
-            continue
-        if explanation.finding is None:
-            print(f"  {rule.id:<{width}}  holds            {rule.title}")
-            continue
-        print(f"  {rule.id:<{width}}  {explanation.finding.severity.value:<16} {rule.title}")
-        print(f"      {rule.require.text.strip()}")
-        for step in explanation.steps:
-            print(f"      | {step.text} = {show(step.value)}")
-        for line in explanation.parameters:
-            print(f"      | {line}")
-        print(f"      {explanation.finding.message}")
-        if rule.source:
-            print(f"      source: {rule.source}")
-    return EXIT_CLEAN if decision.status.value == "pass" else EXIT_FINDINGS
+    explained = engine.explain(args.data, table, key, as_of=args.as_of)
+    width = max(len(rule.id) for rule in engine.rules)
+    for number, (decision, explanations) in enumerate(explained):
+        print(("\n" if number else "") + f"{table} {key} (row {decision.row}): {decision.status.value}")
+        if not explanations:
+            for finding in decision.findings:
+                print(f"  {finding.rule}  {finding.message}")
+        for explanation in explanations:
+            rule = explanation.rule
+            if not explanation.applies:
+                print(f"  {rule.id:<{width}}  does not apply   {rule.title}")
+                continue
+            if explanation.finding is None:
+                print(f"  {rule.id:<{width}}  holds            {rule.title}")
+                continue
+            print(f"  {rule.id:<{width}}  {explanation.finding.severity.value:<16} {rule.title}")
+            print(f"      {rule.require.text.strip()}")
+            for step in explanation.steps:
+                print(f"      | {step.text} = {show(step.value)}")
+            for line in explanation.parameters:
+                print(f"      | {line}")
+            print(f"      {explanation.finding.message}")
+            if rule.source:
+                print(f"      source: {rule.source}")
+    passed = all(decision.status.value == "pass" for decision, _ in explained)
+    return EXIT_CLEAN if passed else EXIT_FINDINGS
 
 
 def _packs(args: argparse.Namespace) -> int:

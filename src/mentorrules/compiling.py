@@ -6,7 +6,7 @@ it renders is listed below: generated code contains nothing but the engine's own
 
 One tree has three renderings, produced by the same function so they cannot disagree:
 
-- ``FAST`` — what evaluation runs: a field is a dict lookup, a constant parameter a global;
+- ``FAST`` — what evaluation runs: a field is a record's C-level accessor, a constant parameter a global;
 - ``SAFE`` — for message templates: it never raises; a value that cannot be computed (a missing
   fact or value, a function that refuses its argument) is None, which messages show as
   "(missing)";
@@ -133,13 +133,15 @@ class Namespace:
 class Renderer:
     """Renders expressions for one module.
 
-    ``facts`` maps fact names to the Python variables holding them, ``parameters`` the
-    parameters in scope, ``functions`` the registry, ``names`` batch names to Python code.
+    ``facts`` maps fact names to the Python variables holding them, ``columns`` each fact's
+    column positions (facts are :class:`~mentorrules.tables.Record` tuples), ``parameters``
+    the parameters in scope, ``functions`` the registry, ``names`` batch names to Python code.
     ``date`` is the Python variable holding the date that picks parameter values.
     """
 
     namespace: Namespace
     facts: Mapping[str, str]
+    columns: Mapping[str, Mapping[str, int]]
     parameters: Mapping[str, Parameter]
     functions: Mapping[str, Callable[..., Any]]
     names: Mapping[str, str] = field(default_factory=dict)
@@ -186,7 +188,7 @@ class _Render:
             case ast.Attribute(value=ast.Name(id=fact), attr=name):
                 variable = self.renderer.facts[fact]
                 if self.mode is Mode.FAST:
-                    return f"{variable}[{name!r}]"
+                    return f"{variable}._{self.renderer.columns[fact][name]}"
                 if self.mode is Mode.SAFE:
                     return f"_get({variable}, {name!r})"
                 return f"_field({variable}, {name!r}, {fact!r})"
@@ -253,7 +255,7 @@ def safe_parameter(value_on: Callable[[dt.date], Any], day: dt.date) -> Any:
 
 BASE_GLOBALS: dict[str, Any] = {
     "__builtins__": {}, "_div": divide, "_get": safe_get, "_item": safe_item,
-    "_no_value": no_value, "_safe_param": safe_parameter, "_CANNOT": CANNOT_CHECK,
+    "_no_value": no_value, "_safe_param": safe_parameter, "_CANNOT": CANNOT_CHECK, "_str": str,
     "_safe": safe_value, "_call": call_recorded,
 }
 

@@ -1,8 +1,8 @@
 """Loaded packs -> documentation of the rules in force, for administrators (Markdown or HTML).
 
 Per pack: each rule's id, title, what it checks in plain words, severity, effective period,
-the parameters it uses with their dated values (illustrative ones marked), its source with a
-link, and the names of its test cases.
+the parameters it uses with their dated values (illustrative ones marked, with the file to
+change them in), its source with a link, and the names of the test cases that concern it.
 """
 
 from __future__ import annotations
@@ -13,22 +13,55 @@ from pathlib import Path
 
 from mentorrules.engine import Engine
 from mentorrules.evaluation import show
+from mentorrules.loading import load_yaml, read_text
 from mentorrules.packs import Pack
 from mentorrules.parameters import Parameter
 from mentorrules.rulebook import Rule
-from mentorrules.ruletests import load_cases
+from mentorrules.ruletests import Case, load_cases
 
 
 def case_names(engine: Engine) -> dict[str, list[str]]:
-    """Rule id -> names of the test cases that test it."""
+    """Rule id -> names of the test cases that concern it (see :func:`concerned_rules`)."""
     names: dict[str, list[str]] = {}
     for pack in engine.packs:
         for path in pack.test_files:
             cases, _ = load_cases(path, engine)
+            written_for = _rules_lists(path)
             for case in cases:
-                for rule in sorted(case.rules):
+                listed = written_for.get(case.location.line or 0, frozenset())
+                for rule in sorted(concerned_rules(case, listed)):
                     names.setdefault(rule, []).append(case.name)
     return names
+
+
+def concerned_rules(case: Case, written_for: frozenset[str]) -> set[str]:
+    """The rules a case is about: those its ``expect`` names, and those its ``rules:`` list names.
+
+    A case is compared on every rule of the file beside it, but it is written for fewer: a case
+    of ``stipends.test.yaml`` that expects STIPEND-002 on a row is about STIPEND-002, not about
+    STIPEND-001, which merely holds on the same rows. A case that expects no finding at all says
+    what it is about with ``rules:``.
+    """
+    named = {item if isinstance(item, str) else str(item["rule"])
+             for expected in case.expect.values() for item in expected}
+    return (named & case.rules) | set(written_for)
+
+
+def _rules_lists(path: Path) -> dict[int, frozenset[str]]:
+    """Line of each case's name -> the ``rules:`` list the case gives (cases without one left out)."""
+    text, problem = read_text(path)
+    if problem is not None or text is None:
+        return {}
+    document, problems = load_yaml(text, str(path))
+    if problems or not isinstance(document.value, list):
+        return {}
+    lists = {}
+    for index, spec in enumerate(document.value):
+        if isinstance(spec, dict) and isinstance(spec.get("rules"), list):
+            line = document.location((index, "name")).line
+            if line is not None:
+                lists[line] = frozenset(str(rule) for rule in spec["rules"])
+    return lists
 
 
 def markdown(engine: Engine, pack: Pack, cases: Mapping[str, list[str]]) -> str:
@@ -52,11 +85,12 @@ def markdown(engine: Engine, pack: Pack, cases: Mapping[str, list[str]]) -> str:
         if rule.source:
             link = f" — <{rule.source.url}>" if rule.source.url else ""
             section = f", {rule.source.section}" if rule.source.section else ""
-            lines.append(f"- **Source**: {rule.source.title}{section}{link}")
+            note = f" ({rule.source.note.strip()})" if rule.source.note else ""
+            lines.append(f"- **Source**: {rule.source.title}{section}{link}{note}")
         for name in sorted(rule.parameters):
             lines.append(f"- **Parameter** `{name}`: {_parameter_words(parameters[name])}")
         tests = cases.get(rule.id, [])
-        lines.append(f"- **Tests** ({len(tests)}): " + ("; ".join(tests) if tests else "none"))
+        lines.append(f"- **Tests** ({len(tests)}): " + (", ".join(f"“{name}”" for name in tests) if tests else "none"))
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -68,7 +102,9 @@ def _batch_words(rule: Rule) -> str:
         parts.append("grouped by " + ", ".join(expression.text for _, expression in rule.batch.group_by))
     parts += [f"{aggregate.name} = {aggregate.function}({aggregate.argument.text if aggregate.argument else ''})"
               for aggregate in rule.batch.aggregates]
-    parts += [f"{lookup.name} = {lookup.aggregate.function} of linked {lookup.table}" for lookup in rule.batch.lookups]
+    parts += [f"{lookup.name} = {lookup.aggregate.function} of linked {lookup.table}"
+              + (f" (only rows passing {', '.join(lookup.only_passing)})" if lookup.only_passing else "")
+              for lookup in rule.batch.lookups]
     if rule.batch.findings_on == "group":
         parts.append("one finding per group")
     return "; ".join(parts)
@@ -83,9 +119,15 @@ def _period(rule: Rule) -> str:
 def _parameter_words(parameter: Parameter) -> str:
     values = "; ".join(f"from {start.isoformat()}: {show(value) if value is not None else 'no value'}"
                        for start, value in zip(parameter.starts, parameter.values, strict=True))
-    note = " *(illustrative: an administrator's choice, change it in the pack's parameters.yaml)*" \
+    note = f" *(illustrative: an administrator's choice, change it in {_parameter_file(parameter)})*" \
         if parameter.illustrative else ""
     return f"{parameter.description.strip()} — {values}{note}"
+
+
+def _parameter_file(parameter: Parameter) -> str:
+    """Where an administrator changes a parameter: its file, and the pack it belongs to."""
+    where = Path(parameter.location.path).name if parameter.location.path else "the parameter files"
+    return f"{where} of the {parameter.pack} pack"
 
 
 def html_page(markdown_text: str, title: str) -> str:

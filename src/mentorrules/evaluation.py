@@ -133,37 +133,54 @@ class CompiledTable:
     relation_keys: Callable[[Values], tuple[Any, ...]]
     rules: tuple[RuleCode, ...]
     source: str
+    day_of: Callable[[Values, dt.date], dt.date]  # the row's date column, else the given date
+    school_day: Callable[[Values, dt.date], dt.date]  # the first day of the row's school year, else the date
+    state: Callable[[Values, Sequence[Values | None]], str | None]  # the row's state, from its related facts
 
 
 def compile_table(book: RuleBook, table: Table) -> CompiledTable:
     """Generate and compile the checker of ``table`` for the rules of ``book``."""
     rules = [rule for rule in book.rules if rule.table == table.name and rule.batch is None]
     namespace = Namespace()
-    namespace.values.update(_show=show, _sy_start=school_year_of_record)
+    namespace.values.update(_show=show, _sy_starts=_school_year_starts)
     facts = {table.record: table.record, **{name: name for name in table.relations}}
+    columns = columns_of(book, table)
     relations, keys = _relation_code(book, table, namespace)
     blocks: dict[str | None, list[str]] = {}
     codes = []
     for index, rule in enumerate(rules):
         date = "_sy" if rule.parameters_on == "school_year_start" else "_d"
-        renderer = Renderer(namespace, facts, book.parameters_for(rule.pack), book.functions, date=date)
+        renderer = Renderer(namespace, facts, columns, book.parameters_for(rule.pack), book.functions, date=date)
         codes.append(_rule_code(rule, renderer, table))
         indent = "    " if rule.jurisdiction is None else "        "
         blocks.setdefault(rule.jurisdiction, []).extend(_rule_lines(rule, index, renderer, indent))
-    lines = [f"def _check({table.record}, _d, _ix, _out):", *relations,
-             f"    _state = {_state_code(table)}",
-             f"    _sy = _sy_start({table.record}, _d)", *blocks.get(None, [])]
+    record = table.record
+    lines = [f"def _check({record}, _d, _ix, _out):", *relations,
+             f"    _state = {_state_code(book, table)}",
+             f"    _sy = {_school_day_code(table)}", *blocks.get(None, [])]
     states = sorted(state for state in blocks if state is not None)
     for number, state in enumerate(states):
         lines += [f"    {'if' if number == 0 else 'elif'} _state == {state!r}:", *blocks[state]]
     lines += ["", f"def _relate({table.record}, _ix):", *relations,
               "    return (" + "".join(f"{name}, " for name in table.relations) + ")",
-              "", f"def _keys({table.record}):",
-              "    return (" + "".join(f"_key_or_none(lambda: {key}), " for key in keys) + ")"]
+              "", f"def _keys({record}):",
+              "    return (" + "".join(f"_key_or_none(lambda: {key}), " for key in keys) + ")",
+              "", f"def _day({record}, _as_of):", f"    return {_day_code(table)}",
+              "", f"def _school_day({record}, _d):", f"    return {_school_day_code(table)}",
+              "", f"def _state_of({record}, _related):",
+              ("    " + "".join(f"{name}, " for name in table.relations) + "= _related") if table.relations else "",
+              f"    return {_state_code(book, table)}"]
     source = "\n".join(lines) + "\n"
     namespace.values["_key_or_none"] = _key_or_none
     module = build(source, namespace, f"<mentorrules {table.name} rules>")
-    return CompiledTable(table, module["_check"], module["_relate"], module["_keys"], tuple(codes), source)
+    return CompiledTable(table, module["_check"], module["_relate"], module["_keys"], tuple(codes), source,
+                         module["_day"], module["_school_day"], module["_state_of"])
+
+
+def columns_of(book: RuleBook, table: Table) -> dict[str, Mapping[str, int]]:
+    """The column positions of a table's record and of each fact related to it, by fact name."""
+    return {table.record: table.positions,
+            **{name: book.tables[relation.table].positions for name, relation in table.relations.items()}}
 
 
 def _key_or_none(compute: Callable[[], Any]) -> Any:
@@ -188,18 +205,36 @@ def _school_year_starts(label: str) -> dt.date | None:
         return None
 
 
-def _state_code(table: Table) -> str:
+def _state_code(book: RuleBook, table: Table) -> str:
+    """The row's state: its own ``state`` column, else its district's (text, or None)."""
     if "state" in table.fields:
-        return f"{table.record}['state']"
+        state = f"{table.record}._{table.positions['state']}"
+        return f"({state} if {state}.__class__ is _str else None)"
     if "district" in table.relations:
-        return "(district['state'] if district is not None else None)"
+        districts = book.tables[table.relations["district"].table]
+        state = f"district._{districts.positions['state']}"
+        return f"({state} if district is not None and {state}.__class__ is _str else None)"
     return "None"
+
+
+def _day_code(table: Table) -> str:
+    if table.date_field is None or table.fields.get(table.date_field) != "date":
+        return "_as_of"
+    value = f"{table.record}._{table.positions[table.date_field]}"
+    return f"(_as_of if {value} is None else {value})"
+
+
+def _school_day_code(table: Table) -> str:
+    if "school_year" not in table.fields:
+        return "_d"
+    label = f"{table.record}._{table.positions['school_year']}"
+    return f"((_sy_starts({label}) or _d) if {label}.__class__ is _str else _d)"
 
 
 def _relation_code(book: RuleBook, table: Table, namespace: Namespace) -> tuple[list[str], list[str]]:
     """Look up each related fact once per record; a key that cannot be computed finds nothing."""
     scope = Scope(facts={table.record: table.fields}, functions=book.signatures)
-    renderer = Renderer(namespace, {table.record: table.record}, {}, book.functions)
+    renderer = Renderer(namespace, {table.record: table.record}, {table.record: table.positions}, {}, book.functions)
     lines, keys = [], []
     for relation in table.relations.values():
         parts = [renderer.render(parse(text, scope)) for text in relation.key]
@@ -235,7 +270,7 @@ def _rule_code(rule: Rule, renderer: Renderer, table: Table) -> RuleCode:
               for part in rule.message]
     message = build(f"def _message({arguments}):\n    return " + (" + ".join(pieces) or "''") + "\n",
                     renderer.namespace, f"<mentorrules {rule.id} message>")["_message"]
-    recording = Renderer(Namespace(), renderer.facts, renderer.parameters, renderer.functions,
+    recording = Renderer(Namespace(), renderer.facts, renderer.columns, renderer.parameters, renderer.functions,
                          date=renderer.date)
     when = recording.render(rule.when, Mode.RECORD) if rule.when is not None else "True"
     before = set(recording.namespace.values)
@@ -387,14 +422,8 @@ class Evaluator:
 
     @staticmethod
     def state_of(compiled: CompiledTable, record: Values, related: Sequence[Values | None]) -> str | None:
-        if "state" in compiled.table.fields:
-            state = record.get("state")
-            return state if isinstance(state, str) else None
-        names = list(compiled.table.relations)
-        if "district" in names:
-            district = related[names.index("district")]
-            return district.get("state") if district is not None else None
-        return None
+        """The record's state: its own ``state`` column, else its district's."""
+        return compiled.state(record, related)
 
 
 def _missing_values(code: RuleCode, recorder: Recorder) -> str:

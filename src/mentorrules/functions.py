@@ -235,6 +235,15 @@ def either(value: Any, fallback: Any) -> Any:
     return value if present(value) else fallback
 
 
+def count_at_most(values: list[Any], limit: Any) -> int:
+    """How many of ``values`` are at most ``limit``: the rank of a year among the distinct years.
+
+    >>> count_at_most(["2022-23", "2024-25", "2025-26"], "2024-25")
+    2
+    """
+    return sum(1 for value in values if value <= limit)
+
+
 def get(mapping: dict[str, Any], key: str) -> Any:
     """The entry of a parameter map, or nothing when the map has no such key.
 
@@ -287,6 +296,6 @@ BUILTIN_FUNCTIONS: dict[str, Callable[..., Any]] = {
         school_year, program_year, federal_fiscal_year, school_year_start, school_year_end,
         school_years_between, career_year, months_between, days_between, date, add_months,
         places, round_cents, absolute, smallest, largest, required_match,
-        present, missing, either, get, lower, upper, trim, starts_with, length,
+        present, missing, either, get, count_at_most, lower, upper, trim, starts_with, length,
     )
 }

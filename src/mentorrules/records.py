@@ -10,19 +10,19 @@ required column missing) stop the run with exit code 2.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
-import io
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, overload
 
 from mentorrules.errors import Location, Problem, one_of
-from mentorrules.tables import TABLE_ORDER, Table
+from mentorrules.tables import TABLE_ORDER, Record, Table
 
 FORMATS = (".csv", ".json", ".jsonl", ".xlsx")
 MAX_CELL = 1_000_000
@@ -51,7 +51,7 @@ class Row:
 
     __slots__ = ("key", "number", "problems", "values")
 
-    def __init__(self, number: int, values: dict[str, Any], problems: tuple[Problem, ...] = (),
+    def __init__(self, number: int, values: Record, problems: tuple[Problem, ...] = (),
                  key: str = "") -> None:
         self.number = number
         self.values = values
@@ -62,11 +62,90 @@ class Row:
         return f"Row({self.number}, {self.values!r}, problems={len(self.problems)})"
 
 
+class Rows(Sequence[Row]):
+    """A table's rows held in memory: one record per row, and the problems of the few rows
+    that could not be read. :class:`Row` objects are made as rows are visited, not kept."""
+
+    __slots__ = ("problems", "records", "table")
+
+    def __init__(self, table: Table, rows: Iterable[Row] = ()) -> None:
+        self.table = table
+        self.records: list[Record] = []
+        self.problems: dict[int, tuple[Problem, ...]] = {}
+        for row in rows:
+            self.append(row)
+
+    def append(self, row: Row) -> None:
+        self.records.append(row.values)
+        if row.problems:
+            self.problems[len(self.records)] = row.problems
+
+    def mark(self, number: int, problems: Sequence[Problem]) -> None:
+        """Make row ``number`` an error row (a problem found after reading, e.g. a repeated key)."""
+        self.problems[number] = (*self.problems.get(number, ()), *problems)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Row]: ...
+    def __getitem__(self, index: int | slice) -> Row | list[Row]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        number = range(1, len(self.records) + 1)[index]
+        record = self.records[number - 1]
+        return Row(number, record, self.problems.get(number, ()), self.table.key_of(record))
+
+    def __iter__(self) -> Iterator[Row]:
+        problems, key_of = self.problems, self.table.key_of
+        for number, record in enumerate(self.records, start=1):
+            yield Row(number, record, problems.get(number, ()), key_of(record))
+
+
+class StreamedRows(Sequence[Row]):
+    """A CSV table that is read again each time it is iterated, so that it never sits in memory.
+
+    Used for the tables no rule looks rows up in (payouts), whose file was checked when the data
+    set was read (UTF-8, header). Indexing reads the whole table into memory once.
+    """
+
+    def __init__(self, table: Table, path: Path, source: str) -> None:
+        self.table = table
+        self.path = path
+        self.source = source
+        self._length: int | None = None
+        self._held: Rows | None = None
+
+    def __iter__(self) -> Iterator[Row]:
+        typer = RowTyper(self.table, self.source)
+        number = 0
+        with self.path.open(encoding="utf-8-sig", newline="") as handle:
+            for number, cells in enumerate(_csv_rows(handle), start=1):
+                yield typer.cells(number, cells)
+        self._length = number
+
+    def __len__(self) -> int:
+        if self._length is None:
+            self._length = sum(1 for _ in self)
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Row]: ...
+    def __getitem__(self, index: int | slice) -> Row | list[Row]:
+        if self._held is None:
+            self._held = Rows(self.table, self)
+        return self._held[index]
+
+
 @dataclass
 class DataSet:
     """Rows per table, where each table came from, and problems that stop the run."""
 
-    tables: dict[str, list[Row]] = field(default_factory=dict)
+    tables: dict[str, Sequence[Row]] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
@@ -213,47 +292,62 @@ def _shared(convert: Callable[[Any], Any], limit: int = 200_000) -> Callable[[An
 
 # -- rows ----------------------------------------------------------------------------------------
 class RowTyper:
-    """Types the cells of one table's rows: column name -> converter, checked once per file."""
+    """Types the cells of one table's rows into records, checked once per cell.
+
+    Columns the table does not declare are ignored: no rule can name them.
+    """
 
     def __init__(self, table: Table, path: str) -> None:
         self.table = table
         self.path = path
         # Most cells repeat (roles, programs, school years, dates, amounts, people's ids): one
-        # shared value per distinct cell text saves most of a large file's memory. Key columns
-        # are unique and lists are mutable, so they are converted afresh.
-        self.converters = {name: CONVERTERS[kind] if name in table.key or kind == "list" else _shared(CONVERTERS[kind])
-                           for name, kind in table.fields.items()}
-        self.empty: dict[str, Any] = dict.fromkeys(table.fields)
+        # shared value per distinct cell text saves most of a large file's memory. Unique key
+        # columns and (mutable) lists are converted afresh.
+        unique = set(table.key) if len(table.key) == 1 else set()
+        self.columns = {name: (position, CONVERTERS[kind] if name in unique or kind == "list"
+                               else _shared(CONVERTERS[kind]), table.patterns.get(name))
+                        for position, (name, kind) in enumerate(table.fields.items())}
+        self.empty: list[Any] = [None] * len(table.fields)
 
     def row(self, number: int, cells: Mapping[str, Any]) -> Row:
         # The hot loop of reading: one pass over the cells, the usual case first.
         values = self.empty.copy()
         problems: list[Problem] | None = None
-        converters, patterns = self.converters, self.table.patterns
+        columns = self.columns
         for name, raw in cells.items():
+            column = columns.get(name)
+            if column is None:
+                continue
+            position, convert, pattern = column
             if raw.__class__ is str and (len(raw) > MAX_CELL or "\x00" in raw):
                 problem = self._problem(number, name, *(
                     (f"the cell is {len(raw):,} characters long", f"keep cells under {MAX_CELL:,} characters")
                     if len(raw) > MAX_CELL else
                     ("the cell contains a NUL byte", "the file may be binary or badly exported; remove the NUL bytes")))
                 problems = [*(problems or ()), problem]
-                values[name] = raw
+                values[position] = raw
                 continue
             try:
-                convert: Callable[[Any], Any] = converters.get(name, to_text)
                 value = convert(raw)
             except CellError as error:
                 problems = [*(problems or ()), self._problem(number, name, str(error), error.hint)]
-                values[name] = raw
+                values[position] = raw
                 continue
-            if value is not None and name in patterns and not patterns[name].fullmatch(str(value)):
-                expected = self.table.descriptions.get(name) or patterns[name].pattern
+            if value is not None and pattern is not None and not pattern.fullmatch(str(value)):
+                expected = self.table.descriptions.get(name) or pattern.pattern
                 problems = [*(problems or ()), self._problem(number, name, f"{_show(value)} is not valid here",
                                                              expected)]
-                values[name] = raw
+                values[position] = raw
                 continue
-            values[name] = value
-        return Row(number, values, tuple(problems or ()), self.table.key_of(values))
+            values[position] = value
+        record = self.table.record_type(values)
+        return Row(number, record, tuple(problems or ()), self.table.key_of(record))
+
+    def cells(self, number: int, cells: Cells) -> Row:
+        """The row of a reader's cells, or an error row for a row the reader could not split."""
+        if isinstance(cells, tuple):
+            return self.broken(number, cells[0], cells[1], known=cells[2] if len(cells) > 2 else None)
+        return self.row(number, cells)
 
     def _problem(self, number: int, name: str, message: str, hint: str | None) -> Problem:
         return Problem("MR310", f"column {name!r}: {message}", Location(self.path, row=number, field=name),
@@ -262,17 +356,22 @@ class RowTyper:
     def broken(self, number: int, message: str, hint: str | None = None, code: str = "MR311",
                known: Mapping[str, Any] | None = None) -> Row:
         """A row that could not be split into cells; its key is kept when it can be read."""
-        values: dict[str, Any] = dict.fromkeys(self.table.fields)
+        values: dict[str, Any] = {}
         for name in self.table.key:
             try:
                 values[name] = to_text((known or {}).get(name))
             except CellError:
                 continue
+        record = self.table.record_of(values)
         problem = Problem(code, message, Location(self.path, row=number), hint=hint)
-        return Row(number, values, (problem,), self.table.key_of(values))
+        return Row(number, record, (problem,), self.table.key_of(record))
 
 
 # -- files ---------------------------------------------------------------------------------------
+# The cells of a row, or for a row that cannot be read: (problem, hint[, cells that could be read]).
+Cells = Mapping[str, Any] | tuple[str, str | None] | tuple[str, str | None, Mapping[str, Any]]
+
+
 def table_of(path: Path, tables: Mapping[str, Table]) -> str | None:
     """The table a file holds, from its name: ``payouts.csv``, ``payouts-2025.jsonl``."""
     stem = path.name.lower().removesuffix(path.suffix.lower())
@@ -282,17 +381,21 @@ def table_of(path: Path, tables: Mapping[str, Table]) -> str | None:
     return None
 
 
-def read(paths: Sequence[Path], tables: Mapping[str, Table]) -> DataSet:
-    """Read directories, table files and workbooks into a :class:`DataSet`."""
+def read(paths: Sequence[Path], tables: Mapping[str, Table], streamed: Collection[str] = ()) -> DataSet:
+    """Read directories, table files and workbooks into a :class:`DataSet`.
+
+    CSV files of the ``streamed`` tables are checked (UTF-8, header) but not held: their rows
+    are read again each time they are visited (:class:`StreamedRows`).
+    """
     data = DataSet()
     for path in paths:
         if path.is_dir():
             members = sorted(p for p in path.iterdir() if p.suffix.lower() in FORMATS and p.is_file())
             for member in members:
                 if member.suffix.lower() == ".xlsx" or table_of(member, tables):
-                    _read_file(member, tables, data, explicit=False)
+                    _read_file(member, tables, data, streamed, explicit=False)
         elif path.exists():
-            _read_file(path, tables, data, explicit=True)
+            _read_file(path, tables, data, streamed, explicit=True)
         else:
             data.problems.append(Problem("MR300", "no such file or directory", Location(str(path))))
     if "payouts" not in data.tables and not data.problems:
@@ -309,7 +412,8 @@ def _table_order(name: str) -> tuple[int, str]:
     return (TABLE_ORDER.index(name) if name in TABLE_ORDER else len(TABLE_ORDER), name)
 
 
-def _read_file(path: Path, tables: Mapping[str, Table], data: DataSet, *, explicit: bool) -> None:
+def _read_file(path: Path, tables: Mapping[str, Table], data: DataSet, streamed: Collection[str], *,
+               explicit: bool) -> None:
     suffix = path.suffix.lower()
     where = Location(str(path))
     if suffix not in FORMATS:
@@ -331,53 +435,93 @@ def _read_file(path: Path, tables: Mapping[str, Table], data: DataSet, *, explic
             data.problems.append(Problem("MR300", "the file name does not name a table", where,
                                          expected=one_of(tables), hint="rename it, e.g. payouts.csv"))
         return
+    table = tables[table_name]
+    if table_name in data.tables:
+        data.problems.append(_second_file(table, str(path), data))
+        return
+    problem = _utf8_problem(path)
+    if problem is not None:
+        data.problems.append(problem)
+        return
     try:
-        raw = path.read_bytes()
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            if suffix == ".csv":
+                header = _csv_header(handle, table, str(path))
+                if header is not None:
+                    data.problems.append(header)
+                elif table_name in streamed:
+                    data.tables[table_name] = StreamedRows(table, path, str(path))
+                    data.sources[table_name] = str(path)
+                else:
+                    handle.seek(0)
+                    _add(data, table, str(path), _csv_rows(handle))
+            elif suffix == ".jsonl":
+                _add(data, table, str(path), _jsonl_rows(handle))
+            else:
+                _add(data, table, str(path), _json_rows(handle.read()))
     except OSError as error:
         data.problems.append(Problem("MR300", f"cannot read the file: {error.strerror}", where))
-        return
+
+
+def _utf8_problem(path: Path) -> Problem | None:
+    """A problem if the file cannot be read or is not UTF-8, checked in chunks (big files fit)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0  # bytes given to the decoder so far
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        data.problems.append(Problem("MR305", f"the file is not UTF-8 (invalid byte at offset {error.start})",
-                                     where, hint="save or export the file as UTF-8 (CSV UTF-8 in Excel)"))
-        return
-    reader = {".csv": _csv_rows, ".json": _json_rows, ".jsonl": _jsonl_rows}[suffix]
-    _add(data, tables[table_name], str(path), reader(text, str(path)))
+        with path.open("rb") as handle:
+            while True:
+                chunk = handle.read(1 << 20)
+                pending = len(decoder.getstate()[0])  # an incomplete character from the last chunk
+                try:
+                    decoder.decode(chunk, final=not chunk)
+                except UnicodeDecodeError as error:
+                    return _not_utf8(path, offset - pending + error.start)
+                if not chunk:
+                    return None
+                offset += len(chunk)
+    except OSError as error:
+        return Problem("MR300", f"cannot read the file: {error.strerror}", Location(str(path)))
 
 
-# The cells of a row, or for a row that cannot be read: (problem, hint[, cells that could be read]).
-Cells = Mapping[str, Any] | tuple[str, str | None] | tuple[str, str | None, Mapping[str, Any]]
+def _not_utf8(path: Path, offset: int) -> Problem:
+    return Problem("MR305", f"the file is not UTF-8 (invalid byte at offset {max(offset, 0)})", Location(str(path)),
+                   hint="save or export the file as UTF-8 (CSV UTF-8 in Excel)")
+
+
+def _second_file(table: Table, path: str, data: DataSet) -> Problem:
+    return Problem("MR303", f"a second file for the table {table.name!r}", Location(path),
+                   expected=f"one file per table; the first was {data.sources[table.name]}")
+
+
+def _missing_columns(table: Table, path: str, columns: Collection[str]) -> Problem | None:
+    missing = [name for name in table.required if name not in columns]
+    if not missing:
+        return None
+    return Problem("MR302", f"the table {table.name!r} has no column {', '.join(map(repr, missing))}",
+                   Location(path), expected=f"the columns {', '.join(table.required)}",
+                   hint="add the column (cells may be empty where a value is unknown)")
 
 
 def _add(data: DataSet, table: Table, path: str, cells: Iterable[Cells]) -> None:
     if table.name in data.tables:
-        data.problems.append(Problem("MR303", f"a second file for the table {table.name!r}",
-                                     Location(path), expected=f"one file per table; the first was "
-                                     f"{data.sources[table.name]}"))
+        data.problems.append(_second_file(table, path, data))
         return
     typer = RowTyper(table, path)
-    rows: list[Row] = []
+    rows = Rows(table)
     columns: set[str] = set()
     try:
         for number, row_cells in enumerate(cells, start=1):
-            if isinstance(row_cells, tuple):
-                partial = row_cells[2] if len(row_cells) > 2 else {}
-                rows.append(typer.broken(number, row_cells[0], row_cells[1], known=partial))
-            else:
+            if not isinstance(row_cells, tuple):
                 columns.update(row_cells)
-                rows.append(typer.row(number, row_cells))
+            rows.append(typer.cells(number, row_cells))
     except _FileProblem as error:
         data.problems.append(Problem(error.code, error.message, Location(path, line=error.line,
                                                                           column=error.column),
                                      expected=error.expected, hint=error.hint))
         return
-    missing = [name for name in table.required if name not in columns]
-    if missing and columns:
-        data.problems.append(Problem(
-            "MR302", f"the table {table.name!r} has no column {', '.join(map(repr, missing))}",
-            Location(path), expected=f"the columns {', '.join(table.required)}",
-            hint="add the column (cells may be empty where a value is unknown)"))
+    problem = _missing_columns(table, path, columns) if columns else None
+    if problem is not None:
+        data.problems.append(problem)
         return
     data.tables[table.name] = rows
     data.sources[table.name] = path
@@ -391,11 +535,29 @@ class _FileProblem(Exception):
         self.expected, self.hint = expected, hint
 
 
-def _csv_rows(text: str, path: str) -> Iterator[Cells]:
+def _csv_reader(lines: Iterable[str]) -> Iterator[list[str]]:
     # The csv module refuses fields over 128 KiB; allow larger ones so that our own limit
     # (MAX_CELL) reports them as a located cell problem. This limit is process-wide and only grows.
     csv.field_size_limit(max(csv.field_size_limit(), 4 * MAX_CELL))
-    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    return csv.reader(lines, strict=False)
+
+
+def _csv_header(handle: TextIO, table: Table, path: str) -> Problem | None:
+    """A problem with a CSV file's header: none at all (an empty file), or required columns missing."""
+    try:
+        header = next(_csv_reader(handle), None)
+    except csv.Error as error:
+        return Problem("MR304", f"the header cannot be read: {error}", Location(path, line=1))
+    if header is None or not any(name.strip() for name in header):
+        return Problem("MR302", "the file is empty: it has no header row", Location(path),
+                       expected=f"a first line naming the columns, with at least {', '.join(table.required)}"
+                       if table.required else "a first line naming the columns",
+                       hint="export the table again with its header")
+    return _missing_columns(table, path, [name.strip() for name in header])
+
+
+def _csv_rows(lines: Iterable[str]) -> Iterator[Cells]:
+    reader = _csv_reader(lines)
     try:
         header = next(reader)
     except StopIteration:
@@ -428,7 +590,7 @@ def _csv_rows(text: str, path: str) -> Iterator[Cells]:
         yield dict(zip(names, cells, strict=True))
 
 
-def _json_rows(text: str, path: str) -> Iterator[Cells]:
+def _json_rows(text: str) -> Iterator[Cells]:
     try:
         document = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
     except json.JSONDecodeError as error:
@@ -445,8 +607,8 @@ def _json_rows(text: str, path: str) -> Iterator[Cells]:
         yield item if isinstance(item, dict) else (f"the row is {type(item).__name__}, not an object", None)
 
 
-def _jsonl_rows(text: str, path: str) -> Iterator[Cells]:
-    for line in text.splitlines():
+def _jsonl_rows(lines: Iterable[str]) -> Iterator[Cells]:
+    for line in lines:
         if not line.strip():
             continue
         try:
@@ -461,10 +623,10 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number")
 
 
-def rows_from(table: Table, records: Iterable[Mapping[str, Any]], source: str = "<input>") -> list[Row]:
+def rows_from(table: Table, records: Iterable[Mapping[str, Any]], source: str = "<input>") -> Rows:
     """Typed rows from Python mappings, as the library's callers pass them."""
     typer = RowTyper(table, source)
-    rows = []
+    rows = Rows(table)
     for number, record in enumerate(records, start=1):
         if isinstance(record, Mapping):
             rows.append(typer.row(number, record))

@@ -59,6 +59,7 @@ class Source:
 AGGREGATES: Mapping[str, Signature] = {
     "count": Signature((), "integer"),
     "count_distinct": Signature(("any",), "integer"),
+    "distinct": Signature(("any",), "list"),
     "sum": Signature(("decimal",), "decimal"),
     "min": Signature(("any",), "any"),
     "max": Signature(("any",), "any"),
@@ -67,7 +68,8 @@ AGGREGATES: Mapping[str, Signature] = {
 
 @dataclass(frozen=True)
 class Aggregate:
-    """``count()``, ``count_distinct(x)``, ``sum(x)``, ``min(x)`` or ``max(x)`` over rows."""
+    """``count()``, ``count_distinct(x)``, ``distinct(x)`` (the sorted distinct values), ``sum(x)``,
+    ``min(x)`` or ``max(x)`` over rows."""
 
     name: str
     function: str
@@ -450,8 +452,8 @@ class _RuleReader:
             return None
         tree = expression.tree
         if not (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id in AGGREGATES):
-            self.fail(at, f"{text!r} is not an aggregate", hint="write count(), count_distinct(x), sum(x), "
-                      "min(x) or max(x)")
+            self.fail(at, f"{text!r} is not an aggregate", hint="write count(), count_distinct(x), distinct(x), "
+                      "sum(x), min(x) or max(x)")
             return None
         inner = [node for argument in tree.args for node in ast.walk(argument)
                  if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in AGGREGATES]
@@ -468,6 +470,8 @@ class _RuleReader:
                 return None
             if function in ("sum", "min", "max"):
                 kind = argument.kind
+            elif function == "distinct":
+                kind = "list"
         return Aggregate(name, function, argument, kind)
 
     def lookup(self, name: str, spec: Mapping[str, Any], table: Table, tables: Mapping[str, Table],

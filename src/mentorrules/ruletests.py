@@ -221,7 +221,7 @@ def _compare(key: str, expected: Sequence[Any], actual: Sequence[Any]) -> list[s
 def _cover(case: Case, engine: Engine, table: str, key: str, coverage: Coverage) -> None:
     """Record the rules under test that applied to this row and held."""
     try:
-        _, explanations = engine.explain(case.tables, table, key, as_of=case.as_of or DEFAULT_AS_OF)
+        _, explanations = engine.explain(case.tables, table, key, as_of=case.as_of or DEFAULT_AS_OF)[0]
     except MentorRulesError:
         return
     for explanation in explanations:
