@@ -103,7 +103,7 @@ def _stale(engine: Engine, used: Mapping[tuple[str, str], list[Rule]], records: 
                  if table == rule.table and state == rule.jurisdiction]
         if not dates:
             continue
-        day, table, state = max(dates)
+        day, table, state = max(dates, key=lambda item: item[0])
         last = parameter.starts[-1]
         if (day - last).days > 365.25 * years:
             column = engine.tables[table].date_field
