@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from mentorrules import Engine
+from mentorrules import Engine, MentorRulesError
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -122,3 +122,158 @@ def test_progress_is_quiet_when_stderr_is_not_a_terminal(run_cli) -> None:
     result = run_cli("validate", EXAMPLES, "--format", "json", "--as-of", "2026-01-01")
     assert result.code == 1
     assert "rows checked" not in result.err
+
+
+# -- the administrator's walkthrough (README: "Change a cap from a date onwards") -------------------
+NEW_CAP_CASES = """
+- name: from 2026-27 a mentor may be paid 2400.00
+  tables:
+    payouts:
+      - {payout_id: P-1, payee_id: T-1, role: mentor, program: NM_PILOT, state: NM, school_year: 2026-27,
+         pay_date: 2026-12-15, amount: "1200.00", installment: 1}
+      - {payout_id: P-2, payee_id: T-1, role: mentor, program: NM_PILOT, state: NM, school_year: 2026-27,
+         pay_date: 2027-05-15, amount: "1200.00", installment: 2}
+  expect: {P-1: [], P-2: []}
+
+- name: from 2026-27 one cent over 2400.00 fails
+  tables:
+    payouts:
+      - {payout_id: P-1, payee_id: T-1, role: mentor, program: NM_PILOT, state: NM, school_year: 2026-27,
+         pay_date: 2026-12-15, amount: "1200.00", installment: 1}
+      - {payout_id: P-2, payee_id: T-1, role: mentor, program: NM_PILOT, state: NM, school_year: 2026-27,
+         pay_date: 2027-05-15, amount: "1200.01", installment: 2}
+  expect: {P-1: [NMP-005], P-2: [{rule: NMP-005, message: "over the cap 2400.00"}]}
+"""
+
+
+@pytest.fixture
+def nm_copy(tmp_path: Path) -> Path:
+    """Steps 1 and 2: a copy of the New Mexico rules with a cap raised from 2026-07-01, and tests."""
+    copy = tmp_path / "nm-rules"
+    shutil.copytree(NM_RULES, copy)
+    parameters = copy / "yearly_limits.parameters.yaml"
+    old = "      2016-07-01: {mentor: 2000.00, mentee: 1000.00}\n"
+    new = "      2026-07-01: {mentor: 2400.00, mentee: 1000.00}   # new: from school year 2026-27\n"
+    parameters.write_text(parameters.read_text("utf-8").replace(old, old + new), encoding="utf-8")
+    tests = copy / "yearly_limits.test.yaml"
+    tests.write_text(tests.read_text("utf-8") + NEW_CAP_CASES, encoding="utf-8")
+    return copy
+
+
+def test_a_copy_of_an_installed_pack_is_tested_in_its_place(run_cli, nm_copy: Path) -> None:
+    result = run_cli("test", nm_copy)
+    assert result.code == 0, result.out + result.err
+    assert "MR130" not in result.err
+    assert "yearly_limits.test.yaml .........." in result.out  # the copy's cases, the two new ones too
+    assert "plugins/new_mexico" not in result.out  # the installed pack's tests are replaced by the copy's
+
+
+def test_a_copy_of_an_installed_pack_is_linted_in_its_place(run_cli, nm_copy: Path) -> None:
+    result = run_cli("lint", nm_copy)
+    assert result.code == 0, result.out + result.err
+    assert "0 problems" in result.out
+
+
+def test_a_copy_keeps_the_name_and_jurisdiction_of_the_pack_it_copies(nm_copy: Path) -> None:
+    engine = Engine.load(rules=[nm_copy])
+    [copy] = [pack for pack in engine.packs if pack.spec.rule_dirs == (nm_copy,)]
+    assert (copy.name, copy.jurisdiction) == ("new-mexico", "NM")
+    assert [pack.name for pack in engine.packs].count("new-mexico") == 1
+
+
+def test_a_copy_is_a_version_of_its_pack_even_when_only_core_is_asked_for(run_cli, nm_copy: Path) -> None:
+    result = run_cli("test", "--pack", "core", nm_copy)
+    assert result.code == 0, result.out + result.err
+
+
+def test_a_new_pack_reusing_one_id_of_a_pack_is_not_a_copy_of_it(tmp_path: Path) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "caps.yaml").write_text(
+        "rules:\n" + "".join(f"  - {{id: MINE-00{n}, title: t, table: payouts, require: payout.amount > 0, "
+                             "message: m}\n" for n in (1, 2)) +
+        "  - {id: NMP-005, title: t, table: payouts, require: payout.amount > 0, message: m}\n",
+        encoding="utf-8")
+    with pytest.raises(MentorRulesError) as raised:
+        Engine.load(rules=[tmp_path / "mine"])
+    assert [problem.code for problem in raised.value.problems] == ["MR130"]
+
+
+# -- new-pack ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("name", "jurisdiction", "message"), [
+    pytest.param("alaska", "AK", "'alaska' is the name of an installed pack", id="an installed pack's name"),
+    pytest.param("new-mexico", "NM", "'new-mexico' is the name of an installed pack", id="a dashed installed name"),
+    pytest.param("core", "OR", "'core' is the name of an installed pack", id="core"),
+    pytest.param("Oregon", "OR", "'Oregon' is not a pack name", id="capitals"),
+    pytest.param("1oregon", "OR", "'1oregon' is not a pack name", id="a leading digit"),
+    pytest.param("new--hampshire", "NH", "'new--hampshire' is not a pack name", id="a double dash"),
+    pytest.param("new_hampshire", "NH", "'new_hampshire' is not a pack name", id="an underscore"),
+    pytest.param("oregon", "or", "'or' is not a US state or territory code", id="a lower-case code"),
+    pytest.param("oregon", "XX", "'XX' is not a US state or territory code", id="no such state"),
+    pytest.param("oregon", "ORE", "'ORE' is not a US state or territory code", id="three letters"),
+])
+def test_new_pack_refuses_a_clashing_or_malformed_name_or_code(run_cli, tmp_path: Path, name: str,
+                                                               jurisdiction: str, message: str) -> None:
+    result = run_cli("new-pack", name, "--jurisdiction", jurisdiction, "--output", tmp_path)
+    assert result.code == 2
+    assert f"MR408 {message}" in result.err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_new_pack_accepts_a_territory(run_cli, tmp_path: Path) -> None:
+    result = run_cli("new-pack", "puerto-rico", "--jurisdiction", "PR", "--output", tmp_path)
+    assert result.code == 0, result.err
+    assert (tmp_path / "puerto-rico" / "src" / "mentorrules_puerto_rico" / "__init__.py").is_file()
+
+
+def test_new_pack_schema_lines_point_inside_the_pack_not_at_this_machine(run_cli, tmp_path: Path) -> None:
+    assert run_cli("new-pack", "oregon", "--jurisdiction", "OR", "--output", tmp_path).code == 0
+    written = list((tmp_path / "oregon").rglob("*.yaml"))
+    assert len(written) == 3
+    for path in written:
+        first = path.read_text("utf-8").splitlines()[0]
+        assert first.startswith("# yaml-language-server: $schema=")
+        target = first.split("$schema=", 1)[1]
+        assert not Path(target).is_absolute() and str(ROOT) not in target
+        schema = (path.parent / target).resolve()
+        assert schema.is_file() and (tmp_path / "oregon") in schema.parents
+    for path in (tmp_path / "oregon").rglob("*"):
+        if path.is_file():
+            assert str(ROOT) not in path.read_text("utf-8"), path
+
+
+def readme_block(after: str) -> str:
+    """The fenced block that follows a line of the README's pack section."""
+    section = (ROOT / "README.md").read_text("utf-8").split("### Write a pack for another state")[1]
+    return section.split(after, 1)[1].split("```", 2)[1].split("\n", 1)[1]
+
+
+def test_the_readme_shows_what_new_pack_writes() -> None:
+    from mentorrules.scaffold import files
+
+    written = files("oregon", "OR")
+    assert readme_block("`pyproject.toml`:") == written["pyproject.toml"]
+    assert readme_block("`src/mentorrules_oregon/__init__.py`:") == written["src/mentorrules_oregon/__init__.py"]
+    assert readme_block("`src/mentorrules_oregon/rules/stipends.yaml`") == \
+        written["src/mentorrules_oregon/rules/stipends.yaml"]
+    listed = [line.split("#")[0].strip() for line in readme_block("It writes these files:").splitlines()[1:]]
+    assert sorted(listed) == sorted(written)
+
+
+def test_diff_lists_rows_whose_finding_says_something_else(run_cli, tmp_path: Path) -> None:
+    # A cap raised to 2400.00 still fails T-0012's 2500.00: same rule, another message.
+    copy = tmp_path / "nm-rules"
+    shutil.copytree(NM_RULES, copy)
+    parameters = copy / "yearly_limits.parameters.yaml"
+    old = "      2016-07-01: {mentor: 2000.00, mentee: 1000.00}\n"
+    parameters.write_text(parameters.read_text("utf-8").replace(
+        old, old + "      2025-07-01: {mentor: 2400.00, mentee: 1000.00}\n"), encoding="utf-8")
+    result = run_cli("diff", EXAMPLES, "--after", copy, "--format", "json", "--as-of", "2026-01-01")
+    report = json.loads(result.out)
+    reworded = [change for change in report["changes"] if change["reworded"]]
+    assert reworded and all(change["before"] == change["after"] == "fail" for change in reworded)
+    [first, *_] = reworded[0]["reworded"]
+    assert first["rule"] == "NMP-005"
+    assert first["before"].endswith("over the cap 2000.00") and first["after"].endswith("over the cap 2400.00")
+    assert report["rules"]["NMP-005"]["reworded"] == len(reworded)
+    text = run_cli("diff", EXAMPLES, "--after", copy, "--as-of", "2026-01-01").out
+    assert "~NMP-005" in text and "-> T-0012 was paid 2500.00 as mentor in 2025-26, over the cap 2400.00" in text

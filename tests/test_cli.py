@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import csv_text, payout
+from conftest import EXECUTABLE, csv_text, payout
 
 from mentorrules import __version__
 
@@ -291,3 +293,129 @@ def test_an_output_file_that_cannot_be_written_exits_2(run_cli, tmp_path: Path) 
     assert result.code == 2
     assert "MR407 cannot write the report" in result.err
     assert "Traceback" not in result.err
+
+
+# -- pipes and problems about no file -------------------------------------------------------------
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_a_closed_pipe_ends_quietly_with_the_sigpipe_status(tmp_path: Path) -> None:
+    # `mentorrules validate examples/ --format json | head -c 100`: the reader goes away early.
+    process = subprocess.Popen([str(EXECUTABLE), "validate", str(EXAMPLES), "--format", "json",
+                                "--as-of", "2026-01-01"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.read(100)
+    process.stdout.close()
+    error = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141
+    assert error == ""
+
+
+def test_a_problem_about_no_file_is_told_as_the_programs_own(run_cli) -> None:
+    result = run_cli("validate", EXAMPLES, "--pack", "ohio")
+    assert result.code == 2
+    assert result.err.startswith("mentorrules: MR401 unknown pack 'ohio'\n")
+    assert "None:" not in result.err and "<input>" not in result.err
+
+
+def test_a_data_file_given_as_rules_is_described_not_quoted_whole(run_cli) -> None:
+    result = run_cli("validate", EXAMPLES, "--rules", EXAMPLES / "payouts.csv")
+    assert result.code == 2
+    assert "P-0003" not in result.err
+    assert len(result.err) < 1000, result.err
+
+
+def test_a_rule_file_holding_one_long_text_is_described_by_its_length(run_cli, tmp_path: Path) -> None:
+    rules = tmp_path / "pasted.yaml"
+    rules.write_text("payout_id payee_id role program " * 500 + "\n", encoding="utf-8")
+    result = run_cli("lint", "--pack", "core", rules)
+    assert result.code == 2
+    assert "MR114 'payout_id payee_id role progra...' (a text of 15,999 characters) is the wrong kind" in result.err
+    assert len(result.err) < 1000, result.err
+
+
+# -- rule paths --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("command", [
+    pytest.param(("test", "PATH"), id="test PATH"),
+    pytest.param(("lint", "PATH"), id="lint PATH"),
+    pytest.param(("validate", "DATA", "--rules", "PATH"), id="validate --rules PATH"),
+    pytest.param(("diff", "DATA", "--after", "PATH"), id="diff --after PATH"),
+])
+@pytest.mark.parametrize(("kind", "message"), [
+    pytest.param("missing", "MR411 the rules path does not exist", id="a path that does not exist"),
+    pytest.param("empty", "MR411 the directory holds no rule files", id="a directory without rule files"),
+])
+def test_a_rules_path_that_gives_no_rules_exits_2_with_a_located_problem(
+        run_cli, tmp_path: Path, command: tuple[str, ...], kind: str, message: str) -> None:
+    path = tmp_path / "nonexistent"
+    if kind == "empty":
+        path.mkdir()
+        (path / "notes.txt").write_text("rules will come here\n", encoding="utf-8")
+    data = data_dir(tmp_path, payout())
+    result = run_cli(*[str(path) if arg == "PATH" else str(data) if arg == "DATA" else arg for arg in command])
+    assert result.code == 2, result.out
+    assert f"{path}: {message}" in result.err
+
+
+def test_the_library_refuses_a_rules_path_that_does_not_exist() -> None:
+    from mentorrules import Engine, MentorRulesError
+
+    with pytest.raises(MentorRulesError) as raised:
+        Engine.load(rules=["/nonexistent"])
+    [problem] = raised.value.problems
+    assert (problem.code, problem.location.path) == ("MR411", "/nonexistent")
+
+
+def test_rules_given_twice_are_two_packs_named_after_their_directories(run_cli, tmp_path: Path,
+                                                                       pack: Path) -> None:
+    second = tmp_path / "roles"
+    second.mkdir()
+    (second / "roles.yaml").write_text(RULES.replace("LOCAL-001", "ROLES-001").replace("params.local_cap", "1800"),
+                                       encoding="utf-8")
+    data = data_dir(tmp_path, payout(), payout(payout_id="P-2", amount="2000.00"))
+    result = run_cli("validate", data, "--pack", "core", "--rules", pack, "--rules", second, "--format", "json")
+    assert result.code == 1, result.err
+    report = json.loads(result.out)
+    assert [item["name"] for item in report["packs"]] == ["core", "local", "roles"]
+    [p2] = [record for record in report["records"] if record["key"] == "P-2"]
+    assert {finding["rule"] for finding in p2["findings"]} == {"LOCAL-001", "ROLES-001"}
+
+
+def test_two_rule_directories_of_the_same_name_get_distinct_names(tmp_path: Path) -> None:
+    from mentorrules import Engine
+
+    paths = []
+    for parent in ("a", "b"):
+        folder = tmp_path / parent / "rules"
+        folder.mkdir(parents=True)
+        (folder / "x.yaml").write_text(RULES.replace("LOCAL-001", f"{parent.upper()}-001").replace(
+            "params.local_cap", "1500.00"), encoding="utf-8")
+        paths.append(folder)
+    engine = Engine.load(packs=[], rules=paths)
+    assert [pack.name for pack in engine.packs] == ["core", "rules", "rules-2"]
+
+
+# -- rule tests that cannot pass as written ----------------------------------------------------------
+def test_an_expected_unknown_rule_is_reported_where_it_is_written(run_cli, pack: Path) -> None:
+    (pack / "caps.test.yaml").write_text(TESTS.replace("expect: {P-1: []}", "expect: {P-1: [NOPE-1]}"),
+                                         encoding="utf-8")
+    result = run_cli("test", "--pack", "core", pack)
+    assert result.code == 2
+    assert "caps.test.yaml:7:18: MR140 P-1: the case expects the unknown rule 'NOPE-1'" in result.err
+    assert "expected ['NOPE-1'], got none" not in result.out
+
+
+def test_an_expected_rule_that_the_case_does_not_test_is_reported(run_cli, pack: Path) -> None:
+    (pack / "caps.test.yaml").write_text(TESTS.replace("expect: {P-1: []}", "expect: {P-1: [STIPEND-001]}"),
+                                         encoding="utf-8")
+    result = run_cli("test", "--pack", "core", pack)
+    assert result.code == 2
+    assert "caps.test.yaml:7:18: MR142 P-1: the case expects STIPEND-001, which it does not test" in result.err
+
+
+def test_a_row_that_cannot_be_read_says_why_not_that_it_is_missing(run_cli, pack: Path) -> None:
+    (pack / "caps.test.yaml").write_text(TESTS.replace('amount: "1000.00"', 'amount: "$5"'), encoding="utf-8")
+    result = run_cli("test", "--pack", "core", pack)
+    assert result.code == 1
+    assert "P-1: payouts row 1 could not be read: column 'amount': '$5' is not a decimal amount" in result.out
+    assert "no row has this key" not in result.out

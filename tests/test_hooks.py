@@ -142,6 +142,23 @@ def raise_boom() -> object:
     raise RuntimeError("boom")
 
 
+def test_two_installed_entry_points_of_one_name_are_reported_not_one_hidden(monkeypatch, run_cli) -> None:
+    import importlib.metadata
+
+    real = importlib.metadata.entry_points
+
+    def entry_points(group: str) -> list[importlib.metadata.EntryPoint]:
+        found = list(real(group=group))
+        clash = next(point for point in found if point.name == "alaska")
+        return [*found, importlib.metadata.EntryPoint("alaska", "mentorrules_new_mexico", clash.group)]
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    result = run_cli("packs")
+    assert result.code == 2
+    assert "MR404 two installed packs register the entry point 'alaska': mentorrules-alaska " \
+           "(mentorrules_alaska) and an unknown distribution (mentorrules_new_mexico)" in result.err
+
+
 @pytest.mark.parametrize("hook", ["pack", "expression_functions", "table_fields"])
 def test_a_pack_hook_that_raises_is_reported_not_a_traceback(run_cli, install, hook: str) -> None:
     install(exploding=make_pack(**{hook: raise_boom}))

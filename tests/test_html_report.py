@@ -64,7 +64,7 @@ def engine_page(engine: Engine) -> tuple[str, Report]:
         report_payout("P-1", role="coach", district="Albuquerque"),
         report_payout("P-2", amount="-5.00"),
         report_payout(IMG_TAG, payee_id=SCRIPT_TAG, district=CLOSE_SCRIPT),
-        report_payout("P-4", program=QUOTES, district="Las Cruces"),
+        report_payout("P-4", program=QUOTES, district="Las Cruces", role="coach"),
         report_payout("P-5", district=HUGE),
         report_payout("P-6", pay_date="not a date"),
     ]
@@ -273,3 +273,22 @@ def test_browser_filter_by_rule_shows_only_matching_rows(opened: Any) -> None:
     Select(opened.find_element("id", "filter-severity")).select_by_visible_text("warning")
     assert visible_rows(opened) == []
     opened.find_element("id", "filter-reset").click()
+
+
+def test_browser_filter_by_program_shows_only_that_programs_rows(opened: Any) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    def programs() -> list[str]:
+        return [row.find_elements("css selector", "td")[5].text for row in visible_rows(opened)]
+
+    everything = programs()
+    assert "NM_PILOT" in everything and QUOTES in everything  # rows of both programs have findings
+    program = Select(opened.find_element("id", "filter-program"))
+    program.select_by_visible_text(QUOTES)
+    assert programs() == [QUOTES]
+    assert opened.execute_script("return window.pwned") is None
+    program.select_by_visible_text("NM_PILOT")
+    assert programs() and set(programs()) == {"NM_PILOT"}
+    assert len(programs()) == everything.count("NM_PILOT")
+    opened.find_element("id", "filter-reset").click()
+    assert programs() == everything

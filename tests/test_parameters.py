@@ -160,7 +160,7 @@ def test_no_parameter_value_of_any_pack_is_a_float(engine: Engine, capped: Engin
             for parameter in parameters.values():
                 for value in leaves(list(parameter.values)):
                     assert not isinstance(value, float), f"{parameter.name} = {value!r}"
-    cap = capped.book.parameters["local"]["stipend_cap"]
+    cap = capped.book.parameters["caps"]["stipend_cap"]  # a rules directory is a pack named after it
     assert cap.values[0]["mentor"] == Decimal("2000.00")
     assert str(cap.values[0]["mentor"]) == "2000.00"
 

@@ -56,7 +56,7 @@ def test_round_trip_has_every_sheet_and_every_input_row(engine: Engine, tmp_path
 
     payouts = values(book["payouts"])
     header = payouts[0]
-    statuses = [line[header.index("status")] for line in payouts[1:]]
+    statuses = [line[header.index("report status")] for line in payouts[1:]]
     assert statuses == [decision.status.value for decision in report.records_of("payouts")]
     assert [line[header.index("payout_id")] for line in payouts[1:]] == ["P-1", "P-2", "P-3", "P-4"]
 
@@ -81,7 +81,7 @@ def test_negative_amounts_and_dates_keep_their_types(engine: Engine, tmp_path: P
     pay_date = sheet.cell(row=2, column=header.index("pay_date") + 1)
     assert pay_date.is_date
     assert pay_date.value.date() == dt.date(2025, 9, 15)
-    assert sheet.cell(row=2, column=header.index("row") + 1).data_type == "n"
+    assert sheet.cell(row=2, column=header.index("report row") + 1).data_type == "n"
 
 
 # -- formula injection --------------------------------------------------------------------------
@@ -155,3 +155,26 @@ def test_without_input_rows_each_table_lists_keys_and_statuses(tmp_path: Path) -
     book = read_back(path)
     assert book.sheetnames == ["Summary", "Findings", "payouts", "Findings (2)"]
     assert values(book["payouts"]) == [["row", "key", "status", "rules"], [1, "'-P-1", "fail", "STIPEND-002"]]
+
+
+# -- input sheets of the report -------------------------------------------------------------------
+def test_the_reports_columns_do_not_collide_with_an_input_status_column(engine: Engine, tmp_path: Path) -> None:
+    tables = {"payouts": [report_payout("P-1")], "people": [{"person_id": "T-1"}],
+              "pairings": [{"pairing_id": "PR-1", "mentor_id": "T-1", "mentee_id": "T-2", "school_year": "2025-26",
+                            "status": "active"}]}
+    path = tmp_path / "report.xlsx"
+    xlsx.write(engine.validate(tables, as_of=dt.date(2025, 9, 1)), path, typed_rows(engine, tables))
+    header, line = values(read_back(path)["pairings"])
+    assert header[:3] == list(xlsx.REPORT_COLUMNS)
+    assert header.count("status") == 1
+    assert line[header.index("status")] == "active"
+    assert line[header.index("report status")] in ("pass", "fail")
+
+
+def test_an_unreadable_cell_shows_as_written(engine: Engine, tmp_path: Path) -> None:
+    tables = {"payouts": [report_payout("P-1", amount="$5", pay_date="not a date")]}
+    path = tmp_path / "report.xlsx"
+    xlsx.write(engine.validate(tables, as_of=dt.date(2025, 9, 1)), path, typed_rows(engine, tables))
+    header, line = values(read_back(path)["payouts"])
+    assert line[header.index("report status")] == "error"
+    assert (line[header.index("amount")], line[header.index("pay_date")]) == ("$5", "not a date")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import re
 import sys
 import time
@@ -21,9 +22,11 @@ from mentorrules import __version__
 
 if TYPE_CHECKING:
     from mentorrules.engine import Engine
-    from mentorrules.errors import Problem
+    from mentorrules.errors import Location, Problem
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+_EXCERPT_WIDTH = 120  # characters of a source line shown under a problem
+EXIT_PIPE_CLOSED = 128 + 13  # killed by SIGPIPE, as `yes | head -1` leaves `yes`
 MASKED = "[masked]"
 
 
@@ -35,14 +38,41 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         code: int = args.run(args)
+        sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
         return code
     except MentorRulesError as error:
+        if _pipe_closed(error):
+            return _quiet_after_closed_pipe()
         print_problems(error.problems, sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        return EXIT_FINDINGS
+        return _quiet_after_closed_pipe()
+
+
+def _pipe_closed(error: BaseException) -> bool:
+    """True when ``error`` was raised because the reader of stdout went away (``| head``)."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, BrokenPipeError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _quiet_after_closed_pipe() -> int:
+    """End as Unix tools do when their reader has gone: no message, status 128 + SIGPIPE.
+
+    Output still buffered is dropped (stdout now points at the null device), so that Python
+    does not complain about the closed pipe when it flushes at exit.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (captured in tests)
+        pass
+    return EXIT_PIPE_CLOSED
 
 
 # -- arguments ----------------------------------------------------------------------------------
@@ -280,13 +310,8 @@ def _lint(args: argparse.Namespace) -> int:
 
     engine = _engine(args, args.path)
     outcome = ruletests.run(engine, ruletests.find_test_files(engine, args.path))
-    newest = None
-    if args.data:
-        dataset = engine.read(args.data)
-        dates = [value for rows in dataset.tables.values() for row in rows for value in row.values.values()
-                 if isinstance(value, dt.date)]
-        newest = max(dates, default=None)
-    results = linting.lint(engine, outcome, newest, args.stale_after)
+    records = engine.read(args.data) if args.data else None
+    results = linting.lint(engine, outcome, records, args.stale_after)
     errors = [result.problem for result in results if result.error]
     warnings = [result.problem for result in results if not result.error]
     print_problems(errors, sys.stdout)
@@ -378,16 +403,20 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _new_pack(args: argparse.Namespace) -> int:
-    from importlib.resources import files
-
     from mentorrules import scaffold
     from mentorrules.errors import Location, MentorRulesError, Problem
+    from mentorrules.packs import installed_names
 
-    schemas = Path(str(files("mentorrules") / "schemas")).resolve()
+    where = Location(str(args.output / args.name))
+    mistakes = scaffold.mistakes(args.name, args.jurisdiction, installed_names())
+    if mistakes:
+        raise MentorRulesError([Problem("MR408", what, where, hint=hint) for what, hint in mistakes])
     try:
-        root = scaffold.write(args.name, args.jurisdiction, args.output, schemas)
-    except (ValueError, FileExistsError) as error:
-        raise MentorRulesError([Problem("MR408", str(error), Location(str(args.output)))]) from None
+        root = scaffold.write(args.name, args.jurisdiction, args.output)
+    except (OSError, FileExistsError) as error:
+        raise MentorRulesError([Problem("MR408", str(error) if isinstance(error, FileExistsError)
+                                        else f"cannot write the pack: {error.strerror or error}", where,
+                                        hint="choose another --output or name")]) from None
     print(f"wrote {_relative(root)}: install it with `pip install -e {_relative(root)}`, "
           "then `mentorrules test`")
     return EXIT_CLEAN
@@ -402,15 +431,23 @@ def _relative(path: Path) -> str:
 
 
 def print_problems(problems: Sequence[Problem], stream: TextIO, label: str | None = None) -> None:
-    """Print problems like a compiler: location, code, message, the source line, what to do."""
+    """Print problems like a compiler: location, code, message, the source line, what to do.
+
+    A problem about no file in particular is told as the program's own message
+    (``mentorrules: MR401 unknown pack 'ohio'``).
+    """
+    from mentorrules.errors import Location
+
     for problem in problems:
         location = problem.location
         where = str(location)
-        if location.path and Path(location.path).is_absolute():
+        if location == Location():  # about no file (an unknown pack, a usage mistake)
+            where = "mentorrules"
+        elif location.path and Path(location.path).is_absolute():
             where = where.replace(location.path, _relative(Path(location.path)), 1)
         prefix = f"{label}: " if label else ""
         stream.write(f"{where}: {prefix}{problem.code} {problem.message}\n")
-        excerpt = _excerpt(location.path, location.line, location.column)
+        excerpt = _excerpt(location)
         if excerpt:
             stream.write(excerpt)
         if problem.expected:
@@ -421,7 +458,9 @@ def print_problems(problems: Sequence[Problem], stream: TextIO, label: str | Non
         stream.write("\n")
 
 
-def _excerpt(path: str | None, line: int | None, column: int | None) -> str:
+def _excerpt(location: Location) -> str:
+    """The source line of a problem with a caret under its span, cut to a window when long."""
+    path, line, column = location.path, location.line, location.column
     if not path or not line or not Path(path).is_file():
         return ""
     try:
@@ -431,12 +470,25 @@ def _excerpt(path: str | None, line: int | None, column: int | None) -> str:
     if not 1 <= line <= len(lines):
         return ""
     text = lines[line - 1]
-    number = str(line)
-    result = f"{number} | {text}\n"
-    if column:
+    if column and location.end_column and location.end_column > column:
+        width = location.end_column - column
+    elif column:  # no span known: the word or name at the column
         token = re.match(r"[\w.\[\]'\"-]+", text[column - 1:])
         width = max(len(token.group(0)) if token else 1, 1)
-        result += f"{' ' * len(number)} | {' ' * (column - 1)}{'^' * width}\n"
+    start = 0
+    if len(text) > _EXCERPT_WIDTH:  # a long line (minified, pasted) is shown around the column
+        start = max(0, min((column or 1) - 1 - _EXCERPT_WIDTH // 3, len(text) - _EXCERPT_WIDTH))
+        shown = ("..." if start else "") + text[start:start + _EXCERPT_WIDTH]
+        shown += "..." if start + _EXCERPT_WIDTH < len(text) else ""
+        start -= 3 if start else 0
+    else:
+        shown = text
+    number = str(line)
+    result = f"{number} | {shown}\n"
+    if column:
+        offset = column - 1 - start
+        width = min(width, max(len(shown) - offset, 1))
+        result += f"{' ' * len(number)} | {' ' * offset}{'^' * width}\n"
     return result
 
 

@@ -7,9 +7,12 @@ it renders is listed below: generated code contains nothing but the engine's own
 One tree has three renderings, produced by the same function so they cannot disagree:
 
 - ``FAST`` — what evaluation runs: a field is a record's C-level accessor, a constant parameter a global;
-- ``SAFE`` — for message templates: a missing fact or value shows as "(missing)";
+- ``SAFE`` — for message templates: it never raises; a value that cannot be computed (a missing
+  fact or value, a function that refuses its argument) is None, which messages show as
+  "(missing)";
 - ``RECORD`` — for ``explain`` and for diagnosing a rule that could not be checked: the value
-  of every sub-expression is recorded, and a missing fact raises :class:`FactMissing`.
+  of every sub-expression is recorded, a missing fact raises :class:`FactMissing`, and a
+  function that refuses its arguments raises :class:`FunctionRefused` naming it and them.
 """
 
 from __future__ import annotations
@@ -43,6 +46,49 @@ class FactMissing(LookupError):
     def __init__(self, fact: str) -> None:
         super().__init__(fact)
         self.fact = fact
+
+
+class FunctionRefused(ValueError):
+    """A registered function could not compute a value from the values a rule gave it.
+
+    Its text is the reason a rule "cannot be checked", naming the function and the values:
+
+    >>> str(FunctionRefused("date", ("payout.role",), ("mentor",)))
+    "date() cannot take payout.role = 'mentor'"
+    >>> str(FunctionRefused("school_year_start", ("payout.school_year",), (None,)))
+    'payout.school_year is empty, and school_year_start() needs a value'
+    """
+
+    def __init__(self, name: str, texts: tuple[str, ...], values: tuple[Any, ...]) -> None:
+        empty = [text for text, value in zip(texts, values, strict=False) if value is None]
+        if empty:
+            reason = f"{empty[0]} is empty, and {name}() needs a value"
+        else:
+            shown = ", ".join(f"{text} = {_plain(value)}" for text, value in zip(texts, values, strict=False))
+            reason = f"{name}() cannot take {shown}"
+        super().__init__(reason)
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def call_recorded(name: str, function: Callable[..., Any], texts: tuple[str, ...], *arguments: Any) -> Any:
+    """Call a registered function for ``explain``; a refusal names the function and its values."""
+    try:
+        return function(*arguments)
+    except CANNOT_CHECK as error:
+        raise FunctionRefused(name, texts, arguments) from error
+
+
+def safe_value(compute: Callable[[], Any]) -> Any:
+    """A message placeholder's value, or None ("(missing)") when it cannot be computed."""
+    try:
+        return compute()
+    except CANNOT_CHECK:
+        return None
 
 
 _OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Mod: "%", ast.Eq: "==", ast.NotEq: "!=",
@@ -102,7 +148,10 @@ class Renderer:
     date: str = "_d"
 
     def render(self, expression: Expression, mode: Mode = Mode.FAST) -> str:
-        return _Render(self, expression, mode).code(expression.tree)
+        code = _Render(self, expression, mode).code(expression.tree)
+        if mode is Mode.SAFE:  # a message must be written whatever the row holds
+            return f"_safe(lambda: {code})"
+        return code
 
 
 @dataclass
@@ -169,7 +218,11 @@ class _Render:
                 return f"({self.code(body)} if {self.code(test)} else {self.code(orelse)})"
             case ast.Call(func=ast.Name(id=name), args=args):
                 function = ns.add("f", self.renderer.functions[name], ("function", name))
-                return f"{function}(" + ", ".join(self.code(arg) for arg in args) + ")"
+                arguments = [self.code(arg) for arg in args]
+                if self.mode is Mode.RECORD:  # a refusal then names the function and its values
+                    texts = tuple(ast.unparse(arg) for arg in args)
+                    return f"_call({name!r}, {function}, {texts!r}" + "".join(f", {a}" for a in arguments) + ")"
+                return f"{function}(" + ", ".join(arguments) + ")"
         raise AssertionError(f"unchecked node reached the compiler: {ast.dump(node)}")
 
     def parameter(self, name: str) -> str:
@@ -203,6 +256,7 @@ def safe_parameter(value_on: Callable[[dt.date], Any], day: dt.date) -> Any:
 BASE_GLOBALS: dict[str, Any] = {
     "__builtins__": {}, "_div": divide, "_get": safe_get, "_item": safe_item,
     "_no_value": no_value, "_safe_param": safe_parameter, "_CANNOT": CANNOT_CHECK, "_str": str,
+    "_safe": safe_value, "_call": call_recorded,
 }
 
 

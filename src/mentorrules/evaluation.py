@@ -24,6 +24,7 @@ from typing import Any
 from mentorrules.compiling import (
     CANNOT_CHECK,
     FactMissing,
+    FunctionRefused,
     Mode,
     Namespace,
     Recorder,
@@ -363,7 +364,7 @@ class Evaluator:
             code.recorded(*arguments, recorder.record, recorder.field, recorder.parameter)
         except FactMissing as missing:
             return self._cannot(rule, self._missing_fact(compiled, missing.fact, record))
-        except NoValueInForce as error:
+        except (NoValueInForce, FunctionRefused) as error:
             return self._cannot(rule, str(error))
         except CANNOT_CHECK:
             return self._cannot(rule, _missing_values(code, recorder))

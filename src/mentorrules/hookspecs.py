@@ -79,6 +79,9 @@ def mentorrules_expression_functions() -> Mapping[str, Callable[..., Any]]:  # t
     All packs' mappings are merged; a name offered twice is a load error naming both packs.
     Type hints are the contract the expression checker enforces (``date``, ``Decimal``,
     ``str``, ``int``, ``bool``, ``list``); a function must not change anything it is given.
+    Functions must be pure: a call whose arguments are all literals (``date("2025-07-01")``) is
+    made once when rules are loaded, and one that raises ``ValueError``, ``TypeError``,
+    ``ArithmeticError`` or ``LookupError`` there is a load error of the rule.
 
         @hookimpl
         def mentorrules_expression_functions():

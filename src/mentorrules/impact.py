@@ -1,7 +1,9 @@
 """Two reports on the same data -> the rows whose status or findings change, with counts per rule.
 
 What an administrator needs before publishing a new cap: ``mentorrules diff DATA --before REF
---after REF`` runs both versions of the policy on the same data and lists what would change.
+--after REF`` runs both versions of the policy on the same data and lists what would change:
+a row that gains or loses a finding, and a row whose finding stays but says something else
+(a payout still over a raised cap, now "over the cap 2400.00").
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ class Change:
     after: str
     added: tuple[str, ...]
     removed: tuple[str, ...]
+    reworded: tuple[tuple[str, str, str], ...] = ()  # (rule, message before, message after)
 
 
 def changes(before: Report, after: Report) -> list[Change]:
-    """Records (input rows and group records) whose status or set of rule findings changes."""
+    """Records (input rows and group records) whose status, rule findings or messages change."""
     def index(report: Report) -> dict[tuple[str, int, str], Decision]:
         return {(decision.table, decision.row if decision.table != "group" else 0, decision.key): decision
                 for decision in report.records}
@@ -41,22 +44,42 @@ def changes(before: Report, after: Report) -> list[Change]:
         new_rules = Counter(f.rule for f in second.findings) if second else Counter()
         old_status = first.status.value if first else "absent"
         new_status = second.status.value if second else "absent"
-        if old_rules == new_rules and old_status == new_status:
+        reworded = _reworded(first, second)
+        if old_rules == new_rules and old_status == new_status and not reworded:
             continue
         found.append(Change(marker[0], marker[2], marker[1], old_status, new_status,
                             tuple(sorted((new_rules - old_rules).elements())),
-                            tuple(sorted((old_rules - new_rules).elements()))))
+                            tuple(sorted((old_rules - new_rules).elements())), reworded))
     return found
 
 
+def _reworded(first: Decision | None, second: Decision | None) -> tuple[tuple[str, str, str], ...]:
+    """Findings of one rule, on the record before and after, whose messages differ."""
+    if first is None or second is None:
+        return ()
+    found = []
+    for rule in sorted({f.rule for f in first.findings} & {f.rule for f in second.findings}):
+        old = Counter(f.message for f in first.findings if f.rule == rule)
+        new = Counter(f.message for f in second.findings if f.rule == rule)
+        pairs = zip(sorted((old - new).elements()), sorted((new - old).elements()), strict=False)
+        found += [(rule, was, now) for was, now in pairs]
+    return tuple(found)
+
+
 def per_rule(found: list[Change]) -> dict[str, dict[str, int]]:
-    """Rule -> rows that gain it and rows that lose it."""
+    """Rule -> findings gained, lost, and reworded (same rule and row, another message)."""
     counts: dict[str, dict[str, int]] = {}
+
+    def count(rule: str, kind: str) -> None:
+        counts.setdefault(rule, {"added": 0, "removed": 0, "reworded": 0})[kind] += 1
+
     for change in found:
         for rule in change.added:
-            counts.setdefault(rule, {"added": 0, "removed": 0})["added"] += 1
+            count(rule, "added")
         for rule in change.removed:
-            counts.setdefault(rule, {"added": 0, "removed": 0})["removed"] += 1
+            count(rule, "removed")
+        for rule, _, _ in change.reworded:
+            count(rule, "reworded")
     return dict(sorted(counts.items()))
 
 
@@ -66,12 +89,17 @@ def write_text(found: list[Change], before: Report, after: Report, stream: TextI
         stream.write("no row changes\n")
         return
     for change in found:
-        parts = [f"+{rule}" for rule in change.added] + [f"-{rule}" for rule in change.removed]
+        parts = ([f"+{rule}" for rule in change.added] + [f"-{rule}" for rule in change.removed]
+                 + [f"~{rule}" for rule in dict.fromkeys(rule for rule, _, _ in change.reworded)])
         where = f"{change.table} row {change.row}" if change.table != "group" else "group"
         stream.write(f"{where:<18} {change.key:<24} {change.before:>5} -> {change.after:<5} {' '.join(parts)}\n")
-    stream.write("\nPer rule\n")
-    for rule, count in per_rule(found).items():
-        stream.write(f"  {rule:<14} +{count['added']:<6} -{count['removed']}\n")
+        for rule, was, now in change.reworded:
+            stream.write(f"    ~{rule}: {was}\n    {' ' * len(rule)}  -> {now}\n")
+    stream.write("\nPer rule (+ gained, - lost, ~ reworded)\n")
+    counts = per_rule(found)
+    width = max(map(len, counts), default=0)
+    for rule, count in counts.items():
+        stream.write(f"  {rule:<{width}}  +{count['added']:<6} -{count['removed']:<6} ~{count['reworded']}\n")
     statuses = Counter((change.before, change.after) for change in found)
     summary = ", ".join(f"{count} {old} -> {new}" for (old, new), count in sorted(statuses.items()))
     stream.write(f"\n{len(found)} records change: {summary}\n")
@@ -81,5 +109,7 @@ def to_dict(found: list[Change], before: Report, after: Report) -> dict[str, Any
     return {"before": {"digest": before.digest, "summary": before.summary},
             "after": {"digest": after.digest, "summary": after.summary},
             "changes": [{"table": c.table, "row": c.row, "key": c.key, "before": c.before, "after": c.after,
-                         "added": list(c.added), "removed": list(c.removed)} for c in found],
+                         "added": list(c.added), "removed": list(c.removed),
+                         "reworded": [{"rule": rule, "before": was, "after": now} for rule, was, now in c.reworded]}
+                        for c in found],
             "rules": per_rule(found)}

@@ -34,28 +34,44 @@ JsonPath = tuple[str | int, ...]
 
 @dataclass(frozen=True)
 class Position:
-    """Where a scalar's text starts, 1-based, and how its text is laid out."""
+    """Where a node's text starts (and, for a scalar, ends), 1-based, and how it is written."""
 
     line: int
     column: int
     style: str | None = None  # None = plain, "'" or '"' quoted, "|" or ">" block
+    end_line: int | None = None
+    end_column: int | None = None  # just after the last character, like Location.end_column
 
 
 @dataclass
 class Document:
-    """A loaded YAML file: its values, and the position of each value and mapping key."""
+    """A loaded YAML file: its values, and the position of each value and mapping key.
+
+    ``invalid`` holds the paths of values that could not be built (an impossible date, a tag,
+    an alias); they are ``None`` in ``value`` and their problem is already reported, so later
+    stages skip them and keep checking the rest of the file.
+    """
 
     path: str
     text: str
     value: Any = None
     positions: dict[JsonPath, Position] = field(default_factory=dict)
     key_positions: dict[JsonPath, Position] = field(default_factory=dict)
+    invalid: set[JsonPath] = field(default_factory=set)
 
-    def location(self, path: JsonPath, *, key: bool = False, offset: int = 0) -> Location:
+    def location(self, path: JsonPath, *, key: bool = False, offset: int = 0, end: int | None = None) -> Location:
         """The location of the value (or, with ``key``, the mapping key) at ``path``.
 
-        ``offset`` is a character offset inside a scalar's text, for expression errors.
-        Falls back to the nearest enclosing node that has a position.
+        ``offset`` (and ``end``, exclusive) are character offsets inside a scalar's value, for
+        expression errors; they are mapped back to the file through quotes, escapes (``\\"``,
+        ``''``) and folded lines. Falls back to the nearest enclosing node that has a position.
+
+        >>> document, _ = load_yaml('require: "payout.role != \\\\"a\\\\" and payout.amont > 0"\\n', "r.yaml")
+        >>> value = document.value["require"]
+        >>> start = value.index("payout.amont")
+        >>> location = document.location(("require",), offset=start, end=start + len("payout.amont"))
+        >>> location.column, location.end_column
+        (36, 48)
         """
         table = self.key_positions if key else self.positions
         probe = path
@@ -65,13 +81,22 @@ class Document:
         position = table.get(probe)
         if position is None:
             return Location(self.path, line=1, column=1)
-        line, column = _advance(self.text, position, offset) if not key else (position.line, position.column)
-        return Location(self.path, line=line, column=column)
+        if key or probe != path or (offset == 0 and end is None):
+            # The whole node, spanned when it is on one line (not an enclosing node's span).
+            spans = probe == path and position.end_line == position.line
+            return Location(self.path, line=position.line, column=position.column,
+                            end_column=position.end_column if spans else None)
+        lines = self.text.splitlines()
+        line, column = _advance(lines, position, offset)
+        end_column = None
+        if end is not None:
+            end_line, end_column = _advance(lines, position, end)
+            end_column = end_column if end_line == line and end_column > column else None
+        return Location(self.path, line=line, column=column, end_column=end_column)
 
 
-def _advance(text: str, position: Position, offset: int) -> tuple[int, int]:
-    """Line and column of the character ``offset`` characters into a scalar's value."""
-    lines = text.splitlines()
+def _advance(lines: list[str], position: Position, offset: int) -> tuple[int, int]:
+    """Line and column (1-based) of the character ``offset`` characters into a scalar's value."""
     if position.style in ("|", ">"):
         # Block scalar: the value starts on the next line; the block's indentation is that of
         # its first non-empty line, and deeper indentation of later lines is part of the value.
@@ -89,8 +114,43 @@ def _advance(text: str, position: Position, offset: int) -> tuple[int, int]:
             remaining -= len(body) + 1
             row += 1
         return position.line, position.column
-    quote = 1 if position.style in ("'", '"') else 0
-    return position.line, position.column + quote + offset
+    return _advance_flow(lines, position, offset)
+
+
+def _advance_flow(lines: list[str], position: Position, offset: int) -> tuple[int, int]:
+    """The same for a plain or quoted scalar: walk its source text, counting one value
+    character per escape (``\\"``, ``\\x41``), per doubled quote (``''``) and per folded line
+    break (a line break and the spaces around it are one space in the value)."""
+    style = position.style
+    row, column = position.line - 1, position.column - 1 + (1 if style in ("'", '"') else 0)
+    remaining = offset
+    while row < len(lines):
+        line = lines[row]
+        escaped = style == '"' and line[column:].rstrip() == "\\"
+        if remaining == 0 and not escaped:
+            return row + 1, column + 1
+        if not line[column:].strip() or escaped:
+            # The end of a line inside the value: it folds into one space (or, before blank
+            # lines, one line break per blank line); an escaped line break folds into nothing.
+            here, blank = row, 0
+            row += 1
+            while row < len(lines) and not lines[row].strip():
+                row, blank = row + 1, blank + 1
+            folded = 0 if escaped else max(blank, 1)
+            if row >= len(lines) or remaining < folded:
+                return here + 1, len(line.rstrip()) + 1
+            remaining -= folded
+            column = len(lines[row]) - len(lines[row].lstrip(" \t"))
+            continue
+        character = line[column]
+        if style == '"' and character == "\\":
+            column += {"x": 4, "u": 6, "U": 10}.get(line[column + 1: column + 2], 2)
+        elif style == "'" and line[column: column + 2] == "''":
+            column += 2
+        else:
+            column += 1
+        remaining -= 1
+    return position.line, position.column
 
 
 def read_text(path: Path) -> tuple[str | None, Problem | None]:
@@ -117,7 +177,7 @@ def load_yaml(text: str, path: str) -> tuple[Document, list[Problem]]:
     >>> document.value
     {'cap': Decimal('2000.00'), 'when': datetime.date(2016, 7, 1)}
     >>> document.location(("when",))
-    Location(path='p.yaml', line=2, column=7, end_column=None, row=None, field=None)
+    Location(path='p.yaml', line=2, column=7, end_column=17, row=None, field=None)
     >>> load_yaml("on: yes\\n", "k.yaml")[0].value
     {'on': True}
     >>> load_yaml("a: 1\\na: 2\\n", "d.yaml")[1][0].message
@@ -163,6 +223,7 @@ class _Builder:
             self.problems.append(Problem(
                 "MR102", "anchors and aliases (&name, *name) are not allowed", self.where(node),
                 hint="write the value out where it is used"))
+            self.document.invalid.add(path)
             return None
         self.seen.add(id(node))
         mark = node.start_mark
@@ -171,14 +232,21 @@ class _Builder:
             self.problems.append(Problem(
                 "MR102", f"the tag {node.tag!r} is not allowed", self.where(node),
                 expected="plain YAML values: text, numbers, booleans, dates, lists and mappings"))
+            self.document.invalid.add(path)
             return None
-        self.document.positions[path] = Position(mark.line + 1, mark.column + 1, style)
+        end_mark = node.end_mark
+        self.document.positions[path] = Position(mark.line + 1, mark.column + 1, style,
+                                                 end_mark.line + 1, end_mark.column + 1)
         if isinstance(node, yaml.MappingNode):
             return self.mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
         assert isinstance(node, yaml.ScalarNode)
-        return self.scalar(node)
+        count = len(self.problems)
+        value = self.scalar(node)
+        if len(self.problems) > count:
+            self.document.invalid.add(path)
+        return value
 
     def mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
@@ -189,8 +257,9 @@ class _Builder:
                                              self.where(key_node)))
                 continue
             # Keys are text (YAML 1.1 would read `on:` or `no:` as booleans), except dates,
-            # which key the dated values of parameters.
-            key = self.scalar(key_node) if key_node.tag == _TIMESTAMP else key_node.value
+            # which key the dated values of parameters. A key that looks like a date but is not
+            # one (2024-13-01) stays text, for the schema to locate as "not a valid date".
+            key = self._date_key(key_node) if key_node.tag == _TIMESTAMP else key_node.value
             line = key_node.start_mark.line + 1
             if key in result:
                 self.problems.append(Problem(
@@ -199,9 +268,17 @@ class _Builder:
                 continue
             first_line[key] = line
             child: JsonPath = (*path, _key_text(key))
-            self.document.key_positions[child] = Position(line, key_node.start_mark.column + 1)
+            self.document.key_positions[child] = Position(line, key_node.start_mark.column + 1, None,
+                                                          key_node.end_mark.line + 1, key_node.end_mark.column + 1)
             result[key] = self.build(value_node, child)
         return result
+
+    def _date_key(self, node: yaml.ScalarNode) -> Any:
+        try:
+            value = self.constructor.construct_yaml_timestamp(node)
+        except (ValueError, TypeError, yaml.YAMLError, OverflowError):
+            return node.value
+        return value.date() if isinstance(value, dt.datetime) else value
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
         tag, text = node.tag, node.value

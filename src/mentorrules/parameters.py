@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from bisect import bisect_right
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from mentorrules.errors import Location, Problem
 from mentorrules.expressions import Kind
-from mentorrules.loading import Document
+from mentorrules.loading import Document, JsonPath
 
 
 class NoValueInForce(LookupError):
@@ -41,6 +42,7 @@ class Parameter:
     values: tuple[Any, ...]
     illustrative: bool = False
     unit: str | None = None
+    stable: bool = False  # a definition (eligible roles) rather than an amount: never stale
     source: dict[str, str] | None = None
     location: Location = field(default_factory=Location)
 
@@ -106,27 +108,47 @@ def kind_of(value: Any) -> Kind:
     return "any"
 
 
-def read_parameters(document: Document, pack: str) -> tuple[list[Parameter], list[Problem]]:
-    """Build parameters from a schema-checked parameter document."""
+def read_parameters(document: Document, pack: str,
+                    broken: Collection[JsonPath] = ()) -> tuple[list[Parameter], list[Problem]]:
+    """Build parameters from a parameter document whose schema problems are already reported.
+
+    ``broken`` holds the paths of those problems. A parameter with a problem is still declared,
+    with the dated values that could be read, so that the rules using it are checked as usual
+    and not told that it is unknown.
+    """
     parameters: list[Parameter] = []
     problems: list[Problem] = []
-    for name, spec in (document.value.get("parameters") or {}).items():
+    root = document.value if isinstance(document.value, dict) else {}
+    specs = root.get("parameters")
+    for name, spec in (specs if isinstance(specs, dict) else {}).items():
+        spec = spec if isinstance(spec, dict) else {}
         where = document.location(("parameters", name), key=True)
-        dated = sorted((_as_date(start), value) for start, value in spec["values"].items())
-        if any(start is None for start, _ in dated):
-            continue  # the schema check has reported the bad date
-        values = [_plain(value) for _, value in dated]
+        written = spec.get("values")
+        written = written if isinstance(written, dict) else {}
+        dated = []
+        for start, value in written.items():
+            day, at = _as_date(start), ("parameters", name, "values", _key_text(start))
+            if day is not None and not any(path[:len(at)] == at for path in broken):
+                dated.append((day, _plain(value)))
+        dated.sort(key=lambda item: item[0])
+        values = [value for _, value in dated]
         kinds = {kind_of(value) for value in values if value is not None}
         if len({"number" if kind in ("integer", "decimal") else kind for kind in kinds}) > 1:
             problems.append(Problem("MR121", f"the values of {name!r} are of different kinds "
                                     f"({', '.join(sorted(kinds))})", where,
-                                    expected="every dated value of the same kind"))
+                                    expected="every dated value of the same kind",
+                                    hint="use one kind of value, or null to end the parameter"))
+        description = spec.get("description")
         parameters.append(Parameter(
-            name=name, pack=pack, description=spec["description"],
-            starts=tuple(start for start, _ in dated if start is not None),
-            values=tuple(values), illustrative=bool(spec.get("illustrative", False)),
-            unit=spec.get("unit"), source=spec.get("source"), location=where))
+            name=name, pack=pack, description=description if isinstance(description, str) else "",
+            starts=tuple(start for start, _ in dated), values=tuple(values),
+            illustrative=spec.get("illustrative") is True, unit=spec.get("unit"), source=spec.get("source"),
+            stable=spec.get("stable") is True, location=where))
     return parameters, problems
+
+
+def _key_text(key: Any) -> str:
+    return key.isoformat() if isinstance(key, dt.date) else str(key)
 
 
 def _as_date(value: Any) -> dt.date | None:

@@ -44,7 +44,11 @@ class CellError(ValueError):
 
 
 class Row:
-    """One input row: its 1-based number in its table, its key, typed values, and problems if any."""
+    """One input row: its 1-based number in its table, its key, typed values, and problems if any.
+
+    On a row with problems, a cell that could not be read keeps its value as written, so that
+    reports can show it; no rule ever runs on such a row.
+    """
 
     __slots__ = ("key", "number", "problems", "values")
 
@@ -340,6 +344,9 @@ class RowTyper:
                 problems = [*(problems or ()), self._problem(number, name, str(error), error.hint)]
             except _Slow:
                 problems = [*(problems or ()), self._unusual(number, name, column, raw)]
+            else:
+                continue
+            values[column.position] = raw  # an error row shows the cell as it was written
         record = self.table.record_type(values)
         return Row(number, record, tuple(problems or ()), self.table.key_of(record))
 

@@ -186,7 +186,7 @@ def signature_of(function: Callable[..., Any]) -> Signature:
     kinds = tuple(_kind_of_hint(hints.get(p.name)) for p in parameters)
     optional = sum(1 for p in parameters if p.default is not p.empty)
     accepts_missing = any(hints.get(p.name) in (Any, object) for p in parameters)
-    return Signature(kinds, _kind_of_hint(hints.get("return")), optional, accepts_missing)
+    return Signature(kinds, _kind_of_hint(hints.get("return")), optional, accepts_missing, function)
 
 
 def _kind_of_hint(hint: Any) -> Kind:
@@ -218,11 +218,11 @@ def load(packs: Sequence[Pack]) -> RuleBook:
     for pack in packs:
         own: dict[str, Parameter] = {}
         for path in pack.parameter_files:
-            document, file_problems = _document(path, schema.PARAMETERS)
+            document, file_problems, broken = _document(path, schema.PARAMETERS)
             problems += file_problems
             if document is None:
                 continue
-            loaded, parameter_problems = read_parameters(document, pack.name)
+            loaded, parameter_problems = read_parameters(document, pack.name, broken)
             problems += parameter_problems
             for parameter in loaded:
                 if parameter.name in own:
@@ -236,11 +236,11 @@ def load(packs: Sequence[Pack]) -> RuleBook:
     for pack in packs:
         visible = {**parameters.get("core", {}), **parameters.get(pack.name, {})}
         for path in pack.rule_files:
-            document, file_problems = _document(path, schema.RULES)
+            document, file_problems, broken = _document(path, schema.RULES)
             problems += file_problems
             if document is None:
                 continue
-            pack_rules, rule_problems = _read_rules(document, pack, tables, visible, signatures)
+            pack_rules, rule_problems = _read_rules(document, pack, tables, visible, signatures, broken)
             rules += pack_rules
             problems += rule_problems
     problems += _duplicate_ids(rules)
@@ -249,15 +249,21 @@ def load(packs: Sequence[Pack]) -> RuleBook:
                     _digest(packs), tuple(problems))
 
 
-def _document(path: Path, schema_name: str) -> tuple[Document | None, list[Problem]]:
+def _document(path: Path, schema_name: str) -> tuple[Document | None, list[Problem], set[JsonPath]]:
+    """A loaded, schema-checked file, its problems, and the paths of the nodes that have one.
+
+    A file with a problem is still returned when it could be parsed at all, so that one broken
+    rule or parameter does not hide the mistakes of the others.
+    """
     text, problem = read_text(path)
     if problem is not None or text is None:
-        return None, [problem] if problem else []
+        return None, [problem] if problem else [], set()
     document, problems = load_yaml(text, str(path))
-    if problems:
-        return None, problems
-    problems = schema.check(document, schema_name)
-    return (None if problems else document), problems
+    if document.value is None and problems:  # not YAML at all: nothing more to check
+        return None, problems, set()
+    found = schema.violations(document, schema_name)
+    broken = {*document.invalid, *(at for at, _ in found)}
+    return document, problems + [problem for _, problem in found], broken
 
 
 def _merge_functions(packs: Sequence[Pack]) -> tuple[dict[str, Callable[..., Any]], list[Problem]]:
@@ -316,12 +322,32 @@ def scope_for(table: Table, tables: Mapping[str, Table], parameters: Mapping[str
                  functions=signatures, names=names or {}, fact_tables=fact_tables)
 
 
+# A schema problem in one of these fields leaves nothing sound to check the rule's expressions in.
+_FOUNDATIONS = frozenset({"table", "group_by", "aggregate", "lookup", "findings_on"})
+
+
 def _read_rules(document: Document, pack: Pack, tables: Mapping[str, Table],
-                parameters: Mapping[str, Parameter],
-                signatures: Mapping[str, Signature]) -> tuple[list[Rule], list[Problem]]:
+                parameters: Mapping[str, Parameter], signatures: Mapping[str, Signature],
+                broken: set[JsonPath]) -> tuple[list[Rule], list[Problem]]:
+    """The rules of a schema-checked file; ``broken`` are the paths of the problems found so far.
+
+    Every rule is checked, and every part of a rule that is sound: a rule with a schema
+    problem (a missing title, an unknown severity) still has its expressions checked, unless
+    its table or batch fields are broken; only rules without any problem are returned.
+    """
     rules, problems = [], []
-    for index, spec in enumerate(document.value["rules"]):
+    specs = document.value.get("rules") if isinstance(document.value, dict) else None
+    for index, spec in enumerate(specs if isinstance(specs, list) else ()):
         path: JsonPath = ("rules", index)
+        faults = {at[2:] for at in broken if at[:2] == path}
+        if not isinstance(spec, dict) or spec.get("table") not in tables \
+                or any(fault and fault[0] in _FOUNDATIONS for fault in faults):
+            continue
+
+        def sound(field: str, spec: Mapping[str, Any] = spec, faults: set[JsonPath] = faults) -> Any:
+            """The field's value, or None when the schema found it wrong (already reported)."""
+            return None if any(fault[:1] == (field,) for fault in faults) else spec.get(field)
+
         table = tables[spec["table"]]
         scope = scope_for(table, tables, parameters, signatures)
         rule_problems: list[Problem] = []
@@ -329,18 +355,20 @@ def _read_rules(document: Document, pack: Pack, tables: Mapping[str, Table],
         batch = None
         if any(key in spec for key in ("group_by", "aggregate", "lookup")):
             batch, scope = reader.batch(spec, table, tables, scope)
-        require = reader.expression(spec["require"], ("require",), scope, "boolean")
-        when = reader.expression(spec.get("when"), ("when",), scope_for(table, tables, parameters, signatures),
+        require = reader.expression(sound("require"), ("require",), scope, "boolean")
+        when = reader.expression(sound("when"), ("when",), scope_for(table, tables, parameters, signatures),
                                  "boolean")
-        message = _template(document, (*path, "message"), spec["message"], scope, rule_problems)
-        effective = spec.get("effective") or {}
+        message_text = sound("message")
+        message = _template(document, (*path, "message"), message_text, scope, rule_problems) \
+            if isinstance(message_text, str) else ()
+        effective = sound("effective") or {}
         start, end = _date(effective.get("from")), _date(effective.get("to"))
         if start and end and start > end:
             rule_problems.append(Problem("MR120", "the rule's effective period ends before it starts",
                                          document.location((*path, "effective")),
                                          expected="'from' on or before 'to'"))
         problems += rule_problems
-        if rule_problems or require is None:
+        if rule_problems or faults or require is None:
             continue
         source = spec.get("source")
         rules.append(Rule(
@@ -516,12 +544,15 @@ class _RuleReader:
 
 def _parse_located(document: Document, path: JsonPath, text: str, scope: Scope, want: Kind | None,
                    problems: list[Problem], offset: int = 0) -> Expression | None:
+    """The checked expression at ``path``, or None with every mistake in it added to ``problems``."""
     try:
         return parse(text, scope, want=want)
     except ExpressionError as error:
-        problems.append(Problem(error.code, error.message,
-                                document.location(path, offset=offset + error.offset),
-                                expected=error.expected, hint=error.hint))
+        for mistake in error.all:
+            end = offset + mistake.end if mistake.end is not None else None
+            problems.append(Problem(mistake.code, mistake.message,
+                                    document.location(path, offset=offset + mistake.offset, end=end),
+                                    expected=mistake.expected, hint=mistake.hint))
         return None
 
 

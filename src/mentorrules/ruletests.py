@@ -18,9 +18,9 @@ from typing import Any
 
 from mentorrules import schema
 from mentorrules.engine import Engine
-from mentorrules.errors import Location, MentorRulesError, Problem
+from mentorrules.errors import Location, MentorRulesError, Problem, did_you_mean, one_of
 from mentorrules.evaluation import Status
-from mentorrules.loading import load_yaml, read_text
+from mentorrules.loading import Document, load_yaml, read_text
 
 DEFAULT_AS_OF = dt.date(2025, 9, 1)  # for rows without a date of their own, when a case gives none
 
@@ -118,11 +118,12 @@ def load_cases(path: Path, engine: Engine) -> tuple[list[Case], list[Problem]]:
     if problems:
         return [], problems
     under_test = _rules_beside(path, engine)
+    known = {rule.id for rule in engine.rules}
     cases = []
     for index, spec in enumerate(document.value):
         rules = frozenset(spec.get("rules") or under_test)
         where = document.location((index, "name"))
-        unknown = sorted(rules - {rule.id for rule in engine.rules})
+        unknown = sorted(rules - known)
         if unknown:
             problems.append(Problem("MR140", f"the case tests unknown rules: {', '.join(unknown)}", where,
                                     hint="check the ids, or load the pack that has them"))
@@ -132,9 +133,34 @@ def load_cases(path: Path, engine: Engine) -> tuple[list[Case], list[Problem]]:
                                     hint=f"put the tests beside their rule file ({_companion(path).name}) "
                                     "or list them in 'rules:'"))
             continue
+        expectation_problems = _expected_rules(document, index, spec["expect"], rules, known)
+        if expectation_problems:
+            problems += expectation_problems
+            continue
         cases.append(Case(path, spec["name"], spec["tables"], {str(k): v for k, v in spec["expect"].items()},
                           rules, _as_date(spec.get("as_of")), where))
     return cases, problems
+
+
+def _expected_rules(document: Document, index: int, expect: dict[Any, list[Any]], tested: frozenset[str],
+                    known: set[str]) -> list[Problem]:
+    """Each expected finding must name a rule that exists and that the case tests; otherwise the
+    case could only fail with a misleading "expected [...], got none"."""
+    problems = []
+    for key, items in expect.items():
+        for position, item in enumerate(items):
+            rule = item if isinstance(item, str) else item["rule"]
+            where = document.location((index, "expect", str(key), position))
+            if rule not in known:
+                problems.append(Problem("MR140", f"{key}: the case expects the unknown rule {rule!r}", where,
+                                        expected=f"a rule of the loaded packs ({one_of(known)})",
+                                        hint=did_you_mean(rule, known) or "check the id, or load the pack that has it"))
+            elif rule not in tested:
+                problems.append(Problem("MR142", f"{key}: the case expects {rule}, which it does not test",
+                                        where, expected=f"one of the rules under test: {', '.join(sorted(tested))}",
+                                        hint=f"add {rule} to the case's rules:, or move the case beside "
+                                        "the rule file of that rule"))
+    return problems
 
 
 def _as_date(value: Any) -> dt.date | None:
@@ -160,7 +186,8 @@ def run_case(case: Case, engine: Engine, coverage: Coverage) -> CaseResult:
     seen = set()
     for decision in report.records:
         if decision.status is Status.ERROR:
-            failures.append(f"{decision.table} row {decision.row} ({decision.key}) could not be read: "
+            seen.add(decision.key)
+            failures.append(f"{decision.key}: {decision.table} row {decision.row} could not be read: "
                             + "; ".join(finding.message for finding in decision.findings))
             continue
         actual = [finding for finding in decision.findings if finding.rule in case.rules]

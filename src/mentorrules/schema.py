@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator, ValidationError
 from referencing import Registry, Resource
 
 from mentorrules.errors import Problem, did_you_mean, one_of
-from mentorrules.loading import Document, to_json_like
+from mentorrules.loading import Document, JsonPath, to_json_like
 
 RULES, PARAMETERS, TESTS = "rules", "parameters", "tests"
 
@@ -48,16 +48,30 @@ def check(document: Document, name: str) -> list[Problem]:
     >>> str(problem.location), problem.code, problem.message, problem.hint
     ('r.yaml:3:5', 'MR111', "unknown field 'titel'", "did you mean 'title'?")
     """
+    return [problem for _, problem in violations(document, name)]
+
+
+def violations(document: Document, name: str) -> list[tuple[JsonPath, Problem]]:
+    """Like :func:`check`, with the path of the node each problem is about, so that a caller
+    can skip what is broken (one rule, one parameter) and go on checking the rest.
+
+    Values the loader could not build (``document.invalid``) are already reported: nothing is
+    said again about them or below them.
+    """
     instance = to_json_like(document.value)
-    problems: list[Problem] = []
+    found: list[tuple[JsonPath, Problem]] = []
     seen: set[tuple[int | None, int | None, str]] = set()
     for error in sorted(validator(name).iter_errors(instance), key=_error_order):
-        for problem in _problems(document, _most_specific(error)):
+        error = _most_specific(error)
+        path = tuple(error.absolute_path)
+        if any(path[:len(bad)] == bad for bad in document.invalid):
+            continue
+        for problem in _problems(document, error):
             marker = (problem.location.line, problem.location.column, problem.message)
             if marker not in seen:
                 seen.add(marker)
-                problems.append(problem)
-    return problems
+                found.append((path, problem))
+    return found
 
 
 def _error_order(error: ValidationError) -> tuple[str, ...]:
@@ -93,7 +107,7 @@ def _problems(document: Document, error: ValidationError) -> list[Problem]:
                         hint=f"add '{missing}:' to this entry")]
     if kind == "enum":
         options = [str(option) for option in cast(list[Any], error.validator_value)]
-        return [Problem("MR113", f"{error.instance!r} is not allowed here", where,
+        return [Problem("MR113", f"{_describe(error.instance)} is not allowed here", where,
                         expected=one_of(options), hint=did_you_mean(str(error.instance), options))]
     if kind == "type":
         wanted = error.validator_value
@@ -101,20 +115,21 @@ def _problems(document: Document, error: ValidationError) -> list[Problem]:
         return [Problem("MR114", f"{_describe(error.instance)} is the wrong kind of value", where,
                         expected=_plain_type(wanted_text))]
     if kind == "pattern":
-        return [Problem("MR115", f"{error.instance!r} does not have the required form", where,
+        return [Problem("MR115", f"{_describe(error.instance)} does not have the required form", where,
                         expected=schema.get("description") or f"text matching {error.validator_value}")]
     if kind == "format":
-        return [Problem("MR116", f"{error.instance!r} is not a valid {error.validator_value}", where,
+        return [Problem("MR116", f"{_describe(error.instance)} is not a valid {error.validator_value}", where,
                         expected="a date written YYYY-MM-DD" if error.validator_value == "date" else None)]
     if kind == "propertyNames":
-        return [Problem("MR117", f"{error.instance!r} is not a valid name here", where,
+        return [Problem("MR117", f"{_describe(error.instance)} is not a valid name here", where,
                         expected=_property_name_rule(schema))]
     if kind in ("minItems", "minProperties", "minLength"):
         return [Problem("MR118", "this must not be empty", where)]
     if kind in ("maxLength", "maxItems"):
         return [Problem("MR119", "this value is too long", where,
                         expected=f"at most {error.validator_value} characters")]
-    return [Problem("MR110", str(error.message), where)]
+    return [Problem("MR110", f"{_describe(error.instance)} is not valid here", where,
+                    expected=schema.get("description"))]
 
 
 def _is_key_of(document: Document, path: tuple[Any, ...], instance: Any) -> bool:
@@ -147,11 +162,22 @@ def _plain_type(name: str) -> str:
             .replace("string", "text").replace("integer", "a whole number"))
 
 
-def _describe(value: Any) -> str:
+def _describe(value: Any, limit: int = 40) -> str:
+    """A value as a message names it: short values as written, long text cut and measured.
+
+    A message never embeds a whole file (a CSV given as a rule file is one long text).
+
+    >>> _describe("fatal"), _describe(None)
+    ("'fatal'", 'an empty value')
+    >>> _describe("payout_id,payee_id,role," * 200)
+    "'payout_id,payee_id,role,payou...' (a text of 4,800 characters)"
+    """
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
         return "a list"
     if value is None:
         return "an empty value"
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit - 10] + '...'!r} (a text of {len(value):,} characters)"
     return repr(value)

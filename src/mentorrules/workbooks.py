@@ -4,63 +4,129 @@ A sheet named after a table (``payouts``, ``People``) holds that table; other sh
 ignored. A workbook whose file name names a table (``payouts.xlsx``) may instead hold the table
 in its first sheet. Excel stores dates as datetimes or serial numbers and amounts as binary
 floats; the cell converters in :mod:`mentorrules.records` turn both into dates and Decimals.
+
+What a spreadsheet shows is what is read:
+
+- a number in a decimal column (an amount) keeps at least two places, or as many as the cell's
+  number format shows (``2000`` typed in a cell is ``2000.00``; ``3500.1`` is ``3500.10``);
+- a formula whose value was never computed and saved (a file written by a program, not saved
+  from a spreadsheet) would read as an empty cell: its row is an error row naming the formula;
+- a workbook written by mentorrules itself (a report, marked by its ``keywords`` document
+  property) is not input and is skipped, so that a report saved into the data folder is not
+  read back on the next run.
 """
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from mentorrules.errors import Location, Problem
 from mentorrules.tables import Table
 
-Cells = Mapping[str, Any] | tuple[str, str | None]
+# The cells of a row, or for a row that cannot be read: (problem, hint[, cells that could be read]).
+Cells = Mapping[str, Any] | tuple[str, str | None] | tuple[str, str | None, Mapping[str, Any]]
+
+REPORT_MARK = "mentorrules report"  # the keywords property of the workbooks mentorrules writes
+MONEY_PLACES = 2
+_PLACES = re.compile(r"\.([0#?]+)")
 
 
 def read_workbook(path: Path, tables: Mapping[str, Table],
                   file_table: str | None) -> Iterator[tuple[str, Iterator[Cells], Problem | None]]:
-    """Yield ``(table, cells of its rows, None)`` per table sheet, or a problem for the file."""
+    """Yield ``(table, cells of its rows, None)`` per table sheet, or a problem for the file.
+
+    A workbook mentorrules wrote (a report) yields nothing.
+    """
     from openpyxl import load_workbook  # slow import, only when a workbook is read
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
+        formulas = load_workbook(path, read_only=True, data_only=False)
     except (OSError, zipfile.BadZipFile, KeyError, ValueError) as error:
         yield "", iter(()), Problem("MR307", f"the workbook cannot be opened: {type(error).__name__}",
                                     Location(str(path)), hint="save it again as .xlsx from the spreadsheet")
         return
+    if workbook.properties.keywords == REPORT_MARK:
+        workbook.close()
+        formulas.close()
+        return
     found = False
-    for index, sheet in enumerate(workbook.worksheets):
+    for index, (sheet, formula_sheet) in enumerate(zip(workbook.worksheets, formulas.worksheets, strict=True)):
         name = sheet.title.strip().lower()
         if name not in tables and index == 0 and file_table is not None:
             name = file_table
         if name not in tables:
             continue
         found = True
-        yield name, _sheet_rows(sheet), None
+        yield name, _sheet_rows(sheet, formula_sheet, tables[name]), None
     if not found:
         yield "", iter(()), Problem("MR307", "the workbook has no sheet named after a table",
                                     Location(str(path)), expected=", ".join(sorted(tables)))
     workbook.close()
+    formulas.close()
 
 
-def _sheet_rows(sheet: Any) -> Iterator[Cells]:
-    rows = sheet.iter_rows(values_only=True)
-    header = next(rows, None)
-    if header is None:
+def _sheet_rows(sheet: Any, formula_sheet: Any, table: Table) -> Iterator[Cells]:
+    rows = zip(sheet.iter_rows(), formula_sheet.iter_rows(values_only=True), strict=False)
+    first = next(rows, None)
+    if first is None:
         return
-    names = ["" if cell is None else str(cell).strip() for cell in header]
+    names = ["" if cell.value is None else str(cell.value).strip() for cell in first[0]]
     while names and not names[-1]:
         names.pop()
-    for values in rows:
-        cells = list(values)
-        if all(cell is None or cell == "" for cell in cells):
+    for cells, written in rows:
+        header = [*names, *[""] * (len(cells) - len(names))]
+        values = [_value(cell, table.fields.get(name)) for cell, name in zip(cells, header, strict=False)]
+        if all(value is None or value == "" for value in values):
             continue
-        extra = [cell for cell in cells[len(names):] if cell not in (None, "")]
+        extra = [value for value in values[len(names):] if value not in (None, "")]
         if extra:
             yield (f"the row has {len(names) + len(extra)} cells but the header has {len(names)}",
                    "remove the values right of the last named column")
             continue
-        cells += [None] * (len(names) - len(cells))
-        yield {name: cell for name, cell in zip(names, cells, strict=False) if name}
+        values += [None] * (len(names) - len(values))
+        row = {name: value for name, value in zip(names, values, strict=False) if name}
+        uncomputed = [(name, formula) for name, value, formula in zip(names, values, written, strict=False)
+                      if name and value is None and isinstance(formula, str) and formula.startswith("=")]
+        if uncomputed:
+            shown = "; ".join(f"{name!r} ({_cut(formula)})" for name, formula in uncomputed)
+            yield (f"the formula in {shown} has no saved value",
+                   "open the workbook in a spreadsheet program and save it, so that formula values are "
+                   "stored, or paste the values", {name: value for name, value in row.items() if value is not None})
+            continue
+        yield row
+
+
+def _value(cell: Any, kind: str | None) -> Any:
+    """A cell's value as the spreadsheet shows it: amounts with their places."""
+    value = cell.value
+    if kind != "decimal" or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return value  # records reports it
+    exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    places = max(MONEY_PLACES, _format_places(getattr(cell, "number_format", None)))
+    exponent = exact.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent < places:
+        exact = exact.quantize(Decimal(1).scaleb(-places))
+    return exact
+
+
+def _format_places(number_format: str | None) -> int:
+    """Decimal places a number format shows (``#,##0.00`` -> 2; General -> 0).
+
+    >>> _format_places('"$"#,##0.000_);("$"#,##0.000)'), _format_places("General")
+    (3, 0)
+    """
+    match = _PLACES.search((number_format or "").split(";")[0])
+    return len(match.group(1)) if match else 0
+
+
+def _cut(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+

@@ -19,6 +19,9 @@ def write(report: Report, stream: TextIO, titles: Mapping[str, str] | None = Non
     for table, source in report.sources.items():
         stream.write(f"  {table}: {source}\n")
     stream.write("\n")
+    # One column width for every rule id of the report, so that severities and messages align
+    # however long a pack's ids are (STIPEND-005-BAND).
+    width = max((len(finding.rule) for decision in report.records for finding in decision.findings), default=0)
     by_rule: Counter[tuple[str, str]] = Counter()
     for decision in report.records:
         if not decision.findings:
@@ -26,10 +29,9 @@ def write(report: Report, stream: TextIO, titles: Mapping[str, str] | None = Non
         stream.write(f"{_LABEL[decision.status]} {decision.table} row {decision.row}  {decision.key}\n")
         for finding in decision.findings:
             by_rule[(finding.rule, finding.severity.value)] += 1
-            stream.write(f"    {finding.rule:<14} {finding.severity.value:<8} {finding.message}\n")
+            stream.write(f"    {finding.rule:<{width}}  {finding.severity.value:<8} {finding.message}\n")
     if by_rule:
         stream.write("\nFindings by rule\n")
-        width = max(len(rule) for rule, _ in by_rule)
         for (rule, severity), count in sorted(by_rule.items()):
             title = titles.get(rule, "row could not be read" if rule.startswith("MR") else "")
             stream.write(f"  {rule:<{width}}  {severity:<8} {count:>6}  {title}\n")

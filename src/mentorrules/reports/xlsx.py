@@ -4,9 +4,14 @@
   severity, by rule, and (when input rows are given) by district and by program.
 - **Findings**: one line per finding (table, row, key, status, rule, severity, message,
   source), then the rule's title, the parameter values used and the related rows.
-- **One sheet per input table**: row number, status and the rules found, then the input
-  columns as given, one line per input row in input order. Without ``input_rows`` the sheet
-  has the row number, key, status and rules only.
+- **One sheet per input table**: the report's row number, status and rules found (headed
+  ``report row``, ``report status``, ``report rules``, so that they cannot be taken for an input
+  column such as pairings' ``status``), then the input columns as given, one line per input row
+  in input order; a cell that could not be read shows as it was written. Without
+  ``input_rows`` the sheet has the row number, key, status and rules only.
+
+The workbook is marked as a mentorrules report (its ``keywords`` document property), so that a
+report saved into a data folder is never read back as input.
 
 Safe to open: a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
 is prefixed with ``'`` (:func:`mentorrules.reports.csv.neutralise`, OWASP CSV injection), so
@@ -40,14 +45,16 @@ from mentorrules.evaluation import Decision, Status
 from mentorrules.reports import tally
 from mentorrules.reports.csv import neutralise
 from mentorrules.reports.tally import InputRows
+from mentorrules.workbooks import REPORT_MARK
 
-__all__ = ["FINDINGS_HEADER", "write"]
+__all__ = ["FINDINGS_HEADER", "REPORT_COLUMNS", "write"]
 
 FINDINGS_HEADER = ("table", "row", "key", "status", "rule", "severity", "message", "source",
                    "rule title", "parameters", "related rows")
 MAX_CELL = 32_767  # Excel's limit on the characters in one cell
 MAX_DIGITS = 15  # Excel keeps 15 significant digits; more would be rounded without a word
 RESERVED = ("Summary", "Findings")
+REPORT_COLUMNS = ("report row", "report status", "report rules")  # before the input columns
 
 _BOLD = Font(bold=True)
 _HEADING = Font(bold=True, size=14)
@@ -65,6 +72,9 @@ def write(report: Report, path: Path, input_rows: InputRows | None = None,
     input_rows = input_rows or {}
     titles = titles or {}
     book = Workbook(write_only=True)
+    book.properties.keywords = REPORT_MARK
+    book.properties.title = "mentorrules report"
+    book.properties.creator = f"mentorrules {report.version}"
     _summary(book, report, input_rows, titles)
     _findings(book, report, titles)
     used = {name.lower() for name in RESERVED}
@@ -140,7 +150,7 @@ def _table(book: Workbook, name: str, decisions: Sequence[Decision],
                           _cell(sheet, _rules(decision))])
         return
     columns = list(dict.fromkeys(column for row in rows for column in row))
-    header = ["row", "status", "rules", *columns]
+    header = [*REPORT_COLUMNS, *columns]
     _widths(sheet, (7, 8, 24, *(14 for _ in columns)))
     _frame(sheet, len(header), len(rows))
     sheet.append(_header(sheet, header))
