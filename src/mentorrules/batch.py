@@ -375,32 +375,42 @@ class Groups:
     Only compact state is kept per group, never its rows: the running value of each aggregate
     (a count, an exact sum, the distinct values, a minimum, a maximum) and, for rules with
     findings on the group, the members' row numbers and keys, the first member (whose lookups
-    stand for the group's) and the latest (whose date the group is checked on). A one-part
-    group key is stored bare, not as a 1-tuple: a million single-row groups (duplicate checks)
-    then cost little more than their keys.
+    stand for the group's) and the latest (whose date the group is checked on).
+
+    A million single-row groups (duplicate checks) must cost little more than their keys: a
+    one-part key is stored bare, not as a 1-tuple; a rule with one aggregate stores its value
+    bare, not in a list; distinct values are a small tuple until there are many.
     """
 
-    __slots__ = ("_folds", "rule", "states")
+    __slots__ = ("_bare", "_folds", "_single", "rule", "states")
 
     def __init__(self, rule: BatchRule) -> None:
         self.rule = rule
-        self.states: dict[Any, list[Any]] = {}
+        self.states: dict[Any, Any] = {}
         self._folds = [_FOLDS[aggregate.function] for aggregate in rule.batch.aggregates]
+        self._single = len(rule.batch.group_by) == 1
+        self._bare = len(self._folds) == 1 and not rule.by_group
 
     def add(self, member: Member) -> None:
         """Count a member in its group; raises a CANNOT_CHECK error if its group key cannot be computed."""
-        key = self.rule.group_key(member)
-        stored = key[0] if len(key) == 1 else key
-        state = self.states.get(stored)
-        values = self.rule.argument_values(member)
-        if state is None:
-            state = [_START[aggregate.function](aggregate) for aggregate in self.rule.batch.aggregates]
-            if self.rule.by_group:
+        rule = self.rule
+        key = rule.group_key(member)
+        stored = key[0] if self._single else key
+        values = rule.argument_values(member)
+        state = self.states.get(stored, _NEW)
+        if self._bare:
+            fold = self._folds[0]
+            self.states[stored] = fold(_START[rule.batch.aggregates[0].function] if state is _NEW else state,
+                                       values[0])
+            return
+        if state is _NEW:
+            state = [_START[aggregate.function] for aggregate in rule.batch.aggregates]
+            if rule.by_group:
                 state += [[], member, member]
             self.states[stored] = state
         for index, (fold, value) in enumerate(zip(self._folds, values, strict=True)):
             state[index] = fold(state[index], value)
-        if self.rule.by_group:
+        if rule.by_group:
             size = len(self._folds)
             state[size].append((member.row, member.key))
             if member.day > state[size + 2].day:
@@ -408,44 +418,57 @@ class Groups:
 
     def names(self, key: tuple[Any, ...]) -> dict[str, Any]:
         """The group's key parts and aggregates, by the names ``require`` uses."""
-        state = self.states[key[0] if len(key) == 1 else key]
+        state = self.states[key[0] if self._single else key]
         names = dict(zip((name for name, _ in self.rule.batch.group_by), key, strict=True))
-        for aggregate, value in zip(self.rule.batch.aggregates, state, strict=False):
+        for aggregate, value in zip(self.rule.batch.aggregates, (state,) if self._bare else state, strict=False):
             function = aggregate.function
             names[aggregate.name] = (len(value) if function == "count_distinct"
-                                     else sorted(value) if function == "distinct" else value)
+                                     else sorted(value) if function == "distinct"
+                                     else _ZERO_SUM.get(aggregate.kind, 0) if value is _EMPTY_SUM else value)
         return names
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         """The key of each group."""
         for stored in self.states:
-            yield (stored,) if len(self.rule.batch.group_by) == 1 else stored
+            yield (stored,) if self._single else stored
 
     def members(self, key: tuple[Any, ...]) -> tuple[list[tuple[int, str]], Member, Member]:
         """Of a group of a rule with findings on the group: its rows, first and latest member."""
-        state = self.states[key[0] if len(key) == 1 else key]
+        state = self.states[key[0] if self._single else key]
         size = len(self._folds)
         return state[size], state[size + 1], state[size + 2]
 
 
-def _start_sum(aggregate: Aggregate) -> Any:
-    return Decimal(0) if aggregate.kind == "decimal" else 0
+_NEW = object()
+_EMPTY_SUM = object()  # a sum over no values yet: Decimal 0 or 0 by the argument's kind
+_ZERO_SUM: dict[str, Any] = {"decimal": Decimal(0), "integer": 0}
+_DISTINCT_AS_TUPLE = 16  # up to this many distinct values are kept as a tuple (small), then a set
 
 
-def _add_distinct(seen: set[Any], value: Any) -> set[Any]:
-    if value is not None:
-        seen.add(value)
+def _add_distinct(seen: tuple[Any, ...] | set[Any], value: Any) -> tuple[Any, ...] | set[Any]:
+    if value is None:
+        return seen
+    if seen.__class__ is tuple:
+        if value in seen:
+            return seen
+        return (*seen, value) if len(seen) < _DISTINCT_AS_TUPLE else {*seen, value}
+    seen.add(value)  # type: ignore[union-attr]
     return seen
 
 
-_START: dict[str, Callable[[Aggregate], Any]] = {
-    "count": lambda _: 0, "count_distinct": lambda _: set(), "distinct": lambda _: set(), "sum": _start_sum,
-    "min": lambda _: None, "max": lambda _: None}
+def _add(total: Any, value: Any) -> Any:
+    if value is None:
+        return total
+    return value if total is _EMPTY_SUM else total + value
+
+
+_START: dict[str, Any] = {"count": 0, "count_distinct": (), "distinct": (), "sum": _EMPTY_SUM, "min": None,
+                          "max": None}
 _FOLDS: dict[str, Callable[[Any, Any], Any]] = {
     "count": lambda total, _: total + 1,
     "count_distinct": _add_distinct,
     "distinct": _add_distinct,
-    "sum": lambda total, value: total if value is None else total + value,
+    "sum": _add,
     "min": lambda low, value: value if value is not None and (low is None or value < low) else low,
     "max": lambda high, value: value if value is not None and (high is None or value > high) else high,
 }

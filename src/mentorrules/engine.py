@@ -15,6 +15,7 @@ two engines in one process share nothing.
 
 from __future__ import annotations
 
+import ast
 import copy
 import datetime as dt
 import re
@@ -166,6 +167,7 @@ class Engine:
         self._batch = tuple(BatchRule(book, rule, self._evaluator.tables[rule.table].relate)
                             for rule in book.rules if rule.batch is not None)
         self._backend = backend
+        self._columns_read = _columns_read(book)
         self._sessions: SessionPool | None = None
         self._sessions_lock = threading.Lock()
 
@@ -282,7 +284,7 @@ class Engine:
         >>> report.summary["rows"], report.summary["fail"], report.records_of("payouts")[0].findings[0].rule
         (2, 1, 'STIPEND-001')
         """
-        dataset = self.read(data)
+        dataset = self.read(data, every_column=mask is not None)
         run = Run(self._evaluator, self._batch, dataset.tables, as_of or dt.date.today(), progress)
         outcome = run.decide()
         report = Report(__version__, tuple((pack.name, pack.version) for pack in self.packs), self.digest,
@@ -298,6 +300,11 @@ class Engine:
     def mask_defaults(self) -> tuple[str, ...]:
         """The personal fields the loaded packs ask to mask (core: name, email)."""
         return tuple(dict.fromkeys(name for pack in self.packs for name in pack.spec.mask))
+
+    @property
+    def columns_read(self) -> Mapping[str, frozenset[str]]:
+        """Per table, the columns rules read: in expressions, keys, links, dates and states."""
+        return self._columns_read
 
     @property
     def streamable(self) -> frozenset[str]:
@@ -350,8 +357,13 @@ class Engine:
                                             finding, periods))
         return explanations
 
-    def read(self, data: DataSource) -> DataSet:
-        """Typed rows of a data source; raise :class:`MentorRulesError` for file problems."""
+    def read(self, data: DataSource, *, every_column: bool = True) -> DataSet:
+        """Typed rows of a data source; raise :class:`MentorRulesError` for file problems.
+
+        With ``every_column=False`` the cells of columns no rule reads (names, emails) are
+        checked but not kept, which saves memory on large files; a report that shows the input
+        rows needs every column.
+        """
         if isinstance(data, DataSet):
             return data
         if isinstance(data, Mapping):
@@ -361,7 +373,7 @@ class Engine:
                 dataset.sources[name] = name
             return dataset
         paths = [Path(data)] if isinstance(data, (str, Path)) else [Path(item) for item in data]
-        dataset = read(paths, self._book.tables, self.streamable)
+        dataset = read(paths, self._book.tables, self.streamable, None if every_column else self.columns_read)
         if dataset.problems:
             raise MentorRulesError(dataset.problems)
         return dataset
@@ -376,6 +388,27 @@ class Engine:
         except KeyError:
             raise MentorRulesError([Problem("MR300", f"unknown table {name!r}", Location(),
                                             expected=", ".join(self._book.tables))]) from None
+
+
+def _columns_read(book: RuleBook) -> dict[str, frozenset[str]]:
+    """Per table, every column a rule, a relation or the engine itself reads."""
+    read: dict[str, set[str]] = {
+        name: {*table.key, *(column for column in (table.date_field, "state", "school_year")
+                             if column is not None and column in table.fields)}
+        for name, table in book.tables.items()}
+    for table in book.tables.values():
+        for relation in table.relations.values():
+            read[table.name].update(re.findall(rf"\b{table.record}\.(\w+)", " ".join(relation.key)))
+    for rule in book.rules:
+        table = book.tables[rule.table]
+        facts = {table.record: table.name, **{name: relation.table for name, relation in table.relations.items()}}
+        if rule.batch is not None:
+            facts.update({lookup.alias: lookup.table for lookup in rule.batch.lookups})
+        for expression in rule.expressions:
+            for node in ast.walk(expression.tree):
+                if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in facts:
+                    read[facts[node.value.id]].add(node.attr)
+    return {name: frozenset(columns) for name, columns in read.items()}
 
 
 def _mask(report: Report, fields: Sequence[str], values: Iterable[str]) -> Report:

@@ -282,15 +282,16 @@ class _Column:
     and, for columns whose cells repeat, one shared value per distinct cell text (which saves
     most of a large file's memory and most of the converting)."""
 
-    __slots__ = ("convert", "pattern", "position", "seen")
+    __slots__ = ("convert", "kept", "pattern", "position", "seen")
     LIMIT = 200_000  # distinct texts remembered per column
 
     def __init__(self, position: int, convert: Callable[[Any], Any], pattern: re.Pattern[str] | None,
-                 shared: bool) -> None:
+                 shared: bool, kept: bool = True) -> None:
         self.position = position
         self.convert = convert
         self.pattern = pattern
-        self.seen: dict[str, Any] | None = {} if shared else None
+        self.seen: dict[str, Any] | None = {} if shared and kept else None
+        self.kept = kept  # a column no rule reads is checked, then not kept (None)
 
     def __call__(self, raw: Any) -> Any:
         """The value of a cell; raises :class:`CellError`, or :class:`_Slow` for a cell too long,
@@ -307,25 +308,27 @@ class _Column:
             raise _Slow
         if text and seen is not None and len(seen) < self.LIMIT:
             seen[raw] = value
-        return value
+        return value if self.kept else None
 
 
 # -- rows ----------------------------------------------------------------------------------------
 class RowTyper:
     """Types the cells of one table's rows into records, checked once per distinct cell text.
 
-    Columns the table does not declare are ignored: no rule can name them. A CSV file's rows go
+    Columns the table does not declare are ignored: no rule can name them. The cells of columns
+    not ``kept`` (no rule reads them: names, emails) are checked but not kept. A CSV file's rows go
     through code generated for its header (:meth:`listed`); a row with a bad cell then takes
     the careful path (:meth:`row`), which locates every problem of the row.
     """
 
-    def __init__(self, table: Table, path: str) -> None:
+    def __init__(self, table: Table, path: str, kept: Collection[str] | None = None) -> None:
         self.table = table
         self.path = path
         # Unique key columns never repeat, and lists are mutable: those are converted afresh.
         unique = set(table.key) if len(table.key) == 1 else set()
         self.columns = {name: _Column(position, CONVERTERS[kind], table.patterns.get(name),
-                                      shared=name not in unique and kind != "list")
+                                      shared=name not in unique and kind != "list",
+                                      kept=kept is None or name in kept or name in table.key)
                         for position, (name, kind) in enumerate(table.fields.items())}
         self.empty: list[Any] = [None] * len(table.fields)
         self._fast: dict[tuple[str, ...], Callable[[list[str]], Record]] = {}
@@ -439,21 +442,24 @@ def table_of(path: Path, tables: Mapping[str, Table]) -> str | None:
     return None
 
 
-def read(paths: Sequence[Path], tables: Mapping[str, Table], streamed: Collection[str] = ()) -> DataSet:
+def read(paths: Sequence[Path], tables: Mapping[str, Table], streamed: Collection[str] = (),
+         kept: Mapping[str, Collection[str]] | None = None) -> DataSet:
     """Read directories, table files and workbooks into a :class:`DataSet`.
 
     CSV files of the ``streamed`` tables are checked (UTF-8, header) but not held: their rows
-    are read again each time they are visited (:class:`StreamedRows`).
+    are read again each time they are visited (:class:`StreamedRows`). When ``kept`` names the
+    columns to keep of a table, its other cells are checked but not kept.
     """
     data = DataSet()
+    reading = _Reading(tables, data, streamed, kept or {})
     for path in paths:
         if path.is_dir():
             members = sorted(p for p in path.iterdir() if p.suffix.lower() in FORMATS and p.is_file())
             for member in members:
                 if member.suffix.lower() == ".xlsx" or table_of(member, tables):
-                    _read_file(member, tables, data, streamed, explicit=False)
+                    reading.file(member, explicit=False)
         elif path.exists():
-            _read_file(path, tables, data, streamed, explicit=True)
+            reading.file(path, explicit=True)
         else:
             data.problems.append(Problem("MR300", "no such file or directory", Location(str(path))))
     if "payouts" not in data.tables and not data.problems:
@@ -470,55 +476,69 @@ def _table_order(name: str) -> tuple[int, str]:
     return (TABLE_ORDER.index(name) if name in TABLE_ORDER else len(TABLE_ORDER), name)
 
 
-def _read_file(path: Path, tables: Mapping[str, Table], data: DataSet, streamed: Collection[str], *,
-               explicit: bool) -> None:
-    suffix = path.suffix.lower()
-    where = Location(str(path))
-    if suffix not in FORMATS:
-        data.problems.append(Problem("MR300", f"unknown file type {path.suffix!r}", where,
-                                     expected="a .csv, .json, .jsonl or .xlsx file"))
-        return
-    if suffix == ".xlsx":
-        from mentorrules.workbooks import read_workbook
+@dataclass
+class _Reading:
+    """What reading a data set needs at each file: the contract, where rows go, what to stream and keep."""
 
-        for name, cells, problem in read_workbook(path, tables, table_of(path, tables)):
-            if problem is not None:
-                data.problems.append(problem)
-            else:
-                _add_cells(data, tables[name], f"{path}[{name}]", cells)
-        return
-    table_name = table_of(path, tables)
-    if table_name is None:
-        if explicit:
-            data.problems.append(Problem("MR300", "the file name does not name a table", where,
-                                         expected=one_of(tables), hint="rename it, e.g. payouts.csv"))
-        return
-    table = tables[table_name]
-    if table_name in data.tables:
-        data.problems.append(_second_file(table, str(path), data))
-        return
-    problem = _utf8_problem(path)
-    if problem is not None:
-        data.problems.append(problem)
-        return
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            if suffix == ".csv":
-                header = _csv_header(handle, table, str(path))
-                if header is not None:
-                    data.problems.append(header)
-                elif table_name in streamed:
-                    data.tables[table_name] = StreamedRows(table, path, str(path))
-                    data.sources[table_name] = str(path)
+    tables: Mapping[str, Table]
+    data: DataSet
+    streamed: Collection[str]
+    kept: Mapping[str, Collection[str]]
+
+    def typer(self, table: Table, path: str) -> RowTyper:
+        return RowTyper(table, path, self.kept.get(table.name))
+
+    def file(self, path: Path, *, explicit: bool) -> None:
+        tables, data = self.tables, self.data
+        suffix = path.suffix.lower()
+        where = Location(str(path))
+        if suffix not in FORMATS:
+            data.problems.append(Problem("MR300", f"unknown file type {path.suffix!r}", where,
+                                         expected="a .csv, .json, .jsonl or .xlsx file"))
+            return
+        if suffix == ".xlsx":
+            from mentorrules.workbooks import read_workbook
+
+            for name, cells, problem in read_workbook(path, tables, table_of(path, tables)):
+                if problem is not None:
+                    data.problems.append(problem)
                 else:
-                    handle.seek(0)
-                    _add(data, table, str(path), _csv_typed(RowTyper(table, str(path)), handle))
-            elif suffix == ".jsonl":
-                _add_cells(data, table, str(path), _jsonl_rows(handle))
-            else:
-                _add_cells(data, table, str(path), _json_rows(handle.read()))
-    except OSError as error:
-        data.problems.append(Problem("MR300", f"cannot read the file: {error.strerror}", where))
+                    source = f"{path}[{name}]"
+                    _add_cells(data, self.typer(tables[name], source), source, cells)
+            return
+        table_name = table_of(path, tables)
+        if table_name is None:
+            if explicit:
+                data.problems.append(Problem("MR300", "the file name does not name a table", where,
+                                             expected=one_of(tables), hint="rename it, e.g. payouts.csv"))
+            return
+        table = tables[table_name]
+        if table_name in data.tables:
+            data.problems.append(_second_file(table, str(path), data))
+            return
+        problem = _utf8_problem(path)
+        if problem is not None:
+            data.problems.append(problem)
+            return
+        typer = self.typer(table, str(path))
+        try:
+            with path.open(encoding="utf-8-sig", newline="") as handle:
+                if suffix == ".csv":
+                    header = _csv_header(handle, table, str(path))
+                    if header is not None:
+                        data.problems.append(header)
+                    elif table_name in self.streamed:
+                        data.tables[table_name] = StreamedRows(table, path, str(path))
+                        data.sources[table_name] = str(path)
+                    else:
+                        handle.seek(0)
+                        _add(data, table, str(path), _csv_typed(typer, handle))
+                elif suffix == ".jsonl":
+                    _add_cells(data, typer, str(path), _jsonl_rows(handle))
+                else:
+                    _add_cells(data, typer, str(path), _json_rows(handle.read()))
+        except OSError as error:
+            data.problems.append(Problem("MR300", f"cannot read the file: {error.strerror}", where))
 
 
 def _utf8_problem(path: Path) -> Problem | None:
@@ -560,9 +580,8 @@ def _missing_columns(table: Table, path: str, columns: Collection[str]) -> Probl
                    hint="add the column (cells may be empty where a value is unknown)")
 
 
-def _add_cells(data: DataSet, table: Table, path: str, cells: Iterable[Cells]) -> None:
+def _add_cells(data: DataSet, typer: RowTyper, path: str, cells: Iterable[Cells]) -> None:
     """Add a table given as mappings of column to cell (JSON, JSONL, a workbook's sheet)."""
-    typer = RowTyper(table, path)
     columns: set[str] = set()
 
     def rows() -> Iterator[Row]:
@@ -571,7 +590,7 @@ def _add_cells(data: DataSet, table: Table, path: str, cells: Iterable[Cells]) -
                 columns.update(row_cells)
             yield typer.cells(number, row_cells)
 
-    _add(data, table, path, rows(), lambda: columns)
+    _add(data, typer.table, path, rows(), lambda: columns)
 
 
 def _add(data: DataSet, table: Table, path: str, rows: Iterable[Row],
