@@ -127,6 +127,57 @@ def test_a_related_fact_posted_later_resolves_a_cannot_check(engines: dict[str, 
         assert not {f.rule for f in payout.findings} & {"STIPEND-003", "FSY-001"}
 
 
+EMPTY_START = {"pairings": [{"pairing_id": "A-1", "program": "NM_PILOT", "mentor_id": "T-1", "mentee_id": "T-2",
+                              "district": "Belen", "school_year": "2025-26", "start_date": "", "status": "active"}],
+               "payouts": [{"payout_id": "P-1", "payee_id": "T-1", "role": "mentor", "program": "NM_PILOT",
+                            "state": "NM", "district": "Belen", "school_year": "2025-26", "pay_date": "2026-01-15",
+                            "service_start": "2025-09-01", "amount": "1000.00", "installment": 1}]}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_linked_row_with_an_empty_date_gives_the_batch_cannot_check(base: Engine, engines: dict[str, Engine],
+                                                                     backend: str) -> None:
+    expected = batch_outcome(base, EMPTY_START)
+    # The empty field is the pairing's, not the payout's service_end (either() stands in for it).
+    assert ("NMP-007", "error", "cannot check: pairing.start_date is empty in pairing 'A-1'") in \
+        expected[("payouts", "P-1")]
+    assert session_outcome(engines[backend], EMPTY_START) == expected
+    assert session_outcome(engines[backend], EMPTY_START, tuple(reversed(ORDER))) == expected
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_post_that_fails_half_way_leaves_the_session_as_it_was(base: Engine, engines: dict[str, Engine],
+                                                                backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mentorrules.streaming import Session
+
+    tables = example_tables(base)
+    posts = [(table, row) for table in ORDER for row in tables.get(table, [])]
+    engine = engines[backend]
+    with engine.session(as_of=AS_OF) as session:
+        for table, row in posts[:-40]:
+            session.post(table, row)
+        before = outcome(session.findings())
+
+        def failing(self: Session, *args: Any) -> Any:
+            raise RuntimeError("injected")  # after facts were asserted, regrouped and decided
+
+        monkeypatch.setattr(Session, "_group_records", failing)
+        for table, row in posts[-40:]:  # payouts: each touches groups and lookups
+            with pytest.raises(RuntimeError, match="injected"):
+                session.post(table, row)
+            assert outcome(session.findings()) == before
+        monkeypatch.undo()
+        retracted = posts[-41][1]
+        monkeypatch.setattr(session.correlator, "retract_fact", lambda *args: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            session.retract(posts[-41][0], engine.tables[posts[-41][0]].key_of(retracted))
+        monkeypatch.undo()
+        assert outcome(session.findings()) == before
+        for table, row in posts[-40:]:
+            session.post(table, row)
+        assert outcome(session.findings()) == batch_outcome(base, tables)
+
+
 # -- generated data --------------------------------------------------------------------------------
 PEOPLE = [f"T-{n}" for n in range(6)]
 DISTRICTS = [("Belen", "NM"), ("Farmington", "NM"), ("Juneau", "AK")]

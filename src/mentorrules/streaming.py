@@ -26,16 +26,18 @@ correct a fact, post it with ``replace=True``; ``retract`` removes every fact wi
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from mentorrules.batch import GROUP_TABLE, BatchRule, Member, Unchecked
-from mentorrules.correlation import Correlator, Fact, Join, Joined, Matched, Pattern
+from mentorrules.compiling import CANNOT_CHECK
+from mentorrules.correlation import CorrelationError, Correlator, Fact, Join, Joined, Matched, Pattern
 from mentorrules.errors import Location, MentorRulesError, Problem
 from mentorrules.evaluation import Decision, Evaluator, Finding, Status, error_findings, status_of
 from mentorrules.records import RowTyper
@@ -51,6 +53,59 @@ _REPEAT = "\x1e"
 def _shown(fact_key: str) -> str:
     """The row key of a fact key (repeats of a key are separate facts)."""
     return fact_key.split(_REPEAT, 1)[0]
+
+
+_ABSENT = object()
+
+
+class Journal:
+    """The old values of what one post or retraction changed, to put back if it fails half-way.
+
+    >>> rows, members = {"a": 1}, {"x"}
+    >>> journal = Journal()
+    >>> journal.put(rows, "a", 2); journal.put(rows, "b", 3); journal.add(members, "y")
+    >>> journal.pop(rows, "a")
+    2
+    >>> rows, sorted(members)
+    ({'b': 3}, ['x', 'y'])
+    >>> journal.undo()
+    >>> rows, sorted(members)
+    ({'a': 1}, ['x'])
+    """
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[Any, Any, Any]] = []  # (container, key, old value, _ABSENT, or was in set)
+
+    def put(self, mapping: dict[Any, Any], key: Any, value: Any) -> None:
+        self.entries.append((mapping, key, mapping.get(key, _ABSENT)))
+        mapping[key] = value
+
+    def pop(self, mapping: dict[Any, Any], key: Any) -> Any:
+        old = mapping.pop(key, _ABSENT)
+        if old is not _ABSENT:
+            self.entries.append((mapping, key, old))
+            return old
+        return None
+
+    def add(self, members: set[Any], item: Any) -> None:
+        if item not in members:
+            self.entries.append((members, item, False))
+            members.add(item)
+
+    def discard(self, members: set[Any], item: Any) -> None:
+        if item in members:
+            self.entries.append((members, item, True))
+            members.discard(item)
+
+    def undo(self) -> None:
+        for container, key, old in reversed(self.entries):
+            if isinstance(container, set):
+                (container.add if old else container.discard)(key)
+            elif old is _ABSENT:
+                container.pop(key, None)
+            else:
+                container[key] = old
+        self.entries.clear()
 
 
 @dataclass(frozen=True)
@@ -132,6 +187,9 @@ class Session:
         self.group_records: dict[str, Decision] = {}
         self.index: dict[str, dict[Any, str]] = {}  # unique table -> row key -> fact key
         self.closed = False
+        self.journal = Journal()
+        self.touched: set[Ref] = set()  # facts whose correlator state the current change altered
+        self.unsynced: set[Ref] = set()  # facts the correlator may hold differently from ``asserted``
 
     # -- public -------------------------------------------------------------------------------
     def post(self, table: str, row: Mapping[str, Any], *, replace: bool = False) -> list[Decision]:
@@ -142,35 +200,40 @@ class Session:
             raise MentorRulesError([Problem("MR300", f"unknown table {table!r}", Location(),
                                             expected=", ".join(self.engine.tables))])
         typed = RowTyper(contract, table).row(0, row)
-        table_rows = self.rows.setdefault(table, {})
-        key = contract.key_of(typed.values)
-        pending: set[Ref] = set()
-        if key in table_rows and replace:
-            number = table_rows[key][0]
-            pending |= self._unassert((table, key))
-        else:
-            repeats = sum(1 for existing in table_rows if _shown(existing) == key)
-            key = key if repeats == 0 else f"{key}{_REPEAT}{repeats}"
-            number = self.counters[table] = self.counters.get(table, 0) + 1
-        table_rows[key] = (number, typed.values, typed.problems)
-        pending.add((table, key))
-        if contract.unique:
-            pending |= self._reindex(table)
-        return self._settle(pending, first=(table, key))
+        with self._atomic():
+            table_rows = self.rows.setdefault(table, {})
+            key = contract.key_of(typed.values)
+            pending: set[Ref] = set()
+            if key in table_rows and replace:
+                number = table_rows[key][0]
+                pending |= self._unassert((table, key))
+            else:
+                repeats = sum(1 for existing in table_rows if _shown(existing) == key)
+                key = key if repeats == 0 else f"{key}{_REPEAT}{repeats}"
+                number = self.counters.get(table, 0) + 1
+                self.journal.put(self.counters, table, number)
+            self.journal.put(table_rows, key, (number, typed.values, typed.problems))
+            pending.add((table, key))
+            if contract.unique:
+                pending |= self._reindex(table)
+            return self._settle(pending, first=(table, key))
 
     def retract(self, table: str, key: str) -> list[Decision]:
         """Remove every fact with this key; the decisions that changed (the retracted ones are
         no longer reported)."""
         facts = [fact for fact in self.rows.get(table, {}) if _shown(fact) == key]
-        pending: set[Ref] = set()
-        for fact in facts:
-            # The retracted fact stays pending: its groups must be recomputed without it.
-            pending |= self._unassert((table, fact)) | {(table, fact)}
-            del self.rows[table][fact]
-            self.decisions.pop((table, fact), None)
-        if facts and self.engine.tables[table].unique:
-            pending |= self._reindex(table)
-        return self._settle(pending) if facts else []
+        if not facts:
+            return []
+        with self._atomic():
+            pending: set[Ref] = set()
+            for fact in facts:
+                # The retracted fact stays pending: its groups must be recomputed without it.
+                pending |= self._unassert((table, fact)) | {(table, fact)}
+                self.journal.pop(self.rows[table], fact)
+                self.journal.pop(self.decisions, (table, fact))
+            if self.engine.tables[table].unique:
+                pending |= self._reindex(table)
+            return self._settle(pending)
 
     def findings(self) -> list[Decision]:
         """The current decision on every fact, in posting order per table, then group records."""
@@ -184,6 +247,33 @@ class Session:
         if not self.closed:
             self.closed = True
             self.correlator.close(self.handle)
+
+    @contextlib.contextmanager
+    def _atomic(self) -> Iterator[None]:
+        """All of a change or nothing: on any failure the session is put back as it was."""
+        self._resync()
+        self.journal.entries.clear()
+        self.touched.clear()
+        try:
+            yield
+        except BaseException:
+            self.journal.undo()
+            self.unsynced |= self.touched
+            # A correlator that fails again is brought in line before the next change.
+            with contextlib.suppress(CorrelationError):
+                self._resync()
+            raise
+
+    def _resync(self) -> None:
+        """Make the correlator hold ``asserted`` again for the facts a failed change touched."""
+        while self.unsynced:
+            ref = min(self.unsynced)
+            fact = self.asserted.get(ref)
+            if fact is None:
+                self.correlator.retract_fact(self.handle, f"{ref[0]}\x1f{ref[1]}")
+            else:
+                self.correlator.assert_fact(self.handle, fact)
+            self.unsynced.discard(ref)
 
     def __enter__(self) -> Session:
         return self
@@ -213,9 +303,9 @@ class Session:
                 index[marker] = fact
                 updated = ()
             if updated != problems:
-                self.rows[table][fact] = (number, values, updated)
+                self.journal.put(self.rows[table], fact, (number, values, updated))
                 changed.add((table, fact))
-        self.index[table] = index
+        self.journal.put(self.index, table, index)
         return changed
 
     def _indexes(self) -> dict[str, dict[Any, Mapping[str, Any]]]:
@@ -270,7 +360,8 @@ class Session:
         """Take a fact out of the correlator; the records whose links it was part of."""
         if ref not in self.asserted:
             return set()
-        del self.asserted[ref]
+        self.journal.pop(self.asserted, ref)
+        self.touched.add(ref)
         events = self.correlator.retract_fact(self.handle, f"{ref[0]}\x1f{ref[1]}")
         return self._apply(events, add=False)
 
@@ -280,7 +371,8 @@ class Session:
         if self.asserted.get(ref) == fact:
             return set()
         touched = self._unassert(ref)
-        self.asserted[ref] = fact
+        self.journal.put(self.asserted, ref, fact)
+        self.touched.add(ref)
         return touched | self._apply(self.correlator.assert_fact(self.handle, fact), add=True)
 
     def _apply(self, events: list[Matched | Joined], *, add: bool) -> set[Ref]:
@@ -290,11 +382,11 @@ class Session:
                 partners = self.partners.setdefault(event.join, {}).setdefault(event.left, set())
                 reverse = self.reverse.setdefault(event.join, {}).setdefault(event.right, set())
                 if add:
-                    partners.add(event.right)
-                    reverse.add(event.left)
+                    self.journal.add(partners, event.right)
+                    self.journal.add(reverse, event.left)
                 else:
-                    partners.discard(event.right)
-                    reverse.discard(event.left)
+                    self.journal.discard(partners, event.right)
+                    self.journal.discard(reverse, event.left)
                 left_table, left_key = event.left.split("\x1f", 1)
                 affected.add((left_table, left_key))
             else:
@@ -328,7 +420,7 @@ class Session:
                     continue
                 decision = self._decide(ref, indexes)
                 if self.decisions.get(ref) != decision or ref == first:
-                    self.decisions[ref] = decision
+                    self.journal.put(self.decisions, ref, decision)
                     changed[ref] = decision
                     decided.append(ref)
             for label, decision in self._group_records(touched, indexes):
@@ -361,7 +453,7 @@ class Session:
                 if table != rule.table.name:
                     continue
                 fact = f"{table}\x1f{key}"
-                old = members.pop(fact, None)
+                old = self.journal.pop(members, fact)
                 if old is not None:
                     touched.setdefault(rule.rule.id, set()).add(old)
                 if key not in self.rows.get(table, {}):
@@ -370,9 +462,9 @@ class Session:
                 if isinstance(member, Member):
                     try:
                         group = rule.group_key(member)
-                    except (TypeError, ValueError, LookupError, ArithmeticError):
+                    except CANNOT_CHECK:  # no group: _batch_finding says it cannot check
                         continue
-                    members[fact] = group
+                    self.journal.put(members, fact, group)
                     touched.setdefault(rule.rule.id, set()).add(group)
             for fact, group in members.items():
                 if group in touched.get(rule.rule.id, ()):
@@ -423,11 +515,16 @@ class Session:
             group_members = self._group_members(rule, group, indexes)
             names.update(zip((name for name, _ in rule.batch.group_by), group, strict=True))
             names.update(rule.aggregates(group_members))
-        for number, lookup in enumerate(rule.lookups):
-            candidates = self._candidates(rule, number, f"{table}\x1f{key}")
-            names[lookup.name] = rule.lookup_value(number, member, candidates)
-        found = rule.check_rows(group_members, lambda _: names)
-        return found.get(member.row)
+
+        def names_of(other: Member) -> dict[str, Any]:
+            # Lookups run inside check_rows, which turns a linked row it cannot test into a
+            # "cannot check" finding, as on the batch path. Only this member's finding is kept.
+            if other is not member:
+                return names
+            return {**names, **{lookup.name: rule.lookup_value(number, member, self._candidates(
+                rule, number, f"{table}\x1f{key}")) for number, lookup in enumerate(rule.lookups)}}
+
+        return rule.check_rows(group_members, names_of).get(member.row)
 
     def _group_members(self, rule: BatchRule, group: tuple[Any, ...], indexes: Mapping[str, Any]) -> list[Member]:
         members = []
@@ -484,12 +581,12 @@ class Session:
                         names[lookup.name] = rule.lookup_value(number, members[0], candidates)
                 found = rule.check_group(group, members, names) if members else None
                 if found is None:
-                    if self.group_records.pop(label, None) is not None:
+                    if self.journal.pop(self.group_records, label) is not None:
                         changed.append((label, Decision(GROUP_TABLE, 0, label, Status.PASS, ())))
                     continue
                 decision = Decision(GROUP_TABLE, 0, found.key, status_of([found.finding]), (found.finding,))
                 if self.group_records.get(found.key) != decision:
-                    self.group_records[found.key] = decision
+                    self.journal.put(self.group_records, found.key, decision)
                     changed.append((found.key, decision))
         return changed
 
