@@ -48,8 +48,12 @@ JOINS = [
 ]
 
 
+DURABLE = durable_available()
+
+
 def durable_module() -> Any:
-    pytest.importorskip("durable")
+    if not DURABLE:
+        pytest.skip("durable-rules cannot run here (CPython 3.13)")
     from mentorrules import durable
 
     return durable
@@ -175,11 +179,10 @@ def test_keys_must_be_text(correlator: Correlator) -> None:
 
 def test_auto_falls_back_to_python_when_durable_cannot_import(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "durable", None)
-    monkeypatch.setitem(sys.modules, "durable.engine", None)
+    monkeypatch.setitem(sys.modules, "durable", None)  # as if not installed
     assert not durable_available()
     assert make_correlator(PATTERNS, JOINS).backend == "python"
-    with pytest.raises(CorrelationError, match="does not import"):
+    with pytest.raises(CorrelationError, match="not installed"):
         make_correlator(PATTERNS, JOINS, backend="durable-rules")
 
 
@@ -318,7 +321,7 @@ def test_durable_correlator_gives_up_on_a_worker_that_cannot_start(
     with durable.DurableCorrelator(PATTERNS, JOINS, restarts=2) as c:
         s = c.open()
         c.assert_fact(s, pairing("pr-1", "T-1"))
-        monkeypatch.setattr(durable.sys, "executable", "/bin/false")
+        monkeypatch.setattr(sys, "executable", "/bin/false")
         os.kill(c.worker_pid, signal.SIGKILL)
         with pytest.raises(CorrelationError, match="keeps dying"):
             c.assert_fact(s, payout("P-1", "T-1"))

@@ -9,8 +9,12 @@ sessions, and several engines and threads.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
+import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -21,15 +25,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mentorrules import Engine
-from mentorrules.correlation import durable_available
+from mentorrules.correlation import CorrelationError, durable_available
 from mentorrules.engine import Report
 from mentorrules.evaluation import Decision
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 AS_OF = dt.date(2026, 1, 1)
 ORDER = ("districts", "grants", "people", "pairings", "attendance", "contributions", "payouts")
-BACKENDS = ["python", pytest.param("durable-rules", marks=pytest.mark.skipif(
-    not durable_available(), reason="durable-rules does not import here (CPython 3.13)"))]
+DURABLE = durable_available()
+NEEDS_DURABLE = pytest.mark.skipif(not DURABLE, reason="durable-rules cannot run here (CPython 3.13)")
+BACKENDS = ["python", pytest.param("durable-rules", marks=NEEDS_DURABLE)]
 
 Outcome = dict[tuple[str, str], list[tuple[str, str, str]]]
 
@@ -65,7 +70,7 @@ def base() -> Engine:
 @pytest.fixture(scope="module")
 def engines(base: Engine) -> Iterator[dict[str, Engine]]:
     made = {"python": Engine(base.book, backend="python")}
-    if durable_available():
+    if DURABLE:
         made["durable-rules"] = Engine(base.book, backend="durable-rules")
     yield made
     for engine in made.values():
@@ -278,7 +283,7 @@ def test_5000_sessions_and_100000_facts_on_one_engine(base: Engine) -> None:
         engine.close()
 
 
-@pytest.mark.skipif(not durable_available(), reason="durable-rules does not import here (CPython 3.13)")
+@NEEDS_DURABLE
 def test_killing_the_durable_rules_worker_mid_session_loses_no_fact_or_finding(base: Engine) -> None:
     engine = Engine(base.book, backend="durable-rules")
     tables = example_tables(base)
@@ -327,4 +332,47 @@ def test_several_engines_and_threads_in_one_process(base: Engine) -> None:
 def test_packs_names_the_session_backend(run_cli: Any) -> None:
     result = run_cli("packs")
     assert result.code == 0
-    assert ("durable-rules" if durable_available() else "python") in result.out
+    expected = "durable-rules (in a supervised worker process)" if DURABLE else "python (the engine's own correlator"
+    assert f"session backend: {expected}" in result.out
+
+
+def test_durable_rules_never_loads_in_the_callers_process() -> None:
+    """Availability, `packs` and sessions on durable-rules leave durable-rules out of this process."""
+    script = """
+import sys, datetime
+from mentorrules import Engine
+from mentorrules.cli import main
+from mentorrules.correlation import CorrelationError, durable_available
+durable_available()
+main(["packs"])
+engine = Engine.load()
+with engine.session(as_of=datetime.date(2026, 1, 1)) as session:
+    session.post("people", {"person_id": "T-1"})
+    print("backend", session.correlator.backend)
+engine.close()
+print("loaded", sorted(name for name in sys.modules if name.split(".")[0] in ("durable", "durable_rules_engine")))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert f"backend {'durable-rules' if DURABLE else 'python'}" in done.stdout
+    assert "loaded []" in done.stdout
+
+
+@pytest.mark.skipif(importlib.util.find_spec("durable") is None, reason="durable-rules is not installed")
+def test_auto_falls_back_to_python_when_the_worker_cannot_start(base: Engine, run_cli: Any,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """As in an embedded server, where sys.executable is not a Python."""
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    engine = Engine(base.book)
+    try:
+        assert engine.backend == "python"
+        with caplog.at_level(logging.WARNING, logger="mentorrules.correlation"):
+            assert session_outcome(engine, EMPTY_START) == batch_outcome(base, EMPTY_START)
+        assert "sessions use the python correlator: cannot start the durable-rules worker" in caplog.text
+    finally:
+        engine.close()
+    result = run_cli("packs")
+    assert "session backend: python (the engine's own correlator; a worker started with /bin/false fails" in result.out
+    explicit = Engine(base.book, backend="durable-rules")
+    with pytest.raises(CorrelationError, match="cannot start the durable-rules worker"):
+        explicit.session()

@@ -49,6 +49,8 @@ Semantics (both backends):
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -71,6 +73,8 @@ __all__ = [
 ]
 
 BACKENDS = ("auto", "python", "durable-rules")
+
+log = logging.getLogger(__name__)
 
 
 class CorrelationError(Exception):
@@ -375,20 +379,22 @@ class PythonCorrelator:
 
 
 def durable_available() -> bool:
-    """Whether durable-rules imports here (it does not on CPython 3.13)."""
-    try:
-        import durable.engine  # noqa: F401
-    except Exception:  # an ImportError, or a broken C extension raising something else
-        return False
-    return True
+    """Whether a durable-rules worker can run here (never imports durable-rules in this
+    process; see :func:`mentorrules.durable_worker.probe`)."""
+    from mentorrules.durable_worker import probe
+
+    return probe() is None
 
 
 def make_correlator(patterns: Sequence[Pattern], joins: Sequence[Join],
                     backend: str = "auto") -> Correlator:
     """A correlator for these patterns and joins.
 
-    ``backend`` is ``"python"``, ``"durable-rules"`` (a :class:`CorrelationError` when it
-    cannot import) or ``"auto"``: durable-rules when it imports, else python.
+    ``backend`` is ``"python"``, ``"durable-rules"`` (a :class:`CorrelationError` when its
+    worker cannot start) or ``"auto"``: durable-rules where it is installed and its worker
+    starts, else python. When durable-rules is installed but its worker cannot start (for
+    instance ``sys.executable`` is not a Python, as in some embedded servers), ``"auto"`` logs
+    a warning saying why and uses python.
 
     >>> make_correlator([Pattern("A", "t")], [], backend="python").backend
     'python'
@@ -399,12 +405,20 @@ def make_correlator(patterns: Sequence[Pattern], joins: Sequence[Join],
     """
     if backend not in BACKENDS:
         raise CorrelationError(f"unknown backend {backend!r} (choose {', '.join(BACKENDS)})")
-    if backend == "python" or (backend == "auto" and not durable_available()):
+    if backend == "python":
         return PythonCorrelator(patterns, joins)
-    if not durable_available():
-        raise CorrelationError("backend 'durable-rules' asked for, but durable-rules does not "
-                               "import here (it needs CPython 3.11 or 3.12 and a C compiler); "
-                               "use backend='python' or 'auto'")
+    if importlib.util.find_spec("durable") is None:  # never imported here: see durable_worker
+        if backend == "auto":
+            return PythonCorrelator(patterns, joins)
+        raise CorrelationError("backend 'durable-rules' asked for, but durable-rules is not installed "
+                               "(it needs CPython 3.11 or 3.12 and a C compiler); use backend='python' "
+                               "or 'auto'")
     from mentorrules.durable import DurableCorrelator
 
-    return DurableCorrelator(patterns, joins)
+    try:
+        return DurableCorrelator(patterns, joins)
+    except CorrelationError as error:
+        if backend == "durable-rules":
+            raise
+        log.warning("sessions use the python correlator: %s", error)
+        return PythonCorrelator(patterns, joins)

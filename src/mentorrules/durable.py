@@ -50,23 +50,14 @@ are not returned again; a replay that does not reproduce the recorded events is 
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import hashlib
-import json
 import logging
-import os
-import queue
-import select
 import subprocess
-import sys
 import threading
-import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from mentorrules.correlation import (
     CorrelationError,
@@ -80,6 +71,7 @@ from mentorrules.correlation import (
     Rules,
     check_fact,
 )
+from mentorrules.durable_worker import Worker, WorkerDied, stop_process
 
 __all__ = ["MAX_SESSIONS", "DurableCorrelator", "ruleset_definition"]
 
@@ -90,10 +82,6 @@ MAX_SESSIONS = 1000
 
 # An event as recorded here: ("m", pattern index, seq) or ("j", join index, left seq, right seq).
 Key = tuple[Any, ...]
-
-
-class WorkerDied(Exception):
-    """The worker ended, stopped reading, or did not answer in time."""
 
 
 def _digest(text: str) -> str:
@@ -156,115 +144,6 @@ class _Session:
     shadow: int = 0
 
 
-class _Worker:
-    """One worker process and its pipes; answers are read with a timeout.
-
-    On POSIX the supervisor reads the pipe itself, waiting with ``select``; elsewhere a
-    thread turns the worker's output into a queue. A second thread keeps the last lines the
-    worker wrote to stderr, for error messages.
-    """
-
-    def __init__(self, ruleset: dict[str, Any], timeout: float) -> None:
-        env = dict(os.environ)
-        source = str(Path(__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [source, env.get("PYTHONPATH")]))
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "mentorrules.durable_worker"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-        self.stderr: collections.deque[str] = collections.deque(maxlen=20)
-        self.lines: queue.Queue[bytes | None] | None = None
-        self._buffer = b""
-        self._ended = False
-        assert self.process.stdout is not None and self.process.stderr is not None
-        threads: list[tuple[Any, IO[bytes]]] = [(self._drain, self.process.stderr)]
-        if os.name != "posix":  # pragma: no cover - select() does not wait on pipes there
-            self.lines = queue.Queue()
-            threads.append((self._read, self.process.stdout))
-        for target, stream in threads:
-            threading.Thread(target=target, args=(stream,), daemon=True,
-                             name=f"durable-worker-{self.process.pid}").start()
-        ready = self.request({"ruleset": ruleset}, timeout)
-        if "ready" not in ready:
-            raise WorkerDied(f"unexpected greeting {ready!r}")
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def _read(self, stream: IO[bytes]) -> None:  # pragma: no cover - not POSIX
-        assert self.lines is not None
-        for line in stream:
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def _drain(self, stream: IO[bytes]) -> None:
-        for line in stream:
-            self.stderr.append(line.decode("utf-8", "replace").rstrip())
-
-    def _readline(self, timeout: float) -> bytes | None:
-        """The next line of output; None at end of output."""
-        if self.lines is not None:  # pragma: no cover - not POSIX
-            try:
-                line = self.lines.get(timeout=timeout)
-            except queue.Empty:
-                raise WorkerDied(f"no answer from the worker within {timeout} s") from None
-            if line is None:
-                self.lines.put(None)  # stays at end of output for any later read
-            return line
-        assert self.process.stdout is not None
-        fd = self.process.stdout.fileno()
-        deadline = time.monotonic() + timeout
-        while (end := self._buffer.find(b"\n")) < 0:
-            if self._ended:
-                return None
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                raise WorkerDied(f"no answer from the worker within {timeout} s")
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                self._ended = True
-            self._buffer += chunk
-        line, self._buffer = self._buffer[:end + 1], self._buffer[end + 1:]
-        return line
-
-    def request(self, message: Any, timeout: float) -> Any:
-        stdin = self.process.stdin
-        assert stdin is not None
-        try:
-            stdin.write(json.dumps(message, ensure_ascii=False).encode("utf-8") + b"\n")
-            stdin.flush()
-        except (BrokenPipeError, ConnectionResetError, OSError, ValueError) as error:
-            raise WorkerDied(f"cannot write to the worker: {error}") from error
-        line = self._readline(timeout)
-        if line is None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=1)
-            raise WorkerDied(f"the worker ended (exit status {self.process.poll()})")
-        try:
-            return json.loads(line)
-        except ValueError as error:
-            raise WorkerDied(f"garbled answer from the worker: {line[:200]!r}") from error
-
-    def stop(self, *, kill: bool = False) -> None:
-        _stop(self.process, kill=kill)
-
-
-def _stop(process: subprocess.Popen[bytes], *, kill: bool = False) -> None:
-    if process.poll() is None and not kill and process.stdin is not None:
-        with contextlib.suppress(OSError, ValueError, subprocess.TimeoutExpired):
-            process.stdin.write(b'["exit", null, null]\n')
-            process.stdin.close()
-            process.wait(timeout=5)
-    if process.poll() is None:
-        process.kill()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=5)
-    for stream in (process.stdin, process.stdout, process.stderr):
-        if stream is not None:
-            with contextlib.suppress(OSError):
-                stream.close()
-
-
 class DurableCorrelator:
     """The :class:`~mentorrules.correlation.Correlator` on durable-rules, in a worker process.
 
@@ -300,7 +179,7 @@ class DurableCorrelator:
         self._sessions: dict[int, _Session] = {}
         self._next_session = 1
         self._seq = 0
-        self._worker: _Worker | None = None
+        self._worker: Worker | None = None
         self._closed = False
         self._shadow = PythonCorrelator(patterns, joins) if check else None
         self.restarts_done = 0
@@ -524,9 +403,7 @@ class DurableCorrelator:
 
     def _died(self, error: WorkerDied) -> str:
         worker = self._worker
-        detail = str(error)
-        if worker is not None and worker.stderr:
-            detail += "; stderr: " + " | ".join(list(worker.stderr)[-3:])
+        detail = str(error) + (worker.last_words() if worker is not None else "")
         log.warning("durable-rules worker %s died: %s", worker.pid if worker else "-", detail)
         self._kill()
         return detail
@@ -540,7 +417,7 @@ class DurableCorrelator:
         """Start a worker and replay every open session into it."""
         self._kill()
         try:
-            worker = _Worker(self._ruleset, self._timeout)
+            worker = Worker(self._ruleset, self._timeout)
         except OSError as error:
             raise CorrelationError(f"cannot start the durable-rules worker: {error}") from error
         self._processes[:] = [worker.process]
@@ -555,7 +432,7 @@ class DurableCorrelator:
             raise
         self._worker = worker
 
-    def _replay(self, worker: _Worker, state: _Session) -> None:
+    def _replay(self, worker: Worker, state: _Session) -> None:
         replayed: set[Key] = set()
         for _, _, payload in state.facts.values():
             if payload is None:
@@ -589,4 +466,4 @@ def _key(item: list[Any]) -> Key:
 
 def _finalize(holder: list[subprocess.Popen[bytes]]) -> None:
     for process in holder:
-        _stop(process, kill=True)
+        stop_process(process, kill=True)

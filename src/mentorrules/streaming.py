@@ -598,11 +598,24 @@ class Session:
         return member.key
 
 
-def available_backend() -> str:
-    """``durable-rules`` when it imports here (CPython < 3.13 with the package), else ``python``."""
-    from mentorrules.correlation import durable_available
+def backend_status() -> tuple[str, str]:
+    """The session backend ``"auto"`` gives here, and why (``mentorrules packs`` prints both).
 
-    return "durable-rules" if durable_available() else "python"
+    durable-rules is never imported in this process: a worker's command is probed (about
+    0.1 s when durable-rules is installed, nothing when it is not).
+    """
+    from mentorrules.durable_worker import probe
+
+    problem = probe()
+    if problem is None:
+        return "durable-rules", "in a supervised worker process"
+    return "python", f"the engine's own correlator; {problem}"
+
+
+def available_backend() -> str:
+    """``durable-rules`` when its worker can run here (CPython < 3.13 with the package), else
+    ``python``."""
+    return backend_status()[0]
 
 
 class SessionPool:
