@@ -62,7 +62,7 @@ def durable_module() -> Any:
 def make(backend: str, **options: Any) -> Correlator:
     if backend == "durable-rules":
         return durable_module().DurableCorrelator(PATTERNS, JOINS, **options)  # type: ignore[no-any-return]
-    return make_correlator(PATTERNS, JOINS, backend="python")
+    return make_correlator(PATTERNS, JOINS, backend="python", **options)
 
 
 @pytest.fixture(params=["python", "durable-rules"])
@@ -216,16 +216,42 @@ def random_fact(rng: random.Random, number: int) -> Fact:
     return Fact(f"f{number}", table, keys)
 
 
-def test_durable_pool_of_slots_is_bounded() -> None:
-    durable = durable_module()
-    with durable.DurableCorrelator(PATTERNS, JOINS, max_sessions=2) as c:
+@pytest.mark.parametrize("backend", ["python", "durable-rules"])
+def test_open_sessions_are_bounded_alike_and_abandoned_ones_give_their_place_back(backend: str) -> None:
+    c = make(backend, max_sessions=2)
+    try:
         a, _ = c.open(), c.open()
-        with pytest.raises(CorrelationError, match="too many open sessions"):
+        with pytest.raises(CorrelationError, match=r"too many open sessions: 2 \(max_sessions\)"):
             c.open()
-        c.close(a)
+        c.assert_fact(a, pairing("pr-1", "T-1"))
+        c.abandon(a)
+        c.abandon(a)  # twice is harmless
+        d = c.open()  # a is closed now, its fact gone
+        with pytest.raises(CorrelationError, match="unknown or closed session"):
+            c.assert_fact(a, payout("P-1", "T-1"))
+        assert [e for e in c.assert_fact(d, payout("P-1", "T-1")) if isinstance(e, Joined)] == []
+        c.close(d)
+        c.abandon(d)  # after close: harmless
         c.open()
-    with pytest.raises(CorrelationError, match="max_sessions"):
-        durable.DurableCorrelator(PATTERNS, JOINS, max_sessions=2000)
+    finally:
+        c.shutdown()
+    if backend == "durable-rules":
+        with pytest.raises(CorrelationError, match="max_sessions"):
+            make(backend, max_sessions=2000)
+
+
+def test_durable_abandoned_sessions_are_not_replayed() -> None:
+    durable = durable_module()
+    with durable.DurableCorrelator(PATTERNS, JOINS, max_sessions=4) as c:
+        kept, gone = c.open(), c.open()
+        c.assert_fact(kept, pairing("pr-1", "T-1"))
+        for number in range(5):
+            c.assert_fact(gone, payout(f"P-{number}", "T-1"))
+        c.abandon(gone)
+        os.kill(c.worker_pid, signal.SIGKILL)
+        assert c.assert_fact(kept, payout("P-9", "T-1"))[-1] == Joined("NMP-007/pairings", "P-9", "pr-1")
+        assert (c.restarts_done, c.replayed_facts) == (1, 1)
+        assert len(c.durable_facts(kept)) == 2
 
 
 def test_durable_5000_sessions_100000_facts() -> None:

@@ -303,6 +303,26 @@ def test_killing_the_durable_rules_worker_mid_session_loses_no_fact_or_finding(b
         engine.close()
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_unclosed_sessions_give_their_place_back_and_the_513th_open_one_is_refused(base: Engine,
+                                                                                   backend: str) -> None:
+    engine = Engine(base.book, backend=backend)
+    try:
+        for number in range(600):  # more than the 512 places, never closed
+            session = engine.session(as_of=AS_OF)
+            session.post("people", {"person_id": f"T-{number}"})
+            del session
+        held = [engine.session(as_of=AS_OF) for _ in range(512)]
+        with pytest.raises(CorrelationError, match=r"too many open sessions: 512 \(max_sessions\)"):
+            engine.session(as_of=AS_OF)
+        held.pop().close()
+        with engine.session(as_of=AS_OF) as session:
+            assert session.post("people", {"person_id": "T-1"})[0].key == "T-1"
+        assert held[0].correlator.backend == backend
+    finally:
+        engine.close()
+
+
 def test_several_engines_and_threads_in_one_process(base: Engine) -> None:
     tables = example_tables(base)
     expected = batch_outcome(base, tables)

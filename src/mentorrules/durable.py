@@ -50,6 +50,7 @@ are not returned again; a replay that does not reproduce the recorded events is 
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import logging
 import subprocess
@@ -60,6 +61,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mentorrules.correlation import (
+    MAX_SESSIONS,
     CorrelationError,
     Event,
     Fact,
@@ -70,15 +72,16 @@ from mentorrules.correlation import (
     PythonCorrelator,
     Rules,
     check_fact,
+    too_many_sessions,
 )
 from mentorrules.durable_worker import Worker, WorkerDied, stop_process
 
-__all__ = ["MAX_SESSIONS", "DurableCorrelator", "ruleset_definition"]
+__all__ = ["SLOTS", "DurableCorrelator", "ruleset_definition"]
 
 log = logging.getLogger(__name__)
 
-MAX_SESSIONS = 1000
-"""Upper bound of the slot pool: a durable-rules Host fails after 1,024 distinct session ids."""
+SLOTS = 1000
+"""Upper bound of ``max_sessions``: a durable-rules Host fails after 1,024 distinct session ids."""
 
 # An event as recorded here: ("m", pattern index, seq) or ("j", join index, left seq, right seq).
 Key = tuple[Any, ...]
@@ -147,7 +150,7 @@ class _Session:
 class DurableCorrelator:
     """The :class:`~mentorrules.correlation.Correlator` on durable-rules, in a worker process.
 
-    ``max_sessions`` bounds the sessions open at once (at most :data:`MAX_SESSIONS`);
+    ``max_sessions`` bounds the sessions open at once (at most :data:`SLOTS`);
     ``timeout`` is how long one request may take before the worker counts as dead;
     ``restarts`` how many restarts one call may use before it raises
     :class:`~mentorrules.correlation.CorrelationError`. With ``check=True`` every call is also
@@ -161,10 +164,10 @@ class DurableCorrelator:
     backend = "durable-rules"
 
     def __init__(self, patterns: Sequence[Pattern], joins: Sequence[Join], *,
-                 max_sessions: int = 512, timeout: float = 30.0, restarts: int = 3,
+                 max_sessions: int = MAX_SESSIONS, timeout: float = 30.0, restarts: int = 3,
                  check: bool = False) -> None:
-        if not 1 <= max_sessions <= MAX_SESSIONS:
-            raise CorrelationError(f"max_sessions must be between 1 and {MAX_SESSIONS}")
+        if not 1 <= max_sessions <= SLOTS:
+            raise CorrelationError(f"max_sessions must be between 1 and {SLOTS}")
         self.rules = Rules.build(patterns, joins)
         self._fields = key_fields(self.rules)
         self._left = [tuple(left for left, _ in join.keys) for join in self.rules.joins]
@@ -175,7 +178,9 @@ class DurableCorrelator:
         self._timeout = timeout
         self._restarts = restarts
         self._lock = threading.RLock()
+        self.max_sessions = max_sessions
         self._free = [str(slot) for slot in reversed(range(max_sessions))]
+        self._abandoned: collections.deque[int] = collections.deque()
         self._sessions: dict[int, _Session] = {}
         self._next_session = 1
         self._seq = 0
@@ -202,10 +207,9 @@ class DurableCorrelator:
     def open(self) -> int:
         with self._lock:
             self._check_open()
+            self._reap()
             if not self._free:
-                raise CorrelationError(
-                    f"too many open sessions: {len(self._sessions)} (max_sessions); close one "
-                    "first")
+                raise too_many_sessions(self.max_sessions)
             handle = self._next_session
             self._next_session += 1
             session = _Session(self._free.pop())
@@ -221,14 +225,22 @@ class DurableCorrelator:
             if self._shadow is not None:
                 self._shadow.close(state.shadow)
             ids = [payload["id"] for _, _, payload in state.facts.values() if payload]
-            if ids:
-                try:
+            try:
+                if ids:
                     # A restart drops the closed session anyway: no retry needed.
                     self._call("clear", state.slot, ids, retry=False)
-                except CorrelationError:
-                    self._free.append(state.slot)
-                    raise
-            self._free.append(state.slot)
+            finally:
+                self._free.append(state.slot)
+
+    def abandon(self, session: int) -> None:
+        self._abandoned.append(session)  # deque.append is atomic: no lock (see Correlator)
+
+    def _reap(self) -> None:
+        """Close the abandoned sessions still open (before an open, and before a replay)."""
+        while self._abandoned:
+            session = self._abandoned.popleft()
+            if session in self._sessions:
+                self.close(session)
 
     def assert_fact(self, session: int, fact: Fact) -> list[Event]:
         check_fact(fact)
@@ -424,6 +436,10 @@ class DurableCorrelator:
         if self._started:
             self.restarts_done += 1
         self._started = True
+        while self._abandoned:  # a fresh worker: abandoned sessions are dropped, not replayed
+            state = self._sessions.pop(self._abandoned.popleft(), None)
+            if state is not None:
+                self._free.append(state.slot)
         try:
             for state in self._sessions.values():
                 self._replay(worker, state)

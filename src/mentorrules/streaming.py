@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import threading
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -168,7 +169,11 @@ class Plan:
 class Session:
     """Facts of one conversation with another system. Use as a context manager.
 
-    Not shared between threads: open one session per thread (the engine is shared).
+    Not shared between threads: open one session per thread (the engine is shared). At most
+    512 sessions of one engine are open at once, on either backend (durable-rules needs a
+    bound); opening one more raises ``CorrelationError("too many open sessions: 512 ...")``.
+    A session is closed by its ``with`` block, by :meth:`close`, or when it is garbage-collected
+    (its place and facts are then freed at the next ``Engine.session()``).
     """
 
     def __init__(self, engine: Engine, plan: Plan, correlator: Correlator, as_of: dt.date | None = None) -> None:
@@ -177,6 +182,8 @@ class Session:
         self.correlator = correlator
         self.as_of = as_of or dt.date.today()
         self.handle = correlator.open()
+        # Not a bound method of self: the finalizer must not keep the session alive.
+        self._finalizer = weakref.finalize(self, correlator.abandon, self.handle)
         self.rows: dict[str, dict[str, tuple[int, Mapping[str, Any], tuple[Problem, ...]]]] = {}
         self.counters: dict[str, int] = {}
         self.asserted: dict[Ref, Fact] = {}
@@ -246,6 +253,7 @@ class Session:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
+            self._finalizer.detach()
             self.correlator.close(self.handle)
 
     @contextlib.contextmanager
