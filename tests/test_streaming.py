@@ -12,6 +12,7 @@ import datetime as dt
 import importlib.util
 import logging
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -319,6 +320,40 @@ def test_unclosed_sessions_give_their_place_back_and_the_513th_open_one_is_refus
         with engine.session(as_of=AS_OF) as session:
             assert session.post("people", {"person_id": "T-1"})[0].key == "T-1"
         assert held[0].correlator.backend == backend
+    finally:
+        engine.close()
+
+
+@NEEDS_DURABLE
+def test_join_events_durable_rules_fails_to_produce_never_cost_a_finding(base: Engine,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """DESIGN.md: durable-rules lost results under load. Here its answers lose join events."""
+    from mentorrules import durable_worker
+
+    rng = random.Random(4)
+    honest = durable_worker.Worker.request
+    lost = 0
+
+    def request(worker: Any, message: Any, timeout: float) -> Any:
+        nonlocal lost
+        answer = honest(worker, message, timeout)
+        joins = [event for event in answer.get("ok") or () if len(event) == 3]
+        if isinstance(message, list) and message[0] == "assert" and joins and rng.random() < 0.2:
+            answer["ok"].remove(rng.choice(joins))
+            lost += 1
+        return answer
+
+    monkeypatch.setattr(durable_worker.Worker, "request", request)
+    tables = example_tables(base)
+    engine = Engine(base.book, backend="durable-rules")
+    try:
+        with engine.session(as_of=AS_OF) as session:
+            for table in ORDER:
+                for row in tables.get(table, []):
+                    session.post(table, row)
+            assert outcome(session.findings()) == batch_outcome(base, tables)
+            assert lost > 10
+            assert len(session.correlator.disagreements) >= 10  # type: ignore[attr-defined]
     finally:
         engine.close()
 
