@@ -22,6 +22,8 @@ again (after a retraction).
 A fact is a row, as in a file: posting a second payout with the same id adds a second fact (a
 duplicate payout, which the rules report), just as a file with the id twice has two rows. To
 correct a fact, post it with ``replace=True``; ``retract`` removes every fact with the key.
+Facts are numbered per table as they are posted, and a retracted fact's number is not reused:
+a message that names a row ("first in row 2") names that number.
 """
 
 from __future__ import annotations
