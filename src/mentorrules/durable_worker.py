@@ -1,4 +1,4 @@
-"""The durable-rules worker process, and the pipe its supervisor talks to it through.
+"""What durable-rules sees: the ruleset and facts in its JSON form, the worker process, the pipe.
 
 durable-rules is a C extension, unmaintained since 2020: it only ever runs in a worker started
 as ``python -m mentorrules.durable_worker``, where a crash ends that process only (the
@@ -6,9 +6,24 @@ supervisor, :class:`mentorrules.durable.DurableCorrelator`, restarts it and repl
 sessions). This module holds both ends of the protocol; it imports durable-rules only in the
 worker.
 
-- In the caller's process: :class:`Worker` starts a worker and exchanges lines with it, with a
+- In the caller's process: :class:`Encoding` turns patterns, joins and facts into what
+  durable-rules is sent; :class:`Worker` starts a worker and exchanges lines with it, with a
   timeout; :func:`probe` says whether a worker can run here, without importing durable-rules.
 - In the worker: :func:`serve` answers requests with one ``Host``.
+
+How the rules map onto durable-rules (:class:`Encoding`, :func:`ruleset_definition`):
+
+- every fact is asserted as a *fact* (never an event, which the first matching rule would
+  consume), as ``{"sid": slot, "id": "n<seq>", "t": table, "k<i>": value, ...}``: ``seq`` is
+  a number the supervisor gives each assert, so a replaced fact never reuses a durable id;
+  key values are sent as ``"v"`` + a 128-bit BLAKE2 digest of the text (always a short ASCII
+  string, never parsed as a number); a missing key becomes a value unique to the fact, so it
+  equals nothing;
+- a pattern ``i`` is the rule ``p<i>``: ``{"m": {"t": table}}``;
+- a join ``i`` is the rule ``j<i>``: ``{"l": {"t": left}}`` then
+  ``{"r": {"$and": [{"t": right}, {"k<b>": {"l": "k<a>"}}, ...]}}`` -- the JSON form of
+  ``c.l << (m.t == left)``, ``c.r << (m.t == right) & (m.kb == c.l.ka)``;
+- a catch-all rule matches every fact, so that no assert raises ``MessageNotHandledException``.
 
 Protocol, one JSON document per line:
 
@@ -32,6 +47,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import hashlib
 import importlib.util
 import json
 import os
@@ -45,7 +61,101 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from mentorrules.correlation import Fact, Rules
+
 PROBE_ANSWER = "durable-rules imports"
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def key_fields(rules: Rules) -> dict[str, str]:
+    """Key name -> the field name used in durable-rules facts (``k0``, ``k1``, ...).
+
+    >>> from mentorrules.correlation import Join, Rules
+    >>> key_fields(Rules.build([], [Join("J", "a", "b", (("payee", "mentor"),))]))
+    {'payee': 'k0', 'mentor': 'k1'}
+    """
+    fields: dict[str, str] = {}
+    for join in rules.joins:
+        for left, right in join.keys:
+            for name in (left, right):
+                fields.setdefault(name, f"k{len(fields)}")
+    return fields
+
+
+def ruleset_definition(rules: Rules) -> dict[str, Any]:
+    """The durable-rules ruleset (JSON form, without actions) for patterns and joins.
+
+    >>> from mentorrules.correlation import Join, Pattern, Rules
+    >>> rules = Rules.build([Pattern("P", "payouts")],
+    ...                     [Join("J", "payouts", "pairings", (("payee", "mentor"),))])
+    >>> definition = ruleset_definition(rules)
+    >>> definition["p0"]
+    {'all': [{'m': {'t': 'payouts'}}]}
+    >>> definition["j0"]
+    {'all': [{'l': {'t': 'payouts'}}, {'r': {'$and': [{'t': 'pairings'}, {'k1': {'l': 'k0'}}]}}]}
+    >>> definition["any"]
+    {'all': [{'m': {'$ex': {'t': 1}}}]}
+    """
+    fields = key_fields(rules)
+    definition: dict[str, Any] = {}
+    for index, pattern in enumerate(rules.patterns):
+        definition[f"p{index}"] = {"all": [{"m": {"t": pattern.table}}]}
+    for index, join in enumerate(rules.joins):
+        equalities: list[dict[str, Any]] = [{fields[right]: {"l": fields[left]}}
+                                            for left, right in join.keys]
+        definition[f"j{index}"] = {"all": [{"l": {"t": join.left}},
+                                           {"r": {"$and": [{"t": join.right}, *equalities]}}]}
+    definition["any"] = {"all": [{"m": {"$ex": {"t": 1}}}]}
+    return definition
+
+
+# An event as recorded by the supervisor: ("m", pattern index, seq) or ("j", join index, left
+# seq, right seq).
+Key = tuple[Any, ...]
+
+
+class Encoding:
+    """Patterns and joins as a durable-rules ruleset, and facts as the messages it is sent.
+
+    >>> from mentorrules.correlation import Fact, Join, Rules
+    >>> encoding = Encoding(Rules.build([], [Join("J", "payouts", "pairings", (("payee", "mentor"),))]))
+    >>> sorted(encoding.payload(Fact("P-1", "payouts", {"payee": "T-1"}), 7))
+    ['id', 'k0', 't']
+    >>> encoding.payload(Fact("x", "districts", {}), 8) is None  # no rule mentions districts
+    True
+    """
+
+    def __init__(self, rules: Rules) -> None:
+        self.ruleset = ruleset_definition(rules)
+        fields = key_fields(rules)
+        names: dict[str, set[str]] = {pattern.table: set() for pattern in rules.patterns}
+        for join in rules.joins:
+            names.setdefault(join.left, set()).update(left for left, _ in join.keys)
+            names.setdefault(join.right, set()).update(right for _, right in join.keys)
+        self._fields = {table: [(name, fields[name]) for name in sorted(found)] for table, found in names.items()}
+
+    def payload(self, fact: Fact, seq: int) -> dict[str, str] | None:
+        """The fact as sent to durable-rules (``seq`` makes its id); None when no rule mentions
+        its table."""
+        fields = self._fields.get(fact.table)
+        if fields is None:
+            return None
+        payload = {"id": f"n{seq}", "t": fact.table}
+        missing = "x" + _digest(f"{seq}")
+        for name, field_name in fields:
+            value = fact.keys.get(name)
+            payload[field_name] = missing if value is None else "v" + _digest(value)
+        return payload
+
+
+def event_key(item: list[Any]) -> Key:
+    """A worker's event ``[i, "n<seq>"]`` or ``[i, "n<l>", "n<r>"]`` -> an event key."""
+    if len(item) == 2:
+        return ("m", item[0], int(item[1][1:]))
+    return ("j", item[0], int(item[1][1:]), int(item[2][1:]))
 
 
 class WorkerDied(Exception):
