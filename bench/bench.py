@@ -93,26 +93,12 @@ def batch(payouts: int, directory: Path) -> None:
 
 
 def sessions(facts: int, directory: Path) -> None:
-    from mentorrules.streaming import available_backend
+    """Session throughput on realistic interleaved facts, per backend (see bench/sessions.py)."""
+    import sessions as session_bench
 
-    generate(directory, payouts=facts // 4, seed=3, violations=0.05)
-    engine_data = Engine.load()
-    dataset = engine_data.read(directory)
-    order = ["districts", "grants", "people", "pairings", "attendance", "contributions", "payouts"]
-    posts = [(table, row.values) for table in order for row in dataset.tables.get(table, [])][:facts]
-    backends = ["python"] + (["durable-rules"] if available_backend() == "durable-rules" else [])
-    for backend in backends:
-        engine = Engine(engine_data.book, backend=backend)
-        started = time.perf_counter()
-        per_session = 200
-        for first in range(0, len(posts), per_session):
-            with engine.session(as_of=dt.date(2026, 1, 1)) as session:
-                for table, values in posts[first:first + per_session]:
-                    session.post(table, values)
-        seconds = time.perf_counter() - started
-        engine.close()
-        print(f"sessions ({backend}): {len(posts):,} facts in sessions of {per_session}: "
-              f"{len(posts) / seconds:,.0f} facts/s")
+    directory.mkdir()
+    print(f"sessions: {facts:,} facts, each payout after its payee, pairings, attendance, district and grant")
+    session_bench.report(facts, 200, directory)
 
 
 def startup() -> None:

@@ -132,6 +132,7 @@ class BatchRule:
         self._require = module["_require"]
         self._message = module["_message"]
         self.referenced = _referenced_fields(rule)
+        self.optional = _optional_fields(rule)
 
     def _names(self) -> list[str]:
         batch = self.batch
@@ -195,11 +196,18 @@ class BatchRule:
         return index
 
     def lookup_value(self, number: int, member: Member, candidates: Sequence[Values]) -> Any:
+        """The lookup's aggregate over the candidates its ``where`` keeps; raises
+        :class:`LinkedRowUnchecked` (a "cannot check") when a candidate cannot be tested."""
         compiled = self._lookups[number]
-        matching = [other for other in candidates
-                    if compiled.where is None
-                    or compiled.where(member.values, *member.related, member.day, member.school_day, other)]
-        return aggregate_of(compiled.lookup.aggregate, [compiled.argument(other) for other in matching])
+        arguments = []
+        for other in candidates:
+            try:
+                if compiled.where is None or compiled.where(member.values, *member.related, member.day,
+                                                            member.school_day, other):
+                    arguments.append(compiled.argument(other))
+            except CANNOT_CHECK as error:
+                raise LinkedRowUnchecked(compiled.lookup, other) from error
+        return aggregate_of(compiled.lookup.aggregate, arguments)
 
     def link_key(self, number: int, values: Values, related: Sequence[Values | None], day: dt.date) -> tuple[Any, ...]:
         """A row's key for a lookup's links, whether or not the rule applies to it (or ())."""
@@ -252,8 +260,8 @@ class BatchRule:
                 return None
             return Finding(self.rule.id, self.rule.severity, self._message(*arguments), self.rule.source,
                            self.parameter_lines(member))
-        except CANNOT_CHECK:
-            return self.cannot(member.values, member.related)
+        except CANNOT_CHECK as error:
+            return self.cannot(member.values, member.related, error)
 
     def check_rows(self, members: Sequence[Member],
                    names_of: Callable[[Member], Mapping[str, Any]]) -> dict[int, Finding]:
@@ -264,8 +272,8 @@ class BatchRule:
         for member in members:
             try:
                 names = names_of(member)
-            except CANNOT_CHECK:
-                findings[member.row] = self.cannot(member.values, member.related)
+            except CANNOT_CHECK as error:
+                findings[member.row] = self.cannot(member.values, member.related, error)
                 continue
             found = self.verdict(member, names)
             if found is not None:
@@ -303,12 +311,35 @@ class BatchRule:
             lines.append(f"params.{name}<{since.isoformat()}> = {show(value)}")
         return tuple(lines)
 
-    def cannot(self, values: Values, related: Sequence[Any]) -> Finding:
-        empty = [text for text, (fact, name) in self.referenced.items()
-                 if _value(fact, name, self.table, values, related) is None]
-        reason = (", ".join(empty) + (" is empty" if len(empty) == 1 else " are empty")) if empty \
+    def cannot(self, values: Values, related: Sequence[Any], error: Exception | None = None) -> Finding:
+        """A "cannot check" finding naming the empty fields: those of the linked row that
+        ``error`` (a :class:`LinkedRowUnchecked`) is about when it has any, else the row's own."""
+        where = ""
+        empty: list[str] = []
+        if isinstance(error, LinkedRowUnchecked):
+            alias = error.lookup.alias
+            empty = [text for text, (fact, name) in self.referenced.items()
+                     if fact == alias and error.other.get(name) is None]
+            if empty:
+                where = f" in {alias} {self.book.tables[error.lookup.table].key_of(error.other)!r}"
+        if not where:
+            empty = [text for text, (fact, name) in self.referenced.items()
+                     if _value(fact, name, self.table, values, related) is None]
+        # A field the rule tests with missing(), present() or either() may be empty: it is
+        # named only when no other field is.
+        empty = [text for text in empty if text not in self.optional] or empty
+        reason = (", ".join(empty) + (" is empty" if len(empty) == 1 else " are empty") + where) if empty \
             else "a value it needs is missing"
         return Finding(self.rule.id, self.rule.severity, f"{CANNOT}{reason}", self.rule.source)
+
+
+class LinkedRowUnchecked(LookupError):
+    """A lookup's ``where`` or argument cannot be evaluated on a linked row (an empty value)."""
+
+    def __init__(self, lookup: Lookup, other: Values) -> None:
+        super().__init__(f"cannot check {lookup.alias} of lookup {lookup.name}")
+        self.lookup = lookup
+        self.other = other
 
 
 @dataclass(frozen=True)
@@ -356,6 +387,18 @@ def _referenced_fields(rule: Rule) -> dict[str, tuple[str, str]]:
             if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
                     and node.value.id != "params"):
                 found[f"{node.value.id}.{node.attr}"] = (node.value.id, node.attr)
+    return found
+
+
+def _optional_fields(rule: Rule) -> set[str]:
+    """``fact.field`` texts the rule tests with ``missing``, ``present`` or as ``either``'s first value."""
+    found = set()
+    for expression in rule.expressions:
+        for node in ast.walk(expression.tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id in ("missing", "present", "either") and node.args
+                    and isinstance(node.args[0], ast.Attribute) and isinstance(node.args[0].value, ast.Name)):
+                found.add(f"{node.args[0].value.id}.{node.args[0].attr}")
     return found
 
 

@@ -366,10 +366,10 @@ def _packs(args: argparse.Namespace) -> int:
     for pack in engine.packs:
         print(f"{pack.name:<16} {pack.version:<10} {pack.jurisdiction or '(all)':<13} {counts.get(pack.name, 0):>5}")
     print(f"digest {engine.digest}")
-    backend = engine.backend
-    where = (" (in a supervised worker process)" if backend == "durable-rules"
-             else " (durable-rules is not available here)")
-    print(f"session backend: {backend}{where}")
+    from mentorrules.streaming import backend_status
+
+    backend, why = backend_status()  # Engine.load() sessions use "auto"
+    print(f"session backend: {backend} ({why})")
     return EXIT_CLEAN
 
 

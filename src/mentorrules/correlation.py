@@ -31,6 +31,12 @@ Semantics (both backends):
   events that stop holding.
 - Sessions are isolated: facts of one session never join facts of another, and a closed
   session's handle is no longer valid.
+- At most ``max_sessions`` sessions (default :data:`MAX_SESSIONS`, 512) are open at once on
+  one correlator; opening one more raises ``CorrelationError("too many open sessions: 512
+  ...")``. durable-rules needs the bound (its ``Host`` fails after 1,024 session ids); the
+  python backend has the same one, so that a program behaves alike on both. A session that is
+  abandoned (:meth:`Correlator.abandon`, called when a streaming session is garbage-collected
+  unclosed) is closed at the next :meth:`Correlator.open`, which frees its place and facts.
 
 >>> c = make_correlator(
 ...     [Pattern("NMP-005", "payouts")],
@@ -49,6 +55,9 @@ Semantics (both backends):
 
 from __future__ import annotations
 
+import collections
+import importlib.util
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +65,7 @@ from typing import Protocol, TypeAlias
 
 __all__ = [
     "BACKENDS",
+    "MAX_SESSIONS",
     "CorrelationError",
     "Correlator",
     "Event",
@@ -71,6 +81,10 @@ __all__ = [
 ]
 
 BACKENDS = ("auto", "python", "durable-rules")
+MAX_SESSIONS = 512
+"""Default bound of the sessions open at once on one correlator, on both backends."""
+
+log = logging.getLogger(__name__)
 
 
 class CorrelationError(Exception):
@@ -171,6 +185,13 @@ class Correlator(Protocol):
         """Forget a session and its facts (no events)."""
         ...
 
+    def abandon(self, session: int) -> None:
+        """Have a session closed at the next :meth:`open`, if it is still open then.
+
+        Safe to call from a finalizer, in any thread, at any moment: takes no lock, does no I/O.
+        """
+        ...
+
     def assert_fact(self, session: int, fact: Fact) -> list[Event]:
         """Add (or replace) a fact; returns the events that hold because of it."""
         ...
@@ -222,6 +243,11 @@ class Rules:
             patterns_of.setdefault(pattern.table, []).append(index)
         return Rules(tuple(patterns), tuple(joins),
                      {table: tuple(found) for table, found in patterns_of.items()})
+
+
+def too_many_sessions(limit: int) -> CorrelationError:
+    return CorrelationError(f"too many open sessions: {limit} (max_sessions); close one first "
+                            "(a session is closed by its with block, close(), or garbage collection)")
 
 
 def _is_utf8(text: str) -> bool:
@@ -291,8 +317,11 @@ class PythonCorrelator:
 
     backend = "python"
 
-    def __init__(self, patterns: Sequence[Pattern], joins: Sequence[Join]) -> None:
+    def __init__(self, patterns: Sequence[Pattern], joins: Sequence[Join], *,
+                 max_sessions: int = MAX_SESSIONS) -> None:
         self.rules = Rules.build(patterns, joins)
+        self.max_sessions = max_sessions
+        self._abandoned: collections.deque[int] = collections.deque()
         self._left_names = [tuple(left for left, _ in join.keys) for join in self.rules.joins]
         self._right_names = [tuple(right for _, right in join.keys) for join in self.rules.joins]
         self._sessions: dict[int, _Session] = {}
@@ -301,6 +330,10 @@ class PythonCorrelator:
 
     def open(self) -> int:
         with self._lock:
+            while self._abandoned:
+                self._sessions.pop(self._abandoned.popleft(), None)
+            if len(self._sessions) >= self.max_sessions:
+                raise too_many_sessions(self.max_sessions)
             handle = self._next
             self._next += 1
             self._sessions[handle] = _Session(len(self.rules.joins))
@@ -310,6 +343,9 @@ class PythonCorrelator:
         with self._lock:
             self._session(session)
             del self._sessions[session]
+
+    def abandon(self, session: int) -> None:
+        self._abandoned.append(session)  # deque.append is atomic: no lock (see Correlator)
 
     def assert_fact(self, session: int, fact: Fact) -> list[Event]:
         check_fact(fact)
@@ -375,20 +411,22 @@ class PythonCorrelator:
 
 
 def durable_available() -> bool:
-    """Whether durable-rules imports here (it does not on CPython 3.13)."""
-    try:
-        import durable.engine  # noqa: F401
-    except Exception:  # an ImportError, or a broken C extension raising something else
-        return False
-    return True
+    """Whether a durable-rules worker can run here (never imports durable-rules in this
+    process; see :func:`mentorrules.durable_worker.probe`)."""
+    from mentorrules.durable_worker import probe
+
+    return probe() is None
 
 
 def make_correlator(patterns: Sequence[Pattern], joins: Sequence[Join],
-                    backend: str = "auto") -> Correlator:
+                    backend: str = "auto", max_sessions: int = MAX_SESSIONS) -> Correlator:
     """A correlator for these patterns and joins.
 
-    ``backend`` is ``"python"``, ``"durable-rules"`` (a :class:`CorrelationError` when it
-    cannot import) or ``"auto"``: durable-rules when it imports, else python.
+    ``backend`` is ``"python"``, ``"durable-rules"`` (a :class:`CorrelationError` when its
+    worker cannot start) or ``"auto"``: durable-rules where it is installed and its worker
+    starts, else python. When durable-rules is installed but its worker cannot start (for
+    instance ``sys.executable`` is not a Python, as in some embedded servers), ``"auto"`` logs
+    a warning saying why and uses python.
 
     >>> make_correlator([Pattern("A", "t")], [], backend="python").backend
     'python'
@@ -399,12 +437,20 @@ def make_correlator(patterns: Sequence[Pattern], joins: Sequence[Join],
     """
     if backend not in BACKENDS:
         raise CorrelationError(f"unknown backend {backend!r} (choose {', '.join(BACKENDS)})")
-    if backend == "python" or (backend == "auto" and not durable_available()):
-        return PythonCorrelator(patterns, joins)
-    if not durable_available():
-        raise CorrelationError("backend 'durable-rules' asked for, but durable-rules does not "
-                               "import here (it needs CPython 3.11 or 3.12 and a C compiler); "
-                               "use backend='python' or 'auto'")
+    if backend == "python":
+        return PythonCorrelator(patterns, joins, max_sessions=max_sessions)
+    if importlib.util.find_spec("durable") is None:  # never imported here: see durable_worker
+        if backend == "auto":
+            return PythonCorrelator(patterns, joins, max_sessions=max_sessions)
+        raise CorrelationError("backend 'durable-rules' asked for, but durable-rules is not installed "
+                               "(it needs CPython 3.11 or 3.12 and a C compiler); use backend='python' "
+                               "or 'auto'")
     from mentorrules.durable import DurableCorrelator
 
-    return DurableCorrelator(patterns, joins)
+    try:
+        return DurableCorrelator(patterns, joins, max_sessions=max_sessions)
+    except CorrelationError as error:
+        if backend == "durable-rules":
+            raise
+        log.warning("sessions use the python correlator: %s", error)
+        return PythonCorrelator(patterns, joins, max_sessions=max_sessions)

@@ -8,12 +8,16 @@
 
 A session keeps its facts in a :class:`~mentorrules.correlation.Correlator`: durable-rules
 (Rete, in a supervised worker process) where it is installed, the engine's own Python
-correlator elsewhere; both give the same events. The correlator answers two questions: which
-batch rules a new fact takes part in (patterns), and which facts are linked to it (joins: a
-payout to its payee, a payout to the pairings and attendance its lookups count). Money, dates
-and aggregates never leave Python: the findings of every record touched by a post or a
-retraction are recomputed with the same code the batch path uses, so a session over a set of
-facts gives exactly the findings ``Engine.validate`` gives for them.
+correlator elsewhere; both give the same events. The correlator answers two questions (set
+up by :class:`~mentorrules.linking.Plan`): which batch rules a new fact takes part in
+(patterns), and which facts are linked to it (joins: a payout to its payee, a payout to the
+pairings and attendance its lookups count). Money, dates and aggregates never leave Python:
+the findings of every record touched by a post or a retraction are recomputed with the same
+code the batch path uses, so a session over a set of facts gives exactly the findings
+``Engine.validate`` gives for them.
+
+A post or a retraction is all or nothing: every change to the session's state goes through a
+:class:`Journal`, and if anything fails half-way the session is put back as it was.
 
 ``post`` and ``retract`` return the decisions that changed (the posted record's first),
 including batch findings a new fact makes true (a third installment, a 16th mentee) or false
@@ -22,22 +26,26 @@ again (after a retraction).
 A fact is a row, as in a file: posting a second payout with the same id adds a second fact (a
 duplicate payout, which the rules report), just as a file with the id twice has two rows. To
 correct a fact, post it with ``replace=True``; ``retract`` removes every fact with the key.
+Facts are numbered per table as they are posted, and a retracted fact's number is not reused:
+a message that names a row ("first in row 2") names that number.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
-from decimal import Decimal
+import weakref
+from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from mentorrules.batch import GROUP_TABLE, BatchRule, Member, Unchecked
-from mentorrules.correlation import Correlator, Fact, Join, Joined, Matched, Pattern
+from mentorrules.compiling import CANNOT_CHECK
+from mentorrules.correlation import CorrelationError, Correlator, Fact, Joined, Matched
 from mentorrules.errors import Location, MentorRulesError, Problem
 from mentorrules.evaluation import Decision, Evaluator, Finding, Status, error_findings, status_of
+from mentorrules.linking import Plan
 from mentorrules.records import RowTyper
 from mentorrules.rulebook import Severity
 
@@ -53,67 +61,67 @@ def _shown(fact_key: str) -> str:
     return fact_key.split(_REPEAT, 1)[0]
 
 
-@dataclass(frozen=True)
-class Link:
-    """What a join stands for: a relation of a table, or one alternative of a lookup's link."""
-
-    join: Join
-    kind: str  # "relation" or "lookup"
-    table: str  # the left (record) table
-    name: str  # relation name, or the batch rule id
-    lookup: int = -1  # index of the lookup in its rule
+_ABSENT = object()
 
 
-def key_text(value: Any) -> str | None:
-    """A join key as text that compares like the Python value (None joins nothing).
+class Journal:
+    """The old values of what one post or retraction changed, to put back if it fails half-way.
 
-    >>> key_text("T-1"), key_text(Decimal("2.0")), key_text(2), key_text(None)
-    ('s:T-1', 'n:2', 'n:2', None)
+    >>> rows, members = {"a": 1}, {"x"}
+    >>> journal = Journal()
+    >>> journal.put(rows, "a", 2); journal.put(rows, "b", 3); journal.add(members, "y")
+    >>> journal.pop(rows, "a")
+    2
+    >>> rows, sorted(members)
+    ({'b': 3}, ['x', 'y'])
+    >>> journal.undo()
+    >>> rows, sorted(members)
+    ({'a': 1}, ['x'])
     """
-    if value is None:
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[Any, Any, Any]] = []  # (container, key, old value, _ABSENT, or was in set)
+
+    def put(self, mapping: dict[Any, Any], key: Any, value: Any) -> None:
+        self.entries.append((mapping, key, mapping.get(key, _ABSENT)))
+        mapping[key] = value
+
+    def pop(self, mapping: dict[Any, Any], key: Any) -> Any:
+        old = mapping.pop(key, _ABSENT)
+        if old is not _ABSENT:
+            self.entries.append((mapping, key, old))
+            return old
         return None
-    if isinstance(value, bool):
-        return f"b:{value}"
-    if isinstance(value, (int, Decimal)):
-        return f"n:{Decimal(value).normalize():f}"
-    if isinstance(value, dt.date):
-        return f"d:{value.isoformat()}"
-    return f"s:{value}"
 
+    def add(self, members: set[Any], item: Any) -> None:
+        if item not in members:
+            self.entries.append((members, item, False))
+            members.add(item)
 
-class Plan:
-    """The patterns and joins a session needs for an engine's rules, built once per engine."""
+    def discard(self, members: set[Any], item: Any) -> None:
+        if item in members:
+            self.entries.append((members, item, True))
+            members.discard(item)
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        book = engine.book
-        self.batch = {rule.rule.id: rule for rule in engine.batch_rules}
-        self.patterns = [Pattern(rule.rule.id, rule.table.name) for rule in engine.batch_rules
-                         if rule.batch.group_by]
-        self.links: dict[str, Link] = {}
-        for table in book.tables.values():
-            for relation in table.relations.values():
-                name = f"relation:{table.name}.{relation.name}"
-                keys = tuple((f"{name}:l{i}", f"{name}:r{i}") for i in range(len(relation.key)))
-                self.links[name] = Link(Join(name, table.name, relation.table, keys), "relation",
-                                        table.name, relation.name)
-        for rule in engine.batch_rules:
-            for number, lookup in enumerate(rule.lookups):
-                for alternative in range(max(len(keys) for keys in lookup.other_keys)):
-                    name = f"lookup:{rule.rule.id}.{lookup.name}#{alternative}"
-                    keys = tuple((f"{name}:l{i}", f"{name}:r{i}") for i in range(len(lookup.record_keys)))
-                    self.links[name] = Link(Join(name, rule.table.name, lookup.table, keys), "lookup",
-                                            rule.table.name, rule.rule.id, number)
-
-    @property
-    def joins(self) -> list[Join]:
-        return [link.join for link in self.links.values()]
+    def undo(self) -> None:
+        for container, key, old in reversed(self.entries):
+            if isinstance(container, set):
+                (container.add if old else container.discard)(key)
+            elif old is _ABSENT:
+                container.pop(key, None)
+            else:
+                container[key] = old
+        self.entries.clear()
 
 
 class Session:
     """Facts of one conversation with another system. Use as a context manager.
 
-    Not shared between threads: open one session per thread (the engine is shared).
+    Not shared between threads: open one session per thread (the engine is shared). At most
+    512 sessions of one engine are open at once, on either backend (durable-rules needs a
+    bound); opening one more raises ``CorrelationError("too many open sessions: 512 ...")``.
+    A session is closed by its ``with`` block, by :meth:`close`, or when it is garbage-collected
+    (its place and facts are then freed at the next ``Engine.session()``).
     """
 
     def __init__(self, engine: Engine, plan: Plan, correlator: Correlator, as_of: dt.date | None = None) -> None:
@@ -122,16 +130,24 @@ class Session:
         self.correlator = correlator
         self.as_of = as_of or dt.date.today()
         self.handle = correlator.open()
+        # Not a bound method of self: the finalizer must not keep the session alive.
+        self._finalizer = weakref.finalize(self, correlator.abandon, self.handle)
         self.rows: dict[str, dict[str, tuple[int, Mapping[str, Any], tuple[Problem, ...]]]] = {}
         self.counters: dict[str, int] = {}
         self.asserted: dict[Ref, Fact] = {}
         self.decisions: dict[Ref, Decision] = {}
         self.groups: dict[str, dict[str, tuple[Any, ...]]] = {}  # rule -> fact id -> group key
+        self.grouped: dict[str, dict[tuple[Any, ...], set[str]]] = {}  # rule -> group key -> fact ids
         self.partners: dict[str, dict[str, set[str]]] = {}  # join -> left fact id -> right fact ids
         self.reverse: dict[str, dict[str, set[str]]] = {}  # join -> right fact id -> left fact ids
         self.group_records: dict[str, Decision] = {}
-        self.index: dict[str, dict[Any, str]] = {}  # unique table -> row key -> fact key
+        # table -> row key -> row, for unique tables (people, districts, grants); {} for others
+        self.index: dict[str, dict[Any, Mapping[str, Any]]] = {name: {} for name in engine.tables}
         self.closed = False
+        self.journal = Journal()
+        self.touched: set[Ref] = set()  # facts whose correlator state the current change altered
+        self.unsynced: set[Ref] = set()  # facts the correlator may hold differently from ``asserted``
+        self.members: dict[tuple[str, str, str], Member | Unchecked | None] = {}  # during one _settle round
 
     # -- public -------------------------------------------------------------------------------
     def post(self, table: str, row: Mapping[str, Any], *, replace: bool = False) -> list[Decision]:
@@ -142,35 +158,41 @@ class Session:
             raise MentorRulesError([Problem("MR300", f"unknown table {table!r}", Location(),
                                             expected=", ".join(self.engine.tables))])
         typed = RowTyper(contract, table).row(0, row)
-        table_rows = self.rows.setdefault(table, {})
-        key = contract.key_of(typed.values)
-        pending: set[Ref] = set()
-        if key in table_rows and replace:
-            number = table_rows[key][0]
-            pending |= self._unassert((table, key))
-        else:
-            repeats = sum(1 for existing in table_rows if _shown(existing) == key)
-            key = key if repeats == 0 else f"{key}{_REPEAT}{repeats}"
-            number = self.counters[table] = self.counters.get(table, 0) + 1
-        table_rows[key] = (number, typed.values, typed.problems)
-        pending.add((table, key))
-        if contract.unique:
-            pending |= self._reindex(table)
-        return self._settle(pending, first=(table, key))
+        with self._atomic():
+            table_rows = self.rows.setdefault(table, {})
+            row_key = key = contract.key_of(typed.values)
+            pending: set[Ref] = set()
+            copies = self._copies(table, key)
+            if copies and replace:
+                number = table_rows[key][0]
+                pending |= self._unassert((table, key))
+            else:
+                key = f"{key}{_REPEAT}{len(copies)}" if copies else key
+                number = self.counters.get(table, 0) + 1
+                self.journal.put(self.counters, table, number)
+            self.journal.put(table_rows, key, (number, typed.values, typed.problems))
+            pending.add((table, key))
+            if contract.unique:
+                pending |= self._reindex(table, row_key, typed.values)
+            return self._settle(pending, first=(table, key))
 
     def retract(self, table: str, key: str) -> list[Decision]:
         """Remove every fact with this key; the decisions that changed (the retracted ones are
         no longer reported)."""
-        facts = [fact for fact in self.rows.get(table, {}) if _shown(fact) == key]
-        pending: set[Ref] = set()
-        for fact in facts:
-            # The retracted fact stays pending: its groups must be recomputed without it.
-            pending |= self._unassert((table, fact)) | {(table, fact)}
-            del self.rows[table][fact]
-            self.decisions.pop((table, fact), None)
-        if facts and self.engine.tables[table].unique:
-            pending |= self._reindex(table)
-        return self._settle(pending) if facts else []
+        facts = self._copies(table, key)
+        if not facts:
+            return []
+        with self._atomic():
+            pending: set[Ref] = set()
+            values = self.rows[table][facts[0]][1]
+            for fact in facts:
+                # The retracted fact stays pending: its groups must be recomputed without it.
+                pending |= self._unassert((table, fact)) | {(table, fact)}
+                self.journal.pop(self.rows[table], fact)
+                self.journal.pop(self.decisions, (table, fact))
+            if self.engine.tables[table].unique:
+                pending |= self._reindex(table, key, values)
+            return self._settle(pending)
 
     def findings(self) -> list[Decision]:
         """The current decision on every fact, in posting order per table, then group records."""
@@ -183,7 +205,44 @@ class Session:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
+            self._finalizer.detach()
             self.correlator.close(self.handle)
+
+    def _copies(self, table: str, key: str) -> list[str]:
+        """The facts of a row key: ``key``, then its repeats ``key\x1e1``, ``key\x1e2``, ... (a
+        retraction removes them all, so they are numbered without gaps)."""
+        rows = self.rows.get(table, {})
+        found: list[str] = []
+        while (fact := f"{key}{_REPEAT}{len(found)}" if found else key) in rows:
+            found.append(fact)
+        return found
+
+    @contextlib.contextmanager
+    def _atomic(self) -> Iterator[None]:
+        """All of a change or nothing: on any failure the session is put back as it was."""
+        self._resync()
+        self.journal.entries.clear()
+        self.touched.clear()
+        try:
+            yield
+        except BaseException:
+            self.journal.undo()
+            self.unsynced |= self.touched
+            # A correlator that fails again is brought in line before the next change.
+            with contextlib.suppress(CorrelationError):
+                self._resync()
+            raise
+
+    def _resync(self) -> None:
+        """Make the correlator hold ``asserted`` again for the facts a failed change touched."""
+        while self.unsynced:
+            ref = min(self.unsynced)
+            fact = self.asserted.get(ref)
+            if fact is None:
+                self.correlator.retract_fact(self.handle, f"{ref[0]}\x1f{ref[1]}")
+            else:
+                self.correlator.assert_fact(self.handle, fact)
+            self.unsynced.discard(ref)
 
     def __enter__(self) -> Session:
         return self
@@ -193,94 +252,59 @@ class Session:
         self.close()
 
     # -- the unique tables (people, districts, grants) --------------------------------------------
-    def _reindex(self, table: str) -> set[Ref]:
-        """Rebuild a unique table's index in posting order; a repeated key is an error row, as in
-        the batch path (MR313). Returns the facts whose standing changed."""
+    def _reindex(self, table: str, key: str, values: Mapping[str, Any]) -> set[Ref]:
+        """Rank the facts of one key of a unique table in posting order: the first without
+        problems of its own is the row related facts see, later ones are error rows, as in the
+        batch path (MR313). Returns the facts whose standing changed."""
         contract = self.engine.tables[table]
-        index: dict[Any, str] = {}
+        rows = self.rows[table]
+        first: str | None = None
         changed: set[Ref] = set()
-        for fact, (number, values, problems) in sorted(self.rows.get(table, {}).items(), key=lambda i: i[1][0]):
+        for fact in self._copies(table, key):
+            number, fact_values, problems = rows[fact]
             own = tuple(problem for problem in problems if problem.code != "MR313")
-            marker = values.get(contract.key[0]) if len(contract.key) == 1 else \
-                tuple(values.get(name) for name in contract.key)
             if own:
                 updated = own
-            elif marker in index:
-                updated = (Problem("MR313", f"the key {contract.key_of(values)!r} is repeated (first in row "
-                                   f"{self.rows[table][index[marker]][0]})", Location(table, row=number),
-                                   hint=f"each {contract.record} must appear once"),)
+            elif first is not None:
+                updated = (Problem("MR313", f"the key {key!r} is repeated (first in row {rows[first][0]})",
+                                   Location(table, row=number), hint=f"each {contract.record} must appear once"),)
             else:
-                index[marker] = fact
-                updated = ()
+                first, updated = fact, ()
             if updated != problems:
-                self.rows[table][fact] = (number, values, updated)
+                self.journal.put(rows, fact, (number, fact_values, updated))
                 changed.add((table, fact))
-        self.index[table] = index
+        marker = values.get(contract.key[0]) if len(contract.key) == 1 else \
+            tuple(values.get(name) for name in contract.key)
+        if first is None:
+            self.journal.pop(self.index[table], marker)
+        else:
+            self.journal.put(self.index[table], marker, rows[first][1])
         return changed
 
-    def _indexes(self) -> dict[str, dict[Any, Mapping[str, Any]]]:
-        return {name: {marker: self.rows[name][fact][1] for marker, fact in self.index.get(name, {}).items()}
-                if self.engine.tables[name].unique else {} for name in self.engine.tables}
-
     # -- facts and events ------------------------------------------------------------------------
-    def _fact(self, table: str, key: str, indexes: Mapping[str, Any]) -> Fact:
-        """The fact for the correlator: only join keys, as text; money and dates stay here."""
+    def _fact(self, table: str, key: str) -> Fact:
+        """The fact for the correlator: only join keys, as text (none for an error row)."""
         _, values, problems = self.rows[table][key]
-        keys: dict[str, str] = {}
-        if not problems:
-            for link in self.plan.links.values():
-                if link.join.left == table:
-                    for (left_name, _), value in zip(link.join.keys, self._left_keys(link, table, key, indexes),
-                                                     strict=False):
-                        text = key_text(value)
-                        if text is not None:
-                            keys[left_name] = text
-                if link.join.right == table:
-                    for (_, right_name), value in zip(link.join.keys, self._right_keys(link, values), strict=False):
-                        text = key_text(value)
-                        if text is not None:
-                            keys[right_name] = text
+        keys = {} if problems else self.plan.keys(table, values, self.index, self.as_of)
         return Fact(f"{table}\x1f{key}", table, keys)
-
-    def _left_keys(self, link: Link, table: str, key: str, indexes: Mapping[str, Any]) -> tuple[Any, ...]:
-        _, values, _ = self.rows[table][key]
-        compiled = self.engine.evaluator.tables[table]
-        if link.kind == "relation":
-            position = list(compiled.table.relations).index(link.name)
-            found = compiled.relation_keys(values)[position]
-            return found if isinstance(found, tuple) else (found,)
-        # A lookup's link keys do not depend on whether the rule applies yet (the row's state
-        # may come with its district later): compute them for every row of the table.
-        rule = self.plan.batch[link.name]
-        day = values.get(rule.table.date_field) if rule.table.date_field else None
-        day = day if isinstance(day, dt.date) else self.as_of
-        return rule.link_key(link.lookup, values, compiled.relate(values, indexes), day)
-
-    def _right_keys(self, link: Link, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        if link.kind == "relation":
-            target = self.engine.tables[link.join.right]
-            return tuple(values.get(name) for name in target.key)
-        rule = self.plan.batch[link.name]
-        alternative = int(link.join.name.rsplit("#", 1)[1])
-        # A link part `x in [a, b]` has alternatives; join number k carries the k-th of each part.
-        parts = rule.other_alternatives(link.lookup, values)
-        return tuple(part[min(alternative, len(part) - 1)] if part else None for part in parts)
 
     def _unassert(self, ref: Ref) -> set[Ref]:
         """Take a fact out of the correlator; the records whose links it was part of."""
         if ref not in self.asserted:
             return set()
-        del self.asserted[ref]
+        self.journal.pop(self.asserted, ref)
+        self.touched.add(ref)
         events = self.correlator.retract_fact(self.handle, f"{ref[0]}\x1f{ref[1]}")
         return self._apply(events, add=False)
 
-    def _assert(self, ref: Ref, indexes: Mapping[str, Any]) -> set[Ref]:
+    def _assert(self, ref: Ref) -> set[Ref]:
         """(Re)assert a fact whose join keys are new or changed; the records its links touch."""
-        fact = self._fact(ref[0], ref[1], indexes)
+        fact = self._fact(ref[0], ref[1])
         if self.asserted.get(ref) == fact:
             return set()
         touched = self._unassert(ref)
-        self.asserted[ref] = fact
+        self.journal.put(self.asserted, ref, fact)
+        self.touched.add(ref)
         return touched | self._apply(self.correlator.assert_fact(self.handle, fact), add=True)
 
     def _apply(self, events: list[Matched | Joined], *, add: bool) -> set[Ref]:
@@ -290,11 +314,11 @@ class Session:
                 partners = self.partners.setdefault(event.join, {}).setdefault(event.left, set())
                 reverse = self.reverse.setdefault(event.join, {}).setdefault(event.right, set())
                 if add:
-                    partners.add(event.right)
-                    reverse.add(event.left)
+                    self.journal.add(partners, event.right)
+                    self.journal.add(reverse, event.left)
                 else:
-                    partners.discard(event.right)
-                    reverse.discard(event.left)
+                    self.journal.discard(partners, event.right)
+                    self.journal.discard(reverse, event.left)
                 left_table, left_key = event.left.split("\x1f", 1)
                 affected.add((left_table, left_key))
             else:
@@ -309,7 +333,8 @@ class Session:
         for _ in range(16):  # each round follows one more level of only_passing dependencies
             if not pending:
                 break
-            indexes = self._indexes()
+            # Rows and indexes hold still during a round: a row's membership is computed once.
+            self.members.clear()
             queue = sorted(pending)
             seen: set[Ref] = set()
             while queue:  # re-asserting a fact can touch others whose keys depend on it
@@ -318,22 +343,23 @@ class Session:
                     continue
                 seen.add(ref)
                 if ref[1] in self.rows.get(ref[0], {}):
-                    for other in self._assert(ref, indexes) - seen:
+                    for other in self._assert(ref) - seen:
                         queue.append(other)
             pending |= seen
-            touched = self._regroup(pending, indexes)
+            touched = self._regroup(pending)
             decided = []
             for ref in sorted(pending):
                 if ref[1] not in self.rows.get(ref[0], {}):
                     continue
-                decision = self._decide(ref, indexes)
+                decision = self._decide(ref)
                 if self.decisions.get(ref) != decision or ref == first:
-                    self.decisions[ref] = decision
+                    self.journal.put(self.decisions, ref, decision)
                     changed[ref] = decision
                     decided.append(ref)
-            for label, decision in self._group_records(touched, indexes):
+            for label, decision in self._group_records(touched):
                 changed[label] = decision
             pending = self._dependents(decided)
+        self.members.clear()
         ordered = [changed.pop(first)] if first is not None and first in changed else []
         return ordered + list(changed.values())
 
@@ -350,48 +376,63 @@ class Session:
                     found.add((left_table, left_key))
         return found
 
-    def _regroup(self, pending: set[Ref], indexes: Mapping[str, Any]) -> dict[str, set[tuple[Any, ...]]]:
-        """Move pending facts between groups; every member of a touched group becomes pending."""
+    def _regroup(self, pending: set[Ref]) -> dict[str, set[tuple[Any, ...]]]:
+        """Move pending facts between groups; every member of a touched group becomes pending
+        (for rules with findings on rows: their findings name the whole group)."""
         touched: dict[str, set[tuple[Any, ...]]] = {}
         for rule in self.plan.batch.values():
             if not rule.batch.group_by:
                 continue
             members = self.groups.setdefault(rule.rule.id, {})
+            grouped = self.grouped.setdefault(rule.rule.id, {})
             for table, key in list(pending):
                 if table != rule.table.name:
                     continue
                 fact = f"{table}\x1f{key}"
-                old = members.pop(fact, None)
+                old = self.journal.pop(members, fact)
                 if old is not None:
+                    self.journal.discard(grouped[old], fact)
+                    if not grouped[old]:
+                        self.journal.pop(grouped, old)
                     touched.setdefault(rule.rule.id, set()).add(old)
                 if key not in self.rows.get(table, {}):
                     continue
-                member = self._member(rule, table, key, indexes)
+                member = self._member(rule, table, key)
                 if isinstance(member, Member):
                     try:
                         group = rule.group_key(member)
-                    except (TypeError, ValueError, LookupError, ArithmeticError):
+                    except CANNOT_CHECK:  # no group: _batch_finding says it cannot check
                         continue
-                    members[fact] = group
+                    self.journal.put(members, fact, group)
+                    if group not in grouped:
+                        self.journal.put(grouped, group, set())
+                    self.journal.add(grouped[group], fact)
                     touched.setdefault(rule.rule.id, set()).add(group)
-            for fact, group in members.items():
-                if group in touched.get(rule.rule.id, ()):
+            if rule.by_group:  # its finding goes on the group record, not on the members' decisions
+                continue
+            for group in touched.get(rule.rule.id, ()):
+                for fact in grouped.get(group, ()):
                     table, key = fact.split("\x1f", 1)
                     pending.add((table, key))
         return touched
 
-    def _member(self, rule: BatchRule, table: str, key: str, indexes: Mapping[str, Any]) -> Member | Unchecked | None:
+    def _member(self, rule: BatchRule, table: str, key: str) -> Member | Unchecked | None:
+        cached = (rule.rule.id, table, key)
+        if cached in self.members:
+            return self.members[cached]
         number, values, problems = self.rows[table][key]
-        if problems:
-            return None
-        compiled = self.engine.evaluator.tables[table]
-        related = compiled.relate(values, indexes)
-        state = Evaluator.state_of(compiled, values, related)
-        day = values.get(rule.table.date_field) if rule.table.date_field else None
-        return rule.member(table, number, _shown(key), values, related,
-                           day if isinstance(day, dt.date) else self.as_of, state)
+        member = None
+        if not problems:
+            compiled = self.engine.evaluator.tables[table]
+            related = compiled.relate(values, self.index)
+            state = Evaluator.state_of(compiled, values, related)
+            day = values.get(rule.table.date_field) if rule.table.date_field else None
+            member = rule.member(table, number, _shown(key), values, related,
+                                 day if isinstance(day, dt.date) else self.as_of, state)
+        self.members[cached] = member
+        return member
 
-    def _decide(self, ref: Ref, indexes: Mapping[str, Any]) -> Decision:
+    def _decide(self, ref: Ref) -> Decision:
         table, key = ref
         number, values, problems = self.rows[table][key]
         if problems:
@@ -399,17 +440,17 @@ class Session:
         contract = self.engine.tables[table]
         day = values.get(contract.date_field) if contract.date_field else None
         day = day if isinstance(day, dt.date) else self.as_of
-        findings = list(self.engine.evaluator.findings(table, values, day, indexes))
+        findings = list(self.engine.evaluator.findings(table, values, day, self.index))
         for rule in self.engine.batch_rules:
             if rule.table.name != table or rule.by_group:
                 continue
-            found = self._batch_finding(rule, table, key, indexes)
+            found = self._batch_finding(rule, table, key)
             if found is not None:
                 findings.append(found)
         return Decision(table, number, _shown(key), status_of(findings), tuple(findings))
 
-    def _batch_finding(self, rule: BatchRule, table: str, key: str, indexes: Mapping[str, Any]) -> Finding | None:
-        member = self._member(rule, table, key, indexes)
+    def _batch_finding(self, rule: BatchRule, table: str, key: str) -> Finding | None:
+        member = self._member(rule, table, key)
         if member is None:
             return None
         if isinstance(member, Unchecked):
@@ -420,44 +461,46 @@ class Session:
             group = self.groups.get(rule.rule.id, {}).get(f"{table}\x1f{key}")
             if group is None:
                 return rule.cannot(member.values, member.related)
-            group_members = self._group_members(rule, group, indexes)
+            group_members = [member for _, member in self._group_members(rule, group)]
             names.update(zip((name for name, _ in rule.batch.group_by), group, strict=True))
             names.update(rule.aggregates(group_members))
-        for number, lookup in enumerate(rule.lookups):
-            candidates = self._candidates(rule, number, f"{table}\x1f{key}")
-            names[lookup.name] = rule.lookup_value(number, member, candidates)
-        found = rule.check_rows(group_members, lambda _: names)
-        return found.get(member.row)
 
-    def _group_members(self, rule: BatchRule, group: tuple[Any, ...], indexes: Mapping[str, Any]) -> list[Member]:
-        members = []
-        for fact, key in self.groups.get(rule.rule.id, {}).items():
-            if key == group:
-                table, row_key = fact.split("\x1f", 1)
-                member = self._member(rule, table, row_key, indexes)
-                if isinstance(member, Member):
-                    members.append(member)
-        members.sort(key=lambda member: member.row)
-        return members
+        def names_of(other: Member) -> dict[str, Any]:
+            # Lookups run inside check_rows, which turns a linked row it cannot test into a
+            # "cannot check" finding, as on the batch path. Only this member's finding is kept.
+            if other is not member:
+                return names
+            return {**names, **{lookup.name: rule.lookup_value(number, member, self._candidates(
+                rule, number, f"{table}\x1f{key}")) for number, lookup in enumerate(rule.lookups)}}
+
+        return rule.check_rows(group_members, names_of).get(member.row)
+
+    def _group_members(self, rule: BatchRule, group: tuple[Any, ...]) -> list[tuple[str, Member]]:
+        """(fact id, member) of a group, in posting order."""
+        found = []
+        for fact in self.grouped.get(rule.rule.id, {}).get(group, ()):
+            table, row_key = fact.split("\x1f", 1)
+            member = self._member(rule, table, row_key)
+            if isinstance(member, Member):
+                found.append((fact, member))
+        found.sort(key=lambda pair: pair[1].row)
+        return found
 
     def _candidates(self, rule: BatchRule, number: int, fact: str) -> list[Mapping[str, Any]]:
+        """The rows linked to a fact by a lookup's joins, in posting order (only_passing applied)."""
         lookup = rule.lookups[number]
-        seen: set[str] = set()
+        linked: set[str] = set()
+        for name in self.plan.alternatives[(rule.rule.id, number)]:
+            linked |= self.partners.get(name, {}).get(fact, set())
         candidates = []
-        for name, link in self.plan.links.items():
-            if link.kind != "lookup" or link.name != rule.rule.id or link.lookup != number:
+        for other in linked:
+            other_table, other_key = other.split("\x1f", 1)
+            row = self.rows.get(other_table, {}).get(other_key)
+            if row is None or row[2]:
                 continue
-            for other in sorted(self.partners.get(name, {}).get(fact, ())):
-                if other in seen:
-                    continue
-                seen.add(other)
-                other_table, other_key = other.split("\x1f", 1)
-                row = self.rows.get(other_table, {}).get(other_key)
-                if row is None or row[2]:
-                    continue
-                if lookup.only_passing and not self._passes((other_table, other_key), lookup.only_passing):
-                    continue
-                candidates.append(row)
+            if lookup.only_passing and not self._passes((other_table, other_key), lookup.only_passing):
+                continue
+            candidates.append(row)
         return [values for _, values, _ in sorted(candidates, key=lambda row: row[0])]
 
     def _passes(self, ref: Ref, rule_ids: tuple[str, ...]) -> bool:
@@ -465,47 +508,53 @@ class Session:
         return decision is None or not any(
             finding.rule in rule_ids and finding.severity is Severity.ERROR for finding in decision.findings)
 
-    def _group_records(self, touched: Mapping[str, set[tuple[Any, ...]]],
-                       indexes: Mapping[str, Any]) -> list[tuple[str, Decision]]:
+    def _group_records(self, touched: Mapping[str, set[tuple[Any, ...]]]) -> list[tuple[str, Decision]]:
         changed = []
         for rule_id, groups in touched.items():
             rule = self.plan.batch[rule_id]
             if not rule.by_group:
                 continue
             for group in groups:
-                members = self._group_members(rule, group, indexes)
+                found_members = self._group_members(rule, group)
+                members = [member for _, member in found_members]
                 names = dict(zip((name for name, _ in rule.batch.group_by), group, strict=True))
                 label = rule.group_label(group)
                 if members:
                     names.update(rule.aggregates(members))
+                    # A group's lookups are those of its first row, as on the batch path.
                     for number, lookup in enumerate(rule.lookups):
-                        candidates = self._candidates(rule, number, f"{members[0].table}\x1f"
-                                                      f"{self._fact_key(members[0])}")
+                        candidates = self._candidates(rule, number, found_members[0][0])
                         names[lookup.name] = rule.lookup_value(number, members[0], candidates)
                 found = rule.check_group(group, members, names) if members else None
                 if found is None:
-                    if self.group_records.pop(label, None) is not None:
+                    if self.journal.pop(self.group_records, label) is not None:
                         changed.append((label, Decision(GROUP_TABLE, 0, label, Status.PASS, ())))
                     continue
                 decision = Decision(GROUP_TABLE, 0, found.key, status_of([found.finding]), (found.finding,))
                 if self.group_records.get(found.key) != decision:
-                    self.group_records[found.key] = decision
+                    self.journal.put(self.group_records, found.key, decision)
                     changed.append((found.key, decision))
         return changed
 
-    def _fact_key(self, member: Member) -> str:
-        """The fact key of a member (its row key, or a repeat's key)."""
-        for fact, (number, _, _) in self.rows.get(member.table, {}).items():
-            if number == member.row:
-                return fact
-        return member.key
+
+def backend_status() -> tuple[str, str]:
+    """The session backend ``"auto"`` gives here, and why (``mentorrules packs`` prints both).
+
+    durable-rules is never imported in this process: a worker's command is probed (about
+    0.1 s when durable-rules is installed, nothing when it is not).
+    """
+    from mentorrules.durable_worker import probe
+
+    problem = probe()
+    if problem is None:
+        return "durable-rules", "in a supervised worker process"
+    return "python", f"the engine's own correlator; {problem}"
 
 
 def available_backend() -> str:
-    """``durable-rules`` when it imports here (CPython < 3.13 with the package), else ``python``."""
-    from mentorrules.correlation import durable_available
-
-    return "durable-rules" if durable_available() else "python"
+    """``durable-rules`` when its worker can run here (CPython < 3.13 with the package), else
+    ``python``."""
+    return backend_status()[0]
 
 
 class SessionPool:

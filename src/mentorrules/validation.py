@@ -356,8 +356,8 @@ class _Verdicts:
                 names.update(self.groups.names(group))
             if self.lookups is not None:
                 names.update(self.lookups(member))
-        except CANNOT_CHECK:
-            self.found.append(((member.table, member.row), rule.cannot(member.values, member.related), None))
+        except CANNOT_CHECK as error:
+            self.found.append(((member.table, member.row), rule.cannot(member.values, member.related, error), None))
             return
         finding = rule.verdict(member, names)
         if finding is None:
