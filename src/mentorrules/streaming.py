@@ -461,17 +461,20 @@ class Session:
             group = self.groups.get(rule.rule.id, {}).get(f"{table}\x1f{key}")
             if group is None:
                 return rule.cannot(member.values, member.related)
-            group_members = [member for _, member in self._group_members(rule, group)]
+            found_members = self._group_members(rule, group)
+            group_members = [member for _, member in found_members]
+            facts = {other.row: fact for fact, other in found_members}
             names.update(zip((name for name, _ in rule.batch.group_by), group, strict=True))
             names.update(rule.aggregates(group_members))
+        else:
+            facts = {member.row: f"{table}\x1f{key}"}
 
         def names_of(other: Member) -> dict[str, Any]:
-            # Lookups run inside check_rows, which turns a linked row it cannot test into a
-            # "cannot check" finding, as on the batch path. Only this member's finding is kept.
-            if other is not member:
-                return names
-            return {**names, **{lookup.name: rule.lookup_value(number, member, self._candidates(
-                rule, number, f"{table}\x1f{key}")) for number, lookup in enumerate(rule.lookups)}}
+            # Each member's own lookups (a group's failing rows are named in its finding); they
+            # run inside check_rows, which turns a linked row it cannot test into a "cannot
+            # check" finding, as on the batch path. Only this member's finding is kept.
+            return {**names, **{lookup.name: rule.lookup_value(number, other, self._candidates(
+                rule, number, facts[other.row])) for number, lookup in enumerate(rule.lookups)}}
 
         return rule.check_rows(group_members, names_of).get(member.row)
 
@@ -521,10 +524,14 @@ class Session:
                 label = rule.group_label(group)
                 if members:
                     names.update(rule.aggregates(members))
-                    # A group's lookups are those of its first row, as on the batch path.
-                    for number, lookup in enumerate(rule.lookups):
-                        candidates = self._candidates(rule, number, found_members[0][0])
-                        names[lookup.name] = rule.lookup_value(number, members[0], candidates)
+                    # A group's lookups are those of its first row, as on the batch path; a
+                    # linked row they cannot test leaves them missing (the group cannot be checked).
+                    try:
+                        for number, lookup in enumerate(rule.lookups):
+                            candidates = self._candidates(rule, number, found_members[0][0])
+                            names[lookup.name] = rule.lookup_value(number, members[0], candidates)
+                    except CANNOT_CHECK:
+                        names.update({lookup.name: None for lookup in rule.lookups})
                 found = rule.check_group(group, members, names) if members else None
                 if found is None:
                     if self.journal.pop(self.group_records, label) is not None:
