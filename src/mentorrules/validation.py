@@ -106,7 +106,6 @@ def row_day(table: Table, values: Values, as_of: dt.date) -> dt.date:
 class Outcome:
     """What a run found: the findings of the rows that have some, group records, the summary."""
 
-    findings: dict[RowKey, list[Finding]] = field(default_factory=dict)
     groups: list[Decision] = field(default_factory=list)
     rows: int = 0
     statuses: dict[Status, int] = field(default_factory=lambda: dict.fromkeys(Status, 0))
@@ -147,8 +146,9 @@ class Run:
         self.rank = {rule.rule.id: number for number, rule in enumerate(self.rules)}
         self.indexes = index_tables(self.contracts, tables)
         self.groups = {rule.rule.id: Groups(rule) for rule in self.rules if rule.batch.group_by}
-        self.findings: dict[RowKey, list[Finding]] = {}  # single-row rules, for rows with findings
-        self.batch: dict[RowKey, dict[str, Finding]] = {}  # batch rules, by rule id
+        # Per table and row number, for the rows with findings: of single-row rules, of batch rules.
+        self.findings: dict[str, dict[int, list[Finding]]] = {name: {} for name in tables}
+        self.batch: dict[str, dict[int, dict[str, Finding]]] = {name: {} for name in tables}
         self.outcome = Outcome()
         self._visited: dict[str, int] = {}  # rows visited per pass, for progress
 
@@ -179,12 +179,15 @@ class Run:
     def decisions(self) -> Iterator[Decision]:
         """The decision on every input row, in input order (after :meth:`decide`)."""
         for name, rows in self.tables.items():
+            single, batch = self.findings[name], self.batch[name]
             for row in self._visit(rows, "writing"):
                 if row.problems:
                     yield Decision(name, row.number, row.key, Status.ERROR, error_findings(row.problems))
-                    continue
-                found = self._found((name, row.number))
-                yield Decision(name, row.number, row.key, status_of(found) if found else Status.PASS, tuple(found))
+                elif row.number in single or row.number in batch:
+                    found = self._found(name, row.number)
+                    yield Decision(name, row.number, row.key, status_of(found), tuple(found))
+                else:
+                    yield Decision(name, row.number, row.key, Status.PASS, ())
 
     def _gather(self, name: str, rows: Sequence[Row], *, held: bool) -> None:
         compiled = self.evaluator.tables[name]
@@ -198,7 +201,7 @@ class Run:
             if held:
                 found = findings(name, values, row_day(contract, values, self.as_of), self.indexes)
                 if found:
-                    self.findings[(name, row.number)] = found
+                    self.findings[name][row.number] = found
             if not grouping:
                 continue
             related, state, day, school_day = self._context(compiled, row)
@@ -251,22 +254,22 @@ class Run:
             context = self._context(compiled, row)
             found = findings(name, row.values, context[2], self.indexes)
             if found:
-                self.findings[(name, row.number)] = found
+                self.findings[name][row.number] = found
             for verdicts in all_verdicts:
                 verdicts.visit(row, context)
         for verdicts in all_verdicts:
             self._record(verdicts)
         # The statuses are final now: rows with findings are counted one by one, the rest pass.
-        with_findings = {key for key in (*self.findings, *self.batch) if key[0] == name}
-        for key in with_findings:
-            found = self._found(key)
+        with_findings = {*self.findings[name], *self.batch[name]}
+        for number in with_findings:
+            found = self._found(name, number)
             self.outcome.count(status_of(found), found)
         self.outcome.rows += readable - len(with_findings)
         self.outcome.statuses[Status.PASS] += readable - len(with_findings)
 
     def _record(self, verdicts: _Verdicts) -> None:
         for (table, number), finding in verdicts.findings():
-            self.batch.setdefault((table, number), {})[finding.rule] = finding
+            self.batch[table].setdefault(number, {})[finding.rule] = finding
 
     def _lookups(self, rule: BatchRule) -> Callable[[Member], dict[str, Any]] | None:
         if not rule.lookups:
@@ -293,8 +296,7 @@ class Run:
 
     def passes(self, table: str, number: int, rule_ids: Sequence[str]) -> bool:
         """Whether a row has no error finding of these rules (for ``only_passing``)."""
-        key = (table, number)
-        found = [*self.findings.get(key, ()), *self.batch.get(key, {}).values()]
+        found = [*self.findings[table].get(number, ()), *self.batch[table].get(number, {}).values()]
         return not any(finding.rule in rule_ids and finding.severity is Severity.ERROR for finding in found)
 
     def _count(self, name: str, rows: Sequence[Row]) -> None:
@@ -303,13 +305,13 @@ class Run:
             if row.problems:
                 self.outcome.count(Status.ERROR, error_findings(row.problems))
             else:
-                found = self._found((name, row.number))
+                found = self._found(name, row.number)
                 self.outcome.count(status_of(found), found)
 
-    def _found(self, key: RowKey) -> list[Finding]:
+    def _found(self, table: str, number: int) -> list[Finding]:
         """A row's findings: its single-row rules', then its batch rules' in rule order."""
-        found = self.findings.get(key, [])
-        by_rule = self.batch.get(key)
+        found = self.findings[table].get(number, [])
+        by_rule = self.batch[table].get(number)
         if by_rule:
             found = [*found, *sorted(by_rule.values(), key=lambda finding: self.rank[finding.rule])]
         return found

@@ -8,6 +8,7 @@ byte-identical output.
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring  # the C encoder json.dumps uses
 from typing import TextIO
 
 from mentorrules.engine import Report
@@ -15,20 +16,19 @@ from mentorrules.engine import Report
 
 def write(report: Report, stream: TextIO) -> None:
     """Write the report; ``json.load`` of the output equals ``report.to_dict()``."""
-    head = report.to_dict()
-    del head["records"]
-    stream.write(json.dumps(head, ensure_ascii=False)[:-1])
+    stream.write(json.dumps(report.head(), ensure_ascii=False)[:-1])
     stream.write(', "records": [')
-    dumps = json.dumps
-    first = True
+    dumps, quote = json.dumps, encode_basestring
+    tables: dict[str, str] = {}
+    separator = "\n  "
     for decision in report.records:
-        stream.write("\n  " if first else ",\n  ")
-        first = False
+        stream.write(separator)
+        separator = ",\n  "
         if decision.findings:
             stream.write(dumps(decision.to_dict(), ensure_ascii=False))
-        else:
-            # The common case, written without building a dict.
-            stream.write(f'{{"table": {dumps(decision.table)}, "row": {decision.row}, '
-                         f'"key": {dumps(decision.key, ensure_ascii=False)}, '
-                         f'"status": "{decision.status.value}", "findings": []}}')
+            continue
+        # The common case, written without building a dict.
+        table = tables.get(decision.table) or tables.setdefault(decision.table, quote(decision.table))
+        stream.write(f'{{"table": {table}, "row": {decision.row}, "key": {quote(decision.key)}, '
+                     f'"status": "{decision.status.value}", "findings": []}}')
     stream.write("\n]}\n")
