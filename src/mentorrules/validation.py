@@ -150,6 +150,10 @@ class Run:
         self.findings: dict[str, dict[int, list[Finding]]] = {name: {} for name in tables}
         self.batch: dict[str, dict[int, dict[str, Finding]]] = {name: {} for name in tables}
         self.outcome = Outcome()
+        # Of a streamed table, what the first pass saw of each row, so that writing needs no
+        # third read: its key, and the problems of the rows that could not be read.
+        self.keys: dict[str, list[str]] = {}
+        self.problems: dict[str, dict[int, tuple[Problem, ...]]] = {}
         self._visited: dict[str, int] = {}  # rows visited per pass, for progress
 
     def _context(self, compiled: CompiledTable, row: Row) -> _Context:
@@ -180,7 +184,7 @@ class Run:
         """The decision on every input row, in input order (after :meth:`decide`)."""
         for name, rows in self.tables.items():
             single, batch = self.findings[name], self.batch[name]
-            for row in self._visit(rows, "writing"):
+            for row in self._visit(self._remembered(name) if name in self.keys else rows, "writing"):
                 if row.problems:
                     yield Decision(name, row.number, row.key, Status.ERROR, error_findings(row.problems))
                 elif row.number in single or row.number in batch:
@@ -189,12 +193,34 @@ class Run:
                 else:
                     yield Decision(name, row.number, row.key, Status.PASS, ())
 
+    def _remember(self, name: str, rows: Iterable[Row]) -> Iterator[Row]:
+        """The rows of a streamed table's first pass, remembering their keys and problems."""
+        if name in self.keys:
+            yield from rows
+            return
+        keys: list[str] = []
+        problems: dict[int, tuple[Problem, ...]] = {}
+        for row in rows:
+            keys.append(row.key)
+            if row.problems:
+                problems[row.number] = row.problems
+            yield row
+        self.keys[name], self.problems[name] = keys, problems
+
+    def _remembered(self, name: str) -> Iterator[Row]:
+        """A streamed table's rows as the first pass remembered them: numbers, keys, problems
+        (writing a decision needs no values)."""
+        problems = self.problems[name]
+        empty = self.contracts[name].record_of({})
+        for number, key in enumerate(self.keys[name], start=1):
+            yield Row(number, empty, problems.get(number, ()), key)
+
     def _gather(self, name: str, rows: Sequence[Row], *, held: bool) -> None:
         compiled = self.evaluator.tables[name]
         contract = compiled.table
         grouping = [rule for rule in self.rules if rule.table.name == name and rule.batch.group_by]
         findings = self.evaluator.findings
-        for row in self._visit(rows, "reading"):
+        for row in self._visit(rows if held else self._remember(name, rows), "reading"):
             if row.problems:
                 continue
             values = row.values
@@ -246,7 +272,7 @@ class Run:
         all_verdicts = [_Verdicts(rule, self.groups.get(rule.rule.id), self._lookups(rule)) for rule in rules]
         findings = self.evaluator.findings
         readable = 0
-        for row in self._visit(self.tables[name], "checking"):
+        for row in self._visit(self._remember(name, self.tables[name]), "checking"):
             if row.problems:
                 self.outcome.count(Status.ERROR, error_findings(row.problems))
                 continue
