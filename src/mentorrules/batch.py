@@ -425,7 +425,7 @@ class Groups:
     bare, not in a list; distinct values are a small tuple until there are many.
     """
 
-    __slots__ = ("_bare", "_folds", "_single", "rule", "states")
+    __slots__ = ("_bare", "_folds", "_single", "names_of", "rule", "states")
 
     def __init__(self, rule: BatchRule) -> None:
         self.rule = rule
@@ -433,6 +433,23 @@ class Groups:
         self._folds = [_FOLDS[aggregate.function] for aggregate in rule.batch.aggregates]
         self._single = len(rule.batch.group_by) == 1
         self._bare = len(self._folds) == 1 and not rule.by_group
+        self.names_of = self._namer()
+
+    def _namer(self) -> Callable[[tuple[Any, ...], Any], dict[str, Any]]:
+        """A generated function from a group's key and state to the names ``require`` uses."""
+        parts = [f"{name!r}: _key[{index}]" for index, (name, _) in enumerate(self.rule.batch.group_by)]
+        for index, aggregate in enumerate(self.rule.batch.aggregates):
+            value = "_state" if self._bare else f"_state[{index}]"
+            shown = {"count_distinct": f"_len({value})", "distinct": f"_sorted({value})",
+                     "sum": f"(_zero{index} if {value} is _EMPTY else {value})"}.get(aggregate.function, value)
+            parts.append(f"{aggregate.name!r}: {shown}")
+        namespace: dict[str, Any] = {"__builtins__": {}, "_len": len, "_sorted": sorted, "_EMPTY": _EMPTY_SUM,
+                                     **{f"_zero{index}": _ZERO_SUM.get(aggregate.kind, 0)
+                                        for index, aggregate in enumerate(self.rule.batch.aggregates)}}
+        source = "def _names(_key, _state):\n    return {" + ", ".join(parts) + "}\n"
+        exec(compile(source, f"<mentorrules {self.rule.rule.id} names>", "exec"), namespace)
+        namer: Callable[[tuple[Any, ...], Any], dict[str, Any]] = namespace["_names"]
+        return namer
 
     def add(self, member: Member) -> None:
         """Count a member in its group; raises a CANNOT_CHECK error if its group key cannot be computed."""
@@ -461,14 +478,7 @@ class Groups:
 
     def names(self, key: tuple[Any, ...]) -> dict[str, Any]:
         """The group's key parts and aggregates, by the names ``require`` uses."""
-        state = self.states[key[0] if self._single else key]
-        names = dict(zip((name for name, _ in self.rule.batch.group_by), key, strict=True))
-        for aggregate, value in zip(self.rule.batch.aggregates, (state,) if self._bare else state, strict=False):
-            function = aggregate.function
-            names[aggregate.name] = (len(value) if function == "count_distinct"
-                                     else sorted(value) if function == "distinct"
-                                     else _ZERO_SUM.get(aggregate.kind, 0) if value is _EMPTY_SUM else value)
-        return names
+        return self.names_of(key, self.states[key[0] if self._single else key])
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         """The key of each group."""
