@@ -97,6 +97,70 @@ def test_mask_hides_personal_values_in_every_format(run_cli, tmp_path: Path, kin
     assert "[masked]" in text
 
 
+def _mask_case(tmp_path: Path, name: str, message: str, people_extra: str = "") -> tuple[Path, Path]:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "payouts.csv").write_text(
+        "payout_id,payee_id,role,program,state,school_year,pay_date,amount\n"
+        "P-1,T-1,coach,NM_PILOT,NM,2025-26,2025-09-15,500.00\n", encoding="utf-8")
+    (data / "people.csv").write_text(f"person_id,name,email\nT-1,{name},ana@example.org\n{people_extra}",
+                                     encoding="utf-8")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - id: MK-001\n    title: t\n    table: payouts\n    require: payout.role == 'mentor'\n"
+                     f"    message: \"{message}\"\n", encoding="utf-8")
+    return data, rules
+
+
+def test_mask_hides_a_personal_value_whatever_the_message_does_with_it(run_cli, tmp_path: Path) -> None:
+    data, rules = _mask_case(tmp_path, "Ana Ruiz", "{lower(payee.name)} / {upper(payee.email)} is a {payout.role}")
+    result = run_cli("validate", data, "--pack", "core", "--rules", rules, "--format", "json", "--mask")
+    [finding] = [f for r in json.loads(result.out)["records"] for f in r["findings"] if f["rule"] == "MK-001"]
+    assert finding["message"] == "[masked] / [masked] is a coach"
+
+
+def test_mask_leaves_words_that_merely_contain_a_masked_value(run_cli, tmp_path: Path) -> None:
+    data, rules = _mask_case(tmp_path, "men", "{payee.name} is a {payout.role}; mentors and mentees are paid")
+    result = run_cli("validate", data, "--pack", "core", "--rules", rules, "--format", "json", "--mask")
+    [finding] = [f for r in json.loads(result.out)["records"] for f in r["findings"] if f["rule"] == "MK-001"]
+    assert finding["message"] == "[masked] is a coach; mentors and mentees are paid"
+
+
+def test_mask_hides_masked_keys_and_unreadable_masked_cells(run_cli, tmp_path: Path) -> None:
+    data, rules = _mask_case(tmp_path, "Ana Ruiz", "{payout.role}", people_extra="T-2,\"Bo\x00b\",bo@example.org\n")
+    result = run_cli("validate", data, "--pack", "core", "--rules", rules, "--format", "json",
+                     "--mask", "person_id,name")
+    people = [r for r in json.loads(result.out)["records"] if r["table"] == "people"]
+    assert [r["key"] for r in people] == ["[masked]", "[masked]"]
+    assert people[1]["status"] == "error"
+    assert "Bo" not in json.dumps(people) and "masked" in people[1]["findings"][0]["message"]
+
+
+def test_progress_on_a_terminal_shows_each_pass_and_clears_its_line(tmp_path: Path) -> None:
+    from mentorrules.cli import _Progress
+
+    class Terminal:
+        text = ""
+
+        def write(self, text: str) -> None:
+            self.text += text
+
+        def flush(self) -> None:
+            pass
+
+    terminal = Terminal()
+    saved, sys.stderr = sys.stderr, terminal  # type: ignore[assignment]
+    try:
+        progress = _Progress()
+        progress("reading", 10_000)
+        progress("checking", 20_000)
+        progress.close()
+    finally:
+        sys.stderr = saved
+    assert "reading: 10,000 rows" in terminal.text and "checking: 20,000 rows" in terminal.text
+    assert "rows/s" in terminal.text
+    assert terminal.text.endswith("\r\x1b[2K")  # the report starts on a clean line
+
+
 def test_a_workbook_with_serial_dates_and_binary_numbers_is_read_exactly(tmp_path: Path) -> None:
     workbook = Workbook()
     sheet = workbook.active
@@ -121,7 +185,7 @@ def test_a_workbook_with_serial_dates_and_binary_numbers_is_read_exactly(tmp_pat
 def test_progress_is_quiet_when_stderr_is_not_a_terminal(run_cli) -> None:
     result = run_cli("validate", EXAMPLES, "--format", "json", "--as-of", "2026-01-01")
     assert result.code == 1
-    assert "rows checked" not in result.err
+    assert "rows/s" not in result.err
 
 
 # -- the administrator's walkthrough (README: "Change a cap from a date onwards") -------------------

@@ -24,9 +24,8 @@ from decimal import Decimal
 from itertools import product
 from typing import Any
 
-from mentorrules.compiling import CANNOT_CHECK, Mode, Namespace, Renderer, build
+from mentorrules.compiling import CANNOT_CHECK, MASKED, Namespace, Renderer, build, columns_read, message_code
 from mentorrules.evaluation import Finding, Index, Values, columns_of, periods_of, school_year_of_record, show
-from mentorrules.expressions import Expression
 from mentorrules.rulebook import Aggregate, Lookup, Rule, RuleBook
 from mentorrules.tables import Table
 
@@ -118,10 +117,10 @@ class BatchRule:
         head = "_n, _d, _sy" if self.by_group else f"{arguments}, _n"
         group_renderer = Renderer(namespace, {} if self.by_group else facts, columns, parameters, book.functions,
                                   names=names, date=date)
-        pieces = [f"_show({group_renderer.render(part, Mode.SAFE)})" if isinstance(part, Expression)
-                  else repr(part) for part in rule.message]
+        self.name_columns = self._name_columns()
         lines += [f"def _require({head}):", f"    return {group_renderer.render(rule.require)}",
-                  f"def _message({head}):", "    return " + (" + ".join(pieces) or "''")]
+                  f"def _message({head}, _masked=None):",
+                  f"    return {message_code(rule.message, group_renderer, self.name_columns)}"]
         module = build("\n".join(lines) + "\n", namespace, f"<mentorrules {rule.id} batch>")
         self._applies = module["_applies"]
         self._group = module["_group"]
@@ -133,6 +132,16 @@ class BatchRule:
         self._message = module["_message"]
         self.referenced = _referenced_fields(rule)
         self.optional = _optional_fields(rule)
+
+    def _name_columns(self) -> dict[str, frozenset[str]]:
+        """The columns behind each name ``require`` and messages read (for masking)."""
+        def read(aggregate: Aggregate) -> frozenset[str]:
+            return columns_read(aggregate.argument) if aggregate.argument is not None else frozenset()
+
+        batch = self.batch
+        return {**{name: columns_read(expression) for name, expression in batch.group_by},
+                **{aggregate.name: read(aggregate) for aggregate in batch.aggregates},
+                **{lookup.name: read(lookup.aggregate) for lookup in batch.lookups}}
 
     def _names(self) -> list[str]:
         batch = self.batch
@@ -231,9 +240,15 @@ class BatchRule:
         except CANNOT_CHECK:
             return ()
 
-    def group_label(self, key: tuple[Any, ...]) -> str:
-        """The key of a group record: ``RULE:part/part``."""
-        return f"{self.rule.id}:" + "/".join(show(part) for part in key)
+    def group_label(self, key: tuple[Any, ...], masked: frozenset[str] | None = None) -> str:
+        """The key of a group record: ``RULE:part/part`` (a part read from a masked column is ``[masked]``)."""
+        return f"{self.rule.id}:" + "/".join(
+            MASKED if masked and masked & self.name_columns[name] else show(part)
+            for (name, _), part in zip(self.batch.group_by, key, strict=True))
+
+    def shown_key(self, key: str, masked: frozenset[str] | None) -> str:
+        """A row key of the rule's table as a report shows it (``[masked]`` when a key column is)."""
+        return MASKED if masked and masked.intersection(self.table.key) else key
 
     # -- aggregates and findings ---------------------------------------------------------------
     def argument_values(self, member: Member) -> list[Any]:
@@ -252,19 +267,20 @@ class BatchRule:
         return {aggregate.name: aggregate_of(aggregate, list(column))
                 for aggregate, column in zip(self.batch.aggregates, columns, strict=True)}
 
-    def verdict(self, member: Member, names: Mapping[str, Any]) -> Finding | None:
+    def verdict(self, member: Member, names: Mapping[str, Any],
+                masked: frozenset[str] | None = None) -> Finding | None:
         """The finding of a rule with findings on rows for one member (without ``rows``), or None."""
         try:
             arguments = (member.values, *member.related, member.day, member.school_day, names)
             if self._require(*arguments):
                 return None
-            return Finding(self.rule.id, self.rule.severity, self._message(*arguments), self.rule.source,
+            return Finding(self.rule.id, self.rule.severity, self._message(*arguments, masked), self.rule.source,
                            self.parameter_lines(member))
         except CANNOT_CHECK as error:
-            return self.cannot(member.values, member.related, error)
+            return self.cannot(member.values, member.related, error, masked)
 
-    def check_rows(self, members: Sequence[Member],
-                   names_of: Callable[[Member], Mapping[str, Any]]) -> dict[int, Finding]:
+    def check_rows(self, members: Sequence[Member], names_of: Callable[[Member], Mapping[str, Any]],
+                   masked: frozenset[str] | None = None) -> dict[int, Finding]:
         """Findings per member row number, for rules with findings on rows; a finding names the
         group's failing rows when there are several."""
         findings: dict[int, Finding] = {}
@@ -273,33 +289,36 @@ class BatchRule:
             try:
                 names = names_of(member)
             except CANNOT_CHECK as error:
-                findings[member.row] = self.cannot(member.values, member.related, error)
+                findings[member.row] = self.cannot(member.values, member.related, error, masked)
                 continue
-            found = self.verdict(member, names)
+            found = self.verdict(member, names, masked)
             if found is not None:
                 findings[member.row] = found
                 if not found.message.startswith(CANNOT):
-                    failing.append((member.row, member.key))
+                    failing.append((member.row, self.shown_key(member.key, masked)))
         rows = named_rows(failing) if self.batch.group_by else ()
         return {row: replace(finding, rows=rows) if rows and not finding.message.startswith(CANNOT) else finding
                 for row, finding in findings.items()}
 
-    def check_group(self, key: tuple[Any, ...], members: Sequence[Member],
-                    names: dict[str, Any]) -> GroupFinding | None:
+    def check_group(self, key: tuple[Any, ...], members: Sequence[Member], names: dict[str, Any],
+                    masked: frozenset[str] | None = None) -> GroupFinding | None:
         """The finding of a group, for rules with findings on the group: checked on the date of
         its latest member, whose parameter values the finding shows."""
         return self.group_finding(key, [(member.row, member.key) for member in members],
-                                  max(members, key=lambda member: member.day), names)
+                                  max(members, key=lambda member: member.day), names, masked)
 
     def group_finding(self, key: tuple[Any, ...], rows: Sequence[tuple[int, str]], latest: Member,
-                      names: Mapping[str, Any]) -> GroupFinding | None:
-        label = self.group_label(key)
+                      names: Mapping[str, Any], masked: frozenset[str] | None = None) -> GroupFinding | None:
+        label = self.group_label(key, masked)
+        rows = [(row, self.shown_key(row_key, masked)) for row, row_key in rows]
         try:
             if self._require(names, latest.day, latest.school_day):
                 return None
-            message = self._message(names, latest.day, latest.school_day)
+            message = self._message(names, latest.day, latest.school_day, masked)
         except CANNOT_CHECK:
-            message = f"{CANNOT}" + ", ".join(f"{name} = {show(value)}" for name, value in names.items())
+            message = f"{CANNOT}" + ", ".join(
+                f"{name} = {MASKED if masked and masked & self.name_columns.get(name, frozenset()) else show(value)}"
+                for name, value in names.items())
         return GroupFinding(label, Finding(self.rule.id, self.rule.severity, message, self.rule.source,
                                            self.parameter_lines(latest), rows=named_rows(rows, always=True)))
 
@@ -311,7 +330,8 @@ class BatchRule:
             lines.append(f"params.{name}<{since.isoformat()}> = {show(value)}")
         return tuple(lines)
 
-    def cannot(self, values: Values, related: Sequence[Any], error: Exception | None = None) -> Finding:
+    def cannot(self, values: Values, related: Sequence[Any], error: Exception | None = None,
+               masked: frozenset[str] | None = None) -> Finding:
         """A "cannot check" finding naming the empty fields: those of the linked row that
         ``error`` (a :class:`LinkedRowUnchecked`) is about when it has any, else the row's own."""
         where = ""
@@ -321,7 +341,9 @@ class BatchRule:
             empty = [text for text, (fact, name) in self.referenced.items()
                      if fact == alias and error.other.get(name) is None]
             if empty:
-                where = f" in {alias} {self.book.tables[error.lookup.table].key_of(error.other)!r}"
+                other = self.book.tables[error.lookup.table]
+                shown = MASKED if masked and masked.intersection(other.key) else other.key_of(error.other)
+                where = f" in {alias} {shown!r}"
         if not where:
             empty = [text for text, (fact, name) in self.referenced.items()
                      if _value(fact, name, self.table, values, related) is None]

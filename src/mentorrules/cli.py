@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 _EXCERPT_WIDTH = 120  # characters of a source line shown under a problem
 EXIT_PIPE_CLOSED = 128 + 13  # killed by SIGPIPE, as `yes | head -1` leaves `yes`
-MASKED = "[masked]"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -147,6 +146,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="the record to explain, e.g. payouts:P-0412")
     packs_options(explain)
     explain.add_argument("--as-of", type=_date, metavar="DATE")
+    explain.add_argument("--mask", nargs="?", const="", metavar="FIELD,...",
+                         help="show [masked] for values of these personal columns (alone: the packs' defaults)")
     explain.set_defaults(run=_explain)
 
     packs = commands.add_parser("packs", help="list installed packs and the session backend")
@@ -192,14 +193,14 @@ def _validate(args: argparse.Namespace) -> int:
         raise MentorRulesError([Problem("MR410", "an xlsx report needs a file", Location(),
                                         hint="add --output report.xlsx")])
     engine = _engine(args)
-    mask = None
-    if args.mask is not None:
-        mask = [name.strip() for name in args.mask.split(",") if name.strip()] or list(engine.mask_defaults())
-    # Reports that show the input rows, and masking, need every column; the others only what rules read.
-    dataset = engine.read(args.data, every_column=args.format in ("html", "xlsx") or mask is not None)
+    mask = _mask_of(args, engine)
+    # Reports that show the input rows need every column; the others only what rules read.
+    dataset = engine.read(args.data, every_column=args.format in ("html", "xlsx"))
     progress = _Progress() if sys.stderr.isatty() else None
     report = engine.validate(dataset, as_of=args.as_of, mask=mask, progress=progress)
     titles = {rule.id: rule.title for rule in engine.rules}
+    from mentorrules.compiling import MASKED
+
     rows = {name: [{column: MASKED if column in report.masked and value is not None else value
                     for column, value in row.values.items()} for row in table_rows]
             for name, table_rows in dataset.tables.items()} if args.format in ("html", "xlsx") else {}
@@ -220,6 +221,13 @@ def _validate(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.close()
     return EXIT_CLEAN if report.clean else EXIT_FINDINGS
+
+
+def _mask_of(args: argparse.Namespace, engine: Engine) -> list[str] | None:
+    """The columns ``--mask`` names; alone, the packs' defaults; absent, None."""
+    if args.mask is None:
+        return None
+    return [name.strip() for name in args.mask.split(",") if name.strip()] or list(engine.mask_defaults())
 
 
 class _Progress:
@@ -327,7 +335,7 @@ def _explain(args: argparse.Namespace) -> int:
 
     engine = _engine(args)
     table, key = args.record
-    explained = engine.explain(args.data, table, key, as_of=args.as_of)
+    explained = engine.explain(args.data, table, key, as_of=args.as_of, mask=_mask_of(args, engine))
     width = max(len(rule.id) for rule in engine.rules)
     for number, (decision, explanations) in enumerate(explained):
         print(("\n" if number else "") + f"{table} {key} (row {decision.row}): {decision.status.value}")

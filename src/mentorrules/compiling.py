@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -253,10 +253,49 @@ def safe_parameter(value_on: Callable[[dt.date], Any], day: dt.date) -> Any:
         return None
 
 
+MASKED = "[masked]"
+
+
+def columns_read(expression: Expression, names: Mapping[str, frozenset[str]] | None = None) -> frozenset[str]:
+    """The columns an expression reads: fields of facts, and the columns behind batch ``names``.
+
+    >>> from mentorrules.expressions import Scope, parse
+    >>> scope = Scope(facts={"payee": {"name": "text", "career_year": "integer"}})
+    >>> sorted(columns_read(parse("payee.name == 'Ana' and payee.career_year > 1", scope)))
+    ['career_year', 'name']
+    """
+    found: set[str] = set()
+    for node in ast.walk(expression.tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id != "params":
+            found.add(node.attr)
+        elif isinstance(node, ast.Name) and names and node.id in names:
+            found |= names[node.id]
+    return frozenset(found)
+
+
+def message_code(parts: Sequence[str | Expression], renderer: Renderer,
+                 names: Mapping[str, frozenset[str]] | None = None) -> str:
+    """The Python expression of a message template; a piece that reads a column named in
+    ``_masked`` (a parameter of the generated function) shows ``[masked]`` instead of a value,
+    whatever the piece does with the column (``lower(payee.name)`` is masked too)."""
+    pieces = []
+    for part in parts:
+        if not isinstance(part, Expression):
+            pieces.append(repr(part))
+            continue
+        shown = f"_show({renderer.render(part, Mode.SAFE)})"
+        columns = columns_read(part, names)
+        if columns:
+            reference = renderer.namespace.add("m", columns, ("columns", tuple(sorted(columns))))
+            shown = f"(_MASKED if _masked and not _masked.isdisjoint({reference}) else {shown})"
+        pieces.append(shown)
+    return " + ".join(pieces) or "''"
+
+
 BASE_GLOBALS: dict[str, Any] = {
     "__builtins__": {}, "_div": divide, "_get": safe_get, "_item": safe_item,
     "_no_value": no_value, "_safe_param": safe_parameter, "_CANNOT": CANNOT_CHECK, "_str": str,
-    "_safe": safe_value, "_call": call_recorded,
+    "_safe": safe_value, "_call": call_recorded, "_MASKED": MASKED,
 }
 
 

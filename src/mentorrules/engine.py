@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, overload
 from mentorrules import __version__, validation
 from mentorrules.batch import BatchRule, Member
 from mentorrules.batch import explain as explain_batch
+from mentorrules.compiling import MASKED
 from mentorrules.errors import Location, MentorRulesError, Problem
 from mentorrules.evaluation import Decision, Evaluator, Explanation, Index, Step, periods_of
 from mentorrules.packs import Pack, discover
@@ -39,7 +40,6 @@ from mentorrules.validation import Outcome, Progress, Run
 if TYPE_CHECKING:
     from mentorrules.streaming import Session, SessionPool
 
-MASK = "[masked]"
 
 DataSource = str | Path | Sequence[str | Path] | Mapping[str, Iterable[Mapping[str, Any]]] | DataSet
 
@@ -272,8 +272,9 @@ class Engine:
         problems with single rows are error records in the report. Findings of batch rules
         about a whole group follow the input rows as records of table ``group``.
 
-        ``mask`` names personal fields whose values are hidden in the report (see
-        :meth:`mask_defaults`); ``progress`` is called with the pass (``reading``,
+        ``mask`` names personal columns whose values the report never shows: a message part,
+        a key or a cell that reads one shows ``[masked]``, whatever the rule does with the value
+        (see :meth:`mask_defaults`). ``progress`` is called with the pass (``reading``,
         ``checking``, ``writing``) and the number of rows visited so far.
 
         >>> engine = Engine.load(packs=[])
@@ -284,18 +285,13 @@ class Engine:
         >>> report.summary["rows"], report.summary["fail"], report.records_of("payouts")[0].findings[0].rule
         (2, 1, 'STIPEND-001')
         """
-        dataset = self.read(data, every_column=mask is not None)
-        run = Run(self._evaluator, self._batch, dataset.tables, as_of or dt.date.today(), progress)
+        dataset = self.read(data, every_column=False)
+        masked = tuple(dict.fromkeys(mask or ()))
+        run = Run(self._evaluator, self._batch, dataset.tables, as_of or dt.date.today(), progress, frozenset(masked))
         outcome = run.decide()
-        report = Report(__version__, tuple((pack.name, pack.version) for pack in self.packs), self.digest,
-                        Decisions(run, outcome.rows), dict(dataset.sources), tuple(outcome.groups),
-                        totals=outcome.summary)
-        if mask is None:
-            return report
-        fields = tuple(mask)
-        values = {str(row.values.get(name)) for rows in dataset.tables.values() for row in rows
-                  for name in fields if row.values.get(name) not in (None, "")}
-        return _mask(report, fields, values)
+        return Report(__version__, tuple((pack.name, pack.version) for pack in self.packs), self.digest,
+                      Decisions(run, outcome.rows), dict(dataset.sources), tuple(outcome.groups), masked,
+                      totals=outcome.summary)
 
     def mask_defaults(self) -> tuple[str, ...]:
         """The personal fields the loaded packs ask to mask (core: name, email)."""
@@ -314,24 +310,28 @@ class Engine:
         return frozenset(name for name, table in self._book.tables.items()
                          if name not in looked_up and not table.unique)
 
-    def explain(self, data: DataSource, table: str, key: str,
-                as_of: dt.date | None = None) -> list[tuple[Decision, list[Explanation]]]:
+    def explain(self, data: DataSource, table: str, key: str, as_of: dt.date | None = None,
+                mask: Iterable[str] | None = None) -> list[tuple[Decision, list[Explanation]]]:
         """Each row of ``table`` with this key (a repeated key has several), its decision, and how
-        each rule that applies to it went: sub-expression values, parameters with their dates."""
+        each rule that applies to it went: sub-expression values, parameters with their dates.
+        Values read from ``mask`` columns show as ``[masked]``."""
         dataset = self.read(data)
         contract = self._table(table)
-        day = as_of or dt.date.today()
-        run = Run(self._evaluator, self._batch, dataset.tables, day)
+        masked = frozenset(mask or ())
+        run = Run(self._evaluator, self._batch, dataset.tables, as_of or dt.date.today(), masked=masked)
         run.decide()
-        decisions = [decision for decision in run.decisions() if decision.table == table and decision.key == key]
-        if not decisions:
+        rows = [row for row in dataset.tables.get(table, ()) if row.key == key]
+        if not rows:
             raise MentorRulesError([Problem("MR312", f"no {table} row has the key {key!r}",
                                             Location(dataset.sources.get(table)))])
-        rows = dataset.tables[table]
-        return [(decision, self._explain_row(run, contract, rows[decision.row - 1], decision))
-                for decision in decisions]
+        numbers = {row.number for row in rows}
+        decisions = {decision.row: decision for decision in run.decisions()
+                     if decision.table == table and decision.row in numbers}
+        return [(decisions[row.number], self._explain_row(run, contract, row, decisions[row.number], masked))
+                for row in rows]
 
-    def _explain_row(self, run: Run, contract: Table, row: Row, decision: Decision) -> list[Explanation]:
+    def _explain_row(self, run: Run, contract: Table, row: Row, decision: Decision,
+                     masked: frozenset[str]) -> list[Explanation]:
         if row.problems:
             return []
         table = contract.name
@@ -349,13 +349,21 @@ class Engine:
                 explanations.append(Explanation(rule.rule, False, None, (), (), batch_findings.get(rule.rule.id)))
                 continue
             members = [other for other in run.members(rule) if isinstance(other, Member)]
-            steps = tuple(Step(name, value) for name, value in
-                          explain_batch(rule, member, members, run.readable, run.passes))
+            steps = []
+            for name, value in explain_batch(rule, member, members, run.readable, run.passes):
+                hidden = masked & rule.name_columns.get(name, frozenset()) or (
+                    name == "rows of the group" and masked.intersection(contract.key))
+                steps.append(Step(name, MASKED if hidden else value))
             periods = periods_of(self._book, rule.rule, row.values, row_day)
             finding = batch_findings.get(rule.rule.id)
-            explanations.append(Explanation(rule.rule, True, finding is None, steps, rule.parameter_lines(member),
-                                            finding, periods))
-        return explanations
+            explanations.append(Explanation(rule.rule, True, finding is None, tuple(steps),
+                                            rule.parameter_lines(member), finding, periods))
+        if not masked:
+            return explanations
+        # A single-row rule's step is the text of a sub-expression: masked when it reads a masked column.
+        return [replace(explanation, steps=tuple(
+            replace(step, value=MASKED) if masked & set(re.findall(r"\.(\w+)", step.text)) else step
+            for step in explanation.steps)) for explanation in explanations]
 
     def read(self, data: DataSource, *, every_column: bool = True) -> DataSet:
         """Typed rows of a data source; raise :class:`MentorRulesError` for file problems.
@@ -410,21 +418,3 @@ def _columns_read(book: RuleBook) -> dict[str, frozenset[str]]:
                     read[facts[node.value.id]].add(node.attr)
     return {name: frozenset(columns) for name, columns in read.items()}
 
-
-def _mask(report: Report, fields: Sequence[str], values: Iterable[str]) -> Report:
-    """The report with every occurrence of the given personal values replaced by ``[masked]``."""
-    shown = sorted({value for value in values if len(value) >= 2}, key=len, reverse=True)
-    if not shown:
-        return replace(report, masked=tuple(fields))
-    pattern = re.compile("|".join(re.escape(value) for value in shown))
-
-    def hide(text: str) -> str:
-        return pattern.sub(MASK, text)
-
-    def hidden(decision: Decision) -> Decision:
-        findings = tuple(replace(f, message=hide(f.message), rows=tuple(hide(r) for r in f.rows))
-                         for f in decision.findings)
-        return replace(decision, key=hide(decision.key), findings=findings)
-
-    return replace(report, decisions=tuple(hidden(d) for d in report.decisions),
-                   groups=tuple(hidden(d) for d in report.groups), masked=tuple(fields))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -23,6 +24,7 @@ from typing import Any
 
 from mentorrules.compiling import (
     CANNOT_CHECK,
+    MASKED,
     FactMissing,
     FunctionRefused,
     Mode,
@@ -30,9 +32,10 @@ from mentorrules.compiling import (
     Recorder,
     Renderer,
     build,
+    message_code,
 )
 from mentorrules.errors import Problem
-from mentorrules.expressions import Expression, Scope, parse
+from mentorrules.expressions import Scope, parse
 from mentorrules.functions import school_year_start
 from mentorrules.parameters import NoValueInForce, Parameter
 from mentorrules.rulebook import Rule, RuleBook, Severity, Source
@@ -103,11 +106,27 @@ def status_of(findings: Sequence[Finding]) -> Status:
     return Status.FAIL if any(f.severity is Severity.ERROR for f in findings) else Status.PASS
 
 
-def error_findings(problems: Sequence[Problem]) -> tuple[Finding, ...]:
-    """The findings of a row that could not be read: one per bad cell."""
-    return tuple(Finding(problem.code, Severity.ERROR,
-                         problem.message + (f" ({problem.hint})" if problem.hint else ""))
-                 for problem in problems)
+def error_findings(problems: Sequence[Problem], masked: frozenset[str] | None = None,
+                   key_masked: bool = False) -> tuple[Finding, ...]:
+    """The findings of a row that could not be read: one per bad cell. The cell of a masked
+    column is not quoted (nor a masked key, for a repeated key).
+
+    >>> from mentorrules.errors import Location
+    >>> problem = Problem("MR310", "column 'email': 'a@b' is not valid here",
+    ...                   Location("people.csv", row=2, field="email"))
+    >>> error_findings([problem], frozenset({"email"}))[0].message
+    "column 'email': the cell cannot be read (its value is masked)"
+    """
+    found = []
+    for problem in problems:
+        field = problem.location.field
+        if (masked and field in masked) or (key_masked and problem.code == "MR313"):
+            message = (f"column {field!r}: the cell cannot be read (its value is masked)" if field
+                       else "the key is repeated (its value is masked)")
+        else:
+            message = problem.message + (f" ({problem.hint})" if problem.hint else "")
+        found.append(Finding(problem.code, Severity.ERROR, message))
+    return tuple(found)
 
 
 # -- compiled tables ----------------------------------------------------------------------------
@@ -266,9 +285,7 @@ def _rule_lines(rule: Rule, index: int, renderer: Renderer, indent: str) -> list
 
 def _rule_code(rule: Rule, renderer: Renderer, table: Table) -> RuleCode:
     arguments = ", ".join([table.record, *table.relations, "_d", "_sy"])
-    pieces = [f"_show({renderer.render(part, Mode.SAFE)})" if isinstance(part, Expression) else repr(part)
-              for part in rule.message]
-    message = build(f"def _message({arguments}):\n    return " + (" + ".join(pieces) or "''") + "\n",
+    message = build(f"def _message({arguments}, _masked=None):\n    return {message_code(rule.message, renderer)}\n",
                     renderer.namespace, f"<mentorrules {rule.id} message>")["_message"]
     recording = Renderer(Namespace(), renderer.facts, renderer.columns, renderer.parameters, renderer.functions,
                          date=renderer.date)
@@ -343,17 +360,18 @@ class Evaluator:
         self.tables = {name: compile_table(book, table) for name, table in book.tables.items()}
 
     def findings(self, table: str, record: Values, day: dt.date,
-                 indexes: Mapping[str, Index]) -> list[Finding]:
-        """The findings of the rules of ``table`` on one typed record."""
+                 indexes: Mapping[str, Index], masked: frozenset[str] | None = None) -> list[Finding]:
+        """The findings of the rules of ``table`` on one typed record; messages show ``[masked]``
+        for any value read from a ``masked`` column."""
         compiled = self.tables[table]
         failed: list[int] = []
         compiled.check(record, day, indexes, failed)
         if not failed:
             return []
-        return [self._finding(compiled, index, record, day, indexes) for index in failed]
+        return [self._finding(compiled, index, record, day, indexes, masked) for index in failed]
 
     def _finding(self, compiled: CompiledTable, index: int, record: Values, day: dt.date,
-                 indexes: Mapping[str, Index]) -> Finding:
+                 indexes: Mapping[str, Index], masked: frozenset[str] | None = None) -> Finding:
         code = compiled.rules[index if index >= 0 else ~index]
         related = compiled.relate(record, indexes)
         school_day = school_year_of_record(record, day)
@@ -363,20 +381,21 @@ class Evaluator:
         try:
             code.recorded(*arguments, recorder.record, recorder.field, recorder.parameter)
         except FactMissing as missing:
-            return self._cannot(rule, self._missing_fact(compiled, missing.fact, record))
+            return self._cannot(rule, self._missing_fact(compiled, missing.fact, record, masked))
         except (NoValueInForce, FunctionRefused) as error:
             return self._cannot(rule, str(error))
         except CANNOT_CHECK:
             return self._cannot(rule, _missing_values(code, recorder))
         if index < 0:  # failed fast but not when recorded: cannot happen for pure functions
             return self._cannot(rule, "the rule could not be evaluated")
-        return Finding(rule.id, rule.severity, code.message(*arguments), rule.source,
+        return Finding(rule.id, rule.severity, code.message(*arguments, masked), rule.source,
                        _parameter_lines(code, recorder))
 
     def _cannot(self, rule: Rule, reason: str) -> Finding:
         return Finding(rule.id, rule.severity, f"cannot check: {reason}", rule.source)
 
-    def _missing_fact(self, compiled: CompiledTable, fact: str, record: Values) -> str:
+    def _missing_fact(self, compiled: CompiledTable, fact: str, record: Values,
+                      masked: frozenset[str] | None = None) -> str:
         relation = compiled.table.relations.get(fact)
         if relation is None:
             return f"{fact} is missing"
@@ -385,6 +404,8 @@ class Evaluator:
             fields = ", ".join(text.split(".", 1)[-1] for text in relation.key)
             return f"no {fact}: {fields} is empty"
         shown = "/".join(map(show, key)) if isinstance(key, tuple) else show(key)
+        if masked and masked & set(re.findall(r"\.(\w+)", " ".join(relation.key))):
+            shown = MASKED
         return f"{fact} {shown!r} is not in {relation.table}"
 
     def explain(self, table: str, record: Values, day: dt.date,

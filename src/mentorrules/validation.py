@@ -35,7 +35,7 @@ from mentorrules.batch import (
     named_rows,
     order,
 )
-from mentorrules.compiling import CANNOT_CHECK
+from mentorrules.compiling import CANNOT_CHECK, MASKED
 from mentorrules.errors import Location, Problem
 from mentorrules.evaluation import (
     CompiledTable,
@@ -136,8 +136,9 @@ class Run:
     """One validation of a data set: :meth:`decide` once, then :meth:`decisions` as often as needed."""
 
     def __init__(self, evaluator: Evaluator, rules: Sequence[BatchRule], tables: Mapping[str, Sequence[Row]],
-                 as_of: dt.date, progress: Progress | None = None) -> None:
+                 as_of: dt.date, progress: Progress | None = None, masked: frozenset[str] = frozenset()) -> None:
         self.evaluator = evaluator
+        self.masked = masked or None  # columns whose values a report must not show
         self.contracts = evaluator.book.tables
         self.tables = tables
         self.as_of = as_of
@@ -182,16 +183,20 @@ class Run:
 
     def decisions(self) -> Iterator[Decision]:
         """The decision on every input row, in input order (after :meth:`decide`)."""
+        masked = self.masked
         for name, rows in self.tables.items():
             single, batch = self.findings[name], self.batch[name]
+            key_masked = bool(masked and masked.intersection(self.contracts[name].key))
             for row in self._visit(self._remembered(name) if name in self.keys else rows, "writing"):
+                key = MASKED if key_masked else row.key
                 if row.problems:
-                    yield Decision(name, row.number, row.key, Status.ERROR, error_findings(row.problems))
+                    yield Decision(name, row.number, key, Status.ERROR,
+                                   error_findings(row.problems, masked, key_masked))
                 elif row.number in single or row.number in batch:
                     found = self._found(name, row.number)
-                    yield Decision(name, row.number, row.key, status_of(found), tuple(found))
+                    yield Decision(name, row.number, key, status_of(found), tuple(found))
                 else:
-                    yield Decision(name, row.number, row.key, Status.PASS, ())
+                    yield Decision(name, row.number, key, Status.PASS, ())
 
     def _remember(self, name: str, rows: Iterable[Row]) -> Iterator[Row]:
         """The rows of a streamed table's first pass, remembering their keys and problems."""
@@ -225,7 +230,7 @@ class Run:
                 continue
             values = row.values
             if held:
-                found = findings(name, values, row_day(contract, values, self.as_of), self.indexes)
+                found = findings(name, values, row_day(contract, values, self.as_of), self.indexes, self.masked)
                 if found:
                     self.findings[name][row.number] = found
             if not grouping:
@@ -244,7 +249,7 @@ class Run:
             self._decide_groups(rule)
             return
         name = rule.table.name
-        verdicts = _Verdicts(rule, self.groups.get(rule.rule.id), self._lookups(rule))
+        verdicts = _Verdicts(rule, self.groups.get(rule.rule.id), self._lookups(rule), self.masked)
         compiled = self.evaluator.tables[name]
         for row in self.tables.get(name, ()):
             if not row.problems:
@@ -261,7 +266,7 @@ class Run:
                 names.update(lookups(first) if lookups is not None else {})
             except CANNOT_CHECK:
                 names.update({lookup.name: None for lookup in rule.lookups})
-            found = rule.group_finding(key, rows, latest, names)
+            found = rule.group_finding(key, rows, latest, names, self.masked)
             if found is not None:
                 self.outcome.groups.append(Decision(GROUP_TABLE, len(self.outcome.groups) + 1, found.key,
                                                     status_of([found.finding]), (found.finding,)))
@@ -269,7 +274,8 @@ class Run:
     def _decide_streamed(self, name: str) -> None:
         compiled = self.evaluator.tables[name]
         rules = [rule for rule in self.rules if rule.table.name == name and not rule.by_group]
-        all_verdicts = [_Verdicts(rule, self.groups.get(rule.rule.id), self._lookups(rule)) for rule in rules]
+        all_verdicts = [_Verdicts(rule, self.groups.get(rule.rule.id), self._lookups(rule), self.masked)
+                        for rule in rules]
         findings = self.evaluator.findings
         readable = 0
         for row in self._visit(self._remember(name, self.tables[name]), "checking"):
@@ -278,7 +284,7 @@ class Run:
                 continue
             readable += 1
             context = self._context(compiled, row)
-            found = findings(name, row.values, context[2], self.indexes)
+            found = findings(name, row.values, context[2], self.indexes, self.masked)
             if found:
                 self.findings[name][row.number] = found
             for verdicts in all_verdicts:
@@ -360,10 +366,11 @@ class _Verdicts:
     the failing rows of its group once all members are seen."""
 
     def __init__(self, rule: BatchRule, groups: Groups | None,
-                 lookups: Callable[[Member], dict[str, Any]] | None) -> None:
+                 lookups: Callable[[Member], dict[str, Any]] | None, masked: frozenset[str] | None) -> None:
         self.rule = rule
         self.groups = groups
         self.lookups = lookups
+        self.masked = masked
         self.found: list[tuple[RowKey, Finding, Any]] = []
         self.failing: dict[Any, list[tuple[int, str]]] = {}
 
@@ -385,15 +392,16 @@ class _Verdicts:
             if self.lookups is not None:
                 names.update(self.lookups(member))
         except CANNOT_CHECK as error:
-            self.found.append(((member.table, member.row), rule.cannot(member.values, member.related, error), None))
+            self.found.append(((member.table, member.row),
+                               rule.cannot(member.values, member.related, error, self.masked), None))
             return
-        finding = rule.verdict(member, names)
+        finding = rule.verdict(member, names, self.masked)
         if finding is None:
             return
         failed = not finding.message.startswith(CANNOT)
         self.found.append(((member.table, member.row), finding, group if failed else None))
         if failed and group is not None:
-            self.failing.setdefault(group, []).append((member.row, member.key))
+            self.failing.setdefault(group, []).append((member.row, rule.shown_key(member.key, self.masked)))
 
     def findings(self) -> Iterator[tuple[RowKey, Finding]]:
         for row_key, finding, group in self.found:
