@@ -24,8 +24,9 @@ from decimal import Decimal
 from itertools import product
 from typing import Any
 
-from mentorrules.compiling import CANNOT_CHECK, MASKED, Namespace, Renderer, build, columns_read, message_code
+from mentorrules.compiling import CANNOT_CHECK, MASKED, Mode, Namespace, Renderer, build, columns_read, message_code
 from mentorrules.evaluation import Finding, Index, Values, columns_of, periods_of, school_year_of_record, show
+from mentorrules.expressions import Expression
 from mentorrules.rulebook import Aggregate, Lookup, Rule, RuleBook
 from mentorrules.tables import Table
 
@@ -130,8 +131,29 @@ class BatchRule:
                          for n, lookup in enumerate(self.batch.lookups)]
         self._require = module["_require"]
         self._message = module["_message"]
+        self._parameter_keys = self._compile_parameter_keys(renderer, arguments)
         self.referenced = _referenced_fields(rule)
         self.optional = _optional_fields(rule)
+
+    def _compile_parameter_keys(self, renderer: Renderer, arguments: str) -> dict[str, list[Callable[..., Any]]]:
+        """For each parameter map the rule indexes by a row's values (``params.cap[payout.role]``),
+        functions giving the keys a member uses, so that a finding shows the entry it used."""
+        rule = self.rule
+        parts = [rule.require, *(part for part in rule.message if isinstance(part, Expression))]
+        found: dict[str, list[Callable[..., Any]]] = {}
+        for expression in parts:
+            for node in ast.walk(expression.tree):
+                if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute)
+                        and isinstance(node.value.value, ast.Name) and node.value.value.id == "params"):
+                    continue
+                names = {name.id for name in ast.walk(node.slice) if isinstance(name, ast.Name)}
+                if not names <= set(renderer.facts):
+                    continue  # keyed by a group name or an aggregate: the whole map is shown
+                key = replace(expression, text=ast.unparse(node.slice), tree=node.slice)
+                code = f"def _key({arguments}):\n    return {renderer.render(key, Mode.SAFE)}\n"
+                found.setdefault(node.value.attr, []).append(
+                    build(code, renderer.namespace, f"<mentorrules {rule.id} parameter key>")["_key"])
+        return found
 
     def _name_columns(self) -> dict[str, frozenset[str]]:
         """The columns behind each name ``require`` and messages read (for masking)."""
@@ -323,12 +345,18 @@ class BatchRule:
                                            self.parameter_lines(latest), rows=named_rows(rows, always=True)))
 
     def parameter_lines(self, member: Member) -> tuple[str, ...]:
-        """``params.cap<2016-07-01> = ...`` for each parameter the rule uses, on the member's date."""
+        """``params.cap<2016-07-01>['mentor'] = 2000.00`` for each parameter value the rule uses
+        on the member's date: the entries of a map it indexes by the row's values, else the value."""
         lines = []
+        arguments = (member.values, *member.related, member.day, member.school_day)
         for pack, name, since in periods_of(self.book, self.rule, member.values, member.day):
             value = self.book.parameters[pack][name].value_on(since)
-            lines.append(f"params.{name}<{since.isoformat()}> = {show(value)}")
-        return tuple(lines)
+            keys = [key(*arguments) for key in self._parameter_keys.get(name, ())]
+            if keys and isinstance(value, dict) and None not in keys:
+                lines += [f"params.{name}<{since.isoformat()}>[{key!r}] = {show(value.get(key))}" for key in keys]
+            else:
+                lines.append(f"params.{name}<{since.isoformat()}> = {show(value)}")
+        return tuple(dict.fromkeys(lines))
 
     def cannot(self, values: Values, related: Sequence[Any], error: Exception | None = None,
                masked: frozenset[str] | None = None) -> Finding:
