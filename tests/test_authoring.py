@@ -341,3 +341,16 @@ def test_diff_lists_rows_whose_finding_says_something_else(run_cli, tmp_path: Pa
     assert report["rules"]["NMP-005"]["reworded"] == len(reworded)
     text = run_cli("diff", EXAMPLES, "--after", copy, "--as-of", "2026-01-01").out
     assert "~NMP-005" in text and "-> T-0012 was paid 2500.00 as mentor in 2025-26, over the cap 2400.00" in text
+
+
+def test_the_readme_python_tour_runs_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fenced block of the README's "Call it from Python" runs, and its shown result is true."""
+    section = (ROOT / "README.md").read_text("utf-8").split("### Call it from Python")[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(ROOT)
+    scope: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), scope)  # the README's own example, as a user pastes it
+    decision = scope["decision"]
+    assert [(f.rule, f.message) for f in decision.findings] == [  # type: ignore[attr-defined]
+        ("STIPEND-005", "amount 1200.00 differs from the written schedule for NM_PILOT mentor in 2025-26: 1000.00")]
+    assert scope["changed"] and scope["everything"] is not None

@@ -258,11 +258,28 @@ class Engine:
 
         Values may be text (as in CSV) or native (``Decimal``, ``date``); they are typed by
         the table contract first, and a value that cannot be typed gives status ``error``.
+
+        >>> engine = Engine.load(packs=[])
+        >>> decision = engine.evaluate(
+        ...     {"payout_id": "P-1", "payee_id": "T-9", "role": "mentor", "program": "NM_PILOT", "state": "NM",
+        ...      "school_year": "2025-26", "pay_date": "2025-09-15", "amount": "1000.005"},
+        ...     related={"people": [{"person_id": "T-1", "career_year": 1}]})
+        >>> decision.status.value, sorted(finding.rule for finding in decision.findings)
+        ('fail', ['STIPEND-002', 'STIPEND-003', 'STIPEND-005'])
         """
         self._table(table)
+        for name, rows in (related or {}).items():
+            self._check_rows(name, rows)
         data = {name: list(rows) for name, rows in (related or {}).items()}
         data[table] = [record, *data.get(table, [])]
         return self.validate(data, as_of=as_of).records_of(table)[0]
+
+    @staticmethod
+    def _check_rows(name: str, rows: object) -> None:
+        if isinstance(rows, (Mapping, str, bytes)):
+            raise MentorRulesError([Problem(
+                "MR300", f"the rows of {name!r} are a {type(rows).__name__}, not a list of rows", Location(name),
+                hint=f"give a list of mappings, e.g. {{{name!r}: [{{...}}, {{...}}]}}")])
 
     def validate(self, data: DataSource, as_of: dt.date | None = None, *,
                  mask: Iterable[str] | None = None, progress: Progress | None = None) -> Report:
@@ -377,6 +394,7 @@ class Engine:
         if isinstance(data, Mapping):
             dataset = DataSet()
             for name, rows in data.items():
+                self._check_rows(name, rows)
                 dataset.tables[name] = rows_from(self._table(name), rows, name)
                 dataset.sources[name] = name
             return dataset

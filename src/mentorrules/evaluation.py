@@ -45,6 +45,17 @@ Values = Mapping[str, Any]
 Index = Mapping[Any, Values]
 
 
+class TableIndex(dict[Any, Values]):
+    """A unique-keyed table's readable rows by key, and the row number of each key whose row
+    could not be read (so that a rule can say the row is there but unreadable, not missing)."""
+
+    __slots__ = ("unreadable",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unreadable: dict[Any, int] = {}
+
+
 class Status(StrEnum):
     """A record's outcome: ``fail`` has an error-severity finding, ``error`` could not be read."""
 
@@ -381,7 +392,7 @@ class Evaluator:
         try:
             code.recorded(*arguments, recorder.record, recorder.field, recorder.parameter)
         except FactMissing as missing:
-            return self._cannot(rule, self._missing_fact(compiled, missing.fact, record, masked))
+            return self._cannot(rule, self._missing_fact(compiled, missing.fact, record, indexes, masked))
         except (NoValueInForce, FunctionRefused) as error:
             return self._cannot(rule, str(error))
         except CANNOT_CHECK:
@@ -394,7 +405,7 @@ class Evaluator:
     def _cannot(self, rule: Rule, reason: str) -> Finding:
         return Finding(rule.id, rule.severity, f"cannot check: {reason}", rule.source)
 
-    def _missing_fact(self, compiled: CompiledTable, fact: str, record: Values,
+    def _missing_fact(self, compiled: CompiledTable, fact: str, record: Values, indexes: Mapping[str, Index],
                       masked: frozenset[str] | None = None) -> str:
         relation = compiled.table.relations.get(fact)
         if relation is None:
@@ -406,6 +417,9 @@ class Evaluator:
         shown = "/".join(map(show, key)) if isinstance(key, tuple) else show(key)
         if masked and masked & set(re.findall(r"\.(\w+)", " ".join(relation.key))):
             shown = MASKED
+        unreadable = getattr(indexes.get(relation.table), "unreadable", {}).get(key)
+        if unreadable is not None:
+            return f"{fact} {shown!r} is in {relation.table} row {unreadable}, which could not be read"
         return f"{fact} {shown!r} is not in {relation.table}"
 
     def explain(self, table: str, record: Values, day: dt.date,

@@ -44,6 +44,7 @@ from mentorrules.evaluation import (
     Finding,
     Index,
     Status,
+    TableIndex,
     Values,
     error_findings,
     status_of,
@@ -62,17 +63,19 @@ def index_tables(contracts: Mapping[str, Table], tables: Mapping[str, Sequence[R
     """Rows of unique-keyed tables by key, for related-fact lookups.
 
     A repeated key makes the later row an error row (MR313), since a relation to it would be
-    ambiguous; tables that are never looked up are indexed as empty.
+    ambiguous; tables that are never looked up are indexed as empty. The keys of rows that
+    could not be read are kept apart, for messages that say so.
     """
-    indexes: dict[str, Index] = {name: {} for name in contracts}
+    indexes: dict[str, Index] = {name: TableIndex() for name in contracts}
     for name, rows in tables.items():
         contract = contracts[name]
         if not contract.unique:
             continue
-        index: dict[Any, Values] = {}
+        index = TableIndex()
         first: dict[Any, int] = {}
         for row in rows:
             if row.problems:
+                index.unreadable.setdefault(_index_key(contract, row.values), row.number)
                 continue
             key = _index_key(contract, row.values)
             if key in index:
