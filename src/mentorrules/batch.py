@@ -119,7 +119,9 @@ class BatchRule:
         group_renderer = Renderer(namespace, {} if self.by_group else facts, columns, parameters, book.functions,
                                   names=names, date=date)
         self.name_columns = self._name_columns()
-        lines += [f"def _require({head}):", f"    return {group_renderer.render(rule.require)}",
+        require = group_renderer.render(rule.require)
+        lines += self._fast_lines(renderer, arguments, require)
+        lines += [f"def _require({head}):", f"    return {require}",
                   f"def _message({head}, _masked=None):",
                   f"    return {message_code(rule.message, group_renderer, self.name_columns)}"]
         module = build("\n".join(lines) + "\n", namespace, f"<mentorrules {rule.id} batch>")
@@ -131,9 +133,55 @@ class BatchRule:
                          for n, lookup in enumerate(self.batch.lookups)]
         self._require = module["_require"]
         self._message = module["_message"]
+        self.fold: Callable[..., None] | None = module.get("_fold")
+        self.screen: Callable[..., bool] | None = module.get("_screen")
         self._parameter_keys = self._compile_parameter_keys(renderer, arguments)
         self.referenced = _referenced_fields(rule)
         self.optional = _optional_fields(rule)
+
+    def _fast_lines(self, renderer: Renderer, arguments: str, require: str) -> list[str]:
+        """The batch path's fast functions for a rule with groups and findings on rows.
+
+        ``_fold`` adds a row to its group's state in one call (applies, key, arguments, folds);
+        ``_screen`` says whether a row may have a finding, so that only those few rows take the
+        slow path that builds the finding. Both skip the rule's jurisdiction and effective
+        period, which the caller tests (:meth:`in_force`); a row whose ``when`` or key cannot be
+        computed is left to the slow path, which reports it.
+        """
+        batch = self.batch
+        if not batch.group_by or self.by_group:
+            return []
+        when = renderer.render(self.rule.when) if self.rule.when is not None else "True"
+        group = "(" + "".join(f"{renderer.render(e)}, " for _, e in batch.group_by) + ")"
+        key = "_k[0]" if len(batch.group_by) == 1 else "_k"
+        namespace = renderer.namespace
+        namespace.values.update(_NEW=_NEW, **{f"_fold{n}": _FOLDS[a.function] for n, a in enumerate(batch.aggregates)},
+                                **{f"_start{n}": _START[a.function] for n, a in enumerate(batch.aggregates)})
+        lines = [f"def _fold({arguments}, _states):", "    try:", f"        if not {when}:", "            return",
+                 f"        _k = {group}", "    except _CANNOT:", "        return", f"    _key = {key}"]
+        for number, aggregate in enumerate(batch.aggregates):
+            argument = renderer.render(aggregate.argument) if aggregate.argument is not None else "None"
+            lines += ["    try:", f"        _a{number} = {argument}",
+                      "    except _CANNOT:", f"        _a{number} = None"]
+        if len(batch.aggregates) == 1:  # the state is the aggregate's value, bare (see Groups)
+            lines += ["    _s = _states.get(_key, _NEW)",
+                      "    _states[_key] = _fold0(_start0 if _s is _NEW else _s, _a0)"]
+        else:
+            starts = ", ".join(f"_start{n}" for n in range(len(batch.aggregates)))
+            lines += ["    _s = _states.get(_key)", "    if _s is None:", f"        _s = _states[_key] = [{starts}]"]
+            lines += [f"    _s[{n}] = _fold{n}(_s[{n}], _a{n})" for n in range(len(batch.aggregates))]
+        if not batch.lookups:
+            lines += [f"def _screen({arguments}, _states, _names):", "    try:", f"        if not {when}:",
+                      "            return False", f"        _k = {group}", f"        _n = _names(_k, _states[{key}])",
+                      f"        return not {require}", "    except _CANNOT:", "        return True"]
+        return lines
+
+    def in_force(self, state: str | None, day: dt.date) -> bool:
+        """Whether the rule applies to a row of this state and date (jurisdiction, effective period)."""
+        rule = self.rule
+        return ((rule.jurisdiction is None or rule.jurisdiction == state)
+                and (rule.effective_from is None or day >= rule.effective_from)
+                and (rule.effective_to is None or day <= rule.effective_to))
 
     def _compile_parameter_keys(self, renderer: Renderer, arguments: str) -> dict[str, list[Callable[..., Any]]]:
         """For each parameter map the rule indexes by a row's values (``params.cap[payout.role]``),
@@ -194,12 +242,7 @@ class BatchRule:
 
         ``school_day`` (the first day of the row's school year) is computed when not given.
         """
-        rule = self.rule
-        if rule.jurisdiction is not None and rule.jurisdiction != state:
-            return None
-        if rule.effective_from is not None and day < rule.effective_from:
-            return None
-        if rule.effective_to is not None and day > rule.effective_to:
+        if not self.in_force(state, day):
             return None
         if school_day is None:
             school_day = school_year_of_record(values, day)

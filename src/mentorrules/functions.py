@@ -15,6 +15,7 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import pendulum
@@ -23,6 +24,9 @@ _SCHOOL_YEAR = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 # -- dates ---------------------------------------------------------------------------------------
+# The calendar functions are pure and called for every row with few distinct arguments (pay
+# dates, school years): they remember their answers. No engine's state is in them.
+@lru_cache(maxsize=8192)
 def school_year(day: dt.date, year_start: str = "07-01") -> str:
     """The school (program) year label a date falls in; years start on ``year_start`` (MM-DD).
 
@@ -79,6 +83,7 @@ def school_years_between(first: str, last: str) -> int:
     return _school_year_first(last) - _school_year_first(first) + 1
 
 
+@lru_cache(maxsize=8192)
 def career_year(first_teaching_date: dt.date, label: str) -> int:
     """The career year of a teacher in a school year: 1 in the school year they started.
 
@@ -88,6 +93,7 @@ def career_year(first_teaching_date: dt.date, label: str) -> int:
     return school_years_between(school_year(first_teaching_date), label)
 
 
+@lru_cache(maxsize=1024)
 def _school_year_first(label: str) -> int:
     match = _SCHOOL_YEAR.match(label)
     if not match or (int(match.group(1)) + 1) % 100 != int(match.group(2)):

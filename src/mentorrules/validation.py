@@ -240,6 +240,10 @@ class Run:
                 continue
             related, state, day, school_day = self._context(compiled, row)
             for rule in grouping:
+                if rule.fold is not None:
+                    if rule.in_force(state, day):
+                        rule.fold(values, *related, day, school_day, self.groups[rule.rule.id].states)
+                    continue
                 member = rule.member(name, row.number, row.key, values, related, day, state, school_day)
                 if isinstance(member, Member):
                     try:
@@ -374,12 +378,17 @@ class _Verdicts:
         self.groups = groups
         self.lookups = lookups
         self.masked = masked
+        self.screen = rule.screen
         self.found: list[tuple[RowKey, Finding, Any]] = []
         self.failing: dict[Any, list[tuple[int, str]]] = {}
 
     def visit(self, row: Row, context: _Context) -> None:
         rule = self.rule
         related, state, day, school_day = context
+        if self.screen is not None and self.groups is not None and (
+                not rule.in_force(state, day)
+                or not self.screen(row.values, *related, day, school_day, self.groups.states, self.groups.names_of)):
+            return  # the fast path: no finding is possible, none is built
         member = rule.member(rule.table.name, row.number, row.key, row.values, related, day, state, school_day)
         if member is None:
             return
