@@ -533,10 +533,11 @@ class Groups:
         parts = [f"{name!r}: _key[{index}]" for index, (name, _) in enumerate(self.rule.batch.group_by)]
         for index, aggregate in enumerate(self.rule.batch.aggregates):
             value = "_state" if self._bare else f"_state[{index}]"
-            shown = {"count_distinct": f"_len({value})", "distinct": f"_sorted({value})",
+            shown = {"count_distinct": f"_count_distinct({value})", "distinct": f"_sorted_distinct({value})",
                      "sum": f"(_zero{index} if {value} is _EMPTY else {value})"}.get(aggregate.function, value)
             parts.append(f"{aggregate.name!r}: {shown}")
-        namespace: dict[str, Any] = {"__builtins__": {}, "_len": len, "_sorted": sorted, "_EMPTY": _EMPTY_SUM,
+        namespace: dict[str, Any] = {"__builtins__": {}, "_count_distinct": _count_distinct,
+                                     "_sorted_distinct": _sorted_distinct, "_EMPTY": _EMPTY_SUM,
                                      **{f"_zero{index}": _ZERO_SUM.get(aggregate.kind, 0)
                                         for index, aggregate in enumerate(self.rule.batch.aggregates)}}
         source = "def _names(_key, _state):\n    return {" + ", ".join(parts) + "}\n"
@@ -591,15 +592,34 @@ _ZERO_SUM: dict[str, Any] = {"decimal": Decimal(0), "integer": 0}
 _DISTINCT_AS_TUPLE = 16  # up to this many distinct values are kept as a tuple (small), then a set
 
 
-def _add_distinct(seen: tuple[Any, ...] | set[Any], value: Any) -> tuple[Any, ...] | set[Any]:
+def _add_distinct(seen: Any, value: Any) -> Any:
+    """Distinct values: none ``()``, one kept bare, a few in a tuple, many in a set (column values
+    are never tuples or sets, so the kinds cannot be confused)."""
     if value is None:
         return seen
-    if seen.__class__ is tuple:
+    kind = seen.__class__
+    if kind is tuple:
+        if not seen:
+            return value
         if value in seen:
             return seen
         return (*seen, value) if len(seen) < _DISTINCT_AS_TUPLE else {*seen, value}
-    seen.add(value)  # type: ignore[union-attr]
-    return seen
+    if kind is set:
+        seen.add(value)
+        return seen
+    return seen if seen == value else (seen, value)
+
+
+def _distinct(seen: Any) -> tuple[Any, ...] | set[Any]:
+    return seen if seen.__class__ in (tuple, set) else (seen,)
+
+
+def _count_distinct(seen: Any) -> int:
+    return len(_distinct(seen))
+
+
+def _sorted_distinct(seen: Any) -> list[Any]:
+    return sorted(_distinct(seen))
 
 
 def _add(total: Any, value: Any) -> Any:

@@ -168,6 +168,7 @@ class Engine:
                             for rule in book.rules if rule.batch is not None)
         self._backend = backend
         self._columns_read = _columns_read(book)
+        self._linking = _linking_columns(book)
         self._sessions: SessionPool | None = None
         self._sessions_lock = threading.Lock()
 
@@ -399,7 +400,8 @@ class Engine:
                 dataset.sources[name] = name
             return dataset
         paths = [Path(data)] if isinstance(data, (str, Path)) else [Path(item) for item in data]
-        dataset = read(paths, self._book.tables, self.streamable, None if every_column else self.columns_read)
+        dataset = read(paths, self._book.tables, self.streamable, None if every_column else self.columns_read,
+                       self._linking)
         if dataset.problems:
             raise MentorRulesError(dataset.problems)
         return dataset
@@ -414,6 +416,17 @@ class Engine:
         except KeyError:
             raise MentorRulesError([Problem("MR300", f"unknown table {name!r}", Location(),
                                             expected=", ".join(self._book.tables))]) from None
+
+
+def _linking_columns(book: RuleBook) -> dict[str, frozenset[str]]:
+    """Per table, the columns that link rows of tables: the keys of related tables and the columns
+    that refer to them (their values are read once and shared between tables)."""
+    linking: dict[str, set[str]] = {name: set() for name in book.tables}
+    for table in book.tables.values():
+        for relation in table.relations.values():
+            linking[table.name].update(re.findall(rf"\b{table.record}\.(\w+)", " ".join(relation.key)))
+            linking[relation.table].update(book.tables[relation.table].key)
+    return {name: frozenset(columns) for name, columns in linking.items()}
 
 
 def _columns_read(book: RuleBook) -> dict[str, frozenset[str]]:

@@ -15,6 +15,7 @@ import csv
 import datetime as dt
 import json
 import re
+import sys
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -112,17 +113,18 @@ class StreamedRows(Sequence[Row]):
     set was read (UTF-8, header). Indexing reads the whole table into memory once.
     """
 
-    def __init__(self, table: Table, path: Path, source: str) -> None:
+    def __init__(self, table: Table, path: Path, source: str, interned: Collection[str] = ()) -> None:
         self.table = table
         self.path = path
         self.source = source
+        self.interned = interned
         self._length: int | None = None
         self._held: Rows | None = None
 
     def __iter__(self) -> Iterator[Row]:
         number = 0
         with self.path.open(encoding="utf-8-sig", newline="") as handle:
-            for row in _csv_typed(RowTyper(self.table, self.source), handle):
+            for row in _csv_typed(RowTyper(self.table, self.source, interned=self.interned), handle):
                 number = row.number
                 yield row
         self._length = number
@@ -282,16 +284,19 @@ class _Column:
     and, for columns whose cells repeat, one shared value per distinct cell text (which saves
     most of a large file's memory and most of the converting)."""
 
-    __slots__ = ("convert", "kept", "pattern", "position", "seen")
+    __slots__ = ("convert", "interned", "kept", "pattern", "position", "seen")
     LIMIT = 200_000  # distinct texts remembered per column
 
     def __init__(self, position: int, convert: Callable[[Any], Any], pattern: re.Pattern[str] | None,
-                 shared: bool, kept: bool = True) -> None:
+                 shared: bool, kept: bool = True, interned: bool = False) -> None:
         self.position = position
         self.convert = convert
         self.pattern = pattern
         self.seen: dict[str, Any] | None = {} if shared and kept else None
         self.kept = kept  # a column no rule reads is checked, then not kept (None)
+        # Ids that several tables hold (a person's id in people, pairings, payouts) become one
+        # string object, not one per table.
+        self.interned = interned
 
     def __call__(self, raw: Any) -> Any:
         """The value of a cell; raises :class:`CellError`, or :class:`_Slow` for a cell too long,
@@ -306,6 +311,8 @@ class _Column:
         value = self.convert(raw)  # a CellError is not remembered: each bad row reports its own
         if value is not None and self.pattern is not None and not self.pattern.fullmatch(str(value)):
             raise _Slow
+        if self.interned and value.__class__ is str:
+            value = sys.intern(value)
         if text and seen is not None and len(seen) < self.LIMIT:
             seen[raw] = value
         return value if self.kept else None
@@ -321,14 +328,16 @@ class RowTyper:
     the careful path (:meth:`row`), which locates every problem of the row.
     """
 
-    def __init__(self, table: Table, path: str, kept: Collection[str] | None = None) -> None:
+    def __init__(self, table: Table, path: str, kept: Collection[str] | None = None,
+                 interned: Collection[str] = ()) -> None:
         self.table = table
         self.path = path
         # Unique key columns never repeat, and lists are mutable: those are converted afresh.
         unique = set(table.key) if len(table.key) == 1 else set()
         self.columns = {name: _Column(position, CONVERTERS[kind], table.patterns.get(name),
                                       shared=name not in unique and kind != "list",
-                                      kept=kept is None or name in kept or name in table.key)
+                                      kept=kept is None or name in kept or name in table.key,
+                                      interned=kind == "text" and name in interned)
                         for position, (name, kind) in enumerate(table.fields.items())}
         self.empty: list[Any] = [None] * len(table.fields)
         self._fast: dict[tuple[str, ...], Callable[[list[str]], Record]] = {}
@@ -443,15 +452,18 @@ def table_of(path: Path, tables: Mapping[str, Table]) -> str | None:
 
 
 def read(paths: Sequence[Path], tables: Mapping[str, Table], streamed: Collection[str] = (),
-         kept: Mapping[str, Collection[str]] | None = None) -> DataSet:
+         kept: Mapping[str, Collection[str]] | None = None,
+         interned: Mapping[str, Collection[str]] | None = None) -> DataSet:
     """Read directories, table files and workbooks into a :class:`DataSet`.
 
     CSV files of the ``streamed`` tables are checked (UTF-8, header) but not held: their rows
     are read again each time they are visited (:class:`StreamedRows`). When ``kept`` names the
-    columns to keep of a table, its other cells are checked but not kept.
+    columns to keep of a table, its other cells are checked but not kept. The text of the
+    ``interned`` columns (ids that link tables: a person's id in people, pairings and payouts)
+    becomes one string object per id, not one per table.
     """
     data = DataSet()
-    reading = _Reading(tables, data, streamed, kept or {})
+    reading = _Reading(tables, data, streamed, kept or {}, interned or {})
     for path in paths:
         if path.is_dir():
             members = sorted(p for p in path.iterdir() if p.suffix.lower() in FORMATS and p.is_file())
@@ -484,9 +496,10 @@ class _Reading:
     data: DataSet
     streamed: Collection[str]
     kept: Mapping[str, Collection[str]]
+    interned: Mapping[str, Collection[str]]
 
     def typer(self, table: Table, path: str) -> RowTyper:
-        return RowTyper(table, path, self.kept.get(table.name))
+        return RowTyper(table, path, self.kept.get(table.name), self.interned.get(table.name, ()))
 
     def file(self, path: Path, *, explicit: bool) -> None:
         tables, data = self.tables, self.data
@@ -528,7 +541,8 @@ class _Reading:
                     if header is not None:
                         data.problems.append(header)
                     elif table_name in self.streamed:
-                        data.tables[table_name] = StreamedRows(table, path, str(path))
+                        data.tables[table_name] = StreamedRows(table, path, str(path),
+                                                               self.interned.get(table_name, ()))
                         data.sources[table_name] = str(path)
                     else:
                         handle.seek(0)
