@@ -22,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO, overload
 
-from mentorrules.errors import Location, Problem, one_of
+from mentorrules.errors import Location, MentorRulesError, Problem, one_of
 from mentorrules.tables import TABLE_ORDER, Record, Table
 
 FORMATS = (".csv", ".json", ".jsonl", ".xlsx")
@@ -123,10 +123,14 @@ class StreamedRows(Sequence[Row]):
 
     def __iter__(self) -> Iterator[Row]:
         number = 0
-        with self.path.open(encoding="utf-8-sig", newline="") as handle:
-            for row in _csv_typed(RowTyper(self.table, self.source, interned=self.interned), handle):
-                number = row.number
-                yield row
+        try:
+            with self.path.open(encoding="utf-8-sig", newline="") as handle:
+                for row in _csv_typed(RowTyper(self.table, self.source, interned=self.interned), handle):
+                    number = row.number
+                    yield row
+        except (OSError, UnicodeDecodeError, _FileProblem) as error:  # the file changed since it was checked
+            raise MentorRulesError([Problem("MR300", f"the file cannot be read again: {error}", Location(self.source),
+                                            hint="do not change input files while they are checked")]) from None
         self._length = number
 
     def __len__(self) -> int:

@@ -1,0 +1,105 @@
+"""The batch path's shortcuts give the same report as the plain way, on every row.
+
+Large files are validated in passes (payouts streamed from CSV, read again per pass), batch
+rules fold rows into compact group state through generated code, and a generated screen skips
+rows that cannot fail. Each shortcut is checked here against the plain way on the example data
+and on generated data with defects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mentorrules import Engine
+from mentorrules.records import Rows, StreamedRows
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+AS_OF = dt.date(2026, 1, 1)
+sys.path.insert(0, str(ROOT / "bench"))
+
+from generate import generate  # noqa: E402  (bench/ is not a package)
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine.load()
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("generated")
+    generate(directory, payouts=3_000, seed=5, violations=0.08)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def unreadable(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The generated data with payout rows that cannot be read, so that error rows take every path."""
+    directory = tmp_path_factory.mktemp("unreadable")
+    shutil.copytree(generated, directory, dirs_exist_ok=True)
+    with (directory / "payouts.csv").open("a", encoding="utf-8") as payouts:
+        payouts.write("P-BAD-1,T-000001,mentor,NM_PILOT,NM,Belen,2025-26,2025-13-01,,,1\u00a0000,1,state,,,\n")
+        payouts.write("P-BAD-2,T-000001,mentor\n")
+    return directory
+
+
+@pytest.fixture(params=["examples", "generated", "unreadable"])
+def data(request: pytest.FixtureRequest) -> Path:
+    return EXAMPLES if request.param == "examples" else request.getfixturevalue(request.param)
+
+
+def records(engine: Engine, source: Any) -> list[dict[str, Any]]:
+    return engine.validate(source, as_of=AS_OF).to_dict()["records"]
+
+
+def as_rows(engine: Engine, data: Path) -> dict[str, list[dict[str, Any]]]:
+    """The same data set as rows in memory (the library's way), from the typed rows of the files."""
+    return {name: [row.values.as_dict() for row in rows] for name, rows in engine.read(data).tables.items()}
+
+
+def test_payouts_from_csv_are_streamed_and_people_are_held(engine: Engine) -> None:
+    dataset = engine.read(EXAMPLES)
+    assert isinstance(dataset.tables["payouts"], StreamedRows)
+    assert isinstance(dataset.tables["people"], Rows)
+
+
+@pytest.mark.parametrize("name", ["examples", "generated"])
+def test_a_streamed_table_gives_the_report_of_the_same_rows_in_memory(engine: Engine, name: str,
+                                                                      request: pytest.FixtureRequest) -> None:
+    data = EXAMPLES if name == "examples" else request.getfixturevalue(name)
+    assert records(engine, as_rows(engine, data)) == records(engine, data)
+
+
+def test_the_fast_batch_path_gives_the_findings_of_the_slow_one(engine: Engine, data: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = records(engine, data)
+    for rule in engine.batch_rules:  # without the generated fold and screen: members, one by one
+        monkeypatch.setattr(rule, "fold", None)
+        monkeypatch.setattr(rule, "screen", None)
+    assert records(engine, data) == fast
+
+
+def test_every_row_of_every_table_is_reported_once_in_order(engine: Engine, data: Path) -> None:
+    report = records(engine, data)
+    for name, rows in engine.read(data).tables.items():
+        assert [(r["row"], r["key"]) for r in report if r["table"] == name] == \
+            [(row.number, row.key) for row in rows], name
+
+
+def test_a_changed_file_between_passes_is_a_plain_problem(engine: Engine, tmp_path: Path) -> None:
+    from mentorrules import MentorRulesError
+
+    copy = tmp_path / "data"
+    shutil.copytree(EXAMPLES, copy)
+    dataset = engine.read(copy)
+    (copy / "payouts.csv").unlink()
+    with pytest.raises(MentorRulesError) as raised:
+        engine.validate(dataset, as_of=AS_OF)
+    assert raised.value.problems[0].code == "MR300"
