@@ -225,7 +225,6 @@ class Run:
 
     def _gather(self, name: str, rows: Sequence[Row], *, held: bool) -> None:
         compiled = self.evaluator.tables[name]
-        contract = compiled.table
         grouping = [rule for rule in self.rules if rule.table.name == name and rule.batch.group_by]
         findings = self.evaluator.findings
         for row in self._visit(rows if held else self._remember(name, rows), "reading"):
@@ -233,7 +232,7 @@ class Run:
                 continue
             values = row.values
             if held:
-                found = findings(name, values, row_day(contract, values, self.as_of), self.indexes, self.masked)
+                found = findings(name, values, compiled.day_of(values, self.as_of), self.indexes, self.masked)
                 if found:
                     self.findings[name][row.number] = found
             if not grouping:
