@@ -14,6 +14,7 @@ import codecs
 import csv
 import datetime as dt
 import json
+import math
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -172,10 +173,10 @@ def to_text(value: Any) -> str | None:
 def to_integer(value: Any) -> int | None:
     if isinstance(value, bool):
         raise CellError(f"{_show(value)} is not a whole number")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, (float, Decimal)) and value == int(value):
-        return int(value)
+    if isinstance(value, (int, float, Decimal)):
+        _check_size(value)
+        if value == int(value):
+            return int(value)
     text = to_text(value)
     if text is None:
         return None
@@ -188,16 +189,15 @@ def to_decimal(value: Any) -> Decimal | None:
     if isinstance(value, bool):
         raise CellError(f"{_show(value)} is not a decimal number")
     if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise CellError(f"{_show(value)} is not a number")
+        _check_size(value)
         return value
     if isinstance(value, int):
+        _check_size(value)
         return Decimal(value)
     if isinstance(value, float):
         # Spreadsheets and JSON without parse_float store binary floats: take the shortest
         # text that round-trips (what the user typed), never the binary expansion.
-        if value != value or value in (float("inf"), float("-inf")):
-            raise CellError(f"{_show(value)} is not a number")
+        _check_size(value)
         return Decimal(repr(value))
     text = to_text(value)
     if text is None:
@@ -205,6 +205,23 @@ def to_decimal(value: Any) -> Decimal | None:
     if _DECIMAL.fullmatch(text):
         return Decimal(text)
     raise CellError(f"{_show(text)} is not a decimal amount", _decimal_hint(text))
+
+
+# A number given as a number (JSON, a workbook) has no text for the patterns above to bound:
+# it must be finite and smaller than the 18 digits a cell may write, or converting it (int() of
+# 1e999999999) would take minutes and its digits could not be shown.
+_LARGEST = 10**18
+
+
+def _finite(value: int | float | Decimal) -> bool:
+    return value.is_finite() if isinstance(value, Decimal) else isinstance(value, int) or math.isfinite(value)
+
+
+def _check_size(value: int | float | Decimal) -> None:
+    if not _finite(value):
+        raise CellError(f"{_show(value)} is not a number")
+    if not -_LARGEST < value < _LARGEST:  # compared, not abs(): abs() rounds a Decimal to the context
+        raise CellError(f"{_show(value)} is too large", "numbers have at most 18 digits")
 
 
 def _decimal_hint(text: str) -> str:
@@ -223,9 +240,8 @@ def to_date(value: Any) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-        serial = int(value)
-        if serial == value and 1 <= serial <= 2_958_465:
-            return _EXCEL_EPOCH + dt.timedelta(days=serial)
+        if _finite(value) and 1 <= value <= 2_958_465 and value == int(value):
+            return _EXCEL_EPOCH + dt.timedelta(days=int(value))
         raise CellError(f"{_show(value)} is not a date", "write dates as YYYY-MM-DD, e.g. 2025-07-01")
     text = to_text(value)
     if text is None:
@@ -269,7 +285,7 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
 
 
 def _show(value: Any) -> str:
-    text = str(value)
+    text = str(Decimal(value) if value.__class__ is int else value)  # str() refuses ints of 4,300+ digits
     return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
