@@ -27,9 +27,9 @@ from mentorrules.tables import TABLE_ORDER, Record, Table
 
 FORMATS = (".csv", ".json", ".jsonl", ".xlsx")
 MAX_CELL = 1_000_000
-_INTEGER = re.compile(r"[+-]?\d{1,18}")
-_DECIMAL = re.compile(r"[+-]?(\d{1,18}(\.\d{0,12})?|\.\d{1,12})")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_INTEGER = re.compile(r"[+-]?\d{1,18}", re.ASCII)  # ASCII: int() also reads full-width digits
+_DECIMAL = re.compile(r"[+-]?(\d{1,18}(\.\d{0,12})?|\.\d{1,12})", re.ASCII)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _TRUE = frozenset({"true", "yes", "1", "y", "t"})
 _FALSE = frozenset({"false", "no", "0", "n", "f"})
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
