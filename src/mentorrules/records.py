@@ -22,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO, overload
 
-from mentorrules.errors import Location, Problem, one_of
+from mentorrules.errors import Location, MentorRulesError, Problem, one_of
 from mentorrules.tables import TABLE_ORDER, Record, Table
 
 FORMATS = (".csv", ".json", ".jsonl", ".xlsx")
@@ -624,6 +624,9 @@ def _add(data: DataSet, table: Table, path: str, rows: Iterable[Row],
         data.problems.append(Problem(error.code, error.message, Location(path, line=error.line,
                                                                           column=error.column),
                                      expected=error.expected, hint=error.hint))
+        return
+    except MentorRulesError as error:  # a workbook damaged part-way through a sheet
+        data.problems.extend(error.problems)
         return
     seen = columns() if columns is not None else ()
     problem = _missing_columns(table, path, seen) if seen else None
