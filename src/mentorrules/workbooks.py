@@ -98,6 +98,7 @@ def _sheet_rows(sheet: Any, formula_sheet: Any, table: Table) -> Iterator[Cells]
     names = ["" if cell.value is None else str(cell.value).strip() for cell in first[0]]
     while names and not names[-1]:
         names.pop()
+    repeated = sorted({name for name in names if name and names.count(name) > 1})
     for cells, written in rows:
         header = [*names, *[""] * (len(cells) - len(names))]
         values = [_value(cell, table.fields.get(name)) for cell, name in zip(cells, header, strict=False)]
@@ -109,6 +110,11 @@ def _sheet_rows(sheet: Any, formula_sheet: Any, table: Table) -> Iterator[Cells]
                    "remove the values right of the last named column")
             continue
         values += [None] * (len(names) - len(values))
+        if repeated:  # as for a CSV file: which of the two cells is the value?
+            yield (f"the header names {', '.join(map(repr, repeated))} more than once, so this row's values "
+                   "are ambiguous", "rename or remove the repeated column",
+                   {name: value for name, value in zip(names, values, strict=False) if name not in repeated})
+            continue
         row = {name: value for name, value in zip(names, values, strict=False) if name}
         uncomputed = [(name, formula) for name, value, formula in zip(names, values, written, strict=False)
                       if name and value is None and isinstance(formula, str) and formula.startswith("=")]
