@@ -707,7 +707,7 @@ def _csv_typed(typer: RowTyper, lines: Iterable[str]) -> Iterator[Row]:
 
 def _json_rows(text: str) -> Iterator[Cells]:
     try:
-        document = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+        document = json.loads(text, parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=_object)
     except json.JSONDecodeError as error:
         raise _FileProblem("MR306", f"the file is not valid JSON: {error.msg}", error.lineno,
                            error.colno) from None
@@ -719,7 +719,7 @@ def _json_rows(text: str) -> Iterator[Cells]:
         raise _FileProblem("MR306", "the file holds no list of rows",
                            expected="a JSON array of objects, one per row: [{\"payout_id\": ...}, ...]")
     for item in document:
-        yield item if isinstance(item, dict) else (f"the row is {type(item).__name__}, not an object", None)
+        yield _json_row(item)
 
 
 def _jsonl_rows(lines: Iterable[str]) -> Iterator[Cells]:
@@ -727,11 +727,33 @@ def _jsonl_rows(lines: Iterable[str]) -> Iterator[Cells]:
         if not line.strip():
             continue
         try:
-            item = json.loads(line, parse_float=Decimal, parse_constant=_no_constant)
+            item = json.loads(line, parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=_object)
         except ValueError as error:
             yield (f"the line is not valid JSON: {getattr(error, 'msg', error)}", None)
             continue
-        yield item if isinstance(item, dict) else (f"the row is {type(item).__name__}, not an object", None)
+        yield _json_row(item)
+
+
+class _Repeated(dict[str, Any]):
+    """A JSON object that names a key more than once (``json`` would keep the last value silently)."""
+
+    repeated: tuple[str, ...] = ()
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    row = dict(pairs)
+    if len(row) < len(pairs):
+        row = _Repeated(row)
+        row.repeated = tuple(sorted({name for name, _ in pairs if sum(1 for other, _ in pairs if other == name) > 1}))
+    return row
+
+
+def _json_row(item: Any) -> Cells:
+    if isinstance(item, _Repeated):  # as for a CSV header naming a column twice
+        return (f"the row names {', '.join(map(repr, item.repeated))} more than once, so its value is ambiguous",
+                "remove or rename the repeated key",
+                {name: value for name, value in item.items() if name not in item.repeated})
+    return item if isinstance(item, dict) else (f"the row is {type(item).__name__}, not an object", None)
 
 
 def _no_constant(name: str) -> Any:
