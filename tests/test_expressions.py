@@ -186,7 +186,7 @@ def test_ill_typed_expression_is_refused_at_load_time(write_rules, require, code
 def test_a_when_that_is_not_a_condition_is_refused(write_rules) -> None:
     problems = load_problems(write_rules, "payout.amount > 0", when="payout.role")
     assert [problem.code for problem in problems] == ["MR206"]
-    assert problems[0].location.line in (5, 6)  # the when: block (see the offset-0 bug above)
+    assert (problems[0].location.line, problems[0].location.column) == (6, 7)  # where the when: text starts
 
 
 def test_an_if_else_require_with_an_amount_branch_is_refused(write_rules) -> None:

@@ -81,7 +81,8 @@ class Document:
         position = table.get(probe)
         if position is None:
             return Location(self.path, line=1, column=1)
-        if key or probe != path or (offset == 0 and end is None):
+        block = position.style in ("|", ">")  # its value starts on the line after the indicator
+        if key or probe != path or (offset == 0 and end is None and not block):
             # The whole node, spanned when it is on one line (not an enclosing node's span).
             spans = probe == path and position.end_line == position.line
             return Location(self.path, line=position.line, column=position.column,
