@@ -19,6 +19,7 @@ import yaml
 from mentorrules.errors import Location, Problem
 
 MAX_FILE_BYTES = 2_000_000
+MAX_NESTING = 40  # levels of lists and mappings; rule files use 6 (rules > 0 > lookup > name > on > 0)
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
@@ -201,6 +202,8 @@ def load_yaml(text: str, path: str) -> tuple[Document, list[Problem]]:
                                   where, hint="remove it; rule files are plain UTF-8 text")]
     except yaml.YAMLError as error:
         return document, [Problem("MR100", f"YAML error: {type(error).__name__}", Location(path, line=1, column=1))]
+    except RecursionError:  # the pure-Python parser (without LibYAML) recurses per level
+        return document, [_too_deep(Location(path, line=1, column=1))]
     builder = _Builder(document)
     document.value = builder.build(node, ()) if node is not None else None
     return document, builder.problems
@@ -213,6 +216,7 @@ class _Builder:
         self.document = document
         self.problems: list[Problem] = []
         self.seen: set[int] = set()
+        self.too_deep = False
         self.constructor = yaml.SafeLoader("")
 
     def where(self, node: yaml.Node) -> Location:
@@ -228,6 +232,13 @@ class _Builder:
             return None
         self.seen.add(id(node))
         mark = node.start_mark
+        if len(path) > MAX_NESTING and isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            # LibYAML accepts 1,000 levels; building and schema-checking them would exhaust Python's stack.
+            if not self.too_deep:
+                self.problems.append(_too_deep(self.where(node)))
+                self.too_deep = True
+            self.document.invalid.add(path)
+            return None
         style = getattr(node, "style", None)
         if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in (_MAP, _SEQ):
             self.problems.append(Problem(
@@ -316,6 +327,11 @@ class _Builder:
                                         self.where(node), expected="a number such as 2000.00"))
             return None
         return value
+
+
+def _too_deep(where: Location) -> Problem:
+    return Problem("MR100", f"the file is nested more than {MAX_NESTING} levels deep", where,
+                   hint="rule and parameter files need a few levels of lists and mappings")
 
 
 def _key_text(key: Any) -> str:
