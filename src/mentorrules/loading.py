@@ -9,6 +9,7 @@ never ``float``, so ``2000.00`` in a parameter file stays exactly ``Decimal('200
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -190,14 +191,14 @@ def load_yaml(text: str, path: str) -> tuple[Document, list[Problem]]:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        where = Location(path, line=mark.line + 1, column=mark.column + 1) if mark else Location(path)
+        where = Location(path, *_in_text(text, mark.line + 1, mark.column + 1)) if mark else Location(path)
         what = error.problem or error.context or "not valid YAML"
         return document, [Problem("MR100", f"YAML syntax error: {what}", where,
                                   hint="check indentation, colons and quotes on this line")]
     except yaml.reader.ReaderError as error:
         # Unprintable characters (a NUL byte, say) are reported by offset, not by line.
-        before = text[: error.position]
-        where = Location(path, line=before.count("\n") + 1, column=error.position - (before.rfind("\n") + 1) + 1)
+        before = _LINE_BREAK.split(text[: error.position])
+        where = Location(path, line=len(before), column=len(before[-1]) + 1)
         return document, [Problem("MR100", f"the character {chr(error.character)!r} is not allowed in YAML",
                                   where, hint="remove it; rule files are plain UTF-8 text")]
     except yaml.YAMLError as error:
@@ -327,6 +328,22 @@ class _Builder:
                                         self.where(node), expected="a number such as 2000.00"))
             return None
         return value
+
+
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # YAML's line breaks
+
+
+def _in_text(text: str, line: int, column: int) -> tuple[int, int]:
+    """A parser's mark, kept inside the text: at the end of a file without a final line break
+    LibYAML marks the line after the last, which no editor can show.
+
+    >>> _in_text("a: [1\\n- ", 3, 1)
+    (2, 3)
+    """
+    lines = _LINE_BREAK.split(text)
+    if line > len(lines):
+        return len(lines), len(lines[-1]) + 1
+    return line, column
 
 
 def _too_deep(where: Location) -> Problem:
