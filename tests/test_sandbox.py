@@ -221,3 +221,25 @@ def test_a_rule_file_whose_name_holds_python_runs_none_of_it(tmp_path: Path, mon
     assert {"T-001", "T-002"} <= {rule.id for rule in engine.rules}
     assert decision.status.value == "fail"  # the checker was built and run
     assert not (tmp_path / "ran").exists()
+
+
+UNKNOWN_KINDS = [
+    pytest.param("either(payout.role, 'x') * 999999999999999 == ''", id="text from either() repeated 10**15 times"),
+    pytest.param("999999999999999 * either(payout.role, 'x') == ''", id="10**15 times text from either()"),
+    pytest.param("either(payout.role, 'x') * payout.installment == ''", id="text repeated by a field's value"),
+    pytest.param("get(params.match_pct, payout.role) % payout.installment == 0",
+                 id="the remainder of a map entry that is missing"),
+]
+
+
+@pytest.mark.parametrize("require", UNKNOWN_KINDS)
+def test_a_value_whose_kind_shows_only_when_run_is_never_repeated_or_formatted(tmp_path: Path, require: str) -> None:
+    # either() and get() may give text: '*' and '%' check at run time that both sides are numbers.
+    path = tmp_path / "rules.yaml"
+    path.write_text(rule_file(require, "{" + require.split(" ==")[0].split(" %")[0] + "}"), encoding="utf-8")
+    engine = Engine.load(packs=[], rules=[path])
+    decision = engine.evaluate({"payout_id": "P-1", "payee_id": "T-1", "role": "mentor", "program": "X",
+                                "state": "XX", "school_year": "2025-26", "pay_date": "2025-09-15", "amount": "5.00",
+                                "installment": "999999999999999"})
+    [message] = [finding.message for finding in decision.findings if finding.rule == "T-001"]
+    assert message.startswith("cannot check: ")
