@@ -85,6 +85,7 @@ EXPRESSIONS = [
     case("'a' * 10**9", "'a' * 10**9 == ''", "MR205", "'a'"),
     case("text repeated a billion times", "payout.role == 'a' * 1000000000", "MR205", "'a'"),
     case("a 1,000-digit integer", "payout.amount < " + "9" * 1000, "MR210", "9" * 1000),
+    case("a decimal literal past the largest exponent", "payout.amount < 1_0001e999999", "MR210", "1_0001e999999"),
     case("a 600-character text", "'" + "a" * 600 + "' == payout.role", "MR210", "'" + "a" * 600 + "'"),
     # -- deep nesting and recursion -----------------------------------------------------------------------
     case("200 nested parentheses", "(" * 200 + "payout.amount > 0" + ")" * 200, "MR201", "(payout"),

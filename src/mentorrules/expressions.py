@@ -297,7 +297,7 @@ class _Checker:
             except InvalidOperation:
                 raise self.fail(node, "MR201", f"{text!r} is not a decimal number",
                                 expected="a number such as 1200.50") from None
-            if not exact.is_finite() or abs(exact) > MAX_INT:
+            if not exact.is_finite() or not -MAX_INT <= exact <= MAX_INT:  # abs() would round to the context
                 raise self.fail(node, "MR210", "this number is too large", expected=f"at most {MAX_INT:,}")
             self.decimals[id(node)] = exact
             return "decimal"
