@@ -99,25 +99,52 @@ class Document:
 
 
 def _advance(lines: list[str], position: Position, offset: int) -> tuple[int, int]:
-    """Line and column (1-based) of the character ``offset`` characters into a scalar's value."""
+    """Line and column (1-based) of the character ``offset`` characters into a scalar's value.
+
+    In a folded block (``>``) two text lines are joined by one space, and k empty lines
+    between them are k line breaks, unless a line is more indented (its breaks are kept):
+
+    >>> lines = ["require: >-", "  0", "", "  `"]
+    >>> _advance(lines, Position(1, 10, ">"), 2), _advance(lines, Position(1, 10, "|"), 3)
+    ((4, 3), (4, 3))
+    """
     if position.style in ("|", ">"):
-        # Block scalar: the value starts on the next line; the block's indentation is that of
-        # its first non-empty line, and deeper indentation of later lines is part of the value.
-        first = position.line  # 0-based index of the line after the indicator
-        while first < len(lines) and not lines[first].strip():
-            first += 1
-        if first >= len(lines):
-            return position.line, position.column
-        indent = len(lines[first]) - len(lines[first].lstrip(" "))
-        row, remaining = first, offset
-        while row < len(lines):
-            body = lines[row][indent:]
-            if remaining <= len(body):
-                return row + 1, indent + remaining + 1
-            remaining -= len(body) + 1
-            row += 1
-        return position.line, position.column
+        return _advance_block(lines, position, offset)
     return _advance_flow(lines, position, offset)
+
+
+def _advance_block(lines: list[str], position: Position, offset: int) -> tuple[int, int]:
+    """The same for a block scalar, whose value starts on the line after its indicator; the
+    block's indentation is that of its first line with text, and deeper indentation of later
+    lines is part of the value."""
+    first = position.line  # 0-based index of the line after the indicator
+    while first < len(lines) and not lines[first].strip():
+        first += 1
+    if first >= len(lines):
+        return position.line, position.column
+    indent = len(lines[first]) - len(lines[first].lstrip(" "))
+    folded = position.style == ">"
+    remaining, empty, previous = offset, 0, -1  # previous: the row of the last line with text
+    for row in range(position.line, len(lines)):
+        line = lines[row]
+        if not line.strip() and len(line) <= indent:
+            empty += 1
+            continue
+        body = line[indent:]
+        if previous < 0:
+            between = empty  # leading empty lines are line breaks of the value
+        elif folded and not body[:1].isspace() and not lines[previous][indent:indent + 1].isspace():
+            between = empty or 1  # folded: one space, or the empty lines' breaks
+        else:
+            between = empty + 1
+        if remaining < between:  # a line break between two lines: the end of the first
+            return (previous + 1, len(lines[previous]) + 1) if previous >= 0 else (row + 1, indent + 1)
+        remaining -= between
+        if remaining <= len(body):
+            return row + 1, indent + remaining + 1
+        remaining -= len(body)
+        previous, empty = row, 0
+    return position.line, position.column
 
 
 def _advance_flow(lines: list[str], position: Position, offset: int) -> tuple[int, int]:
