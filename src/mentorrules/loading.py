@@ -22,6 +22,9 @@ from mentorrules.errors import Location, Problem
 MAX_FILE_BYTES = 2_000_000
 MAX_NESTING = 40  # levels of lists and mappings; rule files use 6 (rules > 0 > lookup > name > on > 0)
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# What PyYAML's constructors raise for a scalar that is not what its tag says: '!!int x'
+# (ValueError), '!!bool maybe' (KeyError), '!!timestamp rules' (AttributeError).
+_UNBUILDABLE = (ValueError, TypeError, KeyError, AttributeError, yaml.YAMLError, OverflowError)
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 _BOOL = "tag:yaml.org,2002:bool"
@@ -316,7 +319,7 @@ class _Builder:
     def _date_key(self, node: yaml.ScalarNode) -> Any:
         try:
             value = self.constructor.construct_yaml_timestamp(node)
-        except (ValueError, TypeError, yaml.YAMLError, OverflowError):
+        except _UNBUILDABLE:
             return node.value
         return value.date() if isinstance(value, dt.datetime) else value
 
@@ -336,7 +339,7 @@ class _Builder:
             if tag == _TIMESTAMP:
                 value = self.constructor.construct_yaml_timestamp(node)
                 return value.date() if isinstance(value, dt.datetime) else value
-        except (ValueError, TypeError, yaml.YAMLError, OverflowError):
+        except _UNBUILDABLE:
             self.problems.append(Problem("MR104", f"{text!r} is not a valid value", self.where(node)))
             return None
         self.problems.append(Problem(
