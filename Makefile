@@ -34,8 +34,16 @@ browser:
 bench: $(STAMP)  ## records per second and peak memory (prints figures; never fails on speed)
 	$(BIN)/python bench/bench.py
 
+# The suite fuzzes 10,000 examples; `make fuzz` 200,000 (about 20 minutes), then, when atheris
+# installs, ATHERIS_RUNS coverage-guided inputs seeded with the packs' files (tests/atheris_fuzz.py).
+FUZZ_EXAMPLES ?= 200000
+ATHERIS_RUNS ?= 100000
 fuzz: $(STAMP)  ## long fuzzing run of the rule loader and expression compiler
-	MENTORRULES_FUZZ_EXAMPLES=20000 $(BIN)/python -m pytest -q tests/test_fuzz.py
+	MENTORRULES_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_fuzz.py
+	@if $(BIN)/python -c 'import atheris' 2>/dev/null || $(BIN)/python -m pip install --quiet atheris; then \
+	  $(BIN)/python tests/atheris_fuzz.py --seeds .fuzz/corpus && \
+	  $(BIN)/python tests/atheris_fuzz.py -runs=$(ATHERIS_RUNS) -artifact_prefix=.fuzz/ .fuzz/corpus; \
+	else echo "atheris could not be installed: the coverage-guided run is skipped"; fi
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info plugins/*/src/*.egg-info

@@ -125,3 +125,18 @@ def test_a_broken_file_fails_validate_as_a_subprocess(run_command, tmp_path: Pat
     assert "caseload.yaml:5:36: MR203 unknown parameter 'max_mentee'" in result.err
     assert "= help: did you mean 'max_mentees'?" in result.err
     assert result.out == ""
+
+
+@pytest.mark.parametrize("loader", ["LibYAML", "the pure-Python parser"])
+@pytest.mark.parametrize("depth", [41, 500, 999])
+def test_a_file_nested_hundreds_of_levels_deep_is_a_located_problem(monkeypatch, loader: str, depth: int) -> None:
+    import yaml
+
+    from mentorrules import loading
+
+    if loader != "LibYAML":
+        monkeypatch.setattr(loading, "_Loader", yaml.SafeLoader)
+    text = "parameters:\n  cap:\n    values:\n      2016-07-01: " + "{a: " * depth + "1" + "}" * depth + "\n"
+    _, problems = loading.load_yaml(text, "parameters.yaml")
+    assert [problem.code for problem in problems] == ["MR100"]
+    assert problems[0].location.line in (1, 4)

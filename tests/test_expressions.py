@@ -42,7 +42,7 @@ def finding_messages(engine: Engine, **changes: str) -> list[str]:
     return [finding.message for finding in decision.findings if finding.rule == "T-001"]
 
 
-# -- the sandbox -------------------------------------------------------------------------------
+# -- the sandbox (what each refusal says; tests/test_sandbox.py has the corpus of escape attempts) ----
 REFUSED = [
     pytest.param("payout.__class__ is None", "MR202", "'__class__'", id="a dunder field of a fact"),
     pytest.param("__import__('os') is None", "MR202", "'__import__'", id="__import__"),
@@ -108,22 +108,6 @@ def test_a_mistake_inside_a_block_scalar_is_located_on_its_line(write_rules) -> 
     assert (problem.location.line, problem.location.column) == (6, 29)
 
 
-def test_refused_code_never_runs_while_loading(write_rules, tmp_path: Path) -> None:
-    target = tmp_path / "pwned"
-    attempts = [f"__import__('os').system('touch {target}') == 0",
-                f"open('{target}', 'w') is None",
-                f"().__class__.__base__.__subclasses__()[0]('{target}') is None"]
-    for attempt in attempts:
-        assert load_problems(write_rules, attempt)
-    assert not target.exists()
-
-
-def test_unsafe_placeholder_in_a_message_is_refused(write_rules) -> None:
-    problems = load_problems(write_rules, "payout.amount > 0", message="{payout.__class__}")
-    assert [(problem.code, problem.location.line, problem.location.column) for problem in problems] \
-        == [("MR202", 8, 8)]
-
-
 def test_unknown_parameter_shows_column_and_did_you_mean(write_rules) -> None:
     problems = load_problems(write_rules, "payout.role in params.eligible_role")
     assert [str(problem.location).rsplit("/", 1)[-1] for problem in problems] == ["rules.yaml:6:22"]
@@ -186,7 +170,7 @@ def test_ill_typed_expression_is_refused_at_load_time(write_rules, require, code
 def test_a_when_that_is_not_a_condition_is_refused(write_rules) -> None:
     problems = load_problems(write_rules, "payout.amount > 0", when="payout.role")
     assert [problem.code for problem in problems] == ["MR206"]
-    assert problems[0].location.line in (5, 6)  # the when: block (see the offset-0 bug above)
+    assert (problems[0].location.line, problems[0].location.column) == (6, 7)  # where the when: text starts
 
 
 def test_an_if_else_require_with_an_amount_branch_is_refused(write_rules) -> None:

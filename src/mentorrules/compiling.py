@@ -101,6 +101,21 @@ def divide(left: Decimal | int, right: Decimal | int) -> Decimal:
     return Decimal(left) / Decimal(right)
 
 
+def number(value: Any) -> Any:
+    """A value that ``*`` or ``%`` may take, whose kind the checker could not know.
+
+    >>> number(Decimal("2.50")), number(3)
+    (Decimal('2.50'), 3)
+    >>> number("x")
+    Traceback (most recent call last):
+    ...
+    TypeError: '*' and '%' need numbers, not str
+    """
+    if value.__class__ in (int, Decimal, bool):
+        return value
+    raise TypeError(f"'*' and '%' need numbers, not {type(value).__name__}")
+
+
 def safe_get(fact: Mapping[str, Any] | None, name: str) -> Any:
     return None if fact is None else fact.get(name)
 
@@ -207,6 +222,8 @@ class _Render:
                 return f"(+{self.code(operand)})"
             case ast.BinOp(left=left, op=ast.Div(), right=right):
                 return f"_div({self.code(left)}, {self.code(right)})"
+            case ast.BinOp(left=left, op=op, right=right) if id(node) in self.expression.unchecked:
+                return f"(_number({self.code(left)}) {_OPERATORS[type(op)]} _number({self.code(right)}))"
             case ast.BinOp(left=left, op=op, right=right):
                 return f"({self.code(left)} {_OPERATORS[type(op)]} {self.code(right)})"
             case ast.Compare(left=left, ops=ops, comparators=comparators):
@@ -293,7 +310,7 @@ def message_code(parts: Sequence[str | Expression], renderer: Renderer,
 
 
 BASE_GLOBALS: dict[str, Any] = {
-    "__builtins__": {}, "_div": divide, "_get": safe_get, "_item": safe_item,
+    "__builtins__": {}, "_div": divide, "_get": safe_get, "_item": safe_item, "_number": number,
     "_no_value": no_value, "_safe_param": safe_parameter, "_CANNOT": CANNOT_CHECK, "_str": str,
     "_safe": safe_value, "_call": call_recorded, "_MASKED": MASKED,
 }

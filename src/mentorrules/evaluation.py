@@ -286,7 +286,10 @@ def _rule_lines(rule: Rule, index: int, renderer: Renderer, indent: str) -> list
     if rule.when is not None:
         conditions.append(renderer.render(rule.when))
     conditions.append(f"not {renderer.render(rule.require)}")
-    return [f"{indent}# {rule.id} ({rule.location.path}:{rule.location.line})",
+    # The place is shown with repr(): a file name may hold a line break, and what followed it
+    # would be code (a rules folder holding "x\n    <any Python>.yaml" ran that Python).
+    place = f"{rule.id} ({rule.location.path}:{rule.location.line})"
+    return [f"{indent}# {place!r}",
             f"{indent}try:",
             f"{indent}    if {' and '.join(conditions)}:",
             f"{indent}        _out.append({index})",

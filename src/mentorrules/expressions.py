@@ -108,6 +108,10 @@ class Expression:
     functions: frozenset[str]
     names: frozenset[str]
     decimals: Mapping[int, Decimal]  # id(node) -> exact value of a decimal literal
+    # id(node) of each '*' or '%' with an operand whose kind is only known when it runs (either(),
+    # get()): text or a list there would repeat ('x' * 10**9) or format ('%999999999d' % 1), so
+    # the compiled code checks that both are numbers.
+    unchecked: frozenset[int] = frozenset()
 
 
 def parse(text: str, scope: Scope, *, want: Kind | None = None) -> Expression:
@@ -172,7 +176,8 @@ def parse(text: str, scope: Scope, *, want: Kind | None = None) -> Expression:
         first, *others = sorted(checker.errors, key=lambda error: error.offset)
         raise replace(first, also=tuple(others))
     return Expression(text, tree.body, kind, frozenset(checker.facts), frozenset(checker.parameters),
-                      frozenset(checker.functions), frozenset(checker.names), checker.decimals)
+                      frozenset(checker.functions), frozenset(checker.names), checker.decimals,
+                      frozenset(checker.unchecked))
 
 
 def wrapped(text: str) -> str:
@@ -239,6 +244,7 @@ class _Checker:
         self.functions: set[str] = set()
         self.names: set[str] = set()
         self.decimals: dict[int, Decimal] = {}
+        self.unchecked: set[int] = set()
         self.errors: list[ExpressionError] = []
 
     def fail(self, node: ast.AST, code: str, message: str, expected: str | None = None,
@@ -291,7 +297,7 @@ class _Checker:
             except InvalidOperation:
                 raise self.fail(node, "MR201", f"{text!r} is not a decimal number",
                                 expected="a number such as 1200.50") from None
-            if not exact.is_finite() or abs(exact) > MAX_INT:
+            if not exact.is_finite() or not -MAX_INT <= exact <= MAX_INT:  # abs() would round to the context
                 raise self.fail(node, "MR210", "this number is too large", expected=f"at most {MAX_INT:,}")
             self.decimals[id(node)] = exact
             return "decimal"
@@ -440,6 +446,8 @@ class _Checker:
                                 expected="numbers on both sides", hint=hint)
             raise self.fail(wrong[0][0], "MR205", f"{symbol!r} needs numbers, but this is {_a(wrong[0][1])}",
                             expected="a number", hint=hint)
+        if symbol in ("*", "%") and "any" in (left, right):
+            self.unchecked.add(id(node))
         if symbol in ("/", "%") and self._literal_number(node.right) == 0:
             raise self.fail(node.right, "MR205", f"'{symbol}' by zero has no value",
                             expected="a divisor other than 0", hint="divide by a value that cannot be 0")

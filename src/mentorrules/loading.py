@@ -9,6 +9,7 @@ never ``float``, so ``2000.00`` in a parameter file stays exactly ``Decimal('200
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -19,7 +20,11 @@ import yaml
 from mentorrules.errors import Location, Problem
 
 MAX_FILE_BYTES = 2_000_000
+MAX_NESTING = 40  # levels of lists and mappings; rule files use 6 (rules > 0 > lookup > name > on > 0)
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# What PyYAML's constructors raise for a scalar that is not what its tag says: '!!int x'
+# (ValueError), '!!bool maybe' (KeyError), '!!timestamp rules' (AttributeError).
+_UNBUILDABLE = (ValueError, TypeError, KeyError, AttributeError, yaml.YAMLError, OverflowError)
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 _BOOL = "tag:yaml.org,2002:bool"
@@ -81,7 +86,8 @@ class Document:
         position = table.get(probe)
         if position is None:
             return Location(self.path, line=1, column=1)
-        if key or probe != path or (offset == 0 and end is None):
+        block = position.style in ("|", ">")  # its value starts on the line after the indicator
+        if key or probe != path or (offset == 0 and end is None and not block):
             # The whole node, spanned when it is on one line (not an enclosing node's span).
             spans = probe == path and position.end_line == position.line
             return Location(self.path, line=position.line, column=position.column,
@@ -96,25 +102,52 @@ class Document:
 
 
 def _advance(lines: list[str], position: Position, offset: int) -> tuple[int, int]:
-    """Line and column (1-based) of the character ``offset`` characters into a scalar's value."""
+    """Line and column (1-based) of the character ``offset`` characters into a scalar's value.
+
+    In a folded block (``>``) two text lines are joined by one space, and k empty lines
+    between them are k line breaks, unless a line is more indented (its breaks are kept):
+
+    >>> lines = ["require: >-", "  0", "", "  `"]
+    >>> _advance(lines, Position(1, 10, ">"), 2), _advance(lines, Position(1, 10, "|"), 3)
+    ((4, 3), (4, 3))
+    """
     if position.style in ("|", ">"):
-        # Block scalar: the value starts on the next line; the block's indentation is that of
-        # its first non-empty line, and deeper indentation of later lines is part of the value.
-        first = position.line  # 0-based index of the line after the indicator
-        while first < len(lines) and not lines[first].strip():
-            first += 1
-        if first >= len(lines):
-            return position.line, position.column
-        indent = len(lines[first]) - len(lines[first].lstrip(" "))
-        row, remaining = first, offset
-        while row < len(lines):
-            body = lines[row][indent:]
-            if remaining <= len(body):
-                return row + 1, indent + remaining + 1
-            remaining -= len(body) + 1
-            row += 1
-        return position.line, position.column
+        return _advance_block(lines, position, offset)
     return _advance_flow(lines, position, offset)
+
+
+def _advance_block(lines: list[str], position: Position, offset: int) -> tuple[int, int]:
+    """The same for a block scalar, whose value starts on the line after its indicator; the
+    block's indentation is that of its first line with text, and deeper indentation of later
+    lines is part of the value."""
+    first = position.line  # 0-based index of the line after the indicator
+    while first < len(lines) and not lines[first].strip():
+        first += 1
+    if first >= len(lines):
+        return position.line, position.column
+    indent = len(lines[first]) - len(lines[first].lstrip(" "))
+    folded = position.style == ">"
+    remaining, empty, previous = offset, 0, -1  # previous: the row of the last line with text
+    for row in range(position.line, len(lines)):
+        line = lines[row]
+        if not line.strip() and len(line) <= indent:
+            empty += 1
+            continue
+        body = line[indent:]
+        if previous < 0:
+            between = empty  # leading empty lines are line breaks of the value
+        elif folded and not body[:1].isspace() and not lines[previous][indent:indent + 1].isspace():
+            between = empty or 1  # folded: one space, or the empty lines' breaks
+        else:
+            between = empty + 1
+        if remaining < between:  # a line break between two lines: the end of the first
+            return (previous + 1, len(lines[previous]) + 1) if previous >= 0 else (row + 1, indent + 1)
+        remaining -= between
+        if remaining <= len(body):
+            return row + 1, indent + remaining + 1
+        remaining -= len(body)
+        previous, empty = row, 0
+    return position.line, position.column
 
 
 def _advance_flow(lines: list[str], position: Position, offset: int) -> tuple[int, int]:
@@ -188,18 +221,20 @@ def load_yaml(text: str, path: str) -> tuple[Document, list[Problem]]:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        where = Location(path, line=mark.line + 1, column=mark.column + 1) if mark else Location(path)
+        where = Location(path, *_in_text(text, mark.line + 1, mark.column + 1)) if mark else Location(path)
         what = error.problem or error.context or "not valid YAML"
         return document, [Problem("MR100", f"YAML syntax error: {what}", where,
                                   hint="check indentation, colons and quotes on this line")]
     except yaml.reader.ReaderError as error:
         # Unprintable characters (a NUL byte, say) are reported by offset, not by line.
-        before = text[: error.position]
-        where = Location(path, line=before.count("\n") + 1, column=error.position - (before.rfind("\n") + 1) + 1)
+        before = _LINE_BREAK.split(text[: error.position])
+        where = Location(path, line=len(before), column=len(before[-1]) + 1)
         return document, [Problem("MR100", f"the character {chr(error.character)!r} is not allowed in YAML",
                                   where, hint="remove it; rule files are plain UTF-8 text")]
     except yaml.YAMLError as error:
         return document, [Problem("MR100", f"YAML error: {type(error).__name__}", Location(path, line=1, column=1))]
+    except RecursionError:  # the pure-Python parser (without LibYAML) recurses per level
+        return document, [_too_deep(Location(path, line=1, column=1))]
     builder = _Builder(document)
     document.value = builder.build(node, ()) if node is not None else None
     return document, builder.problems
@@ -212,6 +247,7 @@ class _Builder:
         self.document = document
         self.problems: list[Problem] = []
         self.seen: set[int] = set()
+        self.too_deep = False
         self.constructor = yaml.SafeLoader("")
 
     def where(self, node: yaml.Node) -> Location:
@@ -227,6 +263,13 @@ class _Builder:
             return None
         self.seen.add(id(node))
         mark = node.start_mark
+        if len(path) > MAX_NESTING and isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            # LibYAML accepts 1,000 levels; building and schema-checking them would exhaust Python's stack.
+            if not self.too_deep:
+                self.problems.append(_too_deep(self.where(node)))
+                self.too_deep = True
+            self.document.invalid.add(path)
+            return None
         style = getattr(node, "style", None)
         if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in (_MAP, _SEQ):
             self.problems.append(Problem(
@@ -276,7 +319,7 @@ class _Builder:
     def _date_key(self, node: yaml.ScalarNode) -> Any:
         try:
             value = self.constructor.construct_yaml_timestamp(node)
-        except (ValueError, TypeError, yaml.YAMLError, OverflowError):
+        except _UNBUILDABLE:
             return node.value
         return value.date() if isinstance(value, dt.datetime) else value
 
@@ -296,7 +339,7 @@ class _Builder:
             if tag == _TIMESTAMP:
                 value = self.constructor.construct_yaml_timestamp(node)
                 return value.date() if isinstance(value, dt.datetime) else value
-        except (ValueError, TypeError, yaml.YAMLError, OverflowError):
+        except _UNBUILDABLE:
             self.problems.append(Problem("MR104", f"{text!r} is not a valid value", self.where(node)))
             return None
         self.problems.append(Problem(
@@ -315,6 +358,27 @@ class _Builder:
                                         self.where(node), expected="a number such as 2000.00"))
             return None
         return value
+
+
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # YAML's line breaks
+
+
+def _in_text(text: str, line: int, column: int) -> tuple[int, int]:
+    """A parser's mark, kept inside the text: at the end of a file without a final line break
+    LibYAML marks the line after the last, which no editor can show.
+
+    >>> _in_text("a: [1\\n- ", 3, 1)
+    (2, 3)
+    """
+    lines = _LINE_BREAK.split(text)
+    if line > len(lines):
+        return len(lines), len(lines[-1]) + 1
+    return line, column
+
+
+def _too_deep(where: Location) -> Problem:
+    return Problem("MR100", f"the file is nested more than {MAX_NESTING} levels deep", where,
+                   hint="rule and parameter files need a few levels of lists and mappings")
 
 
 def _key_text(key: Any) -> str:

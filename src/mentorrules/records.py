@@ -14,6 +14,7 @@ import codecs
 import csv
 import datetime as dt
 import json
+import math
 import re
 import sys
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -27,9 +28,9 @@ from mentorrules.tables import TABLE_ORDER, Record, Table
 
 FORMATS = (".csv", ".json", ".jsonl", ".xlsx")
 MAX_CELL = 1_000_000
-_INTEGER = re.compile(r"[+-]?\d{1,18}")
-_DECIMAL = re.compile(r"[+-]?(\d{1,18}(\.\d{0,12})?|\.\d{1,12})")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_INTEGER = re.compile(r"[+-]?\d{1,18}", re.ASCII)  # ASCII: int() also reads full-width digits
+_DECIMAL = re.compile(r"[+-]?(\d{1,18}(\.\d{0,12})?|\.\d{1,12})", re.ASCII)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _TRUE = frozenset({"true", "yes", "1", "y", "t"})
 _FALSE = frozenset({"false", "no", "0", "n", "f"})
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
@@ -178,10 +179,10 @@ def to_text(value: Any) -> str | None:
 def to_integer(value: Any) -> int | None:
     if isinstance(value, bool):
         raise CellError(f"{_show(value)} is not a whole number")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, (float, Decimal)) and value == int(value):
-        return int(value)
+    if isinstance(value, (int, float, Decimal)):
+        _check_size(value)
+        if value == int(value):
+            return int(value)
     text = to_text(value)
     if text is None:
         return None
@@ -194,16 +195,15 @@ def to_decimal(value: Any) -> Decimal | None:
     if isinstance(value, bool):
         raise CellError(f"{_show(value)} is not a decimal number")
     if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise CellError(f"{_show(value)} is not a number")
+        _check_size(value)
         return value
     if isinstance(value, int):
+        _check_size(value)
         return Decimal(value)
     if isinstance(value, float):
         # Spreadsheets and JSON without parse_float store binary floats: take the shortest
         # text that round-trips (what the user typed), never the binary expansion.
-        if value != value or value in (float("inf"), float("-inf")):
-            raise CellError(f"{_show(value)} is not a number")
+        _check_size(value)
         return Decimal(repr(value))
     text = to_text(value)
     if text is None:
@@ -211,6 +211,23 @@ def to_decimal(value: Any) -> Decimal | None:
     if _DECIMAL.fullmatch(text):
         return Decimal(text)
     raise CellError(f"{_show(text)} is not a decimal amount", _decimal_hint(text))
+
+
+# A number given as a number (JSON, a workbook) has no text for the patterns above to bound:
+# it must be finite and smaller than the 18 digits a cell may write, or converting it (int() of
+# 1e999999999) would take minutes and its digits could not be shown.
+_LARGEST = 10**18
+
+
+def _finite(value: int | float | Decimal) -> bool:
+    return value.is_finite() if isinstance(value, Decimal) else isinstance(value, int) or math.isfinite(value)
+
+
+def _check_size(value: int | float | Decimal) -> None:
+    if not _finite(value):
+        raise CellError(f"{_show(value)} is not a number")
+    if not -_LARGEST < value < _LARGEST:  # compared, not abs(): abs() rounds a Decimal to the context
+        raise CellError(f"{_show(value)} is too large", "numbers have at most 18 digits")
 
 
 def _decimal_hint(text: str) -> str:
@@ -229,9 +246,8 @@ def to_date(value: Any) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-        serial = int(value)
-        if serial == value and 1 <= serial <= 2_958_465:
-            return _EXCEL_EPOCH + dt.timedelta(days=serial)
+        if _finite(value) and 1 <= value <= 2_958_465 and value == int(value):
+            return _EXCEL_EPOCH + dt.timedelta(days=int(value))
         raise CellError(f"{_show(value)} is not a date", "write dates as YYYY-MM-DD, e.g. 2025-07-01")
     text = to_text(value)
     if text is None:
@@ -275,7 +291,7 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
 
 
 def _show(value: Any) -> str:
-    text = str(value)
+    text = str(Decimal(value) if value.__class__ is int else value)  # str() refuses ints of 4,300+ digits
     return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
@@ -627,6 +643,9 @@ def _add(data: DataSet, table: Table, path: str, rows: Iterable[Row],
                                                                           column=error.column),
                                      expected=error.expected, hint=error.hint))
         return
+    except MentorRulesError as error:  # a workbook damaged part-way through a sheet
+        data.problems.extend(error.problems)
+        return
     seen = columns() if columns is not None else ()
     problem = _missing_columns(table, path, seen) if seen else None
     if problem is not None:
@@ -706,7 +725,7 @@ def _csv_typed(typer: RowTyper, lines: Iterable[str]) -> Iterator[Row]:
 
 def _json_rows(text: str) -> Iterator[Cells]:
     try:
-        document = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+        document = json.loads(text, parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=_object)
     except json.JSONDecodeError as error:
         raise _FileProblem("MR306", f"the file is not valid JSON: {error.msg}", error.lineno,
                            error.colno) from None
@@ -718,7 +737,7 @@ def _json_rows(text: str) -> Iterator[Cells]:
         raise _FileProblem("MR306", "the file holds no list of rows",
                            expected="a JSON array of objects, one per row: [{\"payout_id\": ...}, ...]")
     for item in document:
-        yield item if isinstance(item, dict) else (f"the row is {type(item).__name__}, not an object", None)
+        yield _json_row(item)
 
 
 def _jsonl_rows(lines: Iterable[str]) -> Iterator[Cells]:
@@ -726,11 +745,33 @@ def _jsonl_rows(lines: Iterable[str]) -> Iterator[Cells]:
         if not line.strip():
             continue
         try:
-            item = json.loads(line, parse_float=Decimal, parse_constant=_no_constant)
+            item = json.loads(line, parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=_object)
         except ValueError as error:
             yield (f"the line is not valid JSON: {getattr(error, 'msg', error)}", None)
             continue
-        yield item if isinstance(item, dict) else (f"the row is {type(item).__name__}, not an object", None)
+        yield _json_row(item)
+
+
+class _Repeated(dict[str, Any]):
+    """A JSON object that names a key more than once (``json`` would keep the last value silently)."""
+
+    repeated: tuple[str, ...] = ()
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    row = dict(pairs)
+    if len(row) < len(pairs):
+        row = _Repeated(row)
+        row.repeated = tuple(sorted({name for name, _ in pairs if sum(1 for other, _ in pairs if other == name) > 1}))
+    return row
+
+
+def _json_row(item: Any) -> Cells:
+    if isinstance(item, _Repeated):  # as for a CSV header naming a column twice
+        return (f"the row names {', '.join(map(repr, item.repeated))} more than once, so its value is ambiguous",
+                "remove or rename the repeated key",
+                {name: value for name, value in item.items() if name not in item.repeated})
+    return item if isinstance(item, dict) else (f"the row is {type(item).__name__}, not an object", None)
 
 
 def _no_constant(name: str) -> Any:

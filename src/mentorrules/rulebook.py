@@ -340,7 +340,7 @@ def _read_rules(document: Document, pack: Pack, tables: Mapping[str, Table],
     for index, spec in enumerate(specs if isinstance(specs, list) else ()):
         path: JsonPath = ("rules", index)
         faults = {at[2:] for at in broken if at[:2] == path}
-        if not isinstance(spec, dict) or spec.get("table") not in tables \
+        if not isinstance(spec, dict) or not isinstance(spec.get("table"), str) or spec["table"] not in tables \
                 or any(fault and fault[0] in _FOUNDATIONS for fault in faults):
             continue
 

@@ -7,11 +7,13 @@ The schemas in ``schemas/`` are the contract for authors (editors read them thro
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 from functools import cache
 from importlib.resources import files
 from typing import Any, cast
 
-from jsonschema import Draft202012Validator, ValidationError
+from jsonschema import Draft202012Validator, ValidationError, validators
 from referencing import Registry, Resource
 
 from mentorrules.errors import Problem, did_you_mean, one_of
@@ -31,12 +33,31 @@ def _registry() -> Registry[Any]:
     return Registry().with_resources(resources)
 
 
+def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[ValidationError]:
+    """``pattern`` as JSON Schema (ECMA-262) means it: ``$`` is the end of the text.
+
+    Python's ``$`` also matches before a final line break, so a rule id ``"NM-001\\n"`` passed
+    ``^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$`` and reached the generated code.
+
+    >>> [error.message for error in _Validator({"pattern": "^[A-Z]+-1$"}).iter_errors("NM-1\\n")]
+    ["'NM-1\\\\n' does not match '^[A-Z]+-1$'"]
+    """
+    if not validator.is_type(instance, "string"):
+        return
+    found = re.search(pattern, instance)
+    if found is None or (pattern.endswith("$") and not pattern.endswith("\\$") and found.end() != len(instance)):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_extend: Any = validators.extend  # untyped in jsonschema
+_Validator: Any = _extend(Draft202012Validator, {"pattern": _pattern})
+
+
 @cache
-def validator(name: str) -> Draft202012Validator:
+def validator(name: str) -> Any:
     """The validator for one of the file schemas (``rules``, ``parameters``, ``tests``)."""
     contents = _registry().get_or_retrieve(f"{name}.schema.json").value.contents
-    return Draft202012Validator(contents, registry=_registry(),
-                                format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return _Validator(contents, registry=_registry(), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def check(document: Document, name: str) -> list[Problem]:

@@ -20,17 +20,23 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from mentorrules.errors import Location, Problem
+from mentorrules.errors import Location, MentorRulesError, Problem
 from mentorrules.tables import Table
 
 # The cells of a row, or for a row that cannot be read: (problem, hint[, cells that could be read]).
 Cells = Mapping[str, Any] | tuple[str, str | None] | tuple[str, str | None, Mapping[str, Any]]
 
+# What openpyxl raises for a damaged workbook, when it is opened or part-way through a sheet:
+# a broken zip, XML that does not parse (ParseError is a SyntaxError), a part that is missing
+# or holds a value of the wrong kind ('nan' where a number is stored).
+DAMAGED = (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, IndexError, ValueError, TypeError,
+           AttributeError, SyntaxError)
 REPORT_MARK = "mentorrules report"  # the keywords property of the workbooks mentorrules writes
 MONEY_PLACES = 2
 _PLACES = re.compile(r"\.([0#?]+)")
@@ -47,9 +53,8 @@ def read_workbook(path: Path, tables: Mapping[str, Table],
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
         formulas = load_workbook(path, read_only=True, data_only=False)
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as error:
-        yield "", iter(()), Problem("MR307", f"the workbook cannot be opened: {type(error).__name__}",
-                                    Location(str(path)), hint="save it again as .xlsx from the spreadsheet")
+    except DAMAGED as error:
+        yield "", iter(()), _damaged(path, "opened", error)
         return
     if workbook.properties.keywords == REPORT_MARK:
         workbook.close()
@@ -63,12 +68,26 @@ def read_workbook(path: Path, tables: Mapping[str, Table],
         if name not in tables:
             continue
         found = True
-        yield name, _sheet_rows(sheet, formula_sheet, tables[name]), None
+        yield name, _readable(_sheet_rows(sheet, formula_sheet, tables[name]), path), None
     if not found:
         yield "", iter(()), Problem("MR307", "the workbook has no sheet named after a table",
                                     Location(str(path)), expected=", ".join(sorted(tables)))
     workbook.close()
     formulas.close()
+
+
+def _damaged(path: Path, doing: str, error: BaseException) -> Problem:
+    return Problem("MR307", f"the workbook cannot be {doing}: it is damaged ({type(error).__name__})",
+                   Location(str(path)), hint="open it in a spreadsheet program and save it again as .xlsx")
+
+
+def _readable(rows: Iterator[Cells], path: Path) -> Iterator[Cells]:
+    """The rows of a sheet; a sheet that fails part-way is a problem with the whole file (raised
+    as :class:`MentorRulesError`), since the rows after the damage cannot be counted."""
+    try:
+        yield from rows
+    except DAMAGED as error:
+        raise MentorRulesError([_damaged(path, "read", error)]) from None
 
 
 def _sheet_rows(sheet: Any, formula_sheet: Any, table: Table) -> Iterator[Cells]:
@@ -79,6 +98,7 @@ def _sheet_rows(sheet: Any, formula_sheet: Any, table: Table) -> Iterator[Cells]
     names = ["" if cell.value is None else str(cell.value).strip() for cell in first[0]]
     while names and not names[-1]:
         names.pop()
+    repeated = sorted({name for name in names if name and names.count(name) > 1})
     for cells, written in rows:
         header = [*names, *[""] * (len(cells) - len(names))]
         values = [_value(cell, table.fields.get(name)) for cell, name in zip(cells, header, strict=False)]
@@ -90,6 +110,11 @@ def _sheet_rows(sheet: Any, formula_sheet: Any, table: Table) -> Iterator[Cells]
                    "remove the values right of the last named column")
             continue
         values += [None] * (len(names) - len(values))
+        if repeated:  # as for a CSV file: which of the two cells is the value?
+            yield (f"the header names {', '.join(map(repr, repeated))} more than once, so this row's values "
+                   "are ambiguous", "rename or remove the repeated column",
+                   {name: value for name, value in zip(names, values, strict=False) if name not in repeated})
+            continue
         row = {name: value for name, value in zip(names, values, strict=False) if name}
         uncomputed = [(name, formula) for name, value, formula in zip(names, values, written, strict=False)
                       if name and value is None and isinstance(formula, str) and formula.startswith("=")]
