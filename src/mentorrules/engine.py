@@ -50,6 +50,7 @@ class Records(Sequence[Decision]):
     def __init__(self, decisions: Sequence[Decision], groups: Sequence[Decision]) -> None:
         self._decisions = decisions
         self._groups = groups
+        self._kept: list[Decision] | None = None
 
     def __iter__(self) -> Iterator[Decision]:
         yield from self._decisions
@@ -63,7 +64,9 @@ class Records(Sequence[Decision]):
     @overload
     def __getitem__(self, index: slice) -> Sequence[Decision]: ...
     def __getitem__(self, index: int | slice) -> Decision | Sequence[Decision]:
-        return [*self._decisions, *self._groups][index]
+        if self._kept is None:
+            self._kept = [*self._decisions, *self._groups]
+        return self._kept[index]
 
 
 class Decisions(Sequence[Decision]):
