@@ -22,6 +22,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
@@ -138,7 +139,7 @@ class Report:
         """The decisions on the rows of one table, in input order."""
         return [decision for decision in self.decisions if decision.table == table]
 
-    @property
+    @cached_property
     def records(self) -> Records:
         """Every record of the report: the input rows in order, then group records."""
         return Records(self.decisions, self.groups)
