@@ -184,8 +184,8 @@ def test_checks_of_different_states_do_not_overlap(run_cli, tmp_path: Path) -> N
 
 def test_a_core_parameter_used_by_a_state_pack_too_is_judged_by_all_its_rows(run_cli, tmp_path: Path) -> None:
     records = data(tmp_path, [payout(state="NM", pay_date="2025-09-15")])
-    rules = pack(tmp_path / "nm", [{"id": "NM-001", "require": "payout.role in params.eligible_roles"}],
+    rules = pack(tmp_path / "nm", [{"id": "NM-001", "require": "payout.installment <= params.installments_per_year"}],
                  manifest="name: local-nm\njurisdiction: NM\n")
     result = run_cli("lint", "--pack", "core", rules, "--data", records)
     assert "Traceback" not in result.err and result.code in (0, 1), result.err
-    assert "MR507 params.eligible_roles last changed on 2016-07-01" in result.out
+    assert "MR507 params.installments_per_year last changed on 2016-07-01" in result.out
