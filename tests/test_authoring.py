@@ -95,6 +95,8 @@ def test_mask_hides_personal_values_in_every_format(run_cli, tmp_path: Path, kin
     text = output.read_text("utf-8")
     assert "Ana Ruiz" not in text and "ana@example.org" not in text
     assert "[masked]" in text
+    if kind == "html":  # the reader is told which columns were masked
+        assert '<dt>masked</dt><dd class="">name, email</dd>' in text
 
 
 def _mask_case(tmp_path: Path, name: str, message: str, people_extra: str = "") -> tuple[Path, Path]:
@@ -354,3 +356,25 @@ def test_the_readme_python_tour_runs_as_written(monkeypatch: pytest.MonkeyPatch)
     assert [(f.rule, f.message) for f in decision.findings] == [  # type: ignore[attr-defined]
         ("STIPEND-005", "amount 1200.00 differs from the written schedule for NM_PILOT mentor in 2025-26: 1000.00")]
     assert scope["changed"] and scope["everything"] is not None
+
+
+def test_diff_names_the_pack_a_rules_directory_stands_in_for(run_cli, tmp_path: Path) -> None:
+    # Only the parameter file of the yearly caps: its parameter names say which pack it belongs to.
+    copy = tmp_path / "caps"
+    copy.mkdir()
+    shutil.copy(NM_RULES / "yearly_limits.parameters.yaml", copy)
+    result = run_cli("diff", EXAMPLES, "--after", copy, "--as-of", "2026-01-01")
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[0].endswith("the installed packs")
+    assert result.out.splitlines()[1].endswith(f"{copy} in place of the pack new-mexico")
+
+
+def test_diff_refuses_a_directory_that_shares_only_a_common_file_name_with_packs(run_cli, tmp_path: Path) -> None:
+    # parameters.yaml is a file name every pack has; its parameters are no pack's.
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "parameters.yaml").write_text(
+        "parameters:\n  cap:\n    values:\n      2016-07-01: 100.00\n", encoding="utf-8")
+    result = run_cli("diff", EXAMPLES, "--after", folder, "--as-of", "2026-01-01")
+    assert result.code == 2
+    assert "MR409 no installed pack matches this rules directory" in result.err

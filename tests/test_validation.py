@@ -103,3 +103,47 @@ def test_a_changed_file_between_passes_is_a_plain_problem(engine: Engine, tmp_pa
     with pytest.raises(MentorRulesError) as raised:
         engine.validate(dataset, as_of=AS_OF)
     assert raised.value.problems[0].code == "MR300"
+
+
+# -- tables not given --------------------------------------------------------------------------------
+def examples_without(tmp_path: Path, *tables: str) -> Path:
+    folder = tmp_path / "data"
+    shutil.copytree(EXAMPLES, folder, ignore=shutil.ignore_patterns(*(f"{table}.*" for table in tables)))
+    return folder
+
+
+def test_a_table_not_given_leaves_the_rules_that_read_it_unchecked_and_the_report_says_so(
+        engine: Engine, tmp_path: Path) -> None:
+    report = engine.validate(examples_without(tmp_path, "attendance"), as_of=AS_OF).to_dict()
+    assert report["not_checked"] == [{"rule": "NMP-006", "tables": ["attendance"]}]
+    assert not [f for record in report["records"] for f in record["findings"] if f["rule"] == "NMP-006"]
+
+
+def test_a_table_given_without_rows_is_empty_and_its_rules_run(engine: Engine, tmp_path: Path) -> None:
+    folder = examples_without(tmp_path, "attendance")
+    (folder / "attendance.csv").write_text("person_id,session_id,program,school_year,date,attended\n")
+    report = engine.validate(folder, as_of=AS_OF).to_dict()
+    assert "not_checked" not in report
+    assert [f for record in report["records"] for f in record["findings"] if f["rule"] == "NMP-006"]
+
+
+def test_every_rule_runs_on_the_whole_example_data_set(engine: Engine) -> None:
+    assert "not_checked" not in engine.validate(EXAMPLES, as_of=AS_OF).to_dict()
+
+
+def test_the_cli_names_the_rules_not_checked_in_the_table_report_and_on_stderr(run_cli, tmp_path: Path) -> None:
+    folder = examples_without(tmp_path, "attendance", "pairings")
+    table = run_cli("validate", folder, "--as-of", "2026-01-01")
+    assert "Not checked: these rules read a table that was not given" in table.out
+    assert any(line.split()[:1] == ["attendance"] and "NMP-006" in line for line in table.out.splitlines())
+    assert table.err == ""
+    json_report = run_cli("validate", folder, "--as-of", "2026-01-01", "--format", "json")
+    assert json_report.err.startswith("mentorrules: not checked, these rules read a table that was not given: ")
+    assert "attendance: NMP-006" in json_report.err and "NMP-007" in json_report.err
+
+
+def test_one_record_evaluated_alone_sees_every_table_it_is_not_given_as_empty(engine: Engine) -> None:
+    decision = engine.evaluate({"payout_id": "P-1", "payee_id": "T-9", "role": "mentor", "program": "NM_PILOT",
+                                "state": "NM", "school_year": "2025-26", "pay_date": "2025-09-15",
+                                "amount": "1000.00"}, as_of=AS_OF)
+    assert "STIPEND-003" in {finding.rule for finding in decision.findings}  # T-9 is not in (empty) people

@@ -467,7 +467,8 @@ def aggregate_of(aggregate: Aggregate, values: Sequence[Any]) -> Any:
     if function == "distinct":
         return sorted(set(present))
     if function == "sum":
-        return sum(present, Decimal(0) if aggregate.kind == "decimal" else 0)
+        # As the fold does: the values' own sum; only an empty sum is the kind's zero.
+        return sum(present[1:], present[0]) if present else _ZERO_SUM.get(aggregate.kind, 0)
     if not present:
         return None
     return min(present) if function == "min" else max(present)
@@ -588,7 +589,7 @@ class Groups:
 
 _NEW = object()
 _EMPTY_SUM = object()  # a sum over no values yet: Decimal 0 or 0 by the argument's kind
-_ZERO_SUM: dict[str, Any] = {"decimal": Decimal(0), "integer": 0}
+_ZERO_SUM: dict[str, Any] = {"decimal": Decimal("0.00"), "integer": 0}  # an empty sum of money shows 0.00
 _DISTINCT_AS_TUPLE = 16  # up to this many distinct values are kept as a tuple (small), then a set
 
 

@@ -220,6 +220,11 @@ def _validate(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.close()
+    if report.not_checked and (args.output or args.format != "table"):  # the table report lists them itself
+        from mentorrules.reports import tally
+
+        skipped = "; ".join(f"{tables}: {', '.join(rules)}" for tables, rules in tally.not_checked(report))
+        print(f"mentorrules: not checked, these rules read a table that was not given: {skipped}", file=sys.stderr)
     return EXIT_CLEAN if report.clean else EXIT_FINDINGS
 
 
@@ -396,18 +401,23 @@ def _diff(args: argparse.Namespace) -> int:
     from mentorrules import impact
     from mentorrules.engine import Engine
 
-    def report(ref: str) -> Any:
-        versions = [] if ref == "installed" else [Path(ref)]
-        engine = Engine.load(packs=args.pack, rules=args.rules, versions=versions)
-        return engine.validate(args.data, as_of=args.as_of)
+    def report(ref: str) -> tuple[Any, str]:
+        """The report with the rules of ``ref``, and what those rules are, for the header."""
+        if ref == "installed":
+            return Engine.load(packs=args.pack, rules=args.rules).validate(args.data, as_of=args.as_of), \
+                "the installed packs"
+        engine = Engine.load(packs=args.pack, rules=args.rules, versions=[Path(ref)])
+        replaced = next((pack.name for pack in engine.packs if Path(ref) in pack.spec.rule_dirs), "?")
+        return engine.validate(args.data, as_of=args.as_of), f"{ref} in place of the pack {replaced}"
 
-    before, after = report(args.before), report(args.after)
+    (before, before_label), (after, after_label) = report(args.before), report(args.after)
     found = impact.changes(before, after)
+    labels = (before_label, after_label)
     if args.format == "json":
-        json.dump(impact.to_dict(found, before, after), sys.stdout, indent=2)
+        json.dump(impact.to_dict(found, before, after, labels), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        impact.write_text(found, before, after, sys.stdout)
+        impact.write_text(found, before, after, sys.stdout, labels)
     return EXIT_CLEAN
 
 

@@ -120,6 +120,7 @@ class Report:
     groups: tuple[Decision, ...] = ()
     masked: tuple[str, ...] = ()  # personal columns masked in this report
     totals: Mapping[str, Any] | None = None  # the summary, when the run counted it already
+    not_checked: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # rule -> tables not given
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -151,11 +152,13 @@ class Report:
         return summary["fail"] == summary["error"] == 0 and not summary.get("groups", {}).get("fail")
 
     def head(self) -> dict[str, Any]:
-        """The JSON report without its records: version, packs, digest, summary (and masked)."""
+        """The JSON report without its records: version, packs, digest, summary (masked, not checked)."""
         return {"mentorrules": self.version,
                 "packs": [{"name": name, "version": version} for name, version in self.packs],
                 "digest": self.digest, "summary": self.summary,
-                **({"masked": list(self.masked)} if self.masked else {})}
+                **({"masked": list(self.masked)} if self.masked else {}),
+                **({"not_checked": [{"rule": rule, "tables": list(tables)}
+                                    for rule, tables in self.not_checked.items()]} if self.not_checked else {})}
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report as a dict (see the README, "The JSON report")."""
@@ -172,6 +175,7 @@ class Engine:
                             for rule in book.rules if rule.batch is not None)
         self._backend = backend
         self._columns_read = _columns_read(book)
+        self._tables_read = _tables_read(book)
         self._linking = _linking_columns(book)
         self._sessions: SessionPool | None = None
         self._sessions_lock = threading.Lock()
@@ -275,8 +279,10 @@ class Engine:
         self._table(table)
         for name, rows in (related or {}).items():
             self._check_rows(name, rows)
-        data = {name: list(rows) for name, rows in (related or {}).items()}
-        data[table] = [record, *data.get(table, [])]
+        # The record and its related rows are the whole world: a table not given is empty here.
+        data: dict[str, list[Mapping[str, Any]]] = {name: [] for name in self._book.tables}
+        data.update({name: list(rows) for name, rows in (related or {}).items()})
+        data[table] = [record, *data[table]]
         return self.validate(data, as_of=as_of).records_of(table)[0]
 
     @staticmethod
@@ -309,11 +315,28 @@ class Engine:
         """
         dataset = self.read(data, every_column=False)
         masked = tuple(dict.fromkeys(mask or ()))
-        run = Run(self._evaluator, self._batch, dataset.tables, as_of or dt.date.today(), progress, frozenset(masked))
+        not_checked = self.not_checked(dataset.tables)
+        run = Run(self._evaluator, self._batch, dataset.tables, as_of or dt.date.today(), progress, frozenset(masked),
+                  skipped=frozenset(not_checked))
         outcome = run.decide()
         return Report(__version__, tuple((pack.name, pack.version) for pack in self.packs), self.digest,
                       Decisions(run, outcome.rows), dict(dataset.sources), tuple(outcome.groups), masked,
-                      totals=outcome.summary)
+                      totals=outcome.summary, not_checked=not_checked)
+
+    def not_checked(self, given: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """The rules that read a table that was not given, each with those tables.
+
+        A table that was not given is not taken as empty: a payout file checked alone cannot
+        show that a payee has no pairing or missed a training session. Such rules are not run,
+        and the report says so. (A table given with no rows is empty, and is checked as such.)
+
+        >>> engine = Engine.load(packs=["core"])
+        >>> engine.not_checked(["payouts", "people", "districts", "grants"])["PAIRING-001"]
+        ('pairings',)
+        """
+        given = set(given)
+        return {rule.id: tuple(sorted(self._tables_read[rule.id] - given))
+                for rule in self._book.rules if not self._tables_read[rule.id] <= given}
 
     def mask_defaults(self) -> tuple[str, ...]:
         """The personal fields the loaded packs ask to mask (core: name, email)."""
@@ -340,7 +363,8 @@ class Engine:
         dataset = self.read(data)
         contract = self._table(table)
         masked = frozenset(mask or ())
-        run = Run(self._evaluator, self._batch, dataset.tables, as_of or dt.date.today(), masked=masked)
+        run = Run(self._evaluator, self._batch, dataset.tables, as_of or dt.date.today(), masked=masked,
+                  skipped=frozenset(self.not_checked(dataset.tables)))
         run.decide()
         rows = [row for row in dataset.tables.get(table, ()) if row.key == key]
         if not rows:
@@ -358,13 +382,14 @@ class Engine:
             return []
         table = contract.name
         row_day = validation.row_day(contract, row.values, run.as_of)
-        explanations = self._evaluator.explain(table, row.values, row_day, run.indexes)
+        explanations = [explanation for explanation in self._evaluator.explain(table, row.values, row_day, run.indexes)
+                        if explanation.rule.id not in run.skipped]
         compiled = self._evaluator.tables[table]
         related = compiled.relate(row.values, run.indexes)
         state = Evaluator.state_of(compiled, row.values, related)
         batch_findings = {finding.rule: finding for finding in decision.findings}
         for rule in self._batch:
-            if rule.table.name != table or rule.rule.jurisdiction not in (None, state):
+            if rule.table.name != table or rule.rule.jurisdiction not in (None, state) or rule.rule.id in run.skipped:
                 continue
             member = rule.member(table, row.number, row.key, row.values, related, row_day, state)
             if not isinstance(member, Member):
@@ -433,6 +458,16 @@ def _linking_columns(book: RuleBook) -> dict[str, frozenset[str]]:
     return {name: frozenset(columns) for name, columns in linking.items()}
 
 
+def _facts_of(book: RuleBook, rule: Rule) -> dict[str, str]:
+    """The names a rule's expressions may use for facts (``payout``, ``payee``, a lookup's alias),
+    each with the table it comes from."""
+    table = book.tables[rule.table]
+    facts = {table.record: table.name, **{name: relation.table for name, relation in table.relations.items()}}
+    if rule.batch is not None:
+        facts.update({lookup.alias: lookup.table for lookup in rule.batch.lookups})
+    return facts
+
+
 def _columns_read(book: RuleBook) -> dict[str, frozenset[str]]:
     """Per table, every column a rule, a relation or the engine itself reads."""
     read: dict[str, set[str]] = {
@@ -443,13 +478,24 @@ def _columns_read(book: RuleBook) -> dict[str, frozenset[str]]:
         for relation in table.relations.values():
             read[table.name].update(re.findall(rf"\b{table.record}\.(\w+)", " ".join(relation.key)))
     for rule in book.rules:
-        table = book.tables[rule.table]
-        facts = {table.record: table.name, **{name: relation.table for name, relation in table.relations.items()}}
-        if rule.batch is not None:
-            facts.update({lookup.alias: lookup.table for lookup in rule.batch.lookups})
+        facts = _facts_of(book, rule)
         for expression in rule.expressions:
             for node in ast.walk(expression.tree):
                 if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in facts:
                     read[facts[node.value.id]].add(node.attr)
     return {name: frozenset(columns) for name, columns in read.items()}
+
+
+def _tables_read(book: RuleBook) -> dict[str, frozenset[str]]:
+    """Per rule, the tables it reads: its own, those of the related facts its expressions name
+    (``payee`` is a row of people), and those its lookups count rows of."""
+    read: dict[str, frozenset[str]] = {}
+    for rule in book.rules:
+        facts = _facts_of(book, rule)
+        names = {node.id for expression in rule.expressions for node in ast.walk(expression.tree)
+                 if isinstance(node, ast.Name) and node.id in facts}
+        lookups = rule.batch.lookups if rule.batch is not None else ()
+        read[rule.id] = frozenset({rule.table, *(facts[name] for name in names),
+                                   *(lookup.table for lookup in lookups)})
+    return read
 

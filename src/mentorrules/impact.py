@@ -83,8 +83,11 @@ def per_rule(found: list[Change]) -> dict[str, dict[str, int]]:
     return dict(sorted(counts.items()))
 
 
-def write_text(found: list[Change], before: Report, after: Report, stream: TextIO) -> None:
-    stream.write(f"before: {before.digest[:19]}  after: {after.digest[:19]}\n")
+def write_text(found: list[Change], before: Report, after: Report, stream: TextIO,
+               labels: tuple[str, str] = ("", "")) -> None:
+    """The changes as text; ``labels`` say what each side's rules are (``installed packs``)."""
+    for side, report, label in (("before", before, labels[0]), ("after", after, labels[1])):
+        stream.write(f"{side + ':':<7} {report.digest[:19]}  {label}".rstrip() + "\n")
     if not found:
         stream.write("no row changes\n")
         return
@@ -105,9 +108,10 @@ def write_text(found: list[Change], before: Report, after: Report, stream: TextI
     stream.write(f"\n{len(found)} records change: {summary}\n")
 
 
-def to_dict(found: list[Change], before: Report, after: Report) -> dict[str, Any]:
-    return {"before": {"digest": before.digest, "summary": before.summary},
-            "after": {"digest": after.digest, "summary": after.summary},
+def to_dict(found: list[Change], before: Report, after: Report,
+            labels: tuple[str, str] = ("", "")) -> dict[str, Any]:
+    return {"before": {"rules": labels[0], "digest": before.digest, "summary": before.summary},
+            "after": {"rules": labels[1], "digest": after.digest, "summary": after.summary},
             "changes": [{"table": c.table, "row": c.row, "key": c.key, "before": c.before, "after": c.after,
                          "added": list(c.added), "removed": list(c.removed),
                          "reworded": [{"rule": rule, "before": was, "after": now} for rule, was, now in c.reworded]}

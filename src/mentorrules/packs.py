@@ -332,17 +332,37 @@ class _Versions:
 
         best = _most(self.installed, shared)
         if best is None and by_file_names:
+            # Parameters only, or a few rules: the pack whose rule files and parameters it shares
+            # most, and only when no other pack shares as many (every pack has a parameters.yaml).
             candidate = files_of(PackSpec(name="", version="", rule_dirs=(path,)))
-            names = {p.name for p in (*candidate.rule_files, *candidate.parameter_files)}
-            best = _most(self.installed, lambda pack: len(
-                names & {p.name for p in (*pack.rule_files, *pack.parameter_files)}))
+            files = {p.name for p in candidate.rule_files}
+            parameters = _parameter_names(candidate.parameter_files)
+            best = _most(self.installed, lambda pack: len(files & {p.name for p in pack.rule_files})
+                         + len(parameters & _parameter_names(pack.parameter_files)), unique=True)
         return best
 
 
-def _most(packs: Sequence[Pack], score: Callable[[Pack], int]) -> Pack | None:
+def _most(packs: Sequence[Pack], score: Callable[[Pack], int], unique: bool = False) -> Pack | None:
+    """The pack of the highest score above 0 (with ``unique``: None when two packs share it)."""
     scored = [(score(pack), pack) for pack in packs]
     best = max(scored, key=lambda item: item[0], default=(0, None))
+    if unique and sum(points == best[0] for points, _ in scored) > 1:
+        return None
     return best[1] if best[0] else None
+
+
+def _parameter_names(paths: Iterable[Path]) -> set[str]:
+    """The parameter names of parameter files, read leniently like :func:`_rule_ids`."""
+    from mentorrules.loading import load_yaml, read_text
+
+    names: set[str] = set()
+    for path in paths:
+        text, _ = read_text(path)
+        document, _ = load_yaml(text or "", str(path))
+        parameters = document.value.get("parameters") if isinstance(document.value, dict) else None
+        if isinstance(parameters, dict):
+            names.update(map(str, parameters))
+    return names
 
 
 def _rule_ids(paths: Iterable[Path]) -> set[str]:

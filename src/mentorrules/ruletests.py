@@ -179,7 +179,7 @@ def _rules_beside(path: Path, engine: Engine) -> set[str]:
 def run_case(case: Case, engine: Engine, coverage: Coverage) -> CaseResult:
     """Run one case and compare the findings of the rules under test."""
     try:
-        report = engine.validate(case.tables, as_of=case.as_of or DEFAULT_AS_OF)
+        report = engine.validate(_world(case, engine), as_of=case.as_of or DEFAULT_AS_OF)
     except MentorRulesError as error:
         return CaseResult(case, tuple(str(problem) for problem in error.problems))
     failures = []
@@ -218,10 +218,16 @@ def _compare(key: str, expected: Sequence[Any], actual: Sequence[Any]) -> list[s
     return failures
 
 
+def _world(case: Case, engine: Engine) -> dict[str, list[dict[str, Any]]]:
+    """A case's tables: a case is a whole small world, so a table it does not list is empty
+    (where a data set without that table leaves the rules that read it unchecked)."""
+    return {**{name: [] for name in engine.tables}, **case.tables}
+
+
 def _cover(case: Case, engine: Engine, table: str, key: str, coverage: Coverage) -> None:
     """Record the rules under test that applied to this row and held."""
     try:
-        _, explanations = engine.explain(case.tables, table, key, as_of=case.as_of or DEFAULT_AS_OF)[0]
+        _, explanations = engine.explain(_world(case, engine), table, key, as_of=case.as_of or DEFAULT_AS_OF)[0]
     except MentorRulesError:
         return
     for explanation in explanations:

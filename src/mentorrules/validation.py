@@ -139,14 +139,16 @@ class Run:
     """One validation of a data set: :meth:`decide` once, then :meth:`decisions` as often as needed."""
 
     def __init__(self, evaluator: Evaluator, rules: Sequence[BatchRule], tables: Mapping[str, Sequence[Row]],
-                 as_of: dt.date, progress: Progress | None = None, masked: frozenset[str] = frozenset()) -> None:
+                 as_of: dt.date, progress: Progress | None = None, masked: frozenset[str] = frozenset(),
+                 skipped: frozenset[str] = frozenset()) -> None:
         self.evaluator = evaluator
+        self.skipped = skipped  # rules not run: they read a table that was not given
         self.masked = masked or None  # columns whose values a report must not show
         self.contracts = evaluator.book.tables
         self.tables = tables
         self.as_of = as_of
         self.progress = progress
-        self.rules = order(rules)
+        self.rules = order([rule for rule in rules if rule.rule.id not in skipped])
         self.rank = {rule.rule.id: number for number, rule in enumerate(self.rules)}
         self.indexes = index_tables(self.contracts, tables)
         self.groups = {rule.rule.id: Groups(rule) for rule in self.rules if rule.batch.group_by}
@@ -159,6 +161,12 @@ class Run:
         self.keys: dict[str, list[str]] = {}
         self.problems: dict[str, dict[int, tuple[Problem, ...]]] = {}
         self._visited: dict[str, int] = {}  # rows visited per pass, for progress
+
+    def _checked(self, found: list[Finding]) -> list[Finding]:
+        """Single-row findings less those of the rules not run (all rules of a table run together)."""
+        if found and self.skipped:
+            return [finding for finding in found if finding.rule not in self.skipped]
+        return found
 
     def _context(self, compiled: CompiledTable, row: Row) -> _Context:
         """What every batch rule needs of a row, computed once: related facts, state, dates."""
@@ -232,7 +240,8 @@ class Run:
                 continue
             values = row.values
             if held:
-                found = findings(name, values, compiled.day_of(values, self.as_of), self.indexes, self.masked)
+                day = compiled.day_of(values, self.as_of)
+                found = self._checked(findings(name, values, day, self.indexes, self.masked))
                 if found:
                     self.findings[name][row.number] = found
             if not grouping:
@@ -290,7 +299,7 @@ class Run:
                 continue
             readable += 1
             context = self._context(compiled, row)
-            found = findings(name, row.values, context[2], self.indexes, self.masked)
+            found = self._checked(findings(name, row.values, context[2], self.indexes, self.masked))
             if found:
                 self.findings[name][row.number] = found
             for verdicts in all_verdicts:

@@ -199,6 +199,8 @@ class _Page:
         packs = ", ".join(f"{name} {version}" for name, version in report.packs) or "none"
         items = [("engine", f"mentorrules {report.version}"), ("packs", packs), ("digest", report.digest)]
         items += [(f"input {table}", source) for table, source in report.sources.items()]
+        if report.masked:
+            items.append(("masked", ", ".join(report.masked)))
         rows = "".join(f'<dt>{_e(term)}</dt><dd class="{"mono" if term == "digest" else ""}">{_e(value)}</dd>'
                        for term, value in items)
         return f"<header>\n<h1>Stipend compliance report</h1>\n<dl>{rows}</dl>\n</header>\n"
@@ -213,7 +215,12 @@ class _Page:
             cards.append(("group findings", summary["groups"]["fail"], ""))
         html_cards = "".join(f'<div class="card {kind}"><b>{count}</b><span>{_e(label)}</span></div>'
                              for label, count, kind in cards)
-        return (f'<section id="summary">\n<h2>Summary</h2>\n<div class="cards">{html_cards}</div>\n'
+        skipped = "".join(f"<li>{_e(tables)}: {_e(', '.join(rules))}</li>"
+                          for tables, rules in tally.not_checked(self.report))
+        if skipped:
+            skipped = (f'<div id="not-checked"><h3>Not checked: these rules read a table that was not given</h3>'
+                       f'<ul>{skipped}</ul></div>\n')
+        return (f'<section id="summary">\n<h2>Summary</h2>\n<div class="cards">{html_cards}</div>\n{skipped}'
                 f'<div class="breakdown">{self._by_rule()}{self._by_column("district")}'
                 f'{self._by_column("program")}</div>\n</section>\n')
 

@@ -86,3 +86,17 @@ def by_column(report: Report, input_rows: InputRows, column: str) -> list[ValueC
 
 def not_given_last(value: str) -> tuple[bool, str]:
     return (value == NOT_GIVEN, value)
+
+
+def not_checked(report: Report) -> list[tuple[str, list[str]]]:
+    """The rules not run, by the tables that were not given: ``("attendance", ["NMP-006"])``.
+
+    >>> from mentorrules.engine import Report
+    >>> not_checked(Report("0", (), "sha256:0", (), not_checked={"NMP-006": ("attendance",),
+    ...     "NMP-007": ("pairings",), "NMP-008": ("attendance",), "X-1": ("attendance", "pairings")}))
+    [('attendance', ['NMP-006', 'NMP-008']), ('attendance, pairings', ['X-1']), ('pairings', ['NMP-007'])]
+    """
+    by_tables: dict[str, list[str]] = {}
+    for rule, tables in report.not_checked.items():
+        by_tables.setdefault(", ".join(tables), []).append(rule)
+    return [(tables, sorted(rules)) for tables, rules in sorted(by_tables.items())]

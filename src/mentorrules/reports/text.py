@@ -8,6 +8,7 @@ from typing import TextIO
 
 from mentorrules.engine import Report
 from mentorrules.evaluation import Status
+from mentorrules.reports import tally
 
 _LABEL = {Status.FAIL: "FAIL ", Status.ERROR: "ERROR", Status.PASS: "WARN "}
 
@@ -40,3 +41,9 @@ def write(report: Report, stream: TextIO, titles: Mapping[str, str] | None = Non
     stream.write(f"\n{summary['rows']} rows: {summary['pass']} pass, {summary['fail']} fail, "
                  f"{summary['error']} error | findings: {findings['error']} error, "
                  f"{findings['warning']} warning, {findings['info']} info\n")
+    skipped = tally.not_checked(report)
+    if skipped:
+        stream.write("\nNot checked: these rules read a table that was not given\n")
+        width = max(len(tables) for tables, _ in skipped)
+        for tables, rules in skipped:
+            stream.write(f"  {tables:<{width}}  {', '.join(rules)}\n")

@@ -97,10 +97,12 @@ def _summary(book: Workbook, report: Report, input_rows: InputRows, titles: Mapp
         ["packs", ", ".join(f"{name} {version}" for name, version in report.packs)],
         ["digest", report.digest],
         *[[f"input {table}", source] for table, source in report.sources.items()],
+        *([["masked", ", ".join(report.masked)]] if report.masked else []),
         [],
         _header(sheet, ("outcome", "count")),
         *[[label, summary[label]] for label in ("rows", "pass", "fail", "error")],
         *[[f"{severity} findings", count] for severity, count in summary["findings"].items()],
+        *[[f"not checked (no {tables})", ", ".join(rules)] for tables, rules in tally.not_checked(report)],
         [],
         _header(sheet, ("rule", "title", "severity", "findings", "rows")),
         *[[count.rule, _title(titles, count.rule), count.severity, count.findings, count.rows]
