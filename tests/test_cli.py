@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -411,6 +412,22 @@ def test_an_expected_rule_that_the_case_does_not_test_is_reported(run_cli, pack:
     result = run_cli("test", "--pack", "core", pack)
     assert result.code == 2
     assert "caps.test.yaml:7:18: MR142 P-1: the case expects STIPEND-001, which it does not test" in result.err
+    # The counts cover the cases that could run; the summary says that problems were reported too.
+    assert re.search(r" [0-9]+ passed, 0 failed in [0-9.]+s, and 1 problem in test files =", result.out), result.out
+
+
+def test_the_test_summary_says_nothing_of_problems_when_there_are_none(run_cli, pack: Path) -> None:
+    result = run_cli("test", "--pack", "core", pack)
+    assert result.code == 0
+    assert "problem" not in result.out
+
+
+def test_lint_counts_in_the_singular_when_there_is_one(run_cli, pack: Path) -> None:
+    (pack / "caps.yaml").write_text(RULES.split("    source:")[0], encoding="utf-8")
+    result = run_cli("lint", "--pack", "core", pack)
+    assert result.code == 1
+    [summary] = [line for line in result.out.splitlines() if " rules in 2 packs: " in line]
+    assert summary.endswith(": 1 problem, 0 warnings"), summary
 
 
 def test_a_row_that_cannot_be_read_says_why_not_that_it_is_missing(run_cli, pack: Path) -> None:

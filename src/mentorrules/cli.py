@@ -293,8 +293,10 @@ def _test(args: argparse.Namespace) -> int:
             for failure in result.failures:
                 print(f"    {failure}")
     seconds = time.perf_counter() - started
-    counts = f"{outcome.passed} passed, {outcome.failed} failed"
-    print(f"{'=' * 20} {counts} in {seconds:.2f}s {'=' * 20}")
+    summary = f"{outcome.passed} passed, {outcome.failed} failed in {seconds:.2f}s"
+    if outcome.problems:  # the counts are not all there is to it: say so beside them
+        summary += f", and {_counted(len(outcome.problems), 'problem')} in test files"
+    print(f"{'=' * 20} {summary} {'=' * 20}")
     below = False
     if args.coverage:
         covered_all = total_all = 0
@@ -325,8 +327,8 @@ def _lint(args: argparse.Namespace) -> int:
     warnings = [result.problem for result in results if not result.error]
     print_problems(errors, sys.stdout)
     print_problems(warnings, sys.stdout, label="warning")
-    print(f"{len(engine.rules)} rules in {len(engine.packs)} packs: {len(errors)} problems, "
-          f"{len(warnings)} warnings")
+    print(f"{_counted(len(engine.rules), 'rule')} in {_counted(len(engine.packs), 'pack')}: "
+          f"{_counted(len(errors), 'problem')}, {_counted(len(warnings), 'warning')}")
     return EXIT_FINDINGS if errors else EXIT_CLEAN
 
 
@@ -437,6 +439,11 @@ def _relative(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def _counted(number: int, noun: str) -> str:
+    """``1 problem``, ``2 problems``, ``0 problems``."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def print_problems(problems: Sequence[Problem], stream: TextIO, label: str | None = None) -> None:
