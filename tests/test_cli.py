@@ -218,6 +218,14 @@ def test_packs_lists_core_and_the_state_packs(run_cli) -> None:
     assert jurisdictions == {"core": "(all)", "alaska": "AK", "new-mexico": "NM"}
 
 
+def test_packs_lists_the_packs_of_rules_paths_and_only_the_packs_asked_for(run_cli, pack: Path) -> None:
+    result = run_cli("packs", "--pack", "core", "--rules", pack)
+    assert result.code == 0, result.err
+    names = [line.split()[0] for line in result.out.splitlines()[1:3]]
+    assert names == ["core", "local"]
+    assert result.out.splitlines()[2].split() == ["local", "0", "(all)", "1"]
+
+
 @pytest.mark.parametrize("command", ["validate", "test", "lint", "explain", "packs"])
 def test_help_of_every_command_works(run_cli, command: str) -> None:
     result = run_cli(command, "--help")

@@ -150,7 +150,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="show [masked] for values of these personal columns (alone: the packs' defaults)")
     explain.set_defaults(run=_explain)
 
-    packs = commands.add_parser("packs", help="list installed packs and the session backend")
+    packs = commands.add_parser("packs", help="list the packs (installed, and --rules paths) and the session backend")
+    packs_options(packs)
     packs.set_defaults(run=_packs)
 
     docs = commands.add_parser("docs", help="write the rules in force, per pack, for administrators")
@@ -366,9 +367,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _packs(args: argparse.Namespace) -> int:
-    from mentorrules.engine import Engine
-
-    engine = Engine.load()
+    engine = _engine(args)
     counts: dict[str, int] = {}
     for rule in engine.rules:
         counts[rule.pack] = counts.get(rule.pack, 0) + 1
