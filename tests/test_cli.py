@@ -218,6 +218,18 @@ def test_packs_lists_core_and_the_state_packs(run_cli) -> None:
     assert jurisdictions == {"core": "(all)", "alaska": "AK", "new-mexico": "NM"}
 
 
+def test_a_rule_file_given_alone_points_at_the_parameters_beside_it(run_cli, tmp_path: Path, pack: Path) -> None:
+    result = run_cli("validate", data_dir(tmp_path, payout()), "--pack", "core", "--rules", pack / "caps.yaml")
+    assert result.code == 2
+    assert "MR203 unknown parameter 'local_cap'" in result.err
+    assert f"help: parameters are read from the folder: give {pack}/ instead of the file {pack}/caps.yaml" \
+        in result.err
+    (pack / "parameters.yaml").unlink()  # nothing beside it: the usual hint
+    result = run_cli("validate", data_dir(tmp_path, payout()), "--pack", "core", "--rules", pack / "caps.yaml")
+    assert result.code == 2
+    assert "parameters are read from the folder" not in result.err
+
+
 def test_packs_lists_the_packs_of_rules_paths_and_only_the_packs_asked_for(run_cli, pack: Path) -> None:
     result = run_cli("packs", "--pack", "core", "--rules", pack)
     assert result.code == 0, result.err
