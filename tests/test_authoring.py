@@ -56,6 +56,34 @@ def test_a_new_pack_installs_and_passes_its_tests(tmp_path: Path) -> None:
                             capture_output=True, text=True, env=env, check=False)
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "stipends.test.yaml .." in tested.stdout
+    # The docs list both cases under the sample rule: each says with `rules:` what it is about.
+    docs = subprocess.run([sys.executable, "-m", "mentorrules", "docs", "--pack", "oregon"],
+                          capture_output=True, text=True, env=env, check=False)
+    assert docs.returncode == 0, docs.stderr
+    assert "- **Tests** (2): “a payout of exactly the maximum passes”, “one cent over the maximum fails”" \
+        in docs.stdout
+    # Its folder loaded by path while installed is a version of the installed pack (its pack.yaml
+    # names it), not a second pack of the same name.
+    rules = tmp_path / "oregon" / "src" / "mentorrules_oregon" / "rules"
+    by_path = subprocess.run([sys.executable, "-m", "mentorrules", "test", "--pack", "oregon", str(rules)],
+                             capture_output=True, text=True, env=env, check=False)
+    assert by_path.returncode == 0, by_path.stdout + by_path.stderr
+    assert "MR404" not in by_path.stderr
+
+
+def test_a_new_pack_loaded_by_path_has_its_name_and_jurisdiction(run_cli, tmp_path: Path) -> None:
+    assert run_cli("new-pack", "washington", "--jurisdiction", "WA", "--output", tmp_path).code == 0
+    root = tmp_path / "washington"
+    for path in (root, root / "src" / "mentorrules_washington" / "rules"):
+        engine = Engine.load(rules=[path])
+        [pack] = [pack for pack in engine.packs if pack.spec.rule_dirs == (path,)]
+        assert (pack.name, pack.jurisdiction) == ("washington", "WA")
+        assert [rule.jurisdiction for rule in engine.rules if rule.pack == "washington"] == ["WA"]
+    result = run_cli("lint", root)
+    assert result.code == 0, result.out + result.err
+    assert "MR508" not in result.out
+    listed = run_cli("packs", "--rules", root)
+    assert "washington       0          WA                1" in listed.out
 
 
 def test_coverage_under_the_threshold_fails(run_cli, tmp_path: Path) -> None:
@@ -291,7 +319,7 @@ def test_new_pack_accepts_a_territory(run_cli, tmp_path: Path) -> None:
 
 def test_new_pack_schema_lines_point_inside_the_pack_not_at_this_machine(run_cli, tmp_path: Path) -> None:
     assert run_cli("new-pack", "oregon", "--jurisdiction", "OR", "--output", tmp_path).code == 0
-    written = list((tmp_path / "oregon").rglob("*.yaml"))
+    written = [path for path in (tmp_path / "oregon").rglob("*.yaml") if path.name != "pack.yaml"]
     assert len(written) == 3
     for path in written:
         first = path.read_text("utf-8").splitlines()[0]
