@@ -218,34 +218,34 @@ def test_progress_is_quiet_when_stderr_is_not_a_terminal(run_cli) -> None:
 
 # -- the administrator's walkthrough (README: "Change a cap from a date onwards") -------------------
 NEW_CAP_CASES = """
-- name: from 2026-27 a mentor may be paid 2400.00
+- name: from 2025-26 a mentor may be paid 2400.00
   tables:
     payouts:
-      - {payout_id: P-1, payee_id: T-1, role: mentor, program: NM_PILOT, state: NM, school_year: 2026-27,
-         pay_date: 2026-12-15, amount: "1200.00", installment: 1}
-      - {payout_id: P-2, payee_id: T-1, role: mentor, program: NM_PILOT, state: NM, school_year: 2026-27,
-         pay_date: 2027-05-15, amount: "1200.00", installment: 2}
+      - {payout_id: P-1, payee_id: T-1, role: mentor, program: NM_PILOT, state: NM, school_year: 2025-26,
+         pay_date: 2025-12-15, amount: "1200.00", installment: 1}
+      - {payout_id: P-2, payee_id: T-1, role: mentor, program: NM_PILOT, state: NM, school_year: 2025-26,
+         pay_date: 2026-05-15, amount: "1200.00", installment: 2}
   expect: {P-1: [], P-2: []}
 
-- name: from 2026-27 one cent over 2400.00 fails
+- name: from 2025-26 one cent over 2400.00 fails
   tables:
     payouts:
-      - {payout_id: P-1, payee_id: T-1, role: mentor, program: NM_PILOT, state: NM, school_year: 2026-27,
-         pay_date: 2026-12-15, amount: "1200.00", installment: 1}
-      - {payout_id: P-2, payee_id: T-1, role: mentor, program: NM_PILOT, state: NM, school_year: 2026-27,
-         pay_date: 2027-05-15, amount: "1200.01", installment: 2}
+      - {payout_id: P-1, payee_id: T-1, role: mentor, program: NM_PILOT, state: NM, school_year: 2025-26,
+         pay_date: 2025-12-15, amount: "1200.00", installment: 1}
+      - {payout_id: P-2, payee_id: T-1, role: mentor, program: NM_PILOT, state: NM, school_year: 2025-26,
+         pay_date: 2026-05-15, amount: "1200.01", installment: 2}
   expect: {P-1: [NMP-005], P-2: [{rule: NMP-005, message: "over the cap 2400.00"}]}
 """
 
 
 @pytest.fixture
 def nm_copy(tmp_path: Path) -> Path:
-    """Steps 1 and 2: a copy of the New Mexico rules with a cap raised from 2026-07-01, and tests."""
+    """Steps 1 and 2: a copy of the New Mexico rules with a cap raised from 2025-07-01, and tests."""
     copy = tmp_path / "nm-rules"
     shutil.copytree(NM_RULES, copy)
     parameters = copy / "yearly_limits.parameters.yaml"
     old = "      2016-07-01: {mentor: 2000.00, mentee: 1000.00}\n"
-    new = "      2026-07-01: {mentor: 2400.00, mentee: 1000.00}   # new: from school year 2026-27\n"
+    new = "      2025-07-01: {mentor: 2400.00, mentee: 1000.00}   # new: from school year 2025-26\n"
     parameters.write_text(parameters.read_text("utf-8").replace(old, old + new), encoding="utf-8")
     tests = copy / "yearly_limits.test.yaml"
     tests.write_text(tests.read_text("utf-8") + NEW_CAP_CASES, encoding="utf-8")
