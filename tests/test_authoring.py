@@ -381,4 +381,33 @@ def test_the_readme_python_tour_runs_as_written(monkeypatch: pytest.MonkeyPatch)
     decision = scope["decision"]
     assert [(f.rule, f.message) for f in decision.findings] == [  # type: ignore[attr-defined]
         ("STIPEND-005", "amount 1200.00 differs from the written schedule for NM_PILOT mentor in 2025-26: 1000.00")]
-    assert scope["changed"] and scope["everything"] is not None
+    changed = scope["changed"]
+    assert changed[0].status.value == "pass" and changed[0].findings == ()  # type: ignore[index]
+    assert scope["everything"] is not None
+
+
+def test_the_readme_rule_and_its_tests_pass_as_written(run_cli, tmp_path: Path) -> None:
+    """"Write a rule" and "Write a test": the two files, copied into my-rules/, test and lint clean."""
+    readme = (ROOT / "README.md").read_text("utf-8")
+    rule = readme.split("### Write a rule")[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    tests = readme.split("### Write a test")[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    commands = readme.split("### Write a test")[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    folder = tmp_path / "my-rules"
+    folder.mkdir()
+    (folder / "caps.yaml").write_text(rule, encoding="utf-8")
+    (folder / "caps.test.yaml").write_text(tests, encoding="utf-8")
+    assert "mentorrules test my-rules/" in commands and "mentorrules lint my-rules/" in commands
+    result = run_cli("test", folder)
+    assert result.code == 0, result.out + result.err
+    assert "caps.test.yaml .." in result.out
+    result = run_cli("lint", folder)
+    assert result.code == 0, result.out + result.err
+    assert ": 0 problems, 0 warnings" in result.out
+
+
+def test_the_walkthrough_diff_shows_the_rows_the_readme_shows(run_cli, nm_copy: Path) -> None:
+    result = run_cli("diff", EXAMPLES, "--after", nm_copy)
+    shown = (ROOT / "README.md").read_text("utf-8").split("On the example data:")[1].split("```\n", 2)[1]
+    for line in shown.splitlines():
+        if line.strip() != "...":
+            assert line.strip() in result.out, line
