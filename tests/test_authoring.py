@@ -56,6 +56,34 @@ def test_a_new_pack_installs_and_passes_its_tests(tmp_path: Path) -> None:
                             capture_output=True, text=True, env=env, check=False)
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "stipends.test.yaml .." in tested.stdout
+    # The docs list both cases under the sample rule: each says with `rules:` what it is about.
+    docs = subprocess.run([sys.executable, "-m", "mentorrules", "docs", "--pack", "oregon"],
+                          capture_output=True, text=True, env=env, check=False)
+    assert docs.returncode == 0, docs.stderr
+    assert "- **Tests** (2): “a payout of exactly the maximum passes”, “one cent over the maximum fails”" \
+        in docs.stdout
+    # Its folder loaded by path while installed is a version of the installed pack (its pack.yaml
+    # names it), not a second pack of the same name.
+    rules = tmp_path / "oregon" / "src" / "mentorrules_oregon" / "rules"
+    by_path = subprocess.run([sys.executable, "-m", "mentorrules", "test", "--pack", "oregon", str(rules)],
+                             capture_output=True, text=True, env=env, check=False)
+    assert by_path.returncode == 0, by_path.stdout + by_path.stderr
+    assert "MR404" not in by_path.stderr
+
+
+def test_a_new_pack_loaded_by_path_has_its_name_and_jurisdiction(run_cli, tmp_path: Path) -> None:
+    assert run_cli("new-pack", "washington", "--jurisdiction", "WA", "--output", tmp_path).code == 0
+    root = tmp_path / "washington"
+    for path in (root, root / "src" / "mentorrules_washington" / "rules"):
+        engine = Engine.load(rules=[path])
+        [pack] = [pack for pack in engine.packs if pack.spec.rule_dirs == (path,)]
+        assert (pack.name, pack.jurisdiction) == ("washington", "WA")
+        assert [rule.jurisdiction for rule in engine.rules if rule.pack == "washington"] == ["WA"]
+    result = run_cli("lint", root)
+    assert result.code == 0, result.out + result.err
+    assert "MR508" not in result.out
+    listed = run_cli("packs", "--rules", root)
+    assert "washington       0          WA                1" in listed.out
 
 
 def test_coverage_under_the_threshold_fails(run_cli, tmp_path: Path) -> None:
@@ -192,34 +220,34 @@ def test_progress_is_quiet_when_stderr_is_not_a_terminal(run_cli) -> None:
 
 # -- the administrator's walkthrough (README: "Change a cap from a date onwards") -------------------
 NEW_CAP_CASES = """
-- name: from 2026-27 a mentor may be paid 2400.00
+- name: from 2025-26 a mentor may be paid 2400.00
   tables:
     payouts:
-      - {payout_id: P-1, payee_id: T-1, role: mentor, program: NM_PILOT, state: NM, school_year: 2026-27,
-         pay_date: 2026-12-15, amount: "1200.00", installment: 1}
-      - {payout_id: P-2, payee_id: T-1, role: mentor, program: NM_PILOT, state: NM, school_year: 2026-27,
-         pay_date: 2027-05-15, amount: "1200.00", installment: 2}
+      - {payout_id: P-1, payee_id: T-1, role: mentor, program: NM_PILOT, state: NM, school_year: 2025-26,
+         pay_date: 2025-12-15, amount: "1200.00", installment: 1}
+      - {payout_id: P-2, payee_id: T-1, role: mentor, program: NM_PILOT, state: NM, school_year: 2025-26,
+         pay_date: 2026-05-15, amount: "1200.00", installment: 2}
   expect: {P-1: [], P-2: []}
 
-- name: from 2026-27 one cent over 2400.00 fails
+- name: from 2025-26 one cent over 2400.00 fails
   tables:
     payouts:
-      - {payout_id: P-1, payee_id: T-1, role: mentor, program: NM_PILOT, state: NM, school_year: 2026-27,
-         pay_date: 2026-12-15, amount: "1200.00", installment: 1}
-      - {payout_id: P-2, payee_id: T-1, role: mentor, program: NM_PILOT, state: NM, school_year: 2026-27,
-         pay_date: 2027-05-15, amount: "1200.01", installment: 2}
+      - {payout_id: P-1, payee_id: T-1, role: mentor, program: NM_PILOT, state: NM, school_year: 2025-26,
+         pay_date: 2025-12-15, amount: "1200.00", installment: 1}
+      - {payout_id: P-2, payee_id: T-1, role: mentor, program: NM_PILOT, state: NM, school_year: 2025-26,
+         pay_date: 2026-05-15, amount: "1200.01", installment: 2}
   expect: {P-1: [NMP-005], P-2: [{rule: NMP-005, message: "over the cap 2400.00"}]}
 """
 
 
 @pytest.fixture
 def nm_copy(tmp_path: Path) -> Path:
-    """Steps 1 and 2: a copy of the New Mexico rules with a cap raised from 2026-07-01, and tests."""
+    """Steps 1 and 2: a copy of the New Mexico rules with a cap raised from 2025-07-01, and tests."""
     copy = tmp_path / "nm-rules"
     shutil.copytree(NM_RULES, copy)
     parameters = copy / "yearly_limits.parameters.yaml"
     old = "      2016-07-01: {mentor: 2000.00, mentee: 1000.00}\n"
-    new = "      2026-07-01: {mentor: 2400.00, mentee: 1000.00}   # new: from school year 2026-27\n"
+    new = "      2025-07-01: {mentor: 2400.00, mentee: 1000.00}   # new: from school year 2025-26\n"
     parameters.write_text(parameters.read_text("utf-8").replace(old, old + new), encoding="utf-8")
     tests = copy / "yearly_limits.test.yaml"
     tests.write_text(tests.read_text("utf-8") + NEW_CAP_CASES, encoding="utf-8")
@@ -293,7 +321,7 @@ def test_new_pack_accepts_a_territory(run_cli, tmp_path: Path) -> None:
 
 def test_new_pack_schema_lines_point_inside_the_pack_not_at_this_machine(run_cli, tmp_path: Path) -> None:
     assert run_cli("new-pack", "oregon", "--jurisdiction", "OR", "--output", tmp_path).code == 0
-    written = list((tmp_path / "oregon").rglob("*.yaml"))
+    written = [path for path in (tmp_path / "oregon").rglob("*.yaml") if path.name != "pack.yaml"]
     assert len(written) == 3
     for path in written:
         first = path.read_text("utf-8").splitlines()[0]
@@ -355,7 +383,36 @@ def test_the_readme_python_tour_runs_as_written(monkeypatch: pytest.MonkeyPatch)
     decision = scope["decision"]
     assert [(f.rule, f.message) for f in decision.findings] == [  # type: ignore[attr-defined]
         ("STIPEND-005", "amount 1200.00 differs from the written schedule for NM_PILOT mentor in 2025-26: 1000.00")]
-    assert scope["changed"] and scope["everything"] is not None
+    changed = scope["changed"]
+    assert changed[0].status.value == "pass" and changed[0].findings == ()  # type: ignore[index]
+    assert scope["everything"] is not None
+
+
+def test_the_readme_rule_and_its_tests_pass_as_written(run_cli, tmp_path: Path) -> None:
+    """"Write a rule" and "Write a test": the two files, copied into my-rules/, test and lint clean."""
+    readme = (ROOT / "README.md").read_text("utf-8")
+    rule = readme.split("### Write a rule")[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    tests = readme.split("### Write a test")[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    commands = readme.split("### Write a test")[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    folder = tmp_path / "my-rules"
+    folder.mkdir()
+    (folder / "caps.yaml").write_text(rule, encoding="utf-8")
+    (folder / "caps.test.yaml").write_text(tests, encoding="utf-8")
+    assert "mentorrules test my-rules/" in commands and "mentorrules lint my-rules/" in commands
+    result = run_cli("test", folder)
+    assert result.code == 0, result.out + result.err
+    assert "caps.test.yaml .." in result.out
+    result = run_cli("lint", folder)
+    assert result.code == 0, result.out + result.err
+    assert ": 0 problems, 0 warnings" in result.out
+
+
+def test_the_walkthrough_diff_shows_the_rows_the_readme_shows(run_cli, nm_copy: Path) -> None:
+    result = run_cli("diff", EXAMPLES, "--after", nm_copy)
+    shown = (ROOT / "README.md").read_text("utf-8").split("On the example data:")[1].split("```\n", 2)[1]
+    for line in shown.splitlines():
+        if line.strip() != "...":
+            assert line.strip() in result.out, line
 
 
 def test_diff_names_the_pack_a_rules_directory_stands_in_for(run_cli, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -217,6 +218,26 @@ def test_packs_lists_core_and_the_state_packs(run_cli) -> None:
     assert jurisdictions == {"core": "(all)", "alaska": "AK", "new-mexico": "NM"}
 
 
+def test_a_rule_file_given_alone_points_at_the_parameters_beside_it(run_cli, tmp_path: Path, pack: Path) -> None:
+    result = run_cli("validate", data_dir(tmp_path, payout()), "--pack", "core", "--rules", pack / "caps.yaml")
+    assert result.code == 2
+    assert "MR203 unknown parameter 'local_cap'" in result.err
+    assert f"help: parameters are read from the folder: give {pack}/ instead of the file {pack}/caps.yaml" \
+        in result.err
+    (pack / "parameters.yaml").unlink()  # nothing beside it: the usual hint
+    result = run_cli("validate", data_dir(tmp_path, payout()), "--pack", "core", "--rules", pack / "caps.yaml")
+    assert result.code == 2
+    assert "parameters are read from the folder" not in result.err
+
+
+def test_packs_lists_the_packs_of_rules_paths_and_only_the_packs_asked_for(run_cli, pack: Path) -> None:
+    result = run_cli("packs", "--pack", "core", "--rules", pack)
+    assert result.code == 0, result.err
+    names = [line.split()[0] for line in result.out.splitlines()[1:3]]
+    assert names == ["core", "local"]
+    assert result.out.splitlines()[2].split() == ["local", "0", "(all)", "1"]
+
+
 @pytest.mark.parametrize("command", ["validate", "test", "lint", "explain", "packs"])
 def test_help_of_every_command_works(run_cli, command: str) -> None:
     result = run_cli(command, "--help")
@@ -412,6 +433,22 @@ def test_an_expected_rule_that_the_case_does_not_test_is_reported(run_cli, pack:
     result = run_cli("test", "--pack", "core", pack)
     assert result.code == 2
     assert "caps.test.yaml:7:18: MR142 P-1: the case expects STIPEND-001, which it does not test" in result.err
+    # The counts cover the cases that could run; the summary says that problems were reported too.
+    assert re.search(r" [0-9]+ passed, 0 failed in [0-9.]+s, and 1 problem in test files =", result.out), result.out
+
+
+def test_the_test_summary_says_nothing_of_problems_when_there_are_none(run_cli, pack: Path) -> None:
+    result = run_cli("test", "--pack", "core", pack)
+    assert result.code == 0
+    assert "problem" not in result.out
+
+
+def test_lint_counts_in_the_singular_when_there_is_one(run_cli, pack: Path) -> None:
+    (pack / "caps.yaml").write_text(RULES.split("    source:")[0], encoding="utf-8")
+    result = run_cli("lint", "--pack", "core", pack)
+    assert result.code == 1
+    [summary] = [line for line in result.out.splitlines() if " rules in 2 packs: " in line]
+    assert summary.endswith(": 1 problem, 0 warnings"), summary
 
 
 def test_a_row_that_cannot_be_read_says_why_not_that_it_is_missing(run_cli, pack: Path) -> None:

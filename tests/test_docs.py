@@ -83,3 +83,23 @@ def test_a_cost_share_rule_says_which_contributions_it_counts() -> None:
 
 def test_the_dx_002_split_is_explained() -> None:
     assert "a rule gives at most one finding per row" in section("DX-002-ACCESS")
+
+
+def test_the_core_page_lists_the_expression_functions() -> None:
+    from mentorrules.functions import BUILTIN_FUNCTIONS
+
+    functions = PAGES["core"].split("\n## Functions\n", 1)[1]
+    for name in BUILTIN_FUNCTIONS:
+        assert f"- `{name}(" in functions, name
+    assert "- `school_year(day, year_start='07-01')`: The school (program) year label a date falls in" in functions
+    assert "- `missing(value)`: True when a value is missing or empty (the opposite of `present`)." in functions
+    assert "## Functions" not in PAGES["new-mexico"]  # a pack that offers none lists none
+
+
+def test_a_pack_of_one_rule_says_one_rule(tmp_path: Path) -> None:
+    (tmp_path / "caps.yaml").write_text(
+        "rules:\n  - {id: CAPS-001, title: t, table: payouts, require: payout.amount > 0, message: m}\n",
+        encoding="utf-8")
+    engine = Engine.load(packs=["core"], rules=[tmp_path / "caps.yaml"])
+    [pack] = [pack for pack in engine.packs if pack.name == "caps"]
+    assert "Applies to every jurisdiction. 1 rule. " in markdown(engine, pack, {})

@@ -67,6 +67,27 @@ def test_round_trip_has_every_sheet_and_every_input_row(engine: Engine, tmp_path
     assert summary["Gallup"] == len(tables["payouts"])
 
 
+def test_the_same_report_is_the_same_bytes_whenever_it_is_written(engine: Engine, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+    import zipfile
+
+    tables = {"payouts": [report_payout("P-1"), report_payout("P-2", amount="-5.00")]}
+    report = engine.validate(tables, as_of=dt.date(2025, 9, 1))
+    first, second = tmp_path / "first.xlsx", tmp_path / "second.xlsx"
+    xlsx.write(report, first, typed_rows(engine, tables))
+    later = time.time() + 3 * 86400  # days later: another date in the zip entries and properties
+    monkeypatch.setattr(time, "time", lambda: later)
+    monkeypatch.setattr(time, "localtime", lambda seconds=None: time.gmtime(later))
+    xlsx.write(report, second, typed_rows(engine, tables))
+    assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(first) as archive:
+        assert {entry.date_time for entry in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    book = read_back(first)
+    assert book.properties.created == book.properties.modified == xlsx.FIXED_TIME
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["first.xlsx", "second.xlsx"]  # no leftovers
+
+
 def test_negative_amounts_and_dates_keep_their_types(engine: Engine, tmp_path: Path) -> None:
     tables = {"payouts": [report_payout("P-1", amount="-5.00"), report_payout("P-2", amount="1000.5")],
               "people": [{"person_id": "T-1"}]}

@@ -150,7 +150,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="show [masked] for values of these personal columns (alone: the packs' defaults)")
     explain.set_defaults(run=_explain)
 
-    packs = commands.add_parser("packs", help="list installed packs and the session backend")
+    packs = commands.add_parser("packs", help="list the packs (installed, and --rules paths) and the session backend")
+    packs_options(packs)
     packs.set_defaults(run=_packs)
 
     docs = commands.add_parser("docs", help="write the rules in force, per pack, for administrators")
@@ -298,8 +299,10 @@ def _test(args: argparse.Namespace) -> int:
             for failure in result.failures:
                 print(f"    {failure}")
     seconds = time.perf_counter() - started
-    counts = f"{outcome.passed} passed, {outcome.failed} failed"
-    print(f"{'=' * 20} {counts} in {seconds:.2f}s {'=' * 20}")
+    summary = f"{outcome.passed} passed, {outcome.failed} failed in {seconds:.2f}s"
+    if outcome.problems:  # the counts are not all there is to it: say so beside them
+        summary += f", and {_counted(len(outcome.problems), 'problem')} in test files"
+    print(f"{'=' * 20} {summary} {'=' * 20}")
     below = False
     if args.coverage:
         covered_all = total_all = 0
@@ -330,8 +333,8 @@ def _lint(args: argparse.Namespace) -> int:
     warnings = [result.problem for result in results if not result.error]
     print_problems(errors, sys.stdout)
     print_problems(warnings, sys.stdout, label="warning")
-    print(f"{len(engine.rules)} rules in {len(engine.packs)} packs: {len(errors)} problems, "
-          f"{len(warnings)} warnings")
+    print(f"{_counted(len(engine.rules), 'rule')} in {_counted(len(engine.packs), 'pack')}: "
+          f"{_counted(len(errors), 'problem')}, {_counted(len(warnings), 'warning')}")
     return EXIT_FINDINGS if errors else EXIT_CLEAN
 
 
@@ -369,9 +372,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _packs(args: argparse.Namespace) -> int:
-    from mentorrules.engine import Engine
-
-    engine = Engine.load()
+    engine = _engine(args)
     counts: dict[str, int] = {}
     for rule in engine.rules:
         counts[rule.pack] = counts.get(rule.pack, 0) + 1
@@ -447,6 +448,11 @@ def _relative(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def _counted(number: int, noun: str) -> str:
+    """``1 problem``, ``2 problems``, ``0 problems``."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def print_problems(problems: Sequence[Problem], stream: TextIO, label: str | None = None) -> None:

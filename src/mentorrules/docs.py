@@ -2,14 +2,18 @@
 
 Per pack: each rule's id, title, what it checks in plain words, severity, effective period,
 the parameters it uses with their dated values (illustrative ones marked, with the file to
-change them in), its source with a link, and the names of the test cases that concern it.
+change them in), its source with a link, and the names of the test cases that concern it;
+then the functions the pack offers to expressions.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Mapping
+import inspect
+import re
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from mentorrules.engine import Engine
 from mentorrules.evaluation import show
@@ -69,8 +73,9 @@ def markdown(engine: Engine, pack: Pack, cases: Mapping[str, list[str]]) -> str:
     parameters = engine.book.parameters_for(pack.name)
     rules = [rule for rule in engine.rules if rule.pack == pack.name]
     where = f"jurisdiction {pack.jurisdiction}" if pack.jurisdiction else "every jurisdiction"
+    count = f"{len(rules)} rule{'' if len(rules) == 1 else 's'}"
     lines = [f"# {pack.name} {pack.version}", "", pack.spec.description or "", "",
-             f"Applies to {where}. {len(rules)} rules. Rules and parameters digest: `{engine.digest}`.", ""]
+             f"Applies to {where}. {count}. Rules and parameters digest: `{engine.digest}`.", ""]
     for rule in sorted(rules, key=lambda rule: rule.id):
         lines += [f"## {rule.id} — {rule.title}", ""]
         if rule.description:
@@ -92,7 +97,28 @@ def markdown(engine: Engine, pack: Pack, cases: Mapping[str, list[str]]) -> str:
         tests = cases.get(rule.id, [])
         lines.append(f"- **Tests** ({len(tests)}): " + (", ".join(f"“{name}”" for name in tests) if tests else "none"))
         lines.append("")
+    if pack.functions:
+        lines += ["## Functions", "", "Functions this pack offers to rule expressions.", ""]
+        lines += [f"- `{name}{_signature(function)}`: {_first_line(function)}"
+                  for name, function in sorted(pack.functions.items())]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _signature(function: Callable[..., Any]) -> str:
+    """``(day, year_start='07-01')``: a function's parameters as a rule calls it, without types."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # a builtin without a signature
+        return "(...)"
+    parameters = [parameter.replace(annotation=inspect.Parameter.empty)
+                  for parameter in signature.parameters.values()]
+    return str(signature.replace(parameters=parameters, return_annotation=inspect.Signature.empty))
+
+
+def _first_line(function: Callable[..., Any]) -> str:
+    """The first line of a function's docstring in Markdown (``x`` and :func:`f` as `x`, `f`)."""
+    lines = (inspect.getdoc(function) or "").strip().splitlines()
+    return re.sub(r":\w+:`", "`", lines[0]).replace("``", "`") if lines else "(no description)"
 
 
 def _batch_words(rule: Rule) -> str:
@@ -162,8 +188,6 @@ def html_page(markdown_text: str, title: str) -> str:
 
 def _inline(escaped: str) -> str:
     """Render `code`, **bold** and <http links> of already escaped text."""
-    import re
-
     escaped = re.sub(r"`([^`]*)`", r"<code>\1</code>", escaped)
     escaped = re.sub(r"\*\*([^*]*)\*\*", r"<b>\1</b>", escaped)
     escaped = re.sub(r"\*([^*]+)\*", r"<i>\1</i>", escaped)

@@ -280,10 +280,19 @@ def local_pack(path: Path, taken: Iterable[str] = ()) -> Pack:
 
 
 def _manifest(path: Path) -> dict[str, Any]:
-    """The ``pack.yaml`` of a rules directory, or {}."""
-    manifest = path / "pack.yaml" if path.is_dir() else None
-    if manifest is None or not manifest.is_file():
+    """The ``pack.yaml`` of a rules directory, or {}.
+
+    It sits in the directory, or in the one folder below it that holds rules (a pack's source
+    tree: ``oregon/`` finds ``oregon/src/mentorrules_oregon/rules/pack.yaml``).
+    """
+    if not path.is_dir():
         return {}
+    manifest = path / "pack.yaml"
+    if not manifest.is_file():
+        below = sorted(path.rglob("pack.yaml"))
+        if len(below) != 1:
+            return {}
+        manifest = below[0]
     from mentorrules.loading import load_yaml, read_text
 
     text, _ = read_text(manifest)

@@ -8,9 +8,11 @@ Its output, a :class:`RuleBook`, is plain frozen data that the compiler turns in
 from __future__ import annotations
 
 import ast
+import dataclasses
 import datetime as dt
 import hashlib
 import inspect
+import os
 import re
 import types
 import typing
@@ -242,11 +244,25 @@ def load(packs: Sequence[Pack]) -> RuleBook:
                 continue
             pack_rules, rule_problems = _read_rules(document, pack, tables, visible, signatures, broken)
             rules += pack_rules
-            problems += rule_problems
+            problems += _parameters_beside(path, pack, rule_problems)
     problems += _duplicate_ids(rules)
     problems += _unknown_passing(rules)
     return RuleBook(tuple(packs), tables, tuple(rules), parameters, functions, signatures,
                     _digest(packs), tuple(problems))
+
+
+def _parameters_beside(path: Path, pack: Pack, problems: list[Problem]) -> list[Problem]:
+    """Point an unknown parameter of a rule file given alone at the parameter files beside it.
+
+    ``--rules p/caps.yaml`` loads that one file, not ``p/parameters.yaml``: the folder is the pack.
+    """
+    if path not in pack.spec.rule_dirs or not [*path.parent.glob("parameters.yaml"),
+                                                *path.parent.glob("*.parameters.yaml")]:
+        return problems
+    hint = f"parameters are read from the folder: give {path.parent}{os.sep} instead of the file {path}"
+    return [dataclasses.replace(problem, hint=hint)
+            if problem.code == "MR203" and problem.message.startswith("unknown parameter ") else problem
+            for problem in problems]
 
 
 def _document(path: Path, schema_name: str) -> tuple[Document | None, list[Problem], set[JsonPath]]:

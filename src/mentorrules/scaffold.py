@@ -4,6 +4,9 @@
     pip install -e packs/oregon
     mentorrules test        # the sample rule's two cases pass at once
 
+``rules/pack.yaml`` names the pack and its jurisdiction, as the ``PackSpec`` of the module does,
+so that the folder loaded by path (``mentorrules lint oregon/``) is the same pack as installed.
+
 The skeleton carries a copy of the file schemas (``schemas/``), and its YAML files point at them
 by a relative path (``# yaml-language-server: $schema=../../../schemas/rules.schema.json``), so
 that editors check the files wherever the pack is cloned, with no path of this machine in it.
@@ -68,8 +71,8 @@ def files(name: str, jurisdiction: str) -> dict[str, str]:
     >>> sorted(files("oregon", "OR"))  # doctest: +NORMALIZE_WHITESPACE
     ['README.md', 'pyproject.toml', 'schemas/parameters.schema.json', 'schemas/rules.schema.json',
      'schemas/tests.schema.json', 'src/mentorrules_oregon/__init__.py',
-     'src/mentorrules_oregon/rules/parameters.yaml', 'src/mentorrules_oregon/rules/stipends.test.yaml',
-     'src/mentorrules_oregon/rules/stipends.yaml']
+     'src/mentorrules_oregon/rules/pack.yaml', 'src/mentorrules_oregon/rules/parameters.yaml',
+     'src/mentorrules_oregon/rules/stipends.test.yaml', 'src/mentorrules_oregon/rules/stipends.yaml']
     """
     module = module_name(name)
     code = jurisdiction
@@ -122,6 +125,11 @@ def mentorrules_pack() -> PackSpec:
                     rule_dirs=(Path(__file__).parent / "rules",),
                     description="Policy rules for {code}.")
 ''',
+        f"{rules}/pack.yaml": f'''# The pack these rules belong to when the folder is loaded by path
+# (mentorrules test PATH, lint PATH, --rules PATH): the same as the PackSpec in __init__.py.
+name: {name}
+jurisdiction: {code}
+''',
         f"{rules}/parameters.yaml": f'''# yaml-language-server: $schema={schema("parameters")}
 # Parameters of the {code} pack. A value holds from its date until the next one.
 parameters:
@@ -151,6 +159,7 @@ rules:
     payouts:
       - {{payout_id: P-1, payee_id: T-1, role: mentor, program: {prefix}_MENTORING, state: {code},
          school_year: 2025-26, pay_date: 2025-09-15, amount: "2500.00"}}
+  rules: [{prefix}-001]
   expect: {{P-1: []}}
 
 - name: one cent over the maximum fails
@@ -158,6 +167,7 @@ rules:
     payouts:
       - {{payout_id: P-1, payee_id: T-1, role: mentor, program: {prefix}_MENTORING, state: {code},
          school_year: 2025-26, pay_date: 2025-09-15, amount: "2500.01"}}
+  rules: [{prefix}-001]
   expect: {{P-1: [{prefix}-001]}}
 ''',
         "README.md": f'''# mentorrules-{name}

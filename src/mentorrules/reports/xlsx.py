@@ -21,7 +21,8 @@ are date cells. Three things Excel cannot hold are changed visibly rather than l
 control characters become U+FFFD, a cell longer than 32,767 characters is cut with a note of
 its length, and a number with more than 15 significant digits is written as text.
 
-The workbook is written in openpyxl's write-only mode, so memory stays flat on large files.
+The workbook is written in openpyxl's write-only mode, so memory stays flat on large files,
+and carries no time of writing (:data:`FIXED_TIME` instead), so the same report is the same bytes.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import shutil
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -64,6 +67,9 @@ _STATUS_FILL = {Status.FAIL: PatternFill("solid", fgColor="FDECEA"),
                 Status.ERROR: PatternFill("solid", fgColor="FFF4D6")}
 _WRAP = Alignment(wrap_text=True, vertical="top")
 _SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
+# The time written into every report (document properties, zip entries): the same report is
+# the same bytes whenever it is written. The earliest time a zip entry can carry.
+FIXED_TIME = dt.datetime(1980, 1, 1)
 
 
 def write(report: Report, path: Path, input_rows: InputRows | None = None,
@@ -83,7 +89,36 @@ def write(report: Report, path: Path, input_rows: InputRows | None = None,
         name = _sheet_name(table, used)
         used.add(name.lower())
         _table(book, name, report.records_of(table), input_rows.get(table))
-    book.save(path)
+    book.properties.created = FIXED_TIME
+    partial = path.with_name(path.name + ".partial")
+    try:
+        book.save(partial)
+        _settle(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _settle(written: Path, path: Path) -> None:
+    """Copy the workbook openpyxl wrote to ``path`` with nothing of the time of writing in it.
+
+    openpyxl stamps the ``modified`` document property and every zip entry with the current
+    time; here the entries get :data:`FIXED_TIME` and ``modified`` the same fixed ``created``,
+    so that the same report is the same bytes.
+    """
+    stamp = FIXED_TIME.timetuple()[:6]
+    with zipfile.ZipFile(written) as source, \
+            zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as target:
+        for entry in source.infolist():
+            info = zipfile.ZipInfo(entry.filename, date_time=stamp)
+            info.compress_type, info.external_attr = entry.compress_type, entry.external_attr
+            if entry.filename == "docProps/core.xml":
+                text = source.read(entry).decode("utf-8")
+                text = re.sub(r"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                              rf"\g<1>{FIXED_TIME.isoformat()}Z\g<2>", text)
+                target.writestr(info, text.encode("utf-8"))
+                continue
+            with source.open(entry) as reading, target.open(info, "w", force_zip64=True) as writing:
+                shutil.copyfileobj(reading, writing, 1 << 20)
 
 
 # -- sheets -------------------------------------------------------------------------------------
