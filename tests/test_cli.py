@@ -151,6 +151,24 @@ def test_test_exits_1_and_names_the_failing_case(run_cli, pack: Path) -> None:
     assert "P-1: expected no findings, got ['LOCAL-001']" in result.out
 
 
+@pytest.mark.parametrize(("expected", "passes"), [
+    ("[LOCAL-001]", False),
+    ('[{rule: LOCAL-001, message: "over the local cap"}]', False),
+    ('[{rule: LOCAL-001, message: "cannot check"}]', True),
+])
+def test_a_case_expecting_a_failure_is_not_met_by_cannot_check(run_cli, pack: Path, expected: str,
+                                                               passes: bool) -> None:
+    # Before 2016-07-01 the cap has no value in force: the rule cannot check the payout.
+    case = TESTS.split("\n\n")[1].replace("pay_date: 2025-09-15", "pay_date: 2015-09-15")
+    case = case.replace('[{rule: LOCAL-001, message: "over the local cap 1500.00"}]', expected)
+    (pack / "caps.test.yaml").write_text(case, encoding="utf-8")
+    result = run_cli("test", "--pack", "core", pack)
+    assert result.code == (0 if passes else 1), result.out
+    if expected == "[LOCAL-001]":
+        assert ("P-1: LOCAL-001 could not be checked: params.local_cap has no value in force on 2015-09-15 "
+                "(to expect that, write {rule: LOCAL-001, message: cannot check})") in result.out
+
+
 def test_test_exits_2_for_a_test_of_an_unknown_rule(run_cli, pack: Path) -> None:
     tests = pack / "caps.test.yaml"
     tests.write_text(TESTS.replace("rule: LOCAL-001", "rule: LOCAL-999")

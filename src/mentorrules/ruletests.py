@@ -3,6 +3,8 @@
 A case gives small tables and the findings expected per row key. Findings are compared only
 for the rules under test: those of the rule file beside the test file (``stipends.test.yaml``
 tests ``stipends.yaml``), or the case's ``rules:`` list. A key not in ``expect`` must pass.
+A rule that could not check a row ("cannot check: ...") has not failed it: an expected
+failure is met by such a finding only when its ``message`` says so (``cannot check``).
 
 Coverage records, per rule, whether some case saw it hold on a row it applied to (a passing
 case) and saw it fail (a failing case); ``lint`` requires both for every rule.
@@ -195,7 +197,7 @@ def run_case(case: Case, engine: Engine, coverage: Coverage) -> CaseResult:
         if expected is not None:
             seen.add(decision.key)
         failures += _compare(decision.key, expected or [], actual)
-        coverage.failed.update(f.rule for f in actual if not f.message.startswith("cannot check"))
+        coverage.failed.update(f.rule for f in actual if not _cannot_check(f.message))
         if decision.table in engine.tables:
             _cover(case, engine, decision.table, decision.key, coverage)
     for key in sorted(set(case.expect) - seen):
@@ -211,11 +213,20 @@ def _compare(key: str, expected: Sequence[Any], actual: Sequence[Any]) -> list[s
         return [f"{key}: expected {wanted or 'no findings'}, got {got or 'none'} ({shown})"]
     failures = []
     for item in expected:
+        rule = item if isinstance(item, str) else item["rule"]
+        messages = [f.message for f in actual if f.rule == rule]
         if isinstance(item, dict) and "message" in item:
-            messages = [f.message for f in actual if f.rule == item["rule"]]
             if not any(item["message"] in message for message in messages):
-                failures.append(f"{key}: {item['rule']} message {messages} does not contain {item['message']!r}")
+                failures.append(f"{key}: {rule} message {messages} does not contain {item['message']!r}")
+        elif all(_cannot_check(message) for message in messages):
+            # A rule that could not be checked has not failed: the case must say it expects that.
+            failures.append(f"{key}: {rule} could not be checked: {messages[0].removeprefix('cannot check: ')} "
+                            f"(to expect that, write {{rule: {rule}, message: cannot check}})")
     return failures
+
+
+def _cannot_check(message: str) -> bool:
+    return message.startswith("cannot check")
 
 
 def _cover(case: Case, engine: Engine, table: str, key: str, coverage: Coverage) -> None:
