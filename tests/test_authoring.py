@@ -135,6 +135,24 @@ def test_mask_hides_masked_keys_and_unreadable_masked_cells(run_cli, tmp_path: P
     assert "Bo" not in json.dumps(people) and "masked" in people[1]["findings"][0]["message"]
 
 
+@pytest.mark.parametrize(("command", "mask", "said"), [
+    ("validate", "nme", "--mask: 'nme' is not a column of any table, so it would mask nothing"),
+    ("validate", "name,emial", "--mask: 'emial' is not a column of any table"),
+    ("explain", "nme", "--mask: 'nme' is not a column of any table"),
+    ("validate", "people.name", "--mask takes column names, not table.column ('people.name')"),
+])
+def test_mask_refuses_a_name_that_is_no_column(run_cli, tmp_path: Path, command: str, mask: str, said: str) -> None:
+    data, _ = _mask_case(tmp_path, "Ana Ruiz", "{payout.role}")
+    record = ["--record", "payouts:P-1"] if command == "explain" else []
+    result = run_cli(command, data, *record, "--pack", "core", "--mask", mask)
+    assert result.code == 2
+    assert result.out == ""
+    assert f"mentorrules: MR412 {said}" in result.err
+    assert "personal columns (name, email)" in result.err
+    assert ("did you mean 'name'?" if mask == "nme" else "did you mean 'email'?" if "emial" in mask
+            else "write 'name'" if "." in mask else "") in result.err
+
+
 def test_progress_on_a_terminal_shows_each_pass_and_clears_its_line(tmp_path: Path) -> None:
     from mentorrules.cli import _Progress
 

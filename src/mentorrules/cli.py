@@ -224,10 +224,39 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _mask_of(args: argparse.Namespace, engine: Engine) -> list[str] | None:
-    """The columns ``--mask`` names; alone, the packs' defaults; absent, None."""
+    """The columns ``--mask`` names; alone, the packs' defaults; absent, None.
+
+    A name that is no column of any table would mask nothing, silently: it is a usage
+    mistake (MR412). A column is masked in every table that has it, so ``people.name`` is
+    told to be written ``name``.
+    """
+    from mentorrules.errors import Location, MentorRulesError, Problem, did_you_mean
+
     if args.mask is None:
         return None
-    return [name.strip() for name in args.mask.split(",") if name.strip()] or list(engine.mask_defaults())
+    names = [name.strip() for name in args.mask.split(",") if name.strip()] or list(engine.mask_defaults())
+    columns = {column for table in engine.tables.values() for column in table.fields}
+    personal = ", ".join(engine.mask_defaults()) or "none"
+    problems = []
+    for name in names:
+        if name in columns:
+            continue
+        _, dot, column = name.rpartition(".")
+        hint: str | None
+        if dot and column in columns:
+            message = f"--mask takes column names, not table.column ({name!r})"
+            hint = f"write {column!r}: a masked column is hidden in every table that has it"
+        else:
+            message = f"--mask: {name!r} is not a column of any table, so it would mask nothing"
+            people = engine.tables.get("people")
+            hint = did_you_mean(name, columns) or (
+                f"the columns of people are {', '.join(people.fields)}" if people else None)
+        problems.append(Problem("MR412", message, Location(),
+                                expected=f"column names, comma-separated: the personal columns ({personal}) "
+                                "or any other column of the input tables", hint=hint))
+    if problems:
+        raise MentorRulesError(problems)
+    return names
 
 
 class _Progress:
