@@ -116,6 +116,32 @@ def test_bad_usage_exits_2_with_a_message(run_cli, tmp_path: Path, args: tuple[s
     assert "Traceback" not in result.err
 
 
+@pytest.mark.parametrize(("args", "unknown"), [
+    (("explain", "DATA", "--record", "payouts:P-1", "--rule", "NMP-005"), "--rule NMP-005"),  # not --rules
+    (("validate", "DATA", "--form", "json"), "--form json"),
+    (("test", "--cov"), "--cov"),
+    (("--vers", "packs"), "--vers"),
+])
+def test_an_abbreviated_option_is_refused_not_guessed(run_cli, tmp_path: Path, args: tuple[str, ...],
+                                                      unknown: str) -> None:
+    data = data_dir(tmp_path, payout())
+    result = run_cli(*[str(data) if arg == "DATA" else arg for arg in args])
+    assert result.code == 2
+    assert f"unrecognized arguments: {unknown}" in result.err
+    assert "MR411" not in result.err
+
+
+def test_no_command_accepts_abbreviated_options() -> None:
+    import argparse
+
+    from mentorrules.cli import _parser
+
+    parser = _parser()
+    [commands] = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    assert not parser.allow_abbrev
+    assert commands.choices and not any(command.allow_abbrev for command in commands.choices.values())
+
+
 def test_bad_as_of_says_how_to_write_a_date(run_cli, tmp_path: Path) -> None:
     result = run_cli("validate", data_dir(tmp_path, payout()), "--as-of", "2025-13-01")
     assert "'2025-13-01' is not a date written YYYY-MM-DD" in result.err
