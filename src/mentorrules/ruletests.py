@@ -61,9 +61,10 @@ class Coverage:
     periods: set[tuple[str, str, dt.date]] = field(default_factory=set)
 
     def measure(self, engine: Engine) -> dict[str, tuple[int, int, list[str]]]:
-        """Per kind (rules, branches, periods): covered, total, and what is not covered."""
+        """Per kind (rules, branches, periods): covered, total, and what is not covered; a rule
+        not covered is told with what it lacks (``CAP-001: no passing case``)."""
         rules = [rule.id for rule in engine.rules]
-        missing_rules = [r for r in rules if r not in self.held or r not in self.failed]
+        missing_rules = [f"{r}: {self.lacking(r)}" for r in rules if r not in self.held or r not in self.failed]
         branches = [(rule.id, side) for rule in engine.rules if rule.when is not None for side in ("true", "false")]
         missing_branches = [f"{rule} when {side}" for rule, side in branches
                             if rule not in (self.when_true if side == "true" else self.when_false)]
@@ -78,6 +79,13 @@ class Coverage:
         return {"rules": (len(rules) - len(missing_rules), len(rules), missing_rules),
                 "when branches": (len(branches) - len(missing_branches), len(branches), missing_branches),
                 "parameter periods": (len(periods) - len(missing_periods), len(periods), missing_periods)}
+
+
+    def lacking(self, rule: str) -> str:
+        """What the tests lack for ``rule`` to be covered: a case where it holds, one where it fails."""
+        if rule in self.held:
+            return "no failing case"
+        return "no passing case" if rule in self.failed else "no passing and no failing case"
 
 
 @dataclass
