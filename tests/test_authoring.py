@@ -96,7 +96,34 @@ def test_coverage_under_the_threshold_fails(run_cli, tmp_path: Path) -> None:
         "  expect: {P-1: [CV-001]}\n", encoding="utf-8")
     result = run_cli("test", tmp_path, "--pack", "core", "--coverage", "--threshold", "100")
     assert result.code == 1
-    assert "not covered: CV-001" in result.out and "not covered: CV-001 when false" in result.out
+    assert "      CV-001: no passing case\n" in result.out and "not covered: CV-001 when false" in result.out
+
+
+@pytest.mark.parametrize(("amounts", "lacking"), [
+    (["0"], "no passing case"),
+    (["5"], "no failing case"),
+    (["0", "5"], None),
+])
+def test_coverage_says_what_a_rule_lacks(run_cli, tmp_path: Path, amounts: list[str], lacking: str | None) -> None:
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n  - id: CV-001\n    title: t\n    table: payouts\n"
+        "    require: payout.amount > 0\n    message: m\n    source: {title: s}\n"
+        "  - id: CV-002\n    title: t\n    table: payouts\n"
+        "    require: payout.amount < 10\n    message: m\n    source: {title: s}\n", encoding="utf-8")
+    cases = ""
+    for amount in amounts:
+        expected = "[CV-001]" if amount == "0" else "[]"
+        cases += (f"- name: amount {amount}\n  rules: [CV-001]\n  tables:\n    payouts: [{{payout_id: P-1, "
+                  "payee_id: T-1, role: mentor, program: X, state: ZZ, school_year: 2025-26, pay_date: 2025-09-01, "
+                  f"amount: '{amount}'}}]\n  expect: {{P-1: {expected}}}\n")
+    (tmp_path / "rules.test.yaml").write_text(cases, encoding="utf-8")
+    result = run_cli("test", tmp_path, "--pack", "core", "--coverage")
+    assert result.code == 0, result.out
+    assert "      CV-002: no passing and no failing case\n" in result.out  # no case tests it
+    if lacking:
+        assert f"      CV-001: {lacking}\n" in result.out
+    else:
+        assert "CV-001:" not in result.out
 
 
 def test_lint_warns_about_a_parameter_stale_for_the_data(run_cli) -> None:
@@ -163,6 +190,24 @@ def test_mask_hides_masked_keys_and_unreadable_masked_cells(run_cli, tmp_path: P
     assert [r["key"] for r in people] == ["[masked]", "[masked]"]
     assert people[1]["status"] == "error"
     assert "Bo" not in json.dumps(people) and "masked" in people[1]["findings"][0]["message"]
+
+
+@pytest.mark.parametrize(("command", "mask", "said"), [
+    ("validate", "nme", "--mask: 'nme' is not a column of any table, so it would mask nothing"),
+    ("validate", "name,emial", "--mask: 'emial' is not a column of any table"),
+    ("explain", "nme", "--mask: 'nme' is not a column of any table"),
+    ("validate", "people.name", "--mask takes column names, not table.column ('people.name')"),
+])
+def test_mask_refuses_a_name_that_is_no_column(run_cli, tmp_path: Path, command: str, mask: str, said: str) -> None:
+    data, _ = _mask_case(tmp_path, "Ana Ruiz", "{payout.role}")
+    record = ["--record", "payouts:P-1"] if command == "explain" else []
+    result = run_cli(command, data, *record, "--pack", "core", "--mask", mask)
+    assert result.code == 2
+    assert result.out == ""
+    assert f"mentorrules: MR412 {said}" in result.err
+    assert "personal columns (name, email)" in result.err
+    assert ("did you mean 'name'?" if mask == "nme" else "did you mean 'email'?" if "emial" in mask
+            else "write 'name'" if "." in mask else "") in result.err
 
 
 def test_progress_on_a_terminal_shows_each_pass_and_clears_its_line(tmp_path: Path) -> None:

@@ -140,3 +140,45 @@ def test_a_file_nested_hundreds_of_levels_deep_is_a_located_problem(monkeypatch,
     _, problems = loading.load_yaml(text, "parameters.yaml")
     assert [problem.code for problem in problems] == ["MR100"]
     assert problems[0].location.line in (1, 4)
+
+
+_GOOD_RULE = ("rules:\n  - id: T-001\n    title: Amounts are positive\n    table: payouts\n"
+              "    require: payout.amount > 0\n    message: \"amount {payout.amount}\"\n")
+_UNCLOSED = {  # what is left open -> (the value that opens it, the start of the message)
+    "quote": ('"2000.00', "the quoted text opened here with '\"'"),  # is never closed, or runs on
+    "brace": ("{mentor: 2000.00, mentee: 1000.00", "the mapping opened here with '{' is never closed"),
+    "bracket": ("[mentor, mentee", "the list opened here with '[' is never closed"),
+}
+
+
+@pytest.mark.parametrize("kind", ["rule", "parameter", "test"])
+@pytest.mark.parametrize("left_open", sorted(_UNCLOSED))
+def test_an_unclosed_quote_or_bracket_is_shown_where_it_opens(run_cli, tmp_path: Path, kind: str,
+                                                              left_open: str) -> None:
+    value, message = _UNCLOSED[left_open]
+    opening = {
+        "rule": "    title: ",
+        "parameter": "      2016-07-01: ",
+        "test": "  tables: ",
+    }[kind]
+    text = {
+        "rule": f"rules:\n  - id: T-001\n{opening}{value}\n    table: payouts\n"
+                "    require: payout.amount > 0\n    message: \"amount\"\n",
+        "parameter": f"parameters:\n  cap:\n    values:\n{opening}{value}\n  other:\n    values:\n"
+                     "      2016-07-01: 1\n",
+        "test": f"- name: a case\n{opening}{value}\n  expect: {{P-1: []}}\n",
+    }[kind]
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    name = {"rule": "rules.yaml", "parameter": "parameters.yaml", "test": "rules.test.yaml"}[kind]
+    if kind != "rule":
+        (folder / "rules.yaml").write_text(_GOOD_RULE, encoding="utf-8")
+    (folder / name).write_text(text, encoding="utf-8")
+    line = text.splitlines().index(f"{opening}{value}") + 1
+    column = len(opening) + 1
+    result = run_cli("test", "--pack", "core", folder)
+    assert result.code == 2
+    assert f"{name}:{line}:{column}: MR100 {message} " in result.err
+    snippet = f"{line} | {opening}{value}\n{' ' * len(str(line))} | {' ' * (column - 1)}^\n"
+    assert snippet in result.err  # the source line, with a caret under the quote or bracket
+    assert "Traceback" not in result.err

@@ -117,6 +117,32 @@ def test_bad_usage_exits_2_with_a_message(run_cli, tmp_path: Path, args: tuple[s
     assert "Traceback" not in result.err
 
 
+@pytest.mark.parametrize(("args", "unknown"), [
+    (("explain", "DATA", "--record", "payouts:P-1", "--rule", "NMP-005"), "--rule NMP-005"),  # not --rules
+    (("validate", "DATA", "--form", "json"), "--form json"),
+    (("test", "--cov"), "--cov"),
+    (("--vers", "packs"), "--vers"),
+])
+def test_an_abbreviated_option_is_refused_not_guessed(run_cli, tmp_path: Path, args: tuple[str, ...],
+                                                      unknown: str) -> None:
+    data = data_dir(tmp_path, payout())
+    result = run_cli(*[str(data) if arg == "DATA" else arg for arg in args])
+    assert result.code == 2
+    assert f"unrecognized arguments: {unknown}" in result.err
+    assert "MR411" not in result.err
+
+
+def test_no_command_accepts_abbreviated_options() -> None:
+    import argparse
+
+    from mentorrules.cli import _parser
+
+    parser = _parser()
+    [commands] = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    assert not parser.allow_abbrev
+    assert commands.choices and not any(command.allow_abbrev for command in commands.choices.values())
+
+
 def test_bad_as_of_says_how_to_write_a_date(run_cli, tmp_path: Path) -> None:
     result = run_cli("validate", data_dir(tmp_path, payout()), "--as-of", "2025-13-01")
     assert "'2025-13-01' is not a date written YYYY-MM-DD" in result.err
@@ -150,6 +176,24 @@ def test_test_exits_1_and_names_the_failing_case(run_cli, pack: Path) -> None:
     assert "caps.test.yaml F." in result.out
     assert "caps.test.yaml:1: a mentor under the cap passes" in result.out
     assert "P-1: expected no findings, got ['LOCAL-001']" in result.out
+
+
+@pytest.mark.parametrize(("expected", "passes"), [
+    ("[LOCAL-001]", False),
+    ('[{rule: LOCAL-001, message: "over the local cap"}]', False),
+    ('[{rule: LOCAL-001, message: "cannot check"}]', True),
+])
+def test_a_case_expecting_a_failure_is_not_met_by_cannot_check(run_cli, pack: Path, expected: str,
+                                                               passes: bool) -> None:
+    # Before 2016-07-01 the cap has no value in force: the rule cannot check the payout.
+    case = TESTS.split("\n\n")[1].replace("pay_date: 2025-09-15", "pay_date: 2015-09-15")
+    case = case.replace('[{rule: LOCAL-001, message: "over the local cap 1500.00"}]', expected)
+    (pack / "caps.test.yaml").write_text(case, encoding="utf-8")
+    result = run_cli("test", "--pack", "core", pack)
+    assert result.code == (0 if passes else 1), result.out
+    if expected == "[LOCAL-001]":
+        assert ("P-1: LOCAL-001 could not be checked: params.local_cap has no value in force on 2015-09-15 "
+                "(to expect that, write {rule: LOCAL-001, message: cannot check})") in result.out
 
 
 def test_test_exits_2_for_a_test_of_an_unknown_rule(run_cli, pack: Path) -> None:

@@ -180,3 +180,35 @@ def test_json_report_shows_money_as_written(tmp_path: Path, run_cli) -> None:
     cap = [finding for finding in record["findings"] if finding["rule"] == "CAP-001"]
     assert cap[0]["message"] == "amount 2200.10 is over the cap 2000.00"
     assert cap[0]["parameters"] == ["params.stipend_cap<2016-07-01>['mentor'] = 2000.00"]
+
+
+@pytest.mark.parametrize(("quoted", "found"), [
+    ('{mentor: "2500.00", mentee: 1000.00}', [("MR121", "parameters.yaml:7:28")]),  # among numbers
+    ('{mentor: "2500.00", mentee: "1000.00"}',  # a date's every entry, among the other date's numbers
+     [("MR121", "parameters.yaml:7:28"), ("MR121", "parameters.yaml:7:47")]),
+])
+def test_a_quoted_number_in_a_parameter_map_is_refused_where_it_is(
+        write_rules, quoted: str, found: list[tuple[str, str]]) -> None:
+    from mentorrules import MentorRulesError
+
+    write_rules(RULES.split("  - id: CAP-002")[0])
+    text = PARAMETERS.replace("{mentor: 2500.00, mentee: 1000.00}", quoted)
+    path = write_rules(text, "parameters.yaml")
+    with pytest.raises(MentorRulesError) as raised:
+        Engine.load(packs=[], rules=[path.parent])
+    assert [(problem.code, str(problem.location).removeprefix(f"{path.parent}/"))
+            for problem in raised.value.problems] == found
+    assert "write numbers in parameter files without quotes" in (raised.value.problems[0].hint or "")
+
+
+def test_a_parameter_map_of_quoted_numbers_is_refused_where_it_is_compared(write_rules) -> None:
+    from mentorrules import MentorRulesError
+
+    write_rules(RULES.split("  - id: CAP-002")[0])
+    text = PARAMETERS.replace("mentor: 2000.00, mentee: 1000.00", 'mentor: "2000.00", mentee: "1000.00"')
+    path = write_rules(text.replace("mentor: 2500.00, mentee: 1000.00", 'mentor: "2500.00", mentee: "1000.00"'),
+                       "parameters.yaml")
+    with pytest.raises(MentorRulesError) as raised:
+        Engine.load(packs=[], rules=[path.parent])
+    assert [(problem.code, str(problem.location).removeprefix(f"{path.parent}/"))
+            for problem in raised.value.problems] == [("MR205", "rules.yaml:5:14")]

@@ -73,3 +73,19 @@ def test_a_report_written_into_the_data_folder_is_not_read_back(run_cli, tmp_pat
     report = json.loads(again.out)
     assert report["summary"]["rows"] == 2  # the payout and its payee, once
     assert "MR303" not in again.err
+
+
+def test_a_report_named_as_input_is_refused_as_a_report(run_cli, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    workbook(data / "payouts.xlsx", row("P-1", 1000))
+    report = tmp_path / "report.xlsx"
+    first = run_cli("validate", data, "--pack", "core", "--format", "xlsx", "--output", report,
+                    "--as-of", "2025-09-01")
+    assert first.code == 0, first.err
+    again = run_cli("validate", report, "--pack", "core")
+    assert again.code == 2
+    assert again.out == ""
+    assert "report.xlsx: MR308 this is a mentorrules report, not input data" in again.err
+    assert f"= help: validate the input files it was made from: {data / 'payouts.xlsx'}" in again.err
+    assert "MR301" not in again.err

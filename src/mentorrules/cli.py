@@ -94,9 +94,13 @@ def _parser() -> argparse.ArgumentParser:
         prog="mentorrules",
         description="Check teacher-mentorship stipend and grant payout files against policy rule packs.",
         epilog="Exit codes: 0 clean, 1 findings of severity error (or failing tests), "
-        "2 usage, rule file or input problems.")
+        "2 usage, rule file or input problems.", allow_abbrev=False)
     parser.add_argument("--version", action="version", version=f"mentorrules {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    def command(name: str, **options: Any) -> argparse.ArgumentParser:
+        # No abbreviated options: `--rule X` would be taken as `--rules X`, a path.
+        return commands.add_parser(name, allow_abbrev=False, **options)
 
     def packs_options(command: argparse.ArgumentParser) -> None:
         command.add_argument("--pack", action="append", metavar="NAME",
@@ -104,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--rules", action="append", type=Path, default=[], metavar="PATH",
                              help="also load the rules in this directory or file (repeatable)")
 
-    validate = commands.add_parser("validate", help="check data files and print a report",
+    validate = command("validate", help="check data files and print a report",
                                    description="Check every row of the data files; every row "
                                    "appears in the report exactly once.")
     validate.add_argument("data", nargs="+", type=Path, metavar="DATA",
@@ -120,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
                           help="hide these personal fields in the report (alone: the packs' defaults, e.g. name,email)")
     validate.set_defaults(run=_validate)
 
-    test = commands.add_parser("test", help="run the YAML rule tests",
+    test = command("test", help="run the YAML rule tests",
                                description="Run the rule tests of the loaded packs (and of PATH).")
     test.add_argument("path", nargs="*", type=Path, metavar="PATH",
                       help="rule directories or files whose rules and tests to add")
@@ -131,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     test.add_argument("--threshold", type=float, metavar="N", help="with --coverage: fail under N percent")
     test.set_defaults(run=_test)
 
-    lint = commands.add_parser("lint", help="check rule packs for authoring mistakes")
+    lint = command("lint", help="check rule packs for authoring mistakes")
     lint.add_argument("path", nargs="*", type=Path, metavar="PATH", help="rule directories or files to add")
     packs_options(lint)
     lint.add_argument("--data", nargs="+", type=Path, metavar="DATA",
@@ -140,7 +144,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="with --data: a parameter unchanged this long before the newest record is stale")
     lint.set_defaults(run=_lint)
 
-    explain = commands.add_parser("explain", help="show how each rule went for one record")
+    explain = command("explain", help="show how each rule went for one record")
     explain.add_argument("data", nargs="+", type=Path, metavar="DATA")
     explain.add_argument("--record", required=True, type=_record, metavar="TABLE:KEY",
                          help="the record to explain, e.g. payouts:P-0412")
@@ -150,17 +154,17 @@ def _parser() -> argparse.ArgumentParser:
                          help="show [masked] for values of these personal columns (alone: the packs' defaults)")
     explain.set_defaults(run=_explain)
 
-    packs = commands.add_parser("packs", help="list the packs (installed, and --rules paths) and the session backend")
+    packs = command("packs", help="list the packs (installed, and --rules paths) and the session backend")
     packs_options(packs)
     packs.set_defaults(run=_packs)
 
-    docs = commands.add_parser("docs", help="write the rules in force, per pack, for administrators")
+    docs = command("docs", help="write the rules in force, per pack, for administrators")
     packs_options(docs)
     docs.add_argument("--format", choices=("md", "html"), default="md")
     docs.add_argument("--output", type=Path, metavar="DIR", help="write one file per pack here (default: print)")
     docs.set_defaults(run=_docs)
 
-    diff = commands.add_parser("diff", help="the rows whose outcome changes between two versions of the rules",
+    diff = command("diff", help="the rows whose outcome changes between two versions of the rules",
                                description="Run two versions of the policy on the same data. A REF is "
                                "`installed` (the packs as installed) or a rules directory that replaces the "
                                "pack it is a version of (named by its pack.yaml, or sharing its file names).")
@@ -172,7 +176,7 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--format", choices=("table", "json"), default="table")
     diff.set_defaults(run=_diff)
 
-    new_pack = commands.add_parser("new-pack", help="write a working skeleton of a pack for another state")
+    new_pack = command("new-pack", help="write a working skeleton of a pack for another state")
     new_pack.add_argument("name", metavar="NAME", help="pack name, e.g. oregon")
     new_pack.add_argument("--jurisdiction", required=True, metavar="XX", help="state code, e.g. OR")
     new_pack.add_argument("--output", type=Path, default=Path(), metavar="DIR", help="where to write it (default: .)")
@@ -230,10 +234,39 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _mask_of(args: argparse.Namespace, engine: Engine) -> list[str] | None:
-    """The columns ``--mask`` names; alone, the packs' defaults; absent, None."""
+    """The columns ``--mask`` names; alone, the packs' defaults; absent, None.
+
+    A name that is no column of any table would mask nothing, silently: it is a usage
+    mistake (MR412). A column is masked in every table that has it, so ``people.name`` is
+    told to be written ``name``.
+    """
+    from mentorrules.errors import Location, MentorRulesError, Problem, did_you_mean
+
     if args.mask is None:
         return None
-    return [name.strip() for name in args.mask.split(",") if name.strip()] or list(engine.mask_defaults())
+    names = [name.strip() for name in args.mask.split(",") if name.strip()] or list(engine.mask_defaults())
+    columns = {column for table in engine.tables.values() for column in table.fields}
+    personal = ", ".join(engine.mask_defaults()) or "none"
+    problems = []
+    for name in names:
+        if name in columns:
+            continue
+        _, dot, column = name.rpartition(".")
+        hint: str | None
+        if dot and column in columns:
+            message = f"--mask takes column names, not table.column ({name!r})"
+            hint = f"write {column!r}: a masked column is hidden in every table that has it"
+        else:
+            message = f"--mask: {name!r} is not a column of any table, so it would mask nothing"
+            people = engine.tables.get("people")
+            hint = did_you_mean(name, columns) or (
+                f"the columns of people are {', '.join(people.fields)}" if people else None)
+        problems.append(Problem("MR412", message, Location(),
+                                expected=f"column names, comma-separated: the personal columns ({personal}) "
+                                "or any other column of the input tables", hint=hint))
+    if problems:
+        raise MentorRulesError(problems)
+    return names
 
 
 class _Progress:
@@ -310,8 +343,8 @@ def _test(args: argparse.Namespace) -> int:
         for kind, (covered, total, missing) in outcome.coverage.measure(engine).items():
             covered_all, total_all = covered_all + covered, total_all + total
             print(f"  {kind:<18} {covered:>4}/{total:<4} {100 * covered / max(total, 1):6.1f}%")
-            for item in missing:
-                print(f"      not covered: {item}")
+            for item in missing:  # a rule says what it lacks: "CAP-001: no passing case"
+                print(f"      {item}" if kind == "rules" else f"      not covered: {item}")
         percent = 100 * covered_all / max(total_all, 1)
         print(f"  {'total':<18} {covered_all:>4}/{total_all:<4} {percent:6.1f}%")
         if args.threshold is not None and percent < args.threshold:

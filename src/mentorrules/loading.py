@@ -220,11 +220,7 @@ def load_yaml(text: str, path: str) -> tuple[Document, list[Problem]]:
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = Location(path, *_in_text(text, mark.line + 1, mark.column + 1)) if mark else Location(path)
-        what = error.problem or error.context or "not valid YAML"
-        return document, [Problem("MR100", f"YAML syntax error: {what}", where,
-                                  hint="check indentation, colons and quotes on this line")]
+        return document, [_syntax_error(error, text, path)]
     except yaml.reader.ReaderError as error:
         # Unprintable characters (a NUL byte, say) are reported by offset, not by line.
         before = _LINE_BREAK.split(text[: error.position])
@@ -374,6 +370,121 @@ def _in_text(text: str, line: int, column: int) -> tuple[int, int]:
     if line > len(lines):
         return len(lines), len(lines[-1]) + 1
     return line, column
+
+
+_OPENED = {  # what a parser's context says was left open -> (its name, how it is closed)
+    "while parsing a flow mapping": ("mapping", "}"),
+    "while parsing a flow sequence": ("list", "]"),
+}
+
+
+def _syntax_error(error: yaml.MarkedYAMLError, text: str, path: str) -> Problem:
+    """A YAML syntax error, located where the mistake most likely is.
+
+    The parser notices an unclosed quote, ``{`` or ``[`` only where the file (or the line)
+    goes on without it, often at the end of the file; its ``context_mark`` is where the
+    quote or bracket opened, which is where the fix goes. The parser's own words are kept
+    after the message, with the place where it stopped.
+
+    >>> def first(text):
+    ...     problem = load_yaml(text, "f.yaml")[1][0]
+    ...     print(problem.location, problem.message.replace(" (YAML", "\\n  (YAML"))
+    >>> first('a: 1\\nb: "text\\n')
+    f.yaml:2:4 the quoted text opened here with '"' is never closed
+      (YAML: found unexpected end of stream)
+    >>> first("a: {b: 1\\nc: 2\\n")
+    f.yaml:1:4 the mapping opened here with '{' is never closed
+      (YAML: did not find expected ',' or '}' at line 2, column 2)
+    >>> first("a: [1, 2}\\n")
+    f.yaml:1:9 a ',' or ']' is missing here, in the list opened with '[' at column 4
+      (YAML: did not find expected ',' or ']')
+    """
+    problem_mark, context_mark = error.problem_mark, error.context_mark
+    what = error.problem or error.context or "not valid YAML"
+
+    def located(mark: Any) -> Location:
+        return Location(path, *_in_text(text, mark.line + 1, mark.column + 1)) if mark else Location(path)
+
+    def at(mark: Any) -> str:
+        if not text[mark.index:].strip():  # "end of stream" says where already
+            return ""
+        line, column = _in_text(text, mark.line + 1, mark.column + 1)
+        return f" at line {line}, column {column}"
+
+    context = error.context or ""
+    if context_mark is not None and problem_mark is not None:
+        start = located(context_mark)  # the caret marks the one character that opened it
+        opened = Location(path, start.line, start.column, end_column=(start.column or 1) + 1)
+        if context == "while scanning a quoted scalar":
+            quote = _character_at(text, context_mark)
+            quote = quote if quote in ("'", '"') else '"'
+            inside = "\\\"" if quote == '"' else "''"
+            return Problem("MR100", f"the quoted text opened here with {quote!r} is never closed "
+                           f"(YAML: {what}{at(problem_mark)})", opened,
+                           expected=f"a closing {quote!r}",
+                           hint=f"add the closing {quote} where the text ends; a {quote} inside the text "
+                           f"is written {inside}")
+        if context in _OPENED:
+            name, closing = _OPENED[context]
+            opening = "{" if closing == "}" else "["
+            if problem_mark.line == context_mark.line:  # on one line: a missing ',' or a stray character
+                return Problem("MR100", f"a ',' or {closing!r} is missing here, in the {name} opened with "
+                               f"{opening!r} at column {context_mark.column + 1} (YAML: {what})", located(problem_mark),
+                               expected=f"',' between its entries, or {closing!r} to close it",
+                               hint=f"separate the entries with ',' and end the {name} with {closing}")
+            return Problem("MR100", f"the {name} opened here with {opening!r} is never closed "
+                           f"(YAML: {what}{at(problem_mark)})", opened,
+                           expected=f"{closing!r} at its end, and ',' between its entries",
+                           hint=f"add the closing {closing}, or write the {name} in block style, one entry a line")
+        if context == "while scanning a simple key":
+            return Problem("MR100", f"this key is not followed by ':' (YAML: {what}{at(problem_mark)})",
+                           opened, expected="key: value",
+                           hint="add ':' after the key; a value that goes on from the line above is "
+                           "indented more than its key")
+    runaway = _runaway_quote(error, text)
+    if runaway is not None and problem_mark is not None:  # a quote left open until a later quote closed it by mistake
+        start, quote = runaway
+        return Problem("MR100", f"the quoted text opened here with {quote!r} runs on to line "
+                       f"{problem_mark.line + 1}, where YAML stops (YAML: {what}{at(problem_mark)})",
+                       Location(path, start.line + 1, start.column + 1, end_column=start.column + 2),
+                       expected=f"a closing {quote!r} on line {start.line + 1}",
+                       hint=f"add the closing {quote} where the text ends; text that goes on over "
+                       "several lines is clearer as a block (| or >)")
+    return Problem("MR100", f"YAML syntax error: {what}", located(problem_mark or context_mark),
+                   hint="check indentation, colons and quotes on this line")
+
+
+def _character_at(text: str, mark: Any) -> str:
+    lines = _LINE_BREAK.split(text)
+    if mark.line < len(lines) and mark.column < len(lines[mark.line]):
+        return str(lines[mark.line][mark.column])
+    return ""
+
+
+def _runaway_quote(error: yaml.MarkedYAMLError, text: str) -> tuple[Any, str] | None:
+    """Where a quoted text opened (its mark) and its quote, when it ran on over line breaks up
+    to the quote just before a parser error: an unclosed quote that a later quote closed.
+
+    >>> problem = load_yaml('a: "one\\nb: "two"\\n', "r.yaml")[1][0]
+    >>> print(problem.location, problem.message.replace(" (YAML", "\\n  (YAML"))
+    r.yaml:1:4 the quoted text opened here with '"' runs on to line 2, where YAML stops
+      (YAML: did not find expected key at line 2, column 5)
+    """
+    mark = error.problem_mark
+    if mark is None or not isinstance(error, yaml.parser.ParserError):
+        return None
+    last = None
+    try:
+        for token in yaml.scan(text, Loader=_Loader):
+            if token.end_mark.index > mark.index:
+                break
+            last = token
+    except yaml.YAMLError:
+        pass
+    if (isinstance(last, yaml.ScalarToken) and last.style in ("'", '"')
+            and last.start_mark.line < last.end_mark.line == mark.line):
+        return last.start_mark, str(last.style)
+    return None
 
 
 def _too_deep(where: Location) -> Problem:

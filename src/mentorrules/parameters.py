@@ -138,6 +138,7 @@ def read_parameters(document: Document, pack: str,
                                     f"({', '.join(sorted(kinds))})", where,
                                     expected="every dated value of the same kind",
                                     hint="use one kind of value, or null to end the parameter"))
+        problems += _mixed_entries(document, name, written, broken)
         description = spec.get("description")
         parameters.append(Parameter(
             name=name, pack=pack, description=description if isinstance(description, str) else "",
@@ -145,6 +146,69 @@ def read_parameters(document: Document, pack: str,
             illustrative=spec.get("illustrative") is True, unit=spec.get("unit"), source=spec.get("source"),
             stable=spec.get("stable") is True, location=where))
     return parameters, problems
+
+
+def _mixed_entries(document: Document, name: str, written: dict[Any, Any],
+                   broken: Collection[JsonPath]) -> list[Problem]:
+    """The entries of a map or list parameter that are not of the kind of the others, each
+    located: a quoted number among numbers (``{mentor: "2000.00", mentee: 1000.00}``) is text,
+    which no comparison with a number could use.
+
+    >>> from mentorrules.loading import load_yaml
+    >>> text = "parameters:\\n  cap:\\n    values:\\n      2016-07-01: {mentor: '2000.00', mentee: 1000.00}\\n"
+    >>> document, _ = load_yaml(text, "p.yaml")
+    >>> [str(problem) for problem in read_parameters(document, "core")[1]]
+    ["p.yaml:4:28: MR121 this entry of 'cap' is text, but its other entries are numbers; expected a number"]
+    """
+    entries: list[tuple[JsonPath, Any, str]] = []
+    for start, value in written.items():
+        at: JsonPath = ("parameters", name, "values", _key_text(start))
+        if any(path[:len(at)] == at for path in broken):
+            continue
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, item in items:
+            path = (*at, _key_text(key) if isinstance(value, dict) else key)
+            if item is not None and path not in document.invalid:
+                entries.append((path, item, _sort_of(item)))
+    counts: dict[str, int] = {}
+    for _, _, sort in entries:
+        counts[sort] = counts.get(sort, 0) + 1
+    if len(counts) < 2:
+        return []
+    usual = max(counts, key=lambda sort: (counts[sort], sort != "text"))  # the most common sort
+    if "number" in counts and all(_is_number(item) for _, item, sort in entries if sort == "text"):
+        usual = "number"  # the text is numbers in quotes, however many
+    plural = {"number": "numbers", "text": "text", "boolean": "true or false", "date": "dates",
+              "list": "lists", "map": "mappings"}
+    problems = []
+    for path, item, sort in entries:
+        if sort == usual:
+            continue
+        quoted_number = sort == "text" and usual == "number" and _is_number(item)
+        problems.append(Problem(
+            "MR121", f"this entry of {name!r} is {_a(sort)}, but its other entries are {plural.get(usual, usual)}",
+            document.location(path), expected=_a(usual),
+            hint="a number in quotes is text: write numbers in parameter files without quotes" if quoted_number
+            else f"give every entry of {name!r} one kind of value"))
+    return problems
+
+
+def _sort_of(value: Any) -> str:
+    """The kind of a value, integers and decimals both numbers."""
+    kind = kind_of(value)
+    return "number" if kind in ("integer", "decimal") else kind
+
+
+def _a(kind: str) -> str:
+    return {"number": "a number", "text": "text", "boolean": "true or false", "date": "a date",
+            "list": "a list", "map": "a mapping"}.get(kind, kind)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return Decimal(text.replace(",", "")).is_finite()
+    except ArithmeticError:
+        return False
 
 
 def _key_text(key: Any) -> str:

@@ -532,7 +532,7 @@ class _Reading:
         if suffix == ".xlsx":
             from mentorrules.workbooks import read_workbook
 
-            for name, cells, problem in read_workbook(path, tables, table_of(path, tables)):
+            for name, cells, problem in read_workbook(path, tables, table_of(path, tables), explicit):
                 if problem is not None:
                     data.problems.append(problem)
                 else:

@@ -3,6 +3,8 @@
 A case gives small tables and the findings expected per row key. Findings are compared only
 for the rules under test: those of the rule file beside the test file (``stipends.test.yaml``
 tests ``stipends.yaml``), or the case's ``rules:`` list. A key not in ``expect`` must pass.
+A rule that could not check a row ("cannot check: ...") has not failed it: an expected
+failure is met by such a finding only when its ``message`` says so (``cannot check``).
 
 Coverage records, per rule, whether some case saw it hold on a row it applied to (a passing
 case) and saw it fail (a failing case); ``lint`` requires both for every rule.
@@ -59,9 +61,10 @@ class Coverage:
     periods: set[tuple[str, str, dt.date]] = field(default_factory=set)
 
     def measure(self, engine: Engine) -> dict[str, tuple[int, int, list[str]]]:
-        """Per kind (rules, branches, periods): covered, total, and what is not covered."""
+        """Per kind (rules, branches, periods): covered, total, and what is not covered; a rule
+        not covered is told with what it lacks (``CAP-001: no passing case``)."""
         rules = [rule.id for rule in engine.rules]
-        missing_rules = [r for r in rules if r not in self.held or r not in self.failed]
+        missing_rules = [f"{r}: {self.lacking(r)}" for r in rules if r not in self.held or r not in self.failed]
         branches = [(rule.id, side) for rule in engine.rules if rule.when is not None for side in ("true", "false")]
         missing_branches = [f"{rule} when {side}" for rule, side in branches
                             if rule not in (self.when_true if side == "true" else self.when_false)]
@@ -76,6 +79,13 @@ class Coverage:
         return {"rules": (len(rules) - len(missing_rules), len(rules), missing_rules),
                 "when branches": (len(branches) - len(missing_branches), len(branches), missing_branches),
                 "parameter periods": (len(periods) - len(missing_periods), len(periods), missing_periods)}
+
+
+    def lacking(self, rule: str) -> str:
+        """What the tests lack for ``rule`` to be covered: a case where it holds, one where it fails."""
+        if rule in self.held:
+            return "no failing case"
+        return "no passing case" if rule in self.failed else "no passing and no failing case"
 
 
 @dataclass
@@ -195,7 +205,7 @@ def run_case(case: Case, engine: Engine, coverage: Coverage) -> CaseResult:
         if expected is not None:
             seen.add(decision.key)
         failures += _compare(decision.key, expected or [], actual)
-        coverage.failed.update(f.rule for f in actual if not f.message.startswith("cannot check"))
+        coverage.failed.update(f.rule for f in actual if not _cannot_check(f.message))
         if decision.table in engine.tables:
             _cover(case, engine, decision.table, decision.key, coverage)
     for key in sorted(set(case.expect) - seen):
@@ -211,10 +221,15 @@ def _compare(key: str, expected: Sequence[Any], actual: Sequence[Any]) -> list[s
         return [f"{key}: expected {wanted or 'no findings'}, got {got or 'none'} ({shown})"]
     failures = []
     for item in expected:
+        rule = item if isinstance(item, str) else item["rule"]
+        messages = [f.message for f in actual if f.rule == rule]
         if isinstance(item, dict) and "message" in item:
-            messages = [f.message for f in actual if f.rule == item["rule"]]
             if not any(item["message"] in message for message in messages):
-                failures.append(f"{key}: {item['rule']} message {messages} does not contain {item['message']!r}")
+                failures.append(f"{key}: {rule} message {messages} does not contain {item['message']!r}")
+        elif all(_cannot_check(message) for message in messages):
+            # A rule that could not be checked has not failed: the case must say it expects that.
+            failures.append(f"{key}: {rule} could not be checked: {messages[0].removeprefix('cannot check: ')} "
+                            f"(to expect that, write {{rule: {rule}, message: cannot check}})")
     return failures
 
 
@@ -222,6 +237,10 @@ def _world(case: Case, engine: Engine) -> dict[str, list[dict[str, Any]]]:
     """A case's tables: a case is a whole small world, so a table it does not list is empty
     (where a data set without that table leaves the rules that read it unchecked)."""
     return {**{name: [] for name in engine.tables}, **case.tables}
+
+
+def _cannot_check(message: str) -> bool:
+    return message.startswith("cannot check")
 
 
 def _cover(case: Case, engine: Engine, table: str, key: str, coverage: Coverage) -> None:

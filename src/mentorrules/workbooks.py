@@ -12,8 +12,8 @@ What a spreadsheet shows is what is read:
 - a formula whose value was never computed and saved (a file written by a program, not saved
   from a spreadsheet) would read as an empty cell: its row is an error row naming the formula;
 - a workbook written by mentorrules itself (a report, marked by its ``keywords`` document
-  property) is not input and is skipped, so that a report saved into the data folder is not
-  read back on the next run.
+  property) is not input: it is skipped in a data folder, so that a report saved there is not
+  read back on the next run, and refused when it is named on its own.
 """
 
 from __future__ import annotations
@@ -42,11 +42,12 @@ MONEY_PLACES = 2
 _PLACES = re.compile(r"\.([0#?]+)")
 
 
-def read_workbook(path: Path, tables: Mapping[str, Table],
-                  file_table: str | None) -> Iterator[tuple[str, Iterator[Cells], Problem | None]]:
+def read_workbook(path: Path, tables: Mapping[str, Table], file_table: str | None,
+                  explicit: bool = False) -> Iterator[tuple[str, Iterator[Cells], Problem | None]]:
     """Yield ``(table, cells of its rows, None)`` per table sheet, or a problem for the file.
 
-    A workbook mentorrules wrote (a report) yields nothing.
+    A workbook mentorrules wrote (a report) yields nothing when it is found in a data folder;
+    named on its own (``explicit``), it is a problem (MR308): its sheets hold findings, not input.
     """
     from openpyxl import load_workbook  # slow import, only when a workbook is read
 
@@ -57,8 +58,15 @@ def read_workbook(path: Path, tables: Mapping[str, Table],
         yield "", iter(()), _damaged(path, "opened", error)
         return
     if workbook.properties.keywords == REPORT_MARK:
+        inputs = _report_inputs(workbook) if explicit else []
         workbook.close()
         formulas.close()
+        if explicit:
+            yield "", iter(()), Problem(
+                "MR308", "this is a mentorrules report, not input data", Location(str(path)),
+                expected="the input files: payouts.csv (or .json, .jsonl, .xlsx) and the other tables",
+                hint="validate the input files it was made from" + (
+                    f": {', '.join(inputs)}" if inputs else " (its Summary sheet lists them)"))
         return
     found = False
     for index, (sheet, formula_sheet) in enumerate(zip(workbook.worksheets, formulas.worksheets, strict=True)):
@@ -74,6 +82,16 @@ def read_workbook(path: Path, tables: Mapping[str, Table],
                                     Location(str(path)), expected=", ".join(sorted(tables)))
     workbook.close()
     formulas.close()
+
+
+def _report_inputs(workbook: Any) -> list[str]:
+    """The input files a report names on its Summary sheet (``input payouts | data/payouts.csv``)."""
+    try:
+        rows = workbook["Summary"].iter_rows(max_row=40, max_col=2, values_only=True)
+        return list(dict.fromkeys(re.sub(r"\[\w+\]$", "", str(value)) for label, value in rows
+                                  if isinstance(label, str) and label.startswith("input ") and value))
+    except DAMAGED:
+        return []
 
 
 def _damaged(path: Path, doing: str, error: BaseException) -> Problem:
