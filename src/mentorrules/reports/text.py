@@ -38,7 +38,8 @@ def write(report: Report, stream: TextIO, titles: Mapping[str, str] | None = Non
             stream.write(f"  {rule:<{width}}  {severity:<8} {count:>6}  {title}\n")
     summary = report.summary
     findings = summary["findings"]
-    stream.write(f"\n{summary['rows']} rows: {summary['pass']} pass, {summary['fail']} fail, "
+    rows = "1 row" if summary["rows"] == 1 else f"{summary['rows']} rows"
+    stream.write(f"\n{rows}: {summary['pass']} pass, {summary['fail']} fail, "
                  f"{summary['error']} error | findings: {findings['error']} error, "
                  f"{findings['warning']} warning, {findings['info']} info\n")
     skipped = tally.not_checked(report)
