@@ -147,3 +147,11 @@ def test_one_record_evaluated_alone_sees_every_table_it_is_not_given_as_empty(en
                                 "state": "NM", "school_year": "2025-26", "pay_date": "2025-09-15",
                                 "amount": "1000.00"}, as_of=AS_OF)
     assert "STIPEND-003" in {finding.rule for finding in decision.findings}  # T-9 is not in (empty) people
+
+
+def test_explain_lists_the_rules_of_the_row_that_were_not_checked(run_cli, tmp_path: Path) -> None:
+    folder = examples_without(tmp_path, "attendance")
+    result = run_cli("explain", folder, "--record", "payouts:P-0009", "--as-of", "2026-01-01")
+    assert "Traceback" not in result.err
+    [line] = [line for line in result.out.splitlines() if "not checked" in line]
+    assert line.split()[:3] == ["NMP-006", "not", "checked"] and line.endswith("(no attendance given)")
