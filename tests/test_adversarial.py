@@ -250,7 +250,7 @@ def summary_rows(kind: str, output: Path) -> int:
     if kind == "html":
         found = re.search(r"<b>(\d+)</b><span>rows</span>", text)
     else:
-        found = re.search(r"^(\d+) rows:", text, re.MULTILINE)
+        found = re.search(r"^(\d+) rows?:", text, re.MULTILINE)
     assert found, text[-500:]
     return int(found.group(1))
 
