@@ -155,3 +155,19 @@ def test_explain_lists_the_rules_of_the_row_that_were_not_checked(run_cli, tmp_p
     assert "Traceback" not in result.err
     [line] = [line for line in result.out.splitlines() if "not checked" in line]
     assert line.split()[:3] == ["NMP-006", "not", "checked"] and line.endswith("(no attendance given)")
+
+
+@pytest.mark.parametrize("kind", ["html", "xlsx"])
+def test_the_html_and_xlsx_summaries_list_the_rules_not_checked(run_cli, tmp_path: Path, kind: str) -> None:
+    output = tmp_path / f"report.{kind}"
+    result = run_cli("validate", examples_without(tmp_path, "attendance"), "--as-of", "2026-01-01",
+                     "--format", kind, "--output", output)
+    assert result.code == 1, result.err
+    if kind == "html":
+        assert '<div id="not-checked">' in output.read_text("utf-8")
+        assert "<li>attendance: NMP-006</li>" in output.read_text("utf-8")
+    else:
+        from openpyxl import load_workbook
+
+        summary = load_workbook(output)["Summary"]
+        assert ["not checked (no attendance)", "NMP-006"] in [[cell.value for cell in row[:2]] for row in summary.rows]
