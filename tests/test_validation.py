@@ -154,7 +154,7 @@ def test_explain_lists_the_rules_of_the_row_that_were_not_checked(run_cli, tmp_p
     result = run_cli("explain", folder, "--record", "payouts:P-0009", "--as-of", "2026-01-01")
     assert "Traceback" not in result.err
     [line] = [line for line in result.out.splitlines() if "not checked" in line]
-    assert line.split()[:3] == ["NMP-006", "not", "checked"] and line.endswith("(no attendance given)")
+    assert line.split()[:3] == ["NMP-006", "not", "checked"] and line.endswith("(not given: attendance)")
 
 
 @pytest.mark.parametrize("kind", ["html", "xlsx"])
@@ -171,3 +171,16 @@ def test_the_html_and_xlsx_summaries_list_the_rules_not_checked(run_cli, tmp_pat
 
         summary = load_workbook(output)["Summary"]
         assert ["not checked (no attendance)", "NMP-006"] in [[cell.value for cell in row[:2]] for row in summary.rows]
+
+
+def test_a_state_rule_on_pairings_needs_the_districts_its_rows_take_their_state_from(engine: Engine) -> None:
+    # Pairings have no state column: without districts no pairing is in Alaska or New Mexico.
+    given = ["payouts", "people", "pairings", "attendance", "grants", "contributions"]
+    assert engine.not_checked(given)["ASMP-002"] == ("districts",)
+    assert "STIPEND-003-PAIRING" not in engine.not_checked(given)  # a core rule needs no state
+
+
+def test_a_lookup_of_passing_rows_needs_what_the_rules_it_names_need(engine: Engine) -> None:
+    # ASMP-010 counts only contributions that pass CS-005 and CS-007, which read grants.
+    given = ["payouts", "people", "pairings", "attendance", "districts", "contributions"]
+    assert engine.not_checked(given)["ASMP-010"] == ("grants",)

@@ -376,12 +376,8 @@ def _explain(args: argparse.Namespace) -> int:
 
     engine = _engine(args)
     table, key = args.record
-    dataset = engine.read(args.data)
-    explained = engine.explain(dataset, table, key, as_of=args.as_of, mask=_mask_of(args, engine))
+    explained = engine.explain(args.data, table, key, as_of=args.as_of, mask=_mask_of(args, engine))
     width = max(len(rule.id) for rule in engine.rules)
-    rules = {rule.id: rule for rule in engine.rules}
-    not_checked = [(rules[rule], tables) for rule, tables in engine.not_checked(dataset.tables).items()
-                   if rules[rule].table == table]
     for number, (decision, explanations) in enumerate(explained):
         print(("\n" if number else "") + f"{table} {key} (row {decision.row}): {decision.status.value}")
         if not explanations:
@@ -389,6 +385,10 @@ def _explain(args: argparse.Namespace) -> int:
                 print(f"  {finding.rule}  {finding.message}")
         for explanation in explanations:
             rule = explanation.rule
+            if explanation.not_given:
+                tables = ", ".join(explanation.not_given)
+                print(f"  {rule.id:<{width}}  not checked      {rule.title} (not given: {tables})")
+                continue
             if not explanation.applies:
                 print(f"  {rule.id:<{width}}  does not apply   {rule.title}")
                 continue
@@ -404,10 +404,6 @@ def _explain(args: argparse.Namespace) -> int:
             print(f"      {explanation.finding.message}")
             if rule.source:
                 print(f"      source: {rule.source}")
-        state = dataset.tables[table][decision.row - 1].values.get("state") if explanations else None
-        for rule, tables in not_checked:
-            if explanations and rule.jurisdiction in (None, state):
-                print(f"  {rule.id:<{width}}  not checked      {rule.title} (no {', '.join(tables)} given)")
     passed = all(decision.status.value == "pass" for decision, _ in explained)
     return EXIT_CLEAN if passed else EXIT_FINDINGS
 

@@ -363,8 +363,9 @@ class Engine:
         dataset = self.read(data)
         contract = self._table(table)
         masked = frozenset(mask or ())
+        not_checked = self.not_checked(dataset.tables)
         run = Run(self._evaluator, self._batch, dataset.tables, as_of or dt.date.today(), masked=masked,
-                  skipped=frozenset(self.not_checked(dataset.tables)))
+                  skipped=frozenset(not_checked))
         run.decide()
         rows = [row for row in dataset.tables.get(table, ()) if row.key == key]
         if not rows:
@@ -373,11 +374,12 @@ class Engine:
         numbers = {row.number for row in rows}
         decisions = {decision.row: decision for decision in run.decisions()
                      if decision.table == table and decision.row in numbers}
-        return [(decisions[row.number], self._explain_row(run, contract, row, decisions[row.number], masked))
+        return [(decisions[row.number],
+                 self._explain_row(run, contract, row, decisions[row.number], masked, not_checked))
                 for row in rows]
 
-    def _explain_row(self, run: Run, contract: Table, row: Row, decision: Decision,
-                     masked: frozenset[str]) -> list[Explanation]:
+    def _explain_row(self, run: Run, contract: Table, row: Row, decision: Decision, masked: frozenset[str],
+                     not_checked: Mapping[str, tuple[str, ...]]) -> list[Explanation]:
         if row.problems:
             return []
         table = contract.name
@@ -405,6 +407,9 @@ class Engine:
             finding = batch_findings.get(rule.rule.id)
             explanations.append(Explanation(rule.rule, True, finding is None, tuple(steps),
                                             rule.parameter_lines(member), finding, periods))
+        explanations += [Explanation(rule, False, None, (), (), None, not_given=not_checked[rule.id])
+                         for rule in self._book.rules if rule.id in not_checked and rule.table == table
+                         and rule.jurisdiction in (None, state)]
         if not masked:
             return explanations
         # A single-row rule's step is the text of a sub-expression: masked when it reads a masked column.
@@ -487,15 +492,30 @@ def _columns_read(book: RuleBook) -> dict[str, frozenset[str]]:
 
 
 def _tables_read(book: RuleBook) -> dict[str, frozenset[str]]:
-    """Per rule, the tables it reads: its own, those of the related facts its expressions name
-    (``payee`` is a row of people), and those its lookups count rows of."""
-    read: dict[str, frozenset[str]] = {}
+    """Per rule, the tables it needs: its own; those of the related facts its expressions name
+    (``payee`` is a row of people); for a state pack's rule on a table without a ``state``
+    column, the districts its rows take their state from; those its lookups count rows of; and,
+    through a lookup's ``only_passing``, the tables the rules named there need."""
+    read: dict[str, set[str]] = {}
     for rule in book.rules:
+        table = book.tables[rule.table]
         facts = _facts_of(book, rule)
         names = {node.id for expression in rule.expressions for node in ast.walk(expression.tree)
                  if isinstance(node, ast.Name) and node.id in facts}
+        if rule.jurisdiction is not None and "state" not in table.fields and "district" in table.relations:
+            names.add("district")  # see evaluation._state_code
         lookups = rule.batch.lookups if rule.batch is not None else ()
-        read[rule.id] = frozenset({rule.table, *(facts[name] for name in names),
-                                   *(lookup.table for lookup in lookups)})
-    return read
+        read[rule.id] = {rule.table, *(facts[name] for name in names), *(lookup.table for lookup in lookups)}
+    # A lookup counting only the rows that pass some rules needs what those rules need.
+    passing = {rule.id: {name for lookup in rule.batch.lookups for name in lookup.only_passing}
+               for rule in book.rules if rule.batch is not None}
+    changed = True
+    while changed:
+        changed = False
+        for rule_id, names in passing.items():
+            needed = set().union(*(read.get(name, set()) for name in names)) - read[rule_id]
+            if needed:
+                read[rule_id] |= needed
+                changed = True
+    return {rule_id: frozenset(tables) for rule_id, tables in read.items()}
 

@@ -350,6 +350,7 @@ class Explanation:
     parameters: tuple[str, ...]
     finding: Finding | None
     periods: tuple[tuple[str, str, dt.date], ...] = ()  # (pack, parameter, start of the value used)
+    not_given: tuple[str, ...] = ()  # the rule was not run: it reads these tables, not given
 
 
 def periods_of(book: RuleBook, rule: Rule, record: Values, day: dt.date) -> tuple[tuple[str, str, dt.date], ...]:
