@@ -353,12 +353,33 @@ def test_test_of_a_rule_file_runs_the_tests_beside_it(run_cli, lone_rule_file: P
     assert "caps.test.yaml .." in result.out
 
 
-def test_an_output_file_that_cannot_be_written_exits_2(run_cli, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["table", "xlsx"])
+def test_an_output_file_that_cannot_be_written_exits_2(run_command, tmp_path: Path, kind: str) -> None:
     data = data_dir(tmp_path, payout())
-    result = run_cli("validate", data, "--pack", "core", "--output", tmp_path / "no" / "report.txt")
+    result = run_command("validate", data, "--pack", "core", "--format", kind,
+                         "--output", tmp_path / "no" / f"report.{kind}")
     assert result.code == 2
-    assert "MR407 cannot write the report" in result.err
+    assert "MR407 cannot write the report: its folder does not exist" in result.err
     assert "Traceback" not in result.err
+
+
+def test_a_failed_xlsx_report_leaves_the_earlier_one_whole(run_cli, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from mentorrules.reports import xlsx
+
+    data = data_dir(tmp_path, payout())
+    output = tmp_path / "report.xlsx"
+    output.write_bytes(b"the earlier report")
+
+    def broken(written: Path, path: Path) -> None:
+        path.write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(xlsx, "_settle", broken)
+    result = run_cli("validate", data, "--pack", "core", "--format", "xlsx", "--output", output)
+    assert result.code == 2 and "MR407" in result.err
+    assert output.read_bytes() == b"the earlier report"
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith("report")] == ["report.xlsx"]
 
 
 # -- pipes and problems about no file -------------------------------------------------------------

@@ -197,6 +197,9 @@ def _validate(args: argparse.Namespace) -> int:
     if args.format == "xlsx" and args.output is None:
         raise MentorRulesError([Problem("MR410", "an xlsx report needs a file", Location(),
                                         hint="add --output report.xlsx")])
+    if args.output is not None and not args.output.parent.is_dir():  # said now, not after the run
+        raise MentorRulesError([Problem("MR407", "cannot write the report: its folder does not exist",
+                                        Location(str(args.output)), hint=f"create {args.output.parent} first")])
     engine = _engine(args)
     mask = _mask_of(args, engine)
     # Reports that show the input rows need every column; the others only what rules read.

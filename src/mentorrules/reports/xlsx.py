@@ -90,12 +90,16 @@ def write(report: Report, path: Path, input_rows: InputRows | None = None,
         used.add(name.lower())
         _table(book, name, report.records_of(table), input_rows.get(table))
     book.properties.created = FIXED_TIME
-    partial = path.with_name(path.name + ".partial")
+    # Written beside the target and moved over it at the end: a failure leaves any earlier
+    # report whole, and no half-written file behind.
+    partial, settled = path.with_name(path.name + ".partial"), path.with_name(path.name + ".settled")
     try:
         book.save(partial)
-        _settle(partial, path)
+        _settle(partial, settled)
+        settled.replace(path)
     finally:
         partial.unlink(missing_ok=True)
+        settled.unlink(missing_ok=True)
 
 
 def _settle(written: Path, path: Path) -> None:
@@ -117,7 +121,9 @@ def _settle(written: Path, path: Path) -> None:
                               rf"\g<1>{FIXED_TIME.isoformat()}Z\g<2>", text)
                 target.writestr(info, text.encode("utf-8"))
                 continue
-            with source.open(entry) as reading, target.open(info, "w", force_zip64=True) as writing:
+            # Zip64 only where a part needs it: Excel refuses Zip64 headers it does not expect.
+            large = entry.file_size > zipfile.ZIP64_LIMIT
+            with source.open(entry) as reading, target.open(info, "w", force_zip64=large) as writing:
                 shutil.copyfileobj(reading, writing, 1 << 20)
 
 
