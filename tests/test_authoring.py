@@ -468,7 +468,21 @@ def test_diff_names_the_pack_a_rules_directory_stands_in_for(run_cli, tmp_path: 
     result = run_cli("diff", EXAMPLES, "--after", copy, "--as-of", "2026-01-01")
     assert result.code == 0, result.err
     assert result.out.splitlines()[0].endswith("the installed packs")
-    assert result.out.splitlines()[1].endswith(f"{copy} in place of the pack new-mexico")
+    assert result.out.splitlines()[1].endswith(f"{copy} laid over the pack new-mexico")
+    # Its parameter file replaces the pack's; the pack's rules stay: nothing changes.
+    assert "no row changes" in result.out
+
+
+def test_diff_of_one_changed_parameter_file_changes_only_what_it_governs(run_cli, tmp_path: Path) -> None:
+    folder = tmp_path / "caps"
+    folder.mkdir()
+    text = (NM_RULES / "yearly_limits.parameters.yaml").read_text("utf-8")
+    old = "      2016-07-01: {mentor: 2000.00, mentee: 1000.00}\n"
+    (folder / "yearly_limits.parameters.yaml").write_text(
+        text.replace(old, old + "      2025-07-01: {mentor: 2400.00, mentee: 1000.00}\n"), encoding="utf-8")
+    report = json.loads(run_cli("diff", EXAMPLES, "--after", folder, "--format", "json", "--as-of", "2026-01-01").out)
+    assert set(report["rules"]) == {"NMP-005"}
+    assert report["after"]["rules"].endswith("laid over the pack new-mexico")
 
 
 def test_diff_refuses_a_directory_that_shares_only_a_common_file_name_with_packs(run_cli, tmp_path: Path) -> None:

@@ -448,8 +448,9 @@ def _diff(args: argparse.Namespace) -> int:
             return Engine.load(packs=args.pack, rules=args.rules).validate(args.data, as_of=args.as_of), \
                 "the installed packs"
         engine = Engine.load(packs=args.pack, rules=args.rules, versions=[Path(ref)])
-        replaced = next((pack.name for pack in engine.packs if Path(ref) in pack.spec.rule_dirs), "?")
-        return engine.validate(args.data, as_of=args.as_of), f"{ref} in place of the pack {replaced}"
+        pack = next(pack for pack in engine.packs if Path(ref) in pack.spec.rule_dirs)
+        how = "in place of" if pack.spec.rule_dirs == (Path(ref),) else "laid over"  # a copy, or some files
+        return engine.validate(args.data, as_of=args.as_of), f"{ref} {how} the pack {pack.name}"
 
     (before, before_label), (after, after_label) = report(args.before), report(args.after)
     found = impact.changes(before, after)

@@ -390,11 +390,28 @@ def _rule_ids(paths: Iterable[Path]) -> set[str]:
 
 
 def _version(target: Pack, path: Path) -> Pack:
-    """``target`` with its rules taken from ``path``; a ``pack.yaml`` there may give the version."""
+    """``target`` with its files taken from ``path``; a ``pack.yaml`` there may give the version.
+
+    A copy of the pack (most of its rule ids) replaces it, so a file deleted from the copy is
+    gone. A directory holding only some files (a changed parameter file) is laid over the
+    pack: each of its files replaces the pack's file of the same name, the others stay.
+    """
     version = _manifest(path).get("version")
     spec = replace(target.spec, rule_dirs=(path,),
                    version=str(version) if version is not None else target.spec.version)
-    return files_of(spec, target.functions, target.fields)
+    pack = files_of(spec, target.functions, target.fields)
+    own = _rule_ids(target.rule_files)
+    if 2 * len(_rule_ids(pack.rule_files) & own) > len(own):
+        return pack
+
+    def laid_over(theirs: tuple[Path, ...], ours: tuple[Path, ...]) -> tuple[Path, ...]:
+        names = {path.name for path in ours}
+        return (*(path for path in theirs if path.name not in names), *ours)
+
+    return replace(pack, spec=replace(spec, rule_dirs=(*target.spec.rule_dirs, path)),
+                   rule_files=laid_over(target.rule_files, pack.rule_files),
+                   parameter_files=laid_over(target.parameter_files, pack.parameter_files),
+                   test_files=laid_over(target.test_files, pack.test_files))
 
 
 def _clashes(packs: list[Pack]) -> list[Problem]:
