@@ -367,7 +367,7 @@ WHOLE_FILES = [
     WholeFile("a JSONL file of blank lines has no rows", "jsonl", b"\n\r\n  \n", 0, None),
     WholeFile("an empty XLSX file cannot be opened", "xlsx", b"", 2, "MR307"),
     WholeFile("a CSV file named .xlsx cannot be opened", "xlsx", CSV_TEXT.encode(), 2, "MR307"),
-    WholeFile("a workbook with an empty payouts sheet has no rows", "xlsx", _xlsx_bytes([]), 0, None),
+    WholeFile("a workbook with an empty payouts sheet has no header", "xlsx", _xlsx_bytes([]), 2, "MR302"),
     WholeFile("a workbook with a header only has no rows", "xlsx", _xlsx_bytes([list(COLUMNS)]), 0, None),
     WholeFile("a workbook without a required column", "xlsx", _xlsx_bytes([["payout_id"], ["P-1"]]), 2, "MR302"),
 ]

@@ -184,3 +184,23 @@ def test_a_lookup_of_passing_rows_needs_what_the_rules_it_names_need(engine: Eng
     # ASMP-010 counts only contributions that pass CS-005 and CS-007, which read grants.
     given = ["payouts", "people", "pairings", "attendance", "districts", "contributions"]
     assert engine.not_checked(given)["ASMP-010"] == ("grants",)
+
+
+def test_diff_on_partial_data_says_which_rules_could_not_run(run_cli, tmp_path: Path) -> None:
+    folder = tmp_path / "caps"
+    folder.mkdir()
+    nm = ROOT / "plugins" / "new_mexico" / "src" / "mentorrules_new_mexico" / "rules"
+    shutil.copy(nm / "yearly_limits.parameters.yaml", folder)
+    data = examples_without(tmp_path, "attendance")
+    text = run_cli("diff", data, "--after", folder, "--as-of", "2026-01-01").out
+    assert "not checked (tables not given: attendance): NMP-006" in text
+    import json
+
+    report = json.loads(run_cli("diff", data, "--after", folder, "--format", "json", "--as-of", "2026-01-01").out)
+    assert report["after"]["not_checked"] == [{"rule": "NMP-006", "tables": ["attendance"]}]
+
+
+def test_explain_of_a_table_that_was_not_given_says_so(run_cli, tmp_path: Path) -> None:
+    result = run_cli("explain", examples_without(tmp_path, "pairings"), "--record", "pairings:PR-0001")
+    assert result.code == 2
+    assert "MR312 no pairings table was given" in result.err

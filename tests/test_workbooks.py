@@ -89,3 +89,15 @@ def test_a_report_named_as_input_is_refused_as_a_report(run_cli, tmp_path: Path)
     assert "report.xlsx: MR308 this is a mentorrules report, not input data" in again.err
     assert f"= help: validate the input files it was made from: {data / 'payouts.xlsx'}" in again.err
     assert "MR301" not in again.err
+
+
+def test_a_sheet_whose_header_lacks_a_required_column_is_refused_even_without_rows(run_cli, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    path = workbook(tmp_path / "data.xlsx", row("P-1", 2000))
+    book = load_workbook(path)
+    book.create_sheet("attendance").append(["who", "when"])  # not the attendance table's columns
+    book.save(path)
+    result = run_cli("validate", path, "--pack", "core")
+    assert result.code == 2
+    assert f"{path}[attendance]: MR302 the table 'attendance' has no column 'person_id'" in result.err

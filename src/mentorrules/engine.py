@@ -367,7 +367,10 @@ class Engine:
         run = Run(self._evaluator, self._batch, dataset.tables, as_of or dt.date.today(), masked=masked,
                   skipped=frozenset(not_checked))
         run.decide()
-        rows = [row for row in dataset.tables.get(table, ()) if row.key == key]
+        if table not in dataset.tables:
+            raise MentorRulesError([Problem("MR312", f"no {table} table was given", Location(),
+                                            hint=f"give the {table} file (or sheet) with the data")])
+        rows = [row for row in dataset.tables[table] if row.key == key]
         if not rows:
             raise MentorRulesError([Problem("MR312", f"no {table} row has the key {key!r}",
                                             Location(dataset.sources.get(table)))])

@@ -88,6 +88,11 @@ def write_text(found: list[Change], before: Report, after: Report, stream: TextI
     """The changes as text; ``labels`` say what each side's rules are (``installed packs``)."""
     for side, report, label in (("before", before, labels[0]), ("after", after, labels[1])):
         stream.write(f"{side + ':':<7} {report.digest[:19]}  {label}".rstrip() + "\n")
+    # A change to a rule that did not run shows no change: say which rules could not run.
+    skipped = {**before.not_checked, **after.not_checked}
+    if skipped:
+        tables = sorted({table for needed in skipped.values() for table in needed})
+        stream.write(f"not checked (tables not given: {', '.join(tables)}): {', '.join(sorted(skipped))}\n")
     if not found:
         stream.write("no row changes\n")
         return
@@ -110,8 +115,11 @@ def write_text(found: list[Change], before: Report, after: Report, stream: TextI
 
 def to_dict(found: list[Change], before: Report, after: Report,
             labels: tuple[str, str] = ("", "")) -> dict[str, Any]:
-    return {"before": {"rules": labels[0], "digest": before.digest, "summary": before.summary},
-            "after": {"rules": labels[1], "digest": after.digest, "summary": after.summary},
+    def side(report: Report, label: str) -> dict[str, Any]:
+        return {"rules": label, "digest": report.digest, "summary": report.summary,
+                **({"not_checked": report.head()["not_checked"]} if report.not_checked else {})}
+
+    return {"before": side(before, labels[0]), "after": side(after, labels[1]),
             "changes": [{"table": c.table, "row": c.row, "key": c.key, "before": c.before, "after": c.after,
                          "added": list(c.added), "removed": list(c.removed),
                          "reworded": [{"rule": rule, "before": was, "after": now} for rule, was, now in c.reworded]}

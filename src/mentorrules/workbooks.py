@@ -76,7 +76,7 @@ def read_workbook(path: Path, tables: Mapping[str, Table], file_table: str | Non
         if name not in tables:
             continue
         found = True
-        yield name, _readable(_sheet_rows(sheet, formula_sheet, tables[name]), path), None
+        yield name, _readable(_sheet_rows(sheet, formula_sheet, tables[name], f"{path}[{sheet.title}]"), path), None
     if not found:
         yield "", iter(()), Problem("MR307", "the workbook has no sheet named after a table",
                                     Location(str(path)), expected=", ".join(sorted(tables)))
@@ -108,14 +108,25 @@ def _readable(rows: Iterator[Cells], path: Path) -> Iterator[Cells]:
         raise MentorRulesError([_damaged(path, "read", error)]) from None
 
 
-def _sheet_rows(sheet: Any, formula_sheet: Any, table: Table) -> Iterator[Cells]:
+def _sheet_rows(sheet: Any, formula_sheet: Any, table: Table, where: str) -> Iterator[Cells]:
+    """The rows of a table's sheet under its header; a sheet without a header, or whose header
+    lacks a required column, is a problem with the file (as for a CSV file), rows or not."""
     rows = zip(sheet.iter_rows(), formula_sheet.iter_rows(values_only=True), strict=False)
     first = next(rows, None)
-    if first is None:
-        return
-    names = ["" if cell.value is None else str(cell.value).strip() for cell in first[0]]
+    names = [] if first is None else ["" if cell.value is None else str(cell.value).strip() for cell in first[0]]
     while names and not names[-1]:
         names.pop()
+    if not names:
+        raise MentorRulesError([Problem(
+            "MR302", "the sheet is empty: it has no header row", Location(where),
+            expected=f"a first row naming the columns: {', '.join(table.required)}",
+            hint="give the sheet its header row, or delete the sheet if the table is not given")])
+    missing = [name for name in table.required if name not in names]
+    if missing:
+        raise MentorRulesError([Problem(
+            "MR302", f"the table {table.name!r} has no column {', '.join(map(repr, missing))}", Location(where),
+            expected=f"the columns {', '.join(table.required)}",
+            hint="add the column (cells may be empty where a value is unknown)")])
     repeated = sorted({name for name in names if name and names.count(name) > 1})
     for cells, written in rows:
         header = [*names, *[""] * (len(cells) - len(names))]
