@@ -182,3 +182,14 @@ def test_an_unclosed_quote_or_bracket_is_shown_where_it_opens(run_cli, tmp_path:
     snippet = f"{line} | {opening}{value}\n{' ' * len(str(line))} | {' ' * (column - 1)}^\n"
     assert snippet in result.err  # the source line, with a caret under the quote or bracket
     assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("left_open", ["brace", "bracket"])
+def test_a_bracket_left_open_on_the_last_line_is_shown_where_it_opens(tmp_path: Path, left_open: str) -> None:
+    from mentorrules import loading
+
+    value, message = _UNCLOSED[left_open]
+    text = _GOOD_RULE + f"    tags: {value},\n"
+    _, problems = loading.load_yaml(text, "rules.yaml")
+    assert [(problem.location.line, problem.location.column) for problem in problems] == [(7, 11)]
+    assert problems[0].message.startswith(message)

@@ -450,8 +450,35 @@ def _syntax_error(error: yaml.MarkedYAMLError, text: str, path: str) -> Problem:
                        expected=f"a closing {quote!r} on line {start.line + 1}",
                        hint=f"add the closing {quote} where the text ends; text that goes on over "
                        "several lines is clearer as a block (| or >)")
+    unclosed = _unclosed_flow(text) if problem_mark is not None and not text[problem_mark.index:].strip() else None
+    if unclosed is not None:  # the file ends inside a { or [ that the parser's context does not name
+        name, closing = ("mapping", "}") if isinstance(unclosed, yaml.FlowMappingStartToken) else ("list", "]")
+        start = located(unclosed.start_mark)
+        return Problem("MR100", f"the {name} opened here with {'{' if closing == '}' else '['!r} is never closed "
+                       f"(YAML: {what})", Location(path, start.line, start.column,
+                                                   end_column=(start.column or 1) + 1),
+                       expected=f"{closing!r} at its end, and ',' between its entries",
+                       hint=f"add the closing {closing}, or write the {name} in block style, one entry a line")
     return Problem("MR100", f"YAML syntax error: {what}", located(problem_mark or context_mark),
                    hint="check indentation, colons and quotes on this line")
+
+
+def _unclosed_flow(text: str) -> Any | None:
+    """The token of the last ``{`` or ``[`` not closed before the text ends (or stops scanning).
+
+    >>> _unclosed_flow("a: {b: [1, 2], c: 3").start_mark.column
+    3
+    """
+    opened: list[Any] = []
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, (yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)):
+                opened.append(token)
+            elif isinstance(token, (yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)) and opened:
+                opened.pop()
+    except yaml.YAMLError:
+        pass
+    return opened[-1] if opened else None
 
 
 def _character_at(text: str, mark: Any) -> str:
