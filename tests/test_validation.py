@@ -204,3 +204,11 @@ def test_explain_of_a_table_that_was_not_given_says_so(run_cli, tmp_path: Path) 
     result = run_cli("explain", examples_without(tmp_path, "pairings"), "--record", "pairings:PR-0001")
     assert result.code == 2
     assert "MR312 no pairings table was given" in result.err
+
+
+def test_complete_makes_a_table_not_given_an_input_problem(run_cli, tmp_path: Path) -> None:
+    folder = examples_without(tmp_path, "attendance")
+    result = run_cli("validate", folder, "--complete", "--as-of", "2026-01-01")
+    assert result.code == 2 and result.out == ""
+    assert "MR309 the table attendance was not given, and --complete asks for every rule to run" in result.err
+    assert run_cli("validate", EXAMPLES, "--complete", "--as-of", "2026-01-01").code == 1  # every table: it runs

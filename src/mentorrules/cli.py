@@ -122,6 +122,9 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--output", type=Path, metavar="FILE", help="write the report here, not to stdout")
     validate.add_argument("--mask", nargs="?", const="", metavar="FIELD,...",
                           help="hide these personal fields in the report (alone: the packs' defaults, e.g. name,email)")
+    validate.add_argument("--complete", action="store_true",
+                          help="every rule must run: a table a rule reads that is not given is an input "
+                          "problem (exit 2), not a rule left unchecked")
     validate.set_defaults(run=_validate)
 
     test = command("test", help="run the YAML rule tests",
@@ -204,6 +207,14 @@ def _validate(args: argparse.Namespace) -> int:
     mask = _mask_of(args, engine)
     # Reports that show the input rows need every column; the others only what rules read.
     dataset = engine.read(args.data, every_column=args.format in ("html", "xlsx"))
+    missing = sorted({table for tables in engine.not_checked(dataset.tables).values() for table in tables})
+    if args.complete and missing:
+        given = f"the table {missing[0]} was not given" if len(missing) == 1 else \
+            f"the tables {', '.join(missing)} were not given"
+        raise MentorRulesError([Problem(
+            "MR309", f"{given}, and --complete asks for every rule to run",
+            Location(", ".join(map(str, args.data))), expected="every table the loaded rules read",
+            hint="give those files (a header with no rows for a table that is empty), or drop --complete")])
     progress = _Progress() if sys.stderr.isatty() else None
     report = engine.validate(dataset, as_of=args.as_of, mask=mask, progress=progress)
     titles = {rule.id: rule.title for rule in engine.rules}
