@@ -113,3 +113,12 @@ def report_payout(payout_id: str, **changes: str) -> dict[str, str]:
     row = {"payout_id": payout_id, "payee_id": "T-1", "role": "mentor", "program": "NM_PILOT", "state": "NM",
            "district": "Gallup", "school_year": "2025-26", "pay_date": "2025-09-15", "amount": "1000.00"}
     return {**row, **changes}
+
+
+def generated_data(folder: Path, payouts: int, seed: int, violations: float = 0.05) -> Path:
+    """A data set made by ``bench/generate.py`` in ``folder``: payouts with their related tables."""
+    generator = Path(__file__).resolve().parents[1] / "bench" / "generate.py"
+    subprocess.run([sys.executable, str(generator), "--payouts", str(payouts),
+                    "--seed", str(seed), "--violations", str(violations), "--out", str(folder)],
+                   check=True, capture_output=True, timeout=120)
+    return folder

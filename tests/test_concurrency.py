@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from conftest import generated_data
 
 from mentorrules import Engine
 
@@ -59,10 +59,7 @@ def report_of(engine: Engine, data: Any) -> str:
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """2,000 generated payouts with their related tables, 5% of them with a defect."""
-    folder = tmp_path_factory.mktemp("generated")
-    subprocess.run([sys.executable, str(ROOT / "bench" / "generate.py"), "--payouts", "2000", "--seed", "7",
-                    "--violations", "0.05", "--out", str(folder)], check=True, capture_output=True, timeout=120)
-    return folder
+    return generated_data(tmp_path_factory.mktemp("generated"), payouts=2000, seed=7)
 
 
 @pytest.mark.parametrize("data", ["examples", "generated"], ids=["the example data set",

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import generated_data
 
 from mentorrules import Engine
 
@@ -29,10 +30,7 @@ SEEDS = ("0", "1", "12345", "random")
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """5,000 generated payouts (with people, pairings, attendance, ...), 5% of them with a defect."""
-    folder = tmp_path_factory.mktemp("generated")
-    subprocess.run([sys.executable, str(ROOT / "bench" / "generate.py"), "--payouts", "5000", "--seed", "11",
-                    "--violations", "0.05", "--out", str(folder)], check=True, capture_output=True, timeout=120)
-    return folder
+    return generated_data(tmp_path_factory.mktemp("generated"), payouts=5000, seed=11)
 
 
 def reports(data: Path, kind: str, seeds: tuple[str, ...]) -> dict[str, bytes]:

@@ -50,7 +50,7 @@ from mentorrules.expressions import ExpressionError, Scope, parse
 from mentorrules.functions import BUILTIN_FUNCTIONS
 from mentorrules.packs import Pack, discover, local_pack
 from mentorrules.parameters import Parameter
-from mentorrules.rulebook import load, scope_for, signature_of
+from mentorrules.rulebook import RuleBook, load, scope_for, signature_of
 from mentorrules.tables import Table
 
 TOTAL = int(os.environ.get("MENTORRULES_FUZZ_EXAMPLES", "10000"))
@@ -354,6 +354,16 @@ def with_core(folder: Path) -> list[Pack]:
     return [dataclasses.replace(PACKS["core"], rule_files=(), parameter_files=()), local_pack(folder)]
 
 
+def load_placed(folder: Path, source: str) -> tuple[Path, RuleBook]:
+    """Load ``source`` as the rule file ``fuzz.yaml`` of ``folder`` (then removed), after core."""
+    path = folder / "fuzz.yaml"
+    path.write_text(source, encoding="utf-8")
+    try:
+        return path, load(with_core(folder))
+    finally:
+        path.unlink()
+
+
 @pytest.fixture(scope="module")
 def placed_scope(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Scope]:
     folder = tmp_path_factory.mktemp("placed")
@@ -370,12 +380,7 @@ def test_a_mistake_in_an_expression_is_located_on_the_characters_it_is_about(
         placed_scope: tuple[Path, Scope], rule: tuple[str, str, str | None]) -> None:
     folder, scope = placed_scope
     source, text, style = rule
-    path = folder / "fuzz.yaml"
-    path.write_text(source, encoding="utf-8")
-    try:
-        book = load(with_core(folder))
-    finally:
-        path.unlink()
+    path, book = load_placed(folder, source)
     try:
         parse(text, scope, want="boolean")
         mistakes: tuple[ExpressionError, ...] = ()
@@ -450,12 +455,7 @@ def test_a_message_template_is_refused_located_or_renders_on_any_row(
         assume(yaml.load(source, Loader=LOADER)["rules"][0]["message"] == template)
     except (yaml.YAMLError, TypeError, KeyError):
         assume(False)
-    path = folder / "fuzz.yaml"
-    path.write_text(source, encoding="utf-8")
-    try:
-        book = load(with_core(folder))
-    finally:
-        path.unlink()
+    path, book = load_placed(folder, source)
     for problem in book.problems:
         assert_inside(problem, {str(path): source})
         assert problem.location.line is not None and problem.location.line >= 6, problem  # in the message

@@ -207,8 +207,9 @@ def _validate(args: argparse.Namespace) -> int:
     mask = _mask_of(args, engine)
     # Reports that show the input rows need every column; the others only what rules read.
     dataset = engine.read(args.data, every_column=args.format in ("html", "xlsx"))
-    missing = sorted({table for tables in engine.not_checked(dataset.tables).values() for table in tables})
-    if args.complete and missing:
+    missing = sorted({table for tables in engine.not_checked(dataset.tables).values() for table in tables}) \
+        if args.complete else []
+    if missing:
         given = f"the table {missing[0]} was not given" if len(missing) == 1 else \
             f"the tables {', '.join(missing)} were not given"
         raise MentorRulesError([Problem(

@@ -293,10 +293,16 @@ def _manifest(path: Path) -> dict[str, Any]:
         if len(below) != 1:
             return {}
         manifest = below[0]
+    return _mapping_of(manifest)
+
+
+def _mapping_of(path: Path) -> dict[str, Any]:
+    """A YAML file's top-level mapping, read leniently ({} for a broken file: its problems are
+    reported when it is loaded)."""
     from mentorrules.loading import load_yaml, read_text
 
-    text, _ = read_text(manifest)
-    document, _ = load_yaml(text or "", str(manifest))
+    text, _ = read_text(path)
+    document, _ = load_yaml(text or "", str(path))
     return dict(document.value) if isinstance(document.value, dict) else {}
 
 
@@ -361,28 +367,20 @@ def _most(packs: Sequence[Pack], score: Callable[[Pack], int], unique: bool = Fa
 
 
 def _parameter_names(paths: Iterable[Path]) -> set[str]:
-    """The parameter names of parameter files, read leniently like :func:`_rule_ids`."""
-    from mentorrules.loading import load_yaml, read_text
-
+    """The parameter names of parameter files, read leniently."""
     names: set[str] = set()
     for path in paths:
-        text, _ = read_text(path)
-        document, _ = load_yaml(text or "", str(path))
-        parameters = document.value.get("parameters") if isinstance(document.value, dict) else None
+        parameters = _mapping_of(path).get("parameters")
         if isinstance(parameters, dict):
             names.update(map(str, parameters))
     return names
 
 
 def _rule_ids(paths: Iterable[Path]) -> set[str]:
-    """The rule ids of rule files, read leniently (a broken file is reported when loaded)."""
-    from mentorrules.loading import load_yaml, read_text
-
+    """The rule ids of rule files, read leniently."""
     ids = set()
     for path in paths:
-        text, _ = read_text(path)
-        document, _ = load_yaml(text or "", str(path))
-        rules = document.value.get("rules") if isinstance(document.value, dict) else None
+        rules = _mapping_of(path).get("rules")
         for rule in rules if isinstance(rules, list) else ():
             if isinstance(rule, dict) and isinstance(rule.get("id"), str):
                 ids.add(rule["id"])
