@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 SOURCES := pyproject.toml plugins/new_mexico/pyproject.toml plugins/alaska/pyproject.toml
 
-.PHONY: demo test browser bench fuzz clean
+.PHONY: demo test soak browser bench fuzz clean
 
 $(STAMP): $(SOURCES)
 	$(PYTHON) -m venv $(VENV)
@@ -16,12 +16,15 @@ $(STAMP): $(SOURCES)
 demo: $(STAMP)  ## check the example data set and print the report
 	@$(BIN)/mentorrules validate examples/ || [ $$? -eq 1 ]
 
-test: $(STAMP) browser  ## lint, type-check, run the rule tests and the test suite
-	$(BIN)/ruff check src tests plugins
+# The packs' YAML rule cases run once, inside pytest (tests/loading/test_rule_files.py), which
+# also lints the packs from that run; the suite runs on every core (pytest-xdist).
+test: $(STAMP) browser  ## lint, type-check, then the test suite with the rule cases
+	$(BIN)/ruff check src tests plugins bench
 	$(BIN)/mypy
-	$(BIN)/mentorrules test --quiet --coverage --threshold 100
-	$(BIN)/mentorrules lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto
+
+soak: $(STAMP)  ## soak tests: thousands of sessions, long runs (minutes; not part of `make test`)
+	MENTORRULES_SLOW=1 $(BIN)/python -m pytest -q -p no:cacheprovider -m slow
 
 # The HTML report test drives a real headless Chromium; install it when we can (root, apt), and
 # let that test skip when we cannot. Never fails.
@@ -35,14 +38,14 @@ bench: $(STAMP)  ## records per second and peak memory (prints figures; never fa
 	$(BIN)/python bench/bench.py
 
 # The suite fuzzes 10,000 examples; `make fuzz` 200,000 (about 20 minutes), then, when atheris
-# installs, ATHERIS_RUNS coverage-guided inputs seeded with the packs' files (tests/atheris_fuzz.py).
+# installs, ATHERIS_RUNS coverage-guided inputs seeded with the packs' files (tests/properties/atheris_fuzz.py).
 FUZZ_EXAMPLES ?= 200000
 ATHERIS_RUNS ?= 100000
 fuzz: $(STAMP)  ## long fuzzing run of the rule loader and expression compiler
-	MENTORRULES_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_fuzz.py
+	MENTORRULES_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -p no:cacheprovider tests/properties/test_fuzz.py
 	@if $(BIN)/python -c 'import atheris' 2>/dev/null || $(BIN)/python -m pip install --quiet atheris; then \
-	  $(BIN)/python tests/atheris_fuzz.py --seeds .fuzz/corpus && \
-	  $(BIN)/python tests/atheris_fuzz.py -runs=$(ATHERIS_RUNS) -artifact_prefix=.fuzz/ .fuzz/corpus; \
+	  $(BIN)/python tests/properties/atheris_fuzz.py --seeds .fuzz/corpus && \
+	  $(BIN)/python tests/properties/atheris_fuzz.py -runs=$(ATHERIS_RUNS) -artifact_prefix=.fuzz/ .fuzz/corpus; \
 	else echo "atheris could not be installed: the coverage-guided run is skipped"; fi
 
 clean:

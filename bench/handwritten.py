@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from mentorrules.engine import Engine
-from mentorrules.functions import career_year, places, school_year, school_year_start
+from mentorrules.packs.functions import career_year, places, school_year, school_year_start
 
 Row = Mapping[str, Any]
 _MISSING = (TypeError, KeyError, ValueError, AttributeError, ArithmeticError)

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import generate
 
 from mentorrules.engine import Engine
-from mentorrules.streaming import available_backend
+from mentorrules.sessions.streaming import available_backend
 
 AS_OF = dt.date(2026, 1, 1)
 Post = tuple[str, dict[str, str]]
@@ -133,7 +133,7 @@ def measure(backend: str, facts: int, per_session: int, directory: Path) -> dict
     """One backend, in this process: facts/s over the workload."""
     check = {"seconds": 0.0, "asserts": 0}
     if backend == "durable-rules":
-        from mentorrules.durable import DurableCorrelator
+        from mentorrules.sessions.durable import DurableCorrelator
 
         def timed(function: Any, counts: bool = False) -> Any:
             def run(*args: Any) -> Any:

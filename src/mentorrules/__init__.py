@@ -14,19 +14,18 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from mentorrules.engine import Engine, Report
+    from mentorrules.engine import Engine
     from mentorrules.errors import Location, MentorRulesError, Problem
-    from mentorrules.evaluation import Decision, Finding, Status
     from mentorrules.hookspecs import PackSpec, hookimpl
-    from mentorrules.rulebook import Severity, Source
+    from mentorrules.model import Decision, Finding, Report, Severity, Source, Status
 
 __all__ = ["Decision", "Engine", "Finding", "Location", "MentorRulesError", "PackSpec", "Problem",
            "Report", "Severity", "Source", "Status", "__version__", "hookimpl"]
 
-_HOMES = {"Engine": "engine", "Report": "engine", "Location": "errors", "MentorRulesError": "errors",
-          "Problem": "errors", "Decision": "evaluation", "Finding": "evaluation",
-          "Status": "evaluation", "PackSpec": "hookspecs", "hookimpl": "hookspecs",
-          "Severity": "rulebook", "Source": "rulebook"}
+_HOMES = {"Engine": "engine", "Report": "model", "Location": "errors", "MentorRulesError": "errors",
+          "Problem": "errors", "Decision": "model", "Finding": "model",
+          "Status": "model", "PackSpec": "hookspecs", "hookimpl": "hookspecs",
+          "Severity": "model", "Source": "model"}
 
 
 def __getattr__(name: str) -> Any:

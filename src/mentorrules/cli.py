@@ -219,7 +219,7 @@ def _validate(args: argparse.Namespace) -> int:
     progress = _Progress() if sys.stderr.isatty() else None
     report = engine.validate(dataset, as_of=args.as_of, mask=mask, progress=progress)
     titles = {rule.id: rule.title for rule in engine.rules}
-    from mentorrules.compiling import MASKED
+    from mentorrules.checking.codegen import MASKED
 
     rows = {name: [{column: MASKED if column in report.masked and value is not None else value
                     for column, value in row.values.items()} for row in table_rows]
@@ -310,7 +310,7 @@ class _Progress:
 
 def _write(report: object, kind: str, stream: TextIO, titles: dict[str, str],
            rows: dict[str, list[dict[str, Any]]]) -> None:
-    from mentorrules.engine import Report
+    from mentorrules.model import Report
     from mentorrules.reports import csv, html, json, text
 
     assert isinstance(report, Report)
@@ -325,14 +325,14 @@ def _write(report: object, kind: str, stream: TextIO, titles: dict[str, str],
 
 
 def _test(args: argparse.Namespace) -> int:
-    from mentorrules import ruletests
+    from mentorrules.authoring import testing
 
     started = time.perf_counter()
     engine = _engine(args, args.path)
-    outcome = ruletests.run(engine, ruletests.find_test_files(engine, args.path))
+    outcome = testing.run(engine, testing.find_test_files(engine, args.path))
     if outcome.problems:
         print_problems(outcome.problems, sys.stderr)
-    by_file: dict[Path, list[ruletests.CaseResult]] = {}
+    by_file: dict[Path, list[testing.CaseResult]] = {}
     for result in outcome.results:
         by_file.setdefault(result.case.path, []).append(result)
     if not args.quiet:
@@ -371,10 +371,10 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from mentorrules import linting, ruletests
+    from mentorrules.authoring import linting, testing
 
     engine = _engine(args, args.path)
-    outcome = ruletests.run(engine, ruletests.find_test_files(engine, args.path))
+    outcome = testing.run(engine, testing.find_test_files(engine, args.path))
     records = engine.read(args.data) if args.data else None
     results = linting.lint(engine, outcome, records, args.stale_after)
     errors = [result.problem for result in results if result.error]
@@ -387,7 +387,7 @@ def _lint(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from mentorrules.evaluation import show
+    from mentorrules.checking.evaluation import show
 
     engine = _engine(args)
     table, key = args.record
@@ -432,7 +432,7 @@ def _packs(args: argparse.Namespace) -> int:
     for pack in engine.packs:
         print(f"{pack.name:<16} {pack.version:<10} {pack.jurisdiction or '(all)':<13} {counts.get(pack.name, 0):>5}")
     print(f"digest {engine.digest}")
-    from mentorrules.streaming import backend_status
+    from mentorrules.sessions.streaming import backend_status
 
     backend, why = backend_status()  # Engine.load() sessions use "auto"
     print(f"session backend: {backend} ({why})")
@@ -440,9 +440,13 @@ def _packs(args: argparse.Namespace) -> int:
 
 
 def _docs(args: argparse.Namespace) -> int:
-    from mentorrules import docs
+    from mentorrules.authoring import docs
 
     engine = _engine(args)
+    if args.output is None:
+        for text in docs.pages(engine, args.format).values():
+            print(text)
+        return EXIT_CLEAN
     for path in docs.write(engine, args.format, args.output):
         print(f"wrote {_relative(path)}")
     return EXIT_CLEAN
@@ -451,7 +455,7 @@ def _docs(args: argparse.Namespace) -> int:
 def _diff(args: argparse.Namespace) -> int:
     import json
 
-    from mentorrules import impact
+    from mentorrules.authoring import impact
     from mentorrules.engine import Engine
 
     def report(ref: str) -> tuple[Any, str]:
@@ -476,9 +480,9 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _new_pack(args: argparse.Namespace) -> int:
-    from mentorrules import scaffold
+    from mentorrules.authoring import scaffold
     from mentorrules.errors import Location, MentorRulesError, Problem
-    from mentorrules.packs import installed_names
+    from mentorrules.packs.discovery import installed_names
 
     where = Location(str(args.output / args.name))
     mistakes = scaffold.mistakes(args.name, args.jurisdiction, installed_names())

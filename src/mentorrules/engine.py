@@ -15,59 +15,34 @@ two engines in one process share nothing.
 
 from __future__ import annotations
 
-import ast
-import copy
 import datetime as dt
 import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from functools import cached_property
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
-from mentorrules import __version__, validation
-from mentorrules.batch import BatchRule, Member
-from mentorrules.batch import explain as explain_batch
-from mentorrules.compiling import MASKED
+from mentorrules import __version__
+from mentorrules.checking import validation
+from mentorrules.checking.batch import BatchRule, Member
+from mentorrules.checking.batch import explain as explain_batch
+from mentorrules.checking.codegen import MASKED
+from mentorrules.checking.evaluation import Evaluator, Explanation, Index, Step, periods_of
+from mentorrules.checking.policy import Policy
+from mentorrules.checking.validation import Progress, Run
 from mentorrules.errors import Location, MentorRulesError, Problem
-from mentorrules.evaluation import Decision, Evaluator, Explanation, Index, Step, periods_of
-from mentorrules.packs import Pack, discover
-from mentorrules.records import DataSet, Row, read, rows_from
-from mentorrules.rulebook import Rule, RuleBook, load
-from mentorrules.tables import Table
-from mentorrules.validation import Outcome, Progress, Run
+from mentorrules.inputs.reading import DataSet, Row, read, rows_from
+from mentorrules.loading.rulebook import Rule, RuleBook, load
+from mentorrules.loading.tables import Table
+from mentorrules.model import Decision, Report
+from mentorrules.packs.discovery import Pack, discover
 
 if TYPE_CHECKING:
-    from mentorrules.streaming import Session, SessionPool
+    from mentorrules.sessions.streaming import Session, SessionPool
 
 
 DataSource = str | Path | Sequence[str | Path] | Mapping[str, Iterable[Mapping[str, Any]]] | DataSet
-
-
-class Records(Sequence[Decision]):
-    """A report's records: its decisions on the input rows in order, then its group records."""
-
-    def __init__(self, decisions: Sequence[Decision], groups: Sequence[Decision]) -> None:
-        self._decisions = decisions
-        self._groups = groups
-        self._kept: list[Decision] | None = None
-
-    def __iter__(self) -> Iterator[Decision]:
-        yield from self._decisions
-        yield from self._groups
-
-    def __len__(self) -> int:
-        return len(self._decisions) + len(self._groups)
-
-    @overload
-    def __getitem__(self, index: int) -> Decision: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[Decision]: ...
-    def __getitem__(self, index: int | slice) -> Decision | Sequence[Decision]:
-        if self._kept is None:
-            self._kept = [*self._decisions, *self._groups]
-        return self._kept[index]
 
 
 class Decisions(Sequence[Decision]):
@@ -95,88 +70,18 @@ class Decisions(Sequence[Decision]):
         return self._kept[index]
 
 
-@dataclass(frozen=True)
-class Report:
-    """The decisions on every input row, with what produced them.
-
-    ``to_dict()`` is the JSON report: engine version, packs, the digest of the rules and
-    parameters in force, a summary and one record per input row, in input order, then the
-    group records. The decisions of a large data set are made as they are visited, so a report
-    can be written as a stream.
-
-    >>> from mentorrules import Decision, Finding, Severity, Status
-    >>> finding = Finding("STIPEND-002", Severity.ERROR, "amount 0.00 must be greater than 0")
-    >>> report = Report("0.1.0", (("core", "0.1.0"),), "sha256:0",
-    ...                 (Decision("payouts", 1, "P-1", Status.FAIL, (finding,)),))
-    >>> report.summary["fail"], report.clean, report.to_dict()["records"][0]["key"]
-    (1, False, 'P-1')
-    """
-
-    version: str
-    packs: tuple[tuple[str, str], ...]
-    digest: str
-    decisions: Sequence[Decision]
-    sources: Mapping[str, str] = field(default_factory=dict)
-    groups: tuple[Decision, ...] = ()
-    masked: tuple[str, ...] = ()  # personal columns masked in this report
-    totals: Mapping[str, Any] | None = None  # the summary, when the run counted it already
-    not_checked: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # rule -> tables not given
-
-    @property
-    def summary(self) -> dict[str, Any]:
-        """Row counts by status and finding counts by severity.
-
-        >>> Report("0", (), "sha256:0", ()).summary
-        {'rows': 0, 'pass': 0, 'fail': 0, 'error': 0, 'findings': {'error': 0, 'warning': 0, 'info': 0}}
-        """
-        if self.totals is not None:
-            return copy.deepcopy(dict(self.totals))
-        outcome = Outcome(groups=list(self.groups))
-        for decision in self.decisions:
-            outcome.count(decision.status, decision.findings)
-        return outcome.summary
-
-    def records_of(self, table: str) -> list[Decision]:
-        """The decisions on the rows of one table, in input order."""
-        return [decision for decision in self.decisions if decision.table == table]
-
-    @cached_property
-    def records(self) -> Records:
-        """Every record of the report: the input rows in order, then group records."""
-        return Records(self.decisions, self.groups)
-
-    @property
-    def clean(self) -> bool:
-        """True when no row fails or is in error (the CLI then exits 0)."""
-        summary = self.summary
-        return summary["fail"] == summary["error"] == 0 and not summary.get("groups", {}).get("fail")
-
-    def head(self) -> dict[str, Any]:
-        """The JSON report without its records: version, packs, digest, summary (masked, not checked)."""
-        return {"mentorrules": self.version,
-                "packs": [{"name": name, "version": version} for name, version in self.packs],
-                "digest": self.digest, "summary": self.summary,
-                **({"masked": list(self.masked)} if self.masked else {}),
-                **({"not_checked": [{"rule": rule, "tables": list(tables)}
-                                    for rule, tables in self.not_checked.items()]} if self.not_checked else {})}
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON report as a dict (see the README, "The JSON report")."""
-        return {**self.head(), "records": [decision.to_dict() for decision in self.records]}
-
-
 class Engine:
     """Loaded, checked and compiled rule packs. Build one with :meth:`load`."""
 
     def __init__(self, book: RuleBook, backend: str = "auto") -> None:
         self._book = book
-        self._evaluator = Evaluator(book)
-        self._batch = tuple(BatchRule(book, rule, self._evaluator.tables[rule.table].relate)
-                            for rule in book.rules if rule.batch is not None)
+        self._policy = Policy(book)
+        self._evaluator = self._policy.evaluator
+        self._batch = self._policy.batch_rules
         self._backend = backend
-        self._columns_read = _columns_read(book)
-        self._tables_read = _tables_read(book)
-        self._linking = _linking_columns(book)
+        self._columns_read = self._policy.columns_read
+        self._tables_read = self._policy.tables_read
+        self._linking = self._policy.linking
         self._sessions: SessionPool | None = None
         self._sessions_lock = threading.Lock()
 
@@ -226,6 +131,11 @@ class Engine:
     def batch_rules(self) -> tuple[BatchRule, ...]:
         return self._batch
 
+    @property
+    def policy(self) -> Policy:
+        """The compiled rule book that every way of checking shares."""
+        return self._policy
+
     def session(self, as_of: dt.date | None = None) -> Session:
         """A streaming session: post facts one at a time, get findings as they become derivable.
 
@@ -236,17 +146,17 @@ class Engine:
                 changed = session.post("payouts", row)
                 everything = session.findings()
         """
-        from mentorrules.streaming import SessionPool
+        from mentorrules.sessions.streaming import SessionPool
 
         with self._sessions_lock:
             if self._sessions is None:
-                self._sessions = SessionPool(self, self._backend)
+                self._sessions = SessionPool(self._policy, self._backend)
         return self._sessions.open(as_of)
 
     @property
     def backend(self) -> str:
         """The session backend: ``durable-rules`` (installed and importable) or ``python``."""
-        from mentorrules.streaming import available_backend
+        from mentorrules.sessions.streaming import available_backend
 
         return available_backend() if self._backend == "auto" else self._backend
 
@@ -361,25 +271,38 @@ class Engine:
         each rule that applies to it went: sub-expression values, parameters with their dates.
         Values read from ``mask`` columns show as ``[masked]``."""
         dataset = self.read(data)
-        contract = self._table(table)
+        self._table(table)
+        if table not in dataset.tables:
+            raise MentorRulesError([Problem("MR312", f"no {table} table was given", Location(),
+                                            hint=f"give the {table} file (or sheet) with the data")])
+        if not any(row.key == key for row in dataset.tables[table]):
+            raise MentorRulesError([Problem("MR312", f"no {table} row has the key {key!r}",
+                                            Location(dataset.sources.get(table)))])
+        return list(self.explain_rows(dataset, as_of, mask, table=table, key=key))
+
+    def explain_rows(self, data: DataSource, as_of: dt.date | None = None, mask: Iterable[str] | None = None,
+                     *, table: str | None = None, key: str | None = None,
+                     ) -> Iterator[tuple[Decision, list[Explanation]]]:
+        """Every input row (of ``table``, with ``key``, when given) with its decision and the
+        explanation of each rule, from one run over the data.
+
+        A row rule's explanation is computed on the recording path, the decision on the fast
+        path; the two give the same findings (the test suite checks it on every rule case and on
+        the example data).
+        """
+        dataset = self.read(data)
         masked = frozenset(mask or ())
         not_checked = self.not_checked(dataset.tables)
         run = Run(self._evaluator, self._batch, dataset.tables, as_of or dt.date.today(), masked=masked,
                   skipped=frozenset(not_checked))
         run.decide()
-        if table not in dataset.tables:
-            raise MentorRulesError([Problem("MR312", f"no {table} table was given", Location(),
-                                            hint=f"give the {table} file (or sheet) with the data")])
-        rows = [row for row in dataset.tables[table] if row.key == key]
-        if not rows:
-            raise MentorRulesError([Problem("MR312", f"no {table} row has the key {key!r}",
-                                            Location(dataset.sources.get(table)))])
-        numbers = {row.number for row in rows}
-        decisions = {decision.row: decision for decision in run.decisions()
-                     if decision.table == table and decision.row in numbers}
-        return [(decisions[row.number],
-                 self._explain_row(run, contract, row, decisions[row.number], masked, not_checked))
-                for row in rows]
+        wanted = {(name, row.number): row for name, rows in dataset.tables.items()
+                  if table in (None, name) for row in rows if key in (None, row.key)}
+        for decision in run.decisions():
+            row = wanted.get((decision.table, decision.row))
+            if row is not None:
+                yield decision, self._explain_row(run, self._table(decision.table), row, decision, masked,
+                                                  not_checked)
 
     def _explain_row(self, run: Run, contract: Table, row: Row, decision: Decision, masked: frozenset[str],
                      not_checked: Mapping[str, tuple[str, ...]]) -> list[Explanation]:
@@ -453,72 +376,3 @@ class Engine:
         except KeyError:
             raise MentorRulesError([Problem("MR300", f"unknown table {name!r}", Location(),
                                             expected=", ".join(self._book.tables))]) from None
-
-
-def _linking_columns(book: RuleBook) -> dict[str, frozenset[str]]:
-    """Per table, the columns that link rows of tables: the keys of related tables and the columns
-    that refer to them (their values are read once and shared between tables)."""
-    linking: dict[str, set[str]] = {name: set() for name in book.tables}
-    for table in book.tables.values():
-        for relation in table.relations.values():
-            linking[table.name].update(re.findall(rf"\b{table.record}\.(\w+)", " ".join(relation.key)))
-            linking[relation.table].update(book.tables[relation.table].key)
-    return {name: frozenset(columns) for name, columns in linking.items()}
-
-
-def _facts_of(book: RuleBook, rule: Rule) -> dict[str, str]:
-    """The names a rule's expressions may use for facts (``payout``, ``payee``, a lookup's alias),
-    each with the table it comes from."""
-    table = book.tables[rule.table]
-    facts = {table.record: table.name, **{name: relation.table for name, relation in table.relations.items()}}
-    if rule.batch is not None:
-        facts.update({lookup.alias: lookup.table for lookup in rule.batch.lookups})
-    return facts
-
-
-def _columns_read(book: RuleBook) -> dict[str, frozenset[str]]:
-    """Per table, every column a rule, a relation or the engine itself reads."""
-    read: dict[str, set[str]] = {
-        name: {*table.key, *(column for column in (table.date_field, "state", "school_year")
-                             if column is not None and column in table.fields)}
-        for name, table in book.tables.items()}
-    for table in book.tables.values():
-        for relation in table.relations.values():
-            read[table.name].update(re.findall(rf"\b{table.record}\.(\w+)", " ".join(relation.key)))
-    for rule in book.rules:
-        facts = _facts_of(book, rule)
-        for expression in rule.expressions:
-            for node in ast.walk(expression.tree):
-                if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in facts:
-                    read[facts[node.value.id]].add(node.attr)
-    return {name: frozenset(columns) for name, columns in read.items()}
-
-
-def _tables_read(book: RuleBook) -> dict[str, frozenset[str]]:
-    """Per rule, the tables it needs: its own; those of the related facts its expressions name
-    (``payee`` is a row of people); for a state pack's rule on a table without a ``state``
-    column, the districts its rows take their state from; those its lookups count rows of; and,
-    through a lookup's ``only_passing``, the tables the rules named there need."""
-    read: dict[str, set[str]] = {}
-    for rule in book.rules:
-        table = book.tables[rule.table]
-        facts = _facts_of(book, rule)
-        names = {node.id for expression in rule.expressions for node in ast.walk(expression.tree)
-                 if isinstance(node, ast.Name) and node.id in facts}
-        if rule.jurisdiction is not None and "state" not in table.fields and "district" in table.relations:
-            names.add("district")  # see evaluation._state_code
-        lookups = rule.batch.lookups if rule.batch is not None else ()
-        read[rule.id] = {rule.table, *(facts[name] for name in names), *(lookup.table for lookup in lookups)}
-    # A lookup counting only the rows that pass some rules needs what those rules need.
-    passing = {rule.id: {name for lookup in rule.batch.lookups for name in lookup.only_passing}
-               for rule in book.rules if rule.batch is not None}
-    changed = True
-    while changed:
-        changed = False
-        for rule_id, names in passing.items():
-            needed = set().union(*(read.get(name, set()) for name in names)) - read[rule_id]
-            if needed:
-                read[rule_id] |= needed
-                changed = True
-    return {rule_id: frozenset(tables) for rule_id, tables in read.items()}
-

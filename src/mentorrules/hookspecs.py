@@ -16,7 +16,7 @@ The smallest pack declares itself and ships YAML beside its module::
     [project.entry-points.mentorrules]
     oregon = "my_state_pack"
 
-The core pack (``mentorrules.core``) is registered the same way and uses the same hooks.
+The core pack (``mentorrules.packs.core``) is registered the same way and uses the same hooks.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 from typing import TextIO
 
-from mentorrules.engine import Report
+from mentorrules.model import Report
 
 HEADER = ("table", "row", "key", "status", "rules", "severities", "messages")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -30,8 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from mentorrules.engine import Report
-from mentorrules.evaluation import Decision, Finding
+from mentorrules.model import Decision, Finding, Report
 from mentorrules.reports import tally
 from mentorrules.reports.tally import NOT_GIVEN, InputRows, cell_of, not_given_last
 

@@ -11,7 +11,7 @@ import json
 from json.encoder import encode_basestring  # the C encoder json.dumps uses
 from typing import TextIO
 
-from mentorrules.engine import Report
+from mentorrules.model import Report
 
 
 def write(report: Report, stream: TextIO) -> None:

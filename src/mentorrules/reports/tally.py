@@ -13,8 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mentorrules.engine import Report
-from mentorrules.evaluation import Decision, Status
+from mentorrules.model import Decision, Report, Status
 
 NOT_GIVEN = "(not given)"
 

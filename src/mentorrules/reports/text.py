@@ -6,8 +6,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import TextIO
 
-from mentorrules.engine import Report
-from mentorrules.evaluation import Status
+from mentorrules.model import Report, Status
 from mentorrules.reports import tally
 
 _LABEL = {Status.FAIL: "FAIL ", Status.ERROR: "ERROR", Status.PASS: "WARN "}

@@ -43,12 +43,11 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from mentorrules.engine import Report
-from mentorrules.evaluation import Decision, Status
+from mentorrules.inputs.workbooks import REPORT_MARK
+from mentorrules.model import Decision, Report, Status
 from mentorrules.reports import tally
 from mentorrules.reports.csv import neutralise
 from mentorrules.reports.tally import InputRows
-from mentorrules.workbooks import REPORT_MARK
 
 __all__ = ["FINDINGS_HEADER", "REPORT_COLUMNS", "write"]
 

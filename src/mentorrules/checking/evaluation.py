@@ -1,0 +1,431 @@
+"""One record + its context -> Decision.
+
+For each table the rules that apply to it (core rules, then each state pack's rules under a
+test of the record's state) are compiled into one generated Python function, so a record is
+checked by straight-line code with no per-rule dispatch. The function appends the index of
+each rule that fails (``i``) or cannot be checked (``~i``); findings and their messages are
+built only for those.
+
+A rule "cannot be checked" when a value it needs is missing: a related row that is not there
+(payee ``T-99`` is not in people), an empty cell, a parameter with no value on the date. That
+is a finding of the rule's own severity saying exactly what is missing, never a crash.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from mentorrules.checking.codegen import (
+    CANNOT_CHECK,
+    MASKED,
+    FactMissing,
+    FunctionRefused,
+    Mode,
+    Namespace,
+    Recorder,
+    Renderer,
+    build,
+    message_code,
+)
+from mentorrules.errors import Problem
+from mentorrules.loading.expressions import Scope, parse
+from mentorrules.loading.parameters import NoValueInForce, Parameter
+from mentorrules.loading.rulebook import Rule, RuleBook
+from mentorrules.loading.tables import Table
+from mentorrules.model import Finding, Severity
+from mentorrules.packs.functions import school_year_start
+
+Values = Mapping[str, Any]
+Index = Mapping[Any, Values]
+
+
+class TableIndex(dict[Any, Values]):
+    """A unique-keyed table's readable rows by key, and the row number of each key whose row
+    could not be read (so that a rule can say the row is there but unreadable, not missing)."""
+
+    __slots__ = ("unreadable",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unreadable: dict[Any, int] = {}
+
+
+def error_findings(problems: Sequence[Problem], masked: frozenset[str] | None = None,
+                   key_masked: bool = False) -> tuple[Finding, ...]:
+    """The findings of a row that could not be read: one per bad cell. The cell of a masked
+    column is not quoted (nor a masked key, for a repeated key).
+
+    >>> from mentorrules.errors import Location
+    >>> problem = Problem("MR310", "column 'email': 'a@b' is not valid here",
+    ...                   Location("people.csv", row=2, field="email"))
+    >>> error_findings([problem], frozenset({"email"}))[0].message
+    "column 'email': the cell cannot be read (its value is masked)"
+    """
+    found = []
+    for problem in problems:
+        field = problem.location.field
+        if (masked and field in masked) or (key_masked and problem.code == "MR313"):
+            message = (f"column {field!r}: the cell cannot be read (its value is masked)" if field
+                       else "the key is repeated (its value is masked)")
+        else:
+            message = problem.message + (f" ({problem.hint})" if problem.hint else "")
+        found.append(Finding(problem.code, Severity.ERROR, message))
+    return tuple(found)
+
+
+# -- compiled tables ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RuleCode:
+    """A rule's code besides the fast check: its message and its recorded rendering."""
+
+    rule: Rule
+    parameters: Mapping[str, Parameter]
+    message: Callable[..., str]
+    recorded: Callable[..., tuple[bool, bool]]
+    nodes: Mapping[str, ast.expr]
+    shown: frozenset[str] = frozenset()  # the nodes of `require`, which explain shows
+
+
+@dataclass(frozen=True)
+class CompiledTable:
+    """The generated checker of one table and what it needs to run and explain."""
+
+    table: Table
+    check: Callable[[Values, dt.date, Mapping[str, Index], list[int]], None]
+    relate: Callable[[Values, Mapping[str, Index]], tuple[Values | None, ...]]
+    relation_keys: Callable[[Values], tuple[Any, ...]]
+    rules: tuple[RuleCode, ...]
+    source: str
+    day_of: Callable[[Values, dt.date], dt.date]  # the row's date column, else the given date
+    school_day: Callable[[Values, dt.date], dt.date]  # the first day of the row's school year, else the date
+    state: Callable[[Values, Sequence[Values | None]], str | None]  # the row's state, from its related facts
+
+
+def compile_table(book: RuleBook, table: Table) -> CompiledTable:
+    """Generate and compile the checker of ``table`` for the rules of ``book``."""
+    rules = [rule for rule in book.rules if rule.table == table.name and rule.batch is None]
+    namespace = Namespace()
+    namespace.values.update(_show=show, _sy_starts=_school_year_starts)
+    facts = {table.record: table.record, **{name: name for name in table.relations}}
+    columns = columns_of(book, table)
+    relations, keys = _relation_code(book, table, namespace)
+    blocks: dict[str | None, list[str]] = {}
+    codes = []
+    for index, rule in enumerate(rules):
+        date = "_sy" if rule.parameters_on == "school_year_start" else "_d"
+        renderer = Renderer(namespace, facts, columns, book.parameters_for(rule.pack), book.functions, date=date)
+        codes.append(_rule_code(rule, renderer, table))
+        indent = "    " if rule.jurisdiction is None else "        "
+        blocks.setdefault(rule.jurisdiction, []).extend(_rule_lines(rule, index, renderer, indent))
+    record = table.record
+    lines = [f"def _check({record}, _d, _ix, _out):", *relations,
+             f"    _state = {_state_code(book, table)}",
+             f"    _sy = {_school_day_code(table)}", *blocks.get(None, [])]
+    states = sorted(state for state in blocks if state is not None)
+    for number, state in enumerate(states):
+        lines += [f"    {'if' if number == 0 else 'elif'} _state == {state!r}:", *blocks[state]]
+    lines += ["", f"def _relate({table.record}, _ix):", *relations,
+              "    return (" + "".join(f"{name}, " for name in table.relations) + ")",
+              "", f"def _keys({record}):",
+              "    return (" + "".join(f"_key_or_none(lambda: {key}), " for key in keys) + ")",
+              "", f"def _day({record}, _as_of):", f"    return {_day_code(table)}",
+              "", f"def _school_day({record}, _d):", f"    return {_school_day_code(table)}",
+              "", f"def _state_of({record}, _related):",
+              ("    " + "".join(f"{name}, " for name in table.relations) + "= _related") if table.relations else "",
+              f"    return {_state_code(book, table)}"]
+    source = "\n".join(lines) + "\n"
+    namespace.values["_key_or_none"] = _key_or_none
+    module = build(source, namespace, f"<mentorrules {table.name} rules>")
+    return CompiledTable(table, module["_check"], module["_relate"], module["_keys"], tuple(codes), source,
+                         module["_day"], module["_school_day"], module["_state_of"])
+
+
+def columns_of(book: RuleBook, table: Table) -> dict[str, Mapping[str, int]]:
+    """The column positions of a table's record and of each fact related to it, by fact name."""
+    return {table.record: table.positions,
+            **{name: book.tables[relation.table].positions for name, relation in table.relations.items()}}
+
+
+def _key_or_none(compute: Callable[[], Any]) -> Any:
+    try:
+        return compute()
+    except CANNOT_CHECK:
+        return None
+
+
+def school_year_of_record(record: Values, day: dt.date) -> dt.date:
+    """The start of the record's school year, for rules whose parameters go by school year."""
+    label = record.get("school_year")
+    start = _school_year_starts(label) if isinstance(label, str) else None
+    return start or day
+
+
+@lru_cache(maxsize=256)
+def _school_year_starts(label: str) -> dt.date | None:
+    try:
+        return school_year_start(label)
+    except ValueError:
+        return None
+
+
+def _state_code(book: RuleBook, table: Table) -> str:
+    """The row's state: its own ``state`` column, else its district's (text, or None)."""
+    if "state" in table.fields:
+        state = f"{table.record}._{table.positions['state']}"
+        return f"({state} if {state}.__class__ is _str else None)"
+    if "district" in table.relations:
+        districts = book.tables[table.relations["district"].table]
+        state = f"district._{districts.positions['state']}"
+        return f"({state} if district is not None and {state}.__class__ is _str else None)"
+    return "None"
+
+
+def _day_code(table: Table) -> str:
+    if table.date_field is None or table.fields.get(table.date_field) != "date":
+        return "_as_of"
+    value = f"{table.record}._{table.positions[table.date_field]}"
+    return f"(_as_of if {value} is None else {value})"
+
+
+def _school_day_code(table: Table) -> str:
+    if "school_year" not in table.fields:
+        return "_d"
+    label = f"{table.record}._{table.positions['school_year']}"
+    return f"((_sy_starts({label}) or _d) if {label}.__class__ is _str else _d)"
+
+
+def _relation_code(book: RuleBook, table: Table, namespace: Namespace) -> tuple[list[str], list[str]]:
+    """Look up each related fact once per record; a key that cannot be computed finds nothing."""
+    scope = Scope(facts={table.record: table.fields}, functions=book.signatures)
+    renderer = Renderer(namespace, {table.record: table.record}, {table.record: table.positions}, {}, book.functions)
+    lines, keys = [], []
+    for relation in table.relations.values():
+        parts = [renderer.render(parse(text, scope)) for text in relation.key]
+        key = parts[0] if len(parts) == 1 else "(" + ", ".join(parts) + ",)"
+        keys.append(key)
+        lines += ["    try:",
+                  f"        {relation.name} = _ix[{relation.table!r}].get({key})",
+                  "    except _CANNOT:",
+                  f"        {relation.name} = None"]
+    return lines, keys
+
+
+def _rule_lines(rule: Rule, index: int, renderer: Renderer, indent: str) -> list[str]:
+    conditions = []
+    namespace = renderer.namespace
+    for operator, day in ((">=", rule.effective_from), ("<=", rule.effective_to)):
+        if day is not None:
+            conditions.append(f"_d {operator} {namespace.add('k', day, ('date', day.isoformat()))}")
+    if rule.when is not None:
+        conditions.append(renderer.render(rule.when))
+    conditions.append(f"not {renderer.render(rule.require)}")
+    # The place is shown with repr(): a file name may hold a line break, and what followed it
+    # would be code (a rules folder holding "x\n    <any Python>.yaml" ran that Python).
+    place = f"{rule.id} ({rule.location.path}:{rule.location.line})"
+    return [f"{indent}# {place!r}",
+            f"{indent}try:",
+            f"{indent}    if {' and '.join(conditions)}:",
+            f"{indent}        _out.append({index})",
+            f"{indent}except _CANNOT:",
+            f"{indent}    _out.append({~index})"]
+
+
+def _rule_code(rule: Rule, renderer: Renderer, table: Table) -> RuleCode:
+    arguments = ", ".join([table.record, *table.relations, "_d", "_sy"])
+    message = build(f"def _message({arguments}, _masked=None):\n    return {message_code(rule.message, renderer)}\n",
+                    renderer.namespace, f"<mentorrules {rule.id} message>")["_message"]
+    recording = Renderer(Namespace(), renderer.facts, renderer.columns, renderer.parameters, renderer.functions,
+                         date=renderer.date)
+    when = recording.render(rule.when, Mode.RECORD) if rule.when is not None else "True"
+    before = set(recording.namespace.values)
+    require = recording.render(rule.require, Mode.RECORD)
+    source = (f"def _recorded({arguments}, _r, _field, _param):\n"
+              f"    _w = {when}\n"
+              f"    return _w, (not _w) or {require}\n")
+    recorded = build(source, recording.namespace, f"<mentorrules {rule.id} explain>")["_recorded"]
+    nodes = {name: value for name, value in recording.namespace.values.items() if isinstance(value, ast.expr)}
+    # explain shows the values of the condition that failed: the nodes of `require`.
+    return RuleCode(rule, renderer.parameters, message, recorded, nodes, frozenset(nodes) - before)
+
+
+def show(value: Any) -> str:
+    """A value as a message shows it: dates ISO, amounts as written, lists joined."""
+    if value is None:
+        return "(missing)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return ", ".join(show(item) for item in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {show(item)}" for key, item in value.items())
+    return str(value)
+
+
+# -- evaluation ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Step:
+    """One sub-expression of a rule and the value it had."""
+
+    text: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """How one rule went for one record: applied or not, held or not, and why."""
+
+    rule: Rule
+    applies: bool
+    holds: bool | None
+    steps: tuple[Step, ...]
+    parameters: tuple[str, ...]
+    finding: Finding | None
+    periods: tuple[tuple[str, str, dt.date], ...] = ()  # (pack, parameter, start of the value used)
+    not_given: tuple[str, ...] = ()  # the rule was not run: it reads these tables, not given
+
+
+def periods_of(book: RuleBook, rule: Rule, record: Values, day: dt.date) -> tuple[tuple[str, str, dt.date], ...]:
+    """The dated parameter values a rule uses for a record: which period of each is in force."""
+    on = school_year_of_record(record, day) if rule.parameters_on == "school_year_start" else day
+    own = book.parameters.get(rule.pack, {})
+    found = []
+    for name in sorted(rule.parameters):
+        parameter = book.parameters_for(rule.pack)[name]
+        try:
+            found.append((rule.pack if name in own else "core", name, parameter.in_force_since(on)))
+        except NoValueInForce:
+            continue
+    return tuple(found)
+
+
+class Evaluator:
+    """Runs the compiled checkers. Immutable after construction: safe to share across threads."""
+
+    def __init__(self, book: RuleBook) -> None:
+        self.book = book
+        self.tables = {name: compile_table(book, table) for name, table in book.tables.items()}
+
+    def findings(self, table: str, record: Values, day: dt.date,
+                 indexes: Mapping[str, Index], masked: frozenset[str] | None = None) -> list[Finding]:
+        """The findings of the rules of ``table`` on one typed record; messages show ``[masked]``
+        for any value read from a ``masked`` column."""
+        compiled = self.tables[table]
+        failed: list[int] = []
+        compiled.check(record, day, indexes, failed)
+        if not failed:
+            return []
+        return [self._finding(compiled, index, record, day, indexes, masked) for index in failed]
+
+    def _finding(self, compiled: CompiledTable, index: int, record: Values, day: dt.date,
+                 indexes: Mapping[str, Index], masked: frozenset[str] | None = None) -> Finding:
+        code = compiled.rules[index if index >= 0 else ~index]
+        related = compiled.relate(record, indexes)
+        school_day = school_year_of_record(record, day)
+        recorder = Recorder(code.parameters)
+        arguments = (record, *related, day, school_day)
+        rule = code.rule
+        try:
+            code.recorded(*arguments, recorder.record, recorder.field, recorder.parameter)
+        except FactMissing as missing:
+            return self._cannot(rule, self._missing_fact(compiled, missing.fact, record, indexes, masked))
+        except (NoValueInForce, FunctionRefused) as error:
+            return self._cannot(rule, str(error))
+        except CANNOT_CHECK:
+            return self._cannot(rule, _missing_values(code, recorder))
+        if index < 0:  # failed fast but not when recorded: cannot happen for pure functions
+            return self._cannot(rule, "the rule could not be evaluated")
+        return Finding(rule.id, rule.severity, code.message(*arguments, masked), rule.source,
+                       _parameter_lines(code, recorder))
+
+    def _cannot(self, rule: Rule, reason: str) -> Finding:
+        return Finding.unchecked(rule.id, rule.severity, reason, rule.source)
+
+    def _missing_fact(self, compiled: CompiledTable, fact: str, record: Values, indexes: Mapping[str, Index],
+                      masked: frozenset[str] | None = None) -> str:
+        relation = compiled.table.relations.get(fact)
+        if relation is None:
+            return f"{fact} is missing"
+        key = compiled.relation_keys(record)[list(compiled.table.relations).index(fact)]
+        if key is None or key == "" or (isinstance(key, tuple) and None in key):
+            fields = ", ".join(text.split(".", 1)[-1] for text in relation.key)
+            return f"no {fact}: {fields} is empty"
+        shown = "/".join(map(show, key)) if isinstance(key, tuple) else show(key)
+        if masked and masked & set(re.findall(r"\.(\w+)", " ".join(relation.key))):
+            shown = MASKED
+        unreadable = getattr(indexes.get(relation.table), "unreadable", {}).get(key)
+        if unreadable is not None:
+            return f"{fact} {shown!r} is in {relation.table} row {unreadable}, which could not be read"
+        return f"{fact} {shown!r} is not in {relation.table}"
+
+    def explain(self, table: str, record: Values, day: dt.date,
+                indexes: Mapping[str, Index]) -> list[Explanation]:
+        """Each rule of ``table`` that applies to the record's state, with its sub-expression values."""
+        compiled = self.tables[table]
+        related = compiled.relate(record, indexes)
+        state = self.state_of(compiled, record, related)
+        findings = {finding.rule: finding for finding in self.findings(table, record, day, indexes)}
+        school_day = school_year_of_record(record, day)
+        results = []
+        for code in compiled.rules:
+            rule = code.rule
+            if rule.jurisdiction is not None and rule.jurisdiction != state:
+                continue
+            in_period = ((rule.effective_from is None or day >= rule.effective_from)
+                         and (rule.effective_to is None or day <= rule.effective_to))
+            recorder = Recorder(code.parameters)
+            applies, holds = in_period, None
+            if in_period:
+                try:
+                    applies, holds = code.recorded(record, *related, day, school_day,
+                                                   recorder.record, recorder.field, recorder.parameter)
+                except CANNOT_CHECK:  # FactMissing is a LookupError
+                    holds = None
+            shown: dict[str, Any] = {}
+            for name in recorder.order:
+                if name in code.shown:  # one line per sub-expression text, with its last value
+                    shown[ast.unparse(code.nodes[name])] = recorder.values[name]
+            steps = tuple(Step(text, value) for text, value in shown.items())
+            results.append(Explanation(rule, bool(applies), holds, steps, _parameter_lines(code, recorder),
+                                       findings.get(rule.id),
+                                       periods_of(self.book, rule, record, day) if applies else ()))
+        return results
+
+    @staticmethod
+    def state_of(compiled: CompiledTable, record: Values, related: Sequence[Values | None]) -> str | None:
+        """The record's state: its own ``state`` column, else its district's."""
+        return compiled.state(record, related)
+
+
+def _missing_values(code: RuleCode, recorder: Recorder) -> str:
+    # The check stopped at the first operation it could not do: the empty field evaluated last
+    # before it is the one to blame (earlier empty fields may have been handled by present()).
+    empty = [ast.unparse(code.nodes[name]) for name in recorder.order
+             if recorder.values[name] is None and isinstance(code.nodes[name], ast.Attribute)]
+    if empty:
+        return f"{empty[-1]} is empty"
+    last = ast.unparse(code.nodes[recorder.order[-1]]) if recorder.order else code.rule.require.text
+    return f"the values of {last!r} cannot be combined"
+
+
+def _parameter_lines(code: RuleCode, recorder: Recorder) -> tuple[str, ...]:
+    """``params.cap<2016-07-01>['mentor'] = 2000.00`` for each parameter value used."""
+    lines = []
+    for name, (since, value) in recorder.used_parameters.items():
+        keys = [recorder.values[slice_name] for node_name, node in code.nodes.items()
+                if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute)
+                and node.value.attr == name and node_name in recorder.values
+                for slice_name, slice_node in code.nodes.items() if slice_node is node.slice
+                and slice_name in recorder.values]
+        if keys and isinstance(value, dict):
+            lines += [f"params.{name}<{since.isoformat()}>[{key!r}] = {show(value.get(key))}" for key in keys]
+        else:
+            lines.append(f"params.{name}<{since.isoformat()}> = {show(value)}")
+    return tuple(dict.fromkeys(lines))

@@ -1,0 +1,186 @@
+"""XLSX workbooks -> cells of rows, one sheet per table (openpyxl, read-only, values not formulas).
+
+A sheet named after a table (``payouts``, ``People``) holds that table; other sheets are
+ignored. A workbook whose file name names a table (``payouts.xlsx``) may instead hold the table
+in its first sheet. Excel stores dates as datetimes or serial numbers and amounts as binary
+floats; the cell converters in :mod:`mentorrules.inputs.reading` turn both into dates and Decimals.
+
+What a spreadsheet shows is what is read:
+
+- a number in a decimal column (an amount) keeps at least two places, or as many as the cell's
+  number format shows (``2000`` typed in a cell is ``2000.00``; ``3500.1`` is ``3500.10``);
+- a formula whose value was never computed and saved (a file written by a program, not saved
+  from a spreadsheet) would read as an empty cell: its row is an error row naming the formula;
+- a workbook written by mentorrules itself (a report, marked by its ``keywords`` document
+  property) is not input: it is skipped in a data folder, so that a report saved there is not
+  read back on the next run, and refused when it is named on its own.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+import zlib
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from mentorrules.errors import Location, MentorRulesError, Problem
+from mentorrules.loading.tables import Table
+
+# The cells of a row, or for a row that cannot be read: (problem, hint[, cells that could be read]).
+Cells = Mapping[str, Any] | tuple[str, str | None] | tuple[str, str | None, Mapping[str, Any]]
+
+# What openpyxl raises for a damaged workbook, when it is opened or part-way through a sheet:
+# a broken zip, XML that does not parse (ParseError is a SyntaxError), a part that is missing
+# or holds a value of the wrong kind ('nan' where a number is stored).
+DAMAGED = (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, IndexError, ValueError, TypeError,
+           AttributeError, SyntaxError)
+REPORT_MARK = "mentorrules report"  # the keywords property of the workbooks mentorrules writes
+MONEY_PLACES = 2
+_PLACES = re.compile(r"\.([0#?]+)")
+
+
+def read_workbook(path: Path, tables: Mapping[str, Table], file_table: str | None,
+                  explicit: bool = False) -> Iterator[tuple[str, Iterator[Cells], Problem | None]]:
+    """Yield ``(table, cells of its rows, None)`` per table sheet, or a problem for the file.
+
+    A workbook mentorrules wrote (a report) yields nothing when it is found in a data folder;
+    named on its own (``explicit``), it is a problem (MR308): its sheets hold findings, not input.
+    """
+    from openpyxl import load_workbook  # slow import, only when a workbook is read
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+        formulas = load_workbook(path, read_only=True, data_only=False)
+    except DAMAGED as error:
+        yield "", iter(()), _damaged(path, "opened", error)
+        return
+    if workbook.properties.keywords == REPORT_MARK:
+        inputs = _report_inputs(workbook) if explicit else []
+        workbook.close()
+        formulas.close()
+        if explicit:
+            yield "", iter(()), Problem(
+                "MR308", "this is a mentorrules report, not input data", Location(str(path)),
+                expected="the input files: payouts.csv (or .json, .jsonl, .xlsx) and the other tables",
+                hint="validate the input files it was made from" + (
+                    f": {', '.join(inputs)}" if inputs else " (its Summary sheet lists them)"))
+        return
+    found = False
+    for index, (sheet, formula_sheet) in enumerate(zip(workbook.worksheets, formulas.worksheets, strict=True)):
+        name = sheet.title.strip().lower()
+        if name not in tables and index == 0 and file_table is not None:
+            name = file_table
+        if name not in tables:
+            continue
+        found = True
+        yield name, _readable(_sheet_rows(sheet, formula_sheet, tables[name], f"{path}[{sheet.title}]"), path), None
+    if not found:
+        yield "", iter(()), Problem("MR307", "the workbook has no sheet named after a table",
+                                    Location(str(path)), expected=", ".join(sorted(tables)))
+    workbook.close()
+    formulas.close()
+
+
+def _report_inputs(workbook: Any) -> list[str]:
+    """The input files a report names on its Summary sheet (``input payouts | data/payouts.csv``)."""
+    try:
+        rows = workbook["Summary"].iter_rows(max_row=40, max_col=2, values_only=True)
+        return list(dict.fromkeys(re.sub(r"\[\w+\]$", "", str(value)) for label, value in rows
+                                  if isinstance(label, str) and label.startswith("input ") and value))
+    except DAMAGED:
+        return []
+
+
+def _damaged(path: Path, doing: str, error: BaseException) -> Problem:
+    return Problem("MR307", f"the workbook cannot be {doing}: it is damaged ({type(error).__name__})",
+                   Location(str(path)), hint="open it in a spreadsheet program and save it again as .xlsx")
+
+
+def _readable(rows: Iterator[Cells], path: Path) -> Iterator[Cells]:
+    """The rows of a sheet; a sheet that fails part-way is a problem with the whole file (raised
+    as :class:`MentorRulesError`), since the rows after the damage cannot be counted."""
+    try:
+        yield from rows
+    except DAMAGED as error:
+        raise MentorRulesError([_damaged(path, "read", error)]) from None
+
+
+def _sheet_rows(sheet: Any, formula_sheet: Any, table: Table, where: str) -> Iterator[Cells]:
+    """The rows of a table's sheet under its header; a sheet without a header, or whose header
+    lacks a required column, is a problem with the file (as for a CSV file), rows or not."""
+    rows = zip(sheet.iter_rows(), formula_sheet.iter_rows(values_only=True), strict=False)
+    first = next(rows, None)
+    names = [] if first is None else ["" if cell.value is None else str(cell.value).strip() for cell in first[0]]
+    while names and not names[-1]:
+        names.pop()
+    if not names:
+        raise MentorRulesError([Problem(
+            "MR302", "the sheet is empty: it has no header row", Location(where),
+            expected=f"a first row naming the columns: {', '.join(table.required)}",
+            hint="give the sheet its header row, or delete the sheet if the table is not given")])
+    missing = [name for name in table.required if name not in names]
+    if missing:
+        raise MentorRulesError([Problem(
+            "MR302", f"the table {table.name!r} has no column {', '.join(map(repr, missing))}", Location(where),
+            expected=f"the columns {', '.join(table.required)}",
+            hint="add the column (cells may be empty where a value is unknown)")])
+    repeated = sorted({name for name in names if name and names.count(name) > 1})
+    for cells, written in rows:
+        header = [*names, *[""] * (len(cells) - len(names))]
+        values = [_value(cell, table.fields.get(name)) for cell, name in zip(cells, header, strict=False)]
+        if all(value is None or value == "" for value in values):
+            continue
+        extra = [value for value in values[len(names):] if value not in (None, "")]
+        if extra:
+            yield (f"the row has {len(names) + len(extra)} cells but the header has {len(names)}",
+                   "remove the values right of the last named column")
+            continue
+        values += [None] * (len(names) - len(values))
+        if repeated:  # as for a CSV file: which of the two cells is the value?
+            yield (f"the header names {', '.join(map(repr, repeated))} more than once, so this row's values "
+                   "are ambiguous", "rename or remove the repeated column",
+                   {name: value for name, value in zip(names, values, strict=False) if name not in repeated})
+            continue
+        row = {name: value for name, value in zip(names, values, strict=False) if name}
+        uncomputed = [(name, formula) for name, value, formula in zip(names, values, written, strict=False)
+                      if name and value is None and isinstance(formula, str) and formula.startswith("=")]
+        if uncomputed:
+            shown = "; ".join(f"{name!r} ({_cut(formula)})" for name, formula in uncomputed)
+            yield (f"the formula in {shown} has no saved value",
+                   "open the workbook in a spreadsheet program and save it, so that formula values are "
+                   "stored, or paste the values", {name: value for name, value in row.items() if value is not None})
+            continue
+        yield row
+
+
+def _value(cell: Any, kind: str | None) -> Any:
+    """A cell's value as the spreadsheet shows it: amounts with their places."""
+    value = cell.value
+    if kind != "decimal" or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return value  # records reports it
+    exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    places = max(MONEY_PLACES, _format_places(getattr(cell, "number_format", None)))
+    exponent = exact.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent < places:
+        exact = exact.quantize(Decimal(1).scaleb(-places))
+    return exact
+
+
+def _format_places(number_format: str | None) -> int:
+    """Decimal places a number format shows (``#,##0.00`` -> 2; General -> 0).
+
+    >>> _format_places('"$"#,##0.000_);("$"#,##0.000)'), _format_places("General")
+    (3, 0)
+    """
+    match = _PLACES.search((number_format or "").split(";")[0])
+    return len(match.group(1)) if match else 0
+
+
+def _cut(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+

@@ -1,0 +1,243 @@
+"""The values every stage passes on: severities, sources, findings, decisions and reports.
+
+A leaf module: it imports nothing of mentorrules, so that a report writer, a session or another
+program can use these types without loading the engine.
+
+    >>> finding = Finding("STIPEND-002", Severity.ERROR, "amount 0.00 must be greater than 0")
+    >>> Decision("payouts", 1, "P-1", status_of([finding]), (finding,)).status.value
+    'fail'
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cached_property
+from typing import Any, overload
+
+CANNOT_CHECK_PREFIX = "cannot check: "  # how a finding says its rule could not be checked
+
+
+class Severity(StrEnum):
+    """How much a finding matters: only ``error`` makes a row fail."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a rule comes from: the document, its section and a link."""
+
+    title: str
+    section: str | None = None
+    url: str | None = None
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, str]:
+        return {key: value for key, value in (("title", self.title), ("section", self.section),
+                                              ("url", self.url), ("note", self.note)) if value}
+
+    def __str__(self) -> str:
+        text = self.title + (f", {self.section}" if self.section else "")
+        return text + (f" <{self.url}>" if self.url else "")
+
+
+class Status(StrEnum):
+    """A record's outcome: ``fail`` has an error-severity finding, ``error`` could not be read."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A rule that does not hold for a record, in words a person can act on.
+
+    ``parameters`` shows each parameter value used, with the date it took effect.
+    """
+
+    rule: str
+    severity: Severity
+    message: str
+    source: Source | None = None
+    parameters: tuple[str, ...] = ()
+    rows: tuple[str, ...] = ()
+    cannot_check: bool = False  # the rule could not be checked (a value it needs is missing): not a failure
+
+    @classmethod
+    def unchecked(cls, rule: str, severity: Severity, reason: str, source: Source | None = None) -> Finding:
+        """A finding saying the rule could not check the record, and why: it has the rule's
+        severity (a missing value is never taken as a pass) but is not a failure of the rule.
+
+        >>> Finding.unchecked("NMP-007", Severity.ERROR, "pairing.start_date is empty").message
+        'cannot check: pairing.start_date is empty'
+        """
+        return cls(rule, severity, CANNOT_CHECK_PREFIX + reason, source, cannot_check=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The finding as the JSON report shows it.
+
+        >>> Finding("STIPEND-002", Severity.ERROR, "amount is 0").to_dict()
+        {'rule': 'STIPEND-002', 'severity': 'error', 'message': 'amount is 0', 'source': None}
+        """
+        result: dict[str, Any] = {"rule": self.rule, "severity": self.severity.value,
+                                  "message": self.message,
+                                  "source": self.source.to_dict() if self.source else None}
+        if self.parameters:
+            result["parameters"] = list(self.parameters)
+        if self.rows:
+            result["rows"] = list(self.rows)
+        return result
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the rules say about one record.
+
+    >>> Decision("payouts", 1, "P-1", Status.PASS, ()).status.value
+    'pass'
+    """
+
+    table: str
+    row: int
+    key: str
+    status: Status
+    findings: tuple[Finding, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"table": self.table, "row": self.row, "key": self.key, "status": self.status.value,
+                "findings": [finding.to_dict() for finding in self.findings]}
+
+
+def status_of(findings: Sequence[Finding]) -> Status:
+    return Status.FAIL if any(f.severity is Severity.ERROR for f in findings) else Status.PASS
+
+
+@dataclass
+class Outcome:
+    """What a run found: the findings of the rows that have some, group records, the summary."""
+
+    groups: list[Decision] = field(default_factory=list)
+    rows: int = 0
+    statuses: dict[Status, int] = field(default_factory=lambda: dict.fromkeys(Status, 0))
+    severities: dict[Severity, int] = field(default_factory=lambda: dict.fromkeys(Severity, 0))
+
+    def count(self, status: Status, findings: Iterable[Finding]) -> None:
+        self.rows += 1
+        self.statuses[status] += 1
+        for finding in findings:
+            self.severities[finding.severity] += 1
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Row counts by status and finding counts by severity (the JSON report's ``summary``)."""
+        severities = dict(self.severities)
+        for group in self.groups:
+            for finding in group.findings:
+                severities[finding.severity] += 1
+        summary: dict[str, Any] = {"rows": self.rows, **{status.value: self.statuses[status] for status in Status},
+                                   "findings": {severity.value: severities[severity] for severity in Severity}}
+        if self.groups:
+            summary["groups"] = {"records": len(self.groups),
+                                 "fail": sum(group.status is Status.FAIL for group in self.groups)}
+        return summary
+
+
+class Records(Sequence[Decision]):
+    """A report's records: its decisions on the input rows in order, then its group records."""
+
+    def __init__(self, decisions: Sequence[Decision], groups: Sequence[Decision]) -> None:
+        self._decisions = decisions
+        self._groups = groups
+        self._kept: list[Decision] | None = None
+
+    def __iter__(self) -> Iterator[Decision]:
+        yield from self._decisions
+        yield from self._groups
+
+    def __len__(self) -> int:
+        return len(self._decisions) + len(self._groups)
+
+    @overload
+    def __getitem__(self, index: int) -> Decision: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Decision]: ...
+    def __getitem__(self, index: int | slice) -> Decision | Sequence[Decision]:
+        if self._kept is None:
+            self._kept = [*self._decisions, *self._groups]
+        return self._kept[index]
+
+
+@dataclass(frozen=True)
+class Report:
+    """The decisions on every input row, with what produced them.
+
+    ``to_dict()`` is the JSON report: engine version, packs, the digest of the rules and
+    parameters in force, a summary and one record per input row, in input order, then the
+    group records. The decisions of a large data set are made as they are visited, so a report
+    can be written as a stream.
+
+    >>> from mentorrules import Decision, Finding, Severity, Status
+    >>> finding = Finding("STIPEND-002", Severity.ERROR, "amount 0.00 must be greater than 0")
+    >>> report = Report("0.1.0", (("core", "0.1.0"),), "sha256:0",
+    ...                 (Decision("payouts", 1, "P-1", Status.FAIL, (finding,)),))
+    >>> report.summary["fail"], report.clean, report.to_dict()["records"][0]["key"]
+    (1, False, 'P-1')
+    """
+
+    version: str
+    packs: tuple[tuple[str, str], ...]
+    digest: str
+    decisions: Sequence[Decision]
+    sources: Mapping[str, str] = field(default_factory=dict)
+    groups: tuple[Decision, ...] = ()
+    masked: tuple[str, ...] = ()  # personal columns masked in this report
+    totals: Mapping[str, Any] | None = None  # the summary, when the run counted it already
+    not_checked: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # rule -> tables not given
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Row counts by status and finding counts by severity.
+
+        >>> Report("0", (), "sha256:0", ()).summary
+        {'rows': 0, 'pass': 0, 'fail': 0, 'error': 0, 'findings': {'error': 0, 'warning': 0, 'info': 0}}
+        """
+        if self.totals is not None:
+            return copy.deepcopy(dict(self.totals))
+        outcome = Outcome(groups=list(self.groups))
+        for decision in self.decisions:
+            outcome.count(decision.status, decision.findings)
+        return outcome.summary
+
+    def records_of(self, table: str) -> list[Decision]:
+        """The decisions on the rows of one table, in input order."""
+        return [decision for decision in self.decisions if decision.table == table]
+
+    @cached_property
+    def records(self) -> Records:
+        """Every record of the report: the input rows in order, then group records."""
+        return Records(self.decisions, self.groups)
+
+    @property
+    def clean(self) -> bool:
+        """True when no row fails or is in error (the CLI then exits 0)."""
+        summary = self.summary
+        return summary["fail"] == summary["error"] == 0 and not summary.get("groups", {}).get("fail")
+
+    def head(self) -> dict[str, Any]:
+        """The JSON report without its records: version, packs, digest, summary (masked, not checked)."""
+        return {"mentorrules": self.version,
+                "packs": [{"name": name, "version": version} for name, version in self.packs],
+                "digest": self.digest, "summary": self.summary,
+                **({"masked": list(self.masked)} if self.masked else {}),
+                **({"not_checked": [{"rule": rule, "tables": list(tables)}
+                                    for rule, tables in self.not_checked.items()]} if self.not_checked else {})}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report as a dict (see the README, "The JSON report")."""
+        return {**self.head(), "records": [decision.to_dict() for decision in self.records]}
