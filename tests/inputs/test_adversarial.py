@@ -345,12 +345,12 @@ class WholeFile:
 
 WHOLE_FILES = [
     *(WholeFile(f"a {kind.upper()} file in UTF-16", kind, _text_file(CSV_TEXT, "utf-16")(kind), 2, "MR305")
-      for kind in TEXT_INPUTS),
+      for kind in sorted(TEXT_INPUTS)),
     *(WholeFile(f"a {kind.upper()} file in Latin-1", kind, _text_file(CSV_TEXT, "latin-1")(kind), 2, "MR305")
-      for kind in TEXT_INPUTS),
+      for kind in sorted(TEXT_INPUTS)),
     # exit 0: the row passes the rules that read payouts alone (no people table: its payee is not looked up)
     *(WholeFile(f"a {kind.upper()} file with a BOM is read", kind,
-                b"\xef\xbb\xbf" + _text_file(CSV_TEXT, "utf-8")(kind), 0, None, 1) for kind in TEXT_INPUTS),
+                b"\xef\xbb\xbf" + _text_file(CSV_TEXT, "utf-8")(kind), 0, None, 1) for kind in sorted(TEXT_INPUTS)),
     WholeFile("an empty CSV file has no header", "csv", b"", 2, "MR302"),
     WholeFile("a CSV file of blank lines has no header", "csv", b"\n\r\n  \n", 2, "MR302"),
     WholeFile("a CSV file with a header only has no rows", "csv", CSV_TEXT.split("\n")[0].encode() + b"\n", 0, None),
