@@ -132,15 +132,15 @@ def test_an_abbreviated_option_is_refused_not_guessed(run_cli, tmp_path: Path, a
     assert "MR411" not in result.err
 
 
-def test_no_command_accepts_abbreviated_options() -> None:
-    import argparse
-
-    from mentorrules.cli import _parser
-
-    parser = _parser()
-    [commands] = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
-    assert not parser.allow_abbrev
-    assert commands.choices and not any(command.allow_abbrev for command in commands.choices.values())
+def test_no_command_accepts_abbreviated_options(run_cli) -> None:
+    """Every command listed by --help refuses '--hel' rather than taking it for --help."""
+    listed = run_cli("--help").out
+    commands = re.findall(r"^    ([a-z][a-z-]+)  ", listed, re.MULTILINE)
+    assert {"validate", "test", "lint", "explain", "packs", "docs", "diff"} <= set(commands)
+    for command in commands:
+        result = run_cli(command, "--hel")
+        assert result.code == 2, command  # taken for --help, it would print the help and exit 0
+        assert "usage:" in result.err, command
 
 
 def test_bad_as_of_says_how_to_write_a_date(run_cli, tmp_path: Path) -> None:
