@@ -18,12 +18,9 @@ import pytest
 from mentorrules import Engine
 from mentorrules.cli import main
 
-# The coverage-guided harness needs atheris, which `make fuzz` installs; pytest does not collect it.
-collect_ignore = ["properties/atheris_fuzz.py"]
-
 EXECUTABLE = Path(sys.executable).with_name("mentorrules")
 # atheris is optional and its target fuzzes at import: `make fuzz` runs it, pytest does not import it.
-collect_ignore = ["atheris_fuzz.py"]
+collect_ignore = ["properties/atheris_fuzz.py"]
 
 # A payout that every core rule accepts (state XX: no state pack applies), and its payee.
 GOOD_PAYOUT = {"payout_id": "P-1", "payee_id": "T-1", "role": "mentor", "program": "X",
