@@ -47,7 +47,7 @@ def make_correlator(patterns: Sequence[Pattern], joins: Sequence[Join],
     >>> make_correlator([], [], backend="drools")
     Traceback (most recent call last):
     ...
-    mentorrules.sessions.correlation.CorrelationError: unknown backend 'drools' (choose auto, python, durable-rules)
+    mentorrules.errors.CorrelationError: <input>: MR421 unknown backend 'drools' (choose auto, python, durable-rules)
     """
     if backend not in BACKENDS:
         raise CorrelationError(f"unknown backend {backend!r} (choose {', '.join(BACKENDS)})")
