@@ -251,6 +251,9 @@ class Engine:
         >>> report.summary["rows"], report.summary["fail"], report.records_of("payouts")[0].findings[0].rule
         (2, 1, 'STIPEND-001')
         """
+        from mentorrules.checking.prepared import check_date
+
+        as_of = check_date(as_of)
         dataset = self.read(data, every_column=False)
         masked = tuple(dict.fromkeys(mask or ()))
         not_checked = self.not_checked(dataset.tables)
@@ -318,6 +321,9 @@ class Engine:
         path; the two give the same findings (the test suite checks it on every rule case and on
         the example data).
         """
+        from mentorrules.checking.prepared import check_date
+
+        as_of = check_date(as_of)
         dataset = self.read(data)
         masked = frozenset(mask or ())
         not_checked = self.not_checked(dataset.tables)
