@@ -37,6 +37,7 @@ from mentorrules.loading.rulebook import Rule, RuleBook, load
 from mentorrules.loading.tables import Table
 from mentorrules.model import Decision, Report
 from mentorrules.packs.discovery import Pack, discover
+from mentorrules.sessions.config import SessionConfig
 
 if TYPE_CHECKING:
     from mentorrules.checking.prepared import Context
@@ -74,7 +75,12 @@ class Decisions(Sequence[Decision]):
 class Engine:
     """Loaded, checked and compiled rule packs. Build one with :meth:`load`."""
 
-    def __init__(self, book: RuleBook, backend: str = "auto") -> None:
+    def __init__(self, book: RuleBook, backend: str | None = None, sessions: SessionConfig | None = None) -> None:
+        sessions = sessions or SessionConfig()
+        if backend is not None:
+            sessions = SessionConfig(backend, sessions.max_sessions)
+        self._session_config = sessions
+        backend = sessions.backend
         self._book = book
         self._policy = Policy(book)
         self._evaluator = self._policy.evaluator
@@ -88,11 +94,12 @@ class Engine:
 
     @classmethod
     def load(cls, packs: Iterable[str] | None = None, rules: Iterable[str | Path] = (),
-             versions: Iterable[str | Path] = ()) -> Engine:
+             versions: Iterable[str | Path] = (), *, sessions: SessionConfig | None = None) -> Engine:
         """Load installed packs (all when ``packs`` is None, else core plus those named) and
         extra rule directories or files; raise :class:`MentorRulesError` with every problem.
         ``versions`` are rule directories that replace the installed pack they are a version of
-        (for ``mentorrules diff``).
+        (for ``mentorrules diff``). ``sessions`` chooses the session backend and bound
+        (:class:`~mentorrules.sessions.config.SessionConfig`; default: python, 512).
 
         >>> Engine.load(packs=["atlantis"])
         Traceback (most recent call last):
@@ -105,7 +112,10 @@ class Engine:
         book = load(found)
         if book.problems:
             raise MentorRulesError(book.problems)
-        return cls(book)
+        if sessions is not None and not isinstance(sessions, SessionConfig):
+            raise UsageError([Problem("MR420", f"sessions is a {type(sessions).__name__}, not a SessionConfig",
+                                      Location(field="sessions"), expected="SessionConfig(backend=...)")])
+        return cls(book, sessions=sessions)
 
     @property
     def packs(self) -> tuple[Pack, ...]:
@@ -140,18 +150,24 @@ class Engine:
     def session(self, as_of: dt.date | None = None) -> Session:
         """A streaming session: post facts one at a time, get findings as they become derivable.
 
-        Sessions of one engine share one correlator (durable-rules in a supervised worker where
-        it is installed, else the engine's own); ``Engine.backend`` says which.
+        Sessions of one engine share one correlator (the engine's own by default, durable-rules
+        in a supervised worker when ``Engine.load(sessions=SessionConfig(backend=...))`` asks);
+        ``Engine.backend`` says which. A process forked after sessions started opens its own
+        (its correlator is made afresh); a session opened before the fork refuses to change in
+        the child (MR422).
 
             with engine.session() as session:
                 changed = session.post("payouts", row)
                 everything = session.findings()
         """
+        from mentorrules.checking.prepared import check_date
         from mentorrules.sessions.streaming import SessionPool
 
-        with self._sessions_lock:
-            if self._sessions is None:
-                self._sessions = SessionPool(self._policy, self._backend)
+        as_of = check_date(as_of)
+        if self._sessions is None:
+            with self._sessions_lock:
+                if self._sessions is None:
+                    self._sessions = SessionPool(self._policy, self._backend, self._session_config.max_sessions)
         return self._sessions.open(as_of)
 
     @property

@@ -62,6 +62,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias
 
 from mentorrules.errors import CorrelationError
+from mentorrules.sessions.config import BACKENDS, MAX_SESSIONS
 
 __all__ = [
     "BACKENDS",
@@ -78,9 +79,6 @@ __all__ = [
     "Rules",
 ]
 
-BACKENDS = ("auto", "python", "durable-rules")
-MAX_SESSIONS = 512
-"""Default bound of the sessions open at once on one correlator, on both backends."""
 
 log = logging.getLogger(__name__)
 
