@@ -64,5 +64,5 @@ def make_correlator(patterns: Sequence[Pattern], joins: Sequence[Join],
     except CorrelationError as error:
         if backend == "durable-rules":
             raise
-        log.warning("sessions use the python correlator: %s", error)
+        log.warning("sessions use the python correlator: %s (%s)", error.problems[0].message, error.code)
         return PythonCorrelator(patterns, joins, max_sessions=max_sessions)
