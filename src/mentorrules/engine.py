@@ -30,6 +30,7 @@ from mentorrules.checking.batch import explain as explain_batch
 from mentorrules.checking.codegen import MASKED
 from mentorrules.checking.evaluation import Evaluator, Explanation, Index, Step, periods_of
 from mentorrules.checking.policy import Policy
+from mentorrules.checking.prepared import Context, check_date, check_names, check_record, check_rows
 from mentorrules.checking.validation import Progress, Run
 from mentorrules.errors import Location, MentorRulesError, Problem, UsageError
 from mentorrules.inputs.reading import DataSet, Row, read, rows_from
@@ -40,7 +41,6 @@ from mentorrules.packs.discovery import Pack, discover
 from mentorrules.sessions.config import SessionConfig
 
 if TYPE_CHECKING:
-    from mentorrules.checking.prepared import Context
     from mentorrules.sessions.streaming import Session, SessionPool
 
 
@@ -106,6 +106,12 @@ class Engine:
         ...
         mentorrules.errors.MentorRulesError: <input>: MR401 unknown pack 'atlantis'; ...
         """
+        if packs is not None:
+            packs = check_names(packs, "packs", "pack names", "['alaska']")
+        rules = check_names([rules] if isinstance(rules, (str, Path)) else rules, "rules", "paths", "['my-rules/']",
+                            (str, Path))
+        versions = check_names([versions] if isinstance(versions, (str, Path)) else versions, "versions", "paths",
+                               "['my-rules/']", (str, Path))
         found, problems = discover(packs, [Path(path) for path in rules], [Path(path) for path in versions])
         if problems:
             raise MentorRulesError(problems)
@@ -160,7 +166,6 @@ class Engine:
                 changed = session.post("payouts", row)
                 everything = session.findings()
         """
-        from mentorrules.checking.prepared import check_date
         from mentorrules.sessions.streaming import SessionPool
 
         as_of = check_date(as_of)
@@ -203,8 +208,6 @@ class Engine:
         ...                   "amount": "500.00"}).findings[0].rule
         'STIPEND-001'
         """
-        from mentorrules.checking.prepared import Context
-
         return Context(self._policy, tables, as_of=as_of, not_given=not_given)
 
     def evaluate(self, record: Mapping[str, Any], table: str = "payouts",
@@ -229,8 +232,6 @@ class Engine:
         >>> decision.status.value, sorted(finding.rule for finding in decision.findings)
         ('fail', ['STIPEND-002', 'STIPEND-003', 'STIPEND-005'])
         """
-        from mentorrules.checking.prepared import check_record
-
         self._table(table)
         check_record(record, table)
         if related is not None and not isinstance(related, Mapping):
@@ -242,8 +243,6 @@ class Engine:
 
     @staticmethod
     def _check_rows(name: str, rows: object) -> None:
-        from mentorrules.checking.prepared import check_rows
-
         check_rows(name, rows)
 
     def validate(self, data: DataSource, as_of: dt.date | None = None, *,
@@ -267,11 +266,12 @@ class Engine:
         >>> report.summary["rows"], report.summary["fail"], report.records_of("payouts")[0].findings[0].rule
         (2, 1, 'STIPEND-001')
         """
-        from mentorrules.checking.prepared import check_date
-
         as_of = check_date(as_of)
+        masked = tuple(dict.fromkeys(check_names(mask or (), "mask", "column names", "['name', 'email']")))
+        if progress is not None and not callable(progress):
+            raise UsageError([Problem("MR420", f"progress is a {type(progress).__name__}, not a function",
+                                      Location(field="progress"), expected="a function of (pass, rows)")])
         dataset = self.read(data, every_column=False)
-        masked = tuple(dict.fromkeys(mask or ()))
         not_checked = self.not_checked(dataset.tables)
         run = Run(self._evaluator, self._batch, dataset.tables, as_of or dt.date.today(), progress, frozenset(masked),
                   skipped=frozenset(not_checked))
@@ -337,11 +337,9 @@ class Engine:
         path; the two give the same findings (the test suite checks it on every rule case and on
         the example data).
         """
-        from mentorrules.checking.prepared import check_date
-
         as_of = check_date(as_of)
+        masked = frozenset(check_names(mask or (), "mask", "column names", "['name', 'email']"))
         dataset = self.read(data)
-        masked = frozenset(mask or ())
         not_checked = self.not_checked(dataset.tables)
         run = Run(self._evaluator, self._batch, dataset.tables, as_of or dt.date.today(), masked=masked,
                   skipped=frozenset(not_checked))
@@ -409,7 +407,9 @@ class Engine:
                 dataset.tables[name] = rows_from(self._table(name), rows, name)
                 dataset.sources[name] = name
             return dataset
-        paths = [Path(data)] if isinstance(data, (str, Path)) else [Path(item) for item in data]
+        paths = [Path(data)] if isinstance(data, (str, Path)) else \
+            [Path(item) for item in check_names(data, "data", "paths, nor a mapping of tables",
+                                                "'examples/' or {'payouts': [...]}", (str, Path))]
         dataset = read(paths, self._book.tables, self.streamable, None if every_column else self.columns_read,
                        self._linking)
         if dataset.problems:

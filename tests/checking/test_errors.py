@@ -37,6 +37,17 @@ PAYOUT = {"payout_id": "P-1", "payee_id": "T-1", "role": "mentor", "program": "N
     (lambda: ENGINE.prepare().remove("people", 7), "MR420"),  # type: ignore[arg-type]
     (lambda: ENGINE.prepare().evaluate(PAYOUT, as_of="2025-09-15"), "MR420"),  # type: ignore[arg-type]
     (lambda: ENGINE.validate({"payouts": [PAYOUT]}, as_of="2025-09-15"), "MR420"),  # type: ignore[arg-type]
+    (lambda: ENGINE.validate({"payouts": [PAYOUT]}, mask="name"), "MR420"),  # letter by letter, it masked nothing
+    (lambda: ENGINE.validate({"payouts": [PAYOUT]}, mask=5), "MR420"),  # type: ignore[arg-type]
+    (lambda: ENGINE.validate({"payouts": [PAYOUT]}, progress=5), "MR420"),  # type: ignore[arg-type]
+    (lambda: ENGINE.validate(5), "MR420"),  # type: ignore[arg-type]
+    (lambda: ENGINE.validate(None), "MR420"),  # type: ignore[arg-type]
+    (lambda: ENGINE.explain_rows({"payouts": [PAYOUT]}, mask="name").__next__(), "MR420"),
+    (lambda: ENGINE.session(as_of="2025-09-15"), "MR420"),  # type: ignore[arg-type]
+    (lambda: Engine.load(packs="alaska"), "MR420"),
+    (lambda: Engine.load(packs=5), "MR420"),  # type: ignore[arg-type]
+    (lambda: Engine.load(rules=5), "MR420"),  # type: ignore[arg-type]
+    (lambda: Engine.load(packs=[], sessions={"backend": "python"}), "MR420"),  # type: ignore[arg-type]
 ])
 def test_bad_use_is_a_coded_error(call: Any, code: str) -> None:
     with pytest.raises(MentorRulesError) as raised:

@@ -116,7 +116,7 @@ class Context:
         self._policy = policy
         self._contracts = policy.tables
         self._as_of = check_date(as_of)
-        missing = frozenset(self._known(name) for name in _names(not_given, "not_given"))
+        missing = frozenset(self._known(name) for name in check_names(not_given, "not_given"))
         for name in tables:
             self._known(name)
             if name in missing:
@@ -506,8 +506,23 @@ def _renumbered(problems: tuple[Problem, ...], number: int) -> tuple[Problem, ..
     return tuple(replace(problem, location=replace(problem.location, row=number)) for problem in problems)
 
 
-def _names(value: object, argument: str) -> list[str]:
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        raise UsageError([Problem("MR420", f"{argument} is a {type(value).__name__}, not a list of table names",
-                                  Location(field=argument), expected="e.g. ['attendance']")])
-    return list(value)
+def check_names(value: object, argument: str, what: str = "table names", example: str = "['attendance']",
+                kinds: tuple[type, ...] = (str,)) -> list[Any]:
+    """A list of names (tables, columns, packs): not one text (which would be read letter by
+    letter), not a number.
+
+    >>> try:
+    ...     check_names("name", "mask", "column names", "['name']")
+    ... except UsageError as error:
+    ...     print(error.code, error.problems[0].message)
+    MR420 mask is a str, not a list of column names
+    """
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable) or isinstance(value, Mapping):
+        raise UsageError([Problem("MR420", f"{argument} is a {type(value).__name__}, not a list of {what}",
+                                  Location(field=argument), expected=f"e.g. {example}")])
+    names = list(value)
+    for name in names:
+        if not isinstance(name, kinds):
+            raise UsageError([Problem("MR420", f"{argument} holds a {type(name).__name__} ({name!r:.40}), "
+                                      f"not one of the {what}", Location(field=argument), expected=f"e.g. {example}")])
+    return names
