@@ -19,13 +19,15 @@ if TYPE_CHECKING:
     from mentorrules.errors import CorrelationError, Location, MentorRulesError, Problem, UsageError
     from mentorrules.hookspecs import PackSpec, hookimpl
     from mentorrules.model import Decision, Finding, Report, Severity, Source, Status
+    from mentorrules.sessions.config import SessionConfig
 
 __all__ = ["Context", "CorrelationError", "Decision", "Engine", "Finding", "Location", "MentorRulesError",
-           "PackSpec", "Problem", "Report", "Severity", "Source", "Status", "UsageError", "__version__", "hookimpl"]
+           "PackSpec", "Problem", "Report", "SessionConfig", "Severity", "Source", "Status", "UsageError",
+           "__version__", "hookimpl"]
 
 _HOMES = {"Engine": "engine", "Report": "model", "Location": "errors", "MentorRulesError": "errors",
           "Problem": "errors", "UsageError": "errors", "CorrelationError": "errors",
-          "Context": "checking.prepared", "Decision": "model", "Finding": "model",
+          "Context": "checking.prepared", "SessionConfig": "sessions.config", "Decision": "model", "Finding": "model",
           "Status": "model", "PackSpec": "hookspecs", "hookimpl": "hookspecs",
           "Severity": "model", "Source": "model"}
 

@@ -74,7 +74,7 @@ def test_errors_pickle_intact(error: MentorRulesError) -> None:
 
 
 def test_every_error_is_exported_and_one_hierarchy() -> None:
-    for name in ("MentorRulesError", "UsageError", "CorrelationError", "Context"):
+    for name in ("MentorRulesError", "UsageError", "CorrelationError", "Context", "SessionConfig"):
         assert name in mentorrules.__all__ and getattr(mentorrules, name)
     assert issubclass(UsageError, MentorRulesError) and issubclass(CorrelationError, MentorRulesError)
     from mentorrules.sessions.correlation import CorrelationError as from_sessions

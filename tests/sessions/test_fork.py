@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from mentorrules import CorrelationError, Engine, UsageError
-from mentorrules.sessions.config import SessionConfig
+from mentorrules import CorrelationError, Engine, SessionConfig, UsageError
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="fork is POSIX")
 

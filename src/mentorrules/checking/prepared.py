@@ -166,7 +166,8 @@ class Context:
         """The decision ``Engine.validate`` would give ``record`` were it the next row of
         ``table`` in the context; the context is not changed.
 
-        ``as_of`` (default: the context's, else today) dates rows without a date of their own.
+        ``as_of`` (default: the context's, else today) dates rows without a date of their own;
+        the batch rules' groups are kept for one date, so alternating dates rebuilds them.
         """
         self._known(table)
         record = check_record(record, table)
