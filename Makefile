@@ -36,6 +36,7 @@ browser:
 
 bench: $(STAMP)  ## records per second and peak memory (prints figures; never fails on speed)
 	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/prepared.py
 
 # The suite fuzzes 10,000 examples; `make fuzz` 200,000 (about 20 minutes), then, when atheris
 # installs, ATHERIS_RUNS coverage-guided inputs seeded with the packs' files (tests/properties/atheris_fuzz.py).

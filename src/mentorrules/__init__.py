@@ -14,16 +14,20 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from mentorrules.checking.prepared import Context
     from mentorrules.engine import Engine
-    from mentorrules.errors import Location, MentorRulesError, Problem
+    from mentorrules.errors import CorrelationError, Location, MentorRulesError, Problem, UsageError
     from mentorrules.hookspecs import PackSpec, hookimpl
     from mentorrules.model import Decision, Finding, Report, Severity, Source, Status
+    from mentorrules.sessions.config import SessionConfig
 
-__all__ = ["Decision", "Engine", "Finding", "Location", "MentorRulesError", "PackSpec", "Problem",
-           "Report", "Severity", "Source", "Status", "__version__", "hookimpl"]
+__all__ = ["Context", "CorrelationError", "Decision", "Engine", "Finding", "Location", "MentorRulesError",
+           "PackSpec", "Problem", "Report", "SessionConfig", "Severity", "Source", "Status", "UsageError",
+           "__version__", "hookimpl"]
 
 _HOMES = {"Engine": "engine", "Report": "model", "Location": "errors", "MentorRulesError": "errors",
-          "Problem": "errors", "Decision": "model", "Finding": "model",
+          "Problem": "errors", "UsageError": "errors", "CorrelationError": "errors",
+          "Context": "checking.prepared", "SessionConfig": "sessions.config", "Decision": "model", "Finding": "model",
           "Status": "model", "PackSpec": "hookspecs", "hookimpl": "hookspecs",
           "Severity": "model", "Source": "model"}
 

@@ -434,8 +434,8 @@ def _packs(args: argparse.Namespace) -> int:
     print(f"digest {engine.digest}")
     from mentorrules.sessions.streaming import backend_status
 
-    backend, why = backend_status()  # Engine.load() sessions use "auto"
-    print(f"session backend: {backend} ({why})")
+    backend, why = backend_status()  # what SessionConfig(backend="auto") takes; the default is python
+    print(f"session backend: {backend} ({why}) with backend 'auto'; python by default")
     return EXIT_CLEAN
 
 

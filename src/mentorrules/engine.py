@@ -30,13 +30,15 @@ from mentorrules.checking.batch import explain as explain_batch
 from mentorrules.checking.codegen import MASKED
 from mentorrules.checking.evaluation import Evaluator, Explanation, Index, Step, periods_of
 from mentorrules.checking.policy import Policy
+from mentorrules.checking.prepared import Context, check_date, check_names, check_record, check_rows
 from mentorrules.checking.validation import Progress, Run
-from mentorrules.errors import Location, MentorRulesError, Problem
+from mentorrules.errors import Location, MentorRulesError, Problem, UsageError
 from mentorrules.inputs.reading import DataSet, Row, read, rows_from
 from mentorrules.loading.rulebook import Rule, RuleBook, load
 from mentorrules.loading.tables import Table
 from mentorrules.model import Decision, Report
 from mentorrules.packs.discovery import Pack, discover
+from mentorrules.sessions.config import SessionConfig
 
 if TYPE_CHECKING:
     from mentorrules.sessions.streaming import Session, SessionPool
@@ -73,7 +75,12 @@ class Decisions(Sequence[Decision]):
 class Engine:
     """Loaded, checked and compiled rule packs. Build one with :meth:`load`."""
 
-    def __init__(self, book: RuleBook, backend: str = "auto") -> None:
+    def __init__(self, book: RuleBook, backend: str | None = None, sessions: SessionConfig | None = None) -> None:
+        sessions = sessions or SessionConfig()
+        if backend is not None:
+            sessions = SessionConfig(backend, sessions.max_sessions)
+        self._session_config = sessions
+        backend = sessions.backend
         self._book = book
         self._policy = Policy(book)
         self._evaluator = self._policy.evaluator
@@ -87,24 +94,34 @@ class Engine:
 
     @classmethod
     def load(cls, packs: Iterable[str] | None = None, rules: Iterable[str | Path] = (),
-             versions: Iterable[str | Path] = ()) -> Engine:
+             versions: Iterable[str | Path] = (), *, sessions: SessionConfig | None = None) -> Engine:
         """Load installed packs (all when ``packs`` is None, else core plus those named) and
         extra rule directories or files; raise :class:`MentorRulesError` with every problem.
         ``versions`` are rule directories that replace the installed pack they are a version of
-        (for ``mentorrules diff``).
+        (for ``mentorrules diff``). ``sessions`` chooses the session backend and bound
+        (:class:`~mentorrules.sessions.config.SessionConfig`; default: python, 512).
 
         >>> Engine.load(packs=["atlantis"])
         Traceback (most recent call last):
         ...
         mentorrules.errors.MentorRulesError: <input>: MR401 unknown pack 'atlantis'; ...
         """
+        if packs is not None:
+            packs = check_names(packs, "packs", "pack names", "['alaska']")
+        rules = check_names([rules] if isinstance(rules, (str, Path)) else rules, "rules", "paths", "['my-rules/']",
+                            (str, Path))
+        versions = check_names([versions] if isinstance(versions, (str, Path)) else versions, "versions", "paths",
+                               "['my-rules/']", (str, Path))
         found, problems = discover(packs, [Path(path) for path in rules], [Path(path) for path in versions])
         if problems:
             raise MentorRulesError(problems)
         book = load(found)
         if book.problems:
             raise MentorRulesError(book.problems)
-        return cls(book)
+        if sessions is not None and not isinstance(sessions, SessionConfig):
+            raise UsageError([Problem("MR420", f"sessions is a {type(sessions).__name__}, not a SessionConfig",
+                                      Location(field="sessions"), expected="SessionConfig(backend=...)")])
+        return cls(book, sessions=sessions)
 
     @property
     def packs(self) -> tuple[Pack, ...]:
@@ -139,8 +156,11 @@ class Engine:
     def session(self, as_of: dt.date | None = None) -> Session:
         """A streaming session: post facts one at a time, get findings as they become derivable.
 
-        Sessions of one engine share one correlator (durable-rules in a supervised worker where
-        it is installed, else the engine's own); ``Engine.backend`` says which.
+        Sessions of one engine share one correlator (the engine's own by default, durable-rules
+        in a supervised worker when ``Engine.load(sessions=SessionConfig(backend=...))`` asks);
+        ``Engine.backend`` says which. A process forked after sessions started opens its own
+        (its correlator is made afresh); a session opened before the fork refuses to change in
+        the child (MR422).
 
             with engine.session() as session:
                 changed = session.post("payouts", row)
@@ -148,9 +168,11 @@ class Engine:
         """
         from mentorrules.sessions.streaming import SessionPool
 
-        with self._sessions_lock:
-            if self._sessions is None:
-                self._sessions = SessionPool(self._policy, self._backend)
+        as_of = check_date(as_of)
+        if self._sessions is None:
+            with self._sessions_lock:
+                if self._sessions is None:
+                    self._sessions = SessionPool(self._policy, self._backend, self._session_config.max_sessions)
         return self._sessions.open(as_of)
 
     @property
@@ -169,14 +191,38 @@ class Engine:
     def tables(self) -> Mapping[str, Table]:
         return self._book.tables
 
+    def prepare(self, *, as_of: dt.date | None = None, not_given: Iterable[str] = (),
+                **tables: Iterable[Mapping[str, Any]]) -> Context:
+        """A :class:`~mentorrules.checking.prepared.Context`: these tables' rows typed and
+        indexed once, then records decided one at a time (``context.evaluate(payout)``), in
+        microseconds that do not grow with the reference data; rows are added, replaced and
+        removed with ``context.upsert(table, row)`` and ``context.remove(table, key)``.
+
+        A table not passed is empty, unless it is named in ``not_given``: then the rules that
+        read it are not checked, as in :meth:`validate`.
+
+        >>> engine = Engine.load(packs=[])
+        >>> context = engine.prepare(people=[{"person_id": "T-1", "career_year": 1}])
+        >>> context.evaluate({"payout_id": "P-1", "payee_id": "T-1", "role": "coach", "program": "NM_PILOT",
+        ...                   "state": "NM", "school_year": "2025-26", "pay_date": "2025-09-15",
+        ...                   "amount": "500.00"}).findings[0].rule
+        'STIPEND-001'
+        """
+        return Context(self._policy, tables, as_of=as_of, not_given=not_given)
+
     def evaluate(self, record: Mapping[str, Any], table: str = "payouts",
                  related: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
-                 as_of: dt.date | None = None) -> Decision:
+                 as_of: dt.date | None = None, *, not_given: Iterable[str] = ()) -> Decision:
         """Check one record; ``related`` gives rows of other tables it may refer to (and, for
-        batch rules such as yearly caps, other rows of its own table).
+        batch rules such as yearly caps, other rows of its own table, after which the record
+        comes). A table not in ``related`` is empty, unless it is named in ``not_given``: then
+        the rules that read it are not checked, as in :meth:`validate` (which this agrees with).
+        A related row that cannot be read is reported as such.
 
         Values may be text (as in CSV) or native (``Decimal``, ``date``); they are typed by
         the table contract first, and a value that cannot be typed gives status ``error``.
+        This is :meth:`prepare` and one evaluation; to check many records against the same
+        reference data, prepare once.
 
         >>> engine = Engine.load(packs=[])
         >>> decision = engine.evaluate(
@@ -187,20 +233,17 @@ class Engine:
         ('fail', ['STIPEND-002', 'STIPEND-003', 'STIPEND-005'])
         """
         self._table(table)
-        for name, rows in (related or {}).items():
-            self._check_rows(name, rows)
-        # The record and its related rows are the whole world: a table not given is empty here.
-        data: dict[str, list[Mapping[str, Any]]] = {name: [] for name in self._book.tables}
-        data.update({name: list(rows) for name, rows in (related or {}).items()})
-        data[table] = [record, *data[table]]
-        return self.validate(data, as_of=as_of).records_of(table)[0]
+        check_record(record, table)
+        if related is not None and not isinstance(related, Mapping):
+            raise UsageError([Problem("MR420", f"related is a {type(related).__name__}, not a mapping of tables",
+                                      Location(field="related"), expected="{'people': [{...}], ...}")])
+        context = self.prepare(as_of=as_of, not_given=not_given, **{
+            self._table(name).name: rows for name, rows in (related or {}).items()})
+        return context.evaluate(record, table, as_of)
 
     @staticmethod
     def _check_rows(name: str, rows: object) -> None:
-        if isinstance(rows, (Mapping, str, bytes)):
-            raise MentorRulesError([Problem(
-                "MR300", f"the rows of {name!r} are a {type(rows).__name__}, not a list of rows", Location(name),
-                hint=f"give a list of mappings, e.g. {{{name!r}: [{{...}}, {{...}}]}}")])
+        check_rows(name, rows)
 
     def validate(self, data: DataSource, as_of: dt.date | None = None, *,
                  mask: Iterable[str] | None = None, progress: Progress | None = None) -> Report:
@@ -223,8 +266,12 @@ class Engine:
         >>> report.summary["rows"], report.summary["fail"], report.records_of("payouts")[0].findings[0].rule
         (2, 1, 'STIPEND-001')
         """
+        as_of = check_date(as_of)
+        masked = tuple(dict.fromkeys(check_names(mask or (), "mask", "column names", "['name', 'email']")))
+        if progress is not None and not callable(progress):
+            raise UsageError([Problem("MR420", f"progress is a {type(progress).__name__}, not a function",
+                                      Location(field="progress"), expected="a function of (pass, rows)")])
         dataset = self.read(data, every_column=False)
-        masked = tuple(dict.fromkeys(mask or ()))
         not_checked = self.not_checked(dataset.tables)
         run = Run(self._evaluator, self._batch, dataset.tables, as_of or dt.date.today(), progress, frozenset(masked),
                   skipped=frozenset(not_checked))
@@ -290,8 +337,9 @@ class Engine:
         path; the two give the same findings (the test suite checks it on every rule case and on
         the example data).
         """
+        as_of = check_date(as_of)
+        masked = frozenset(check_names(mask or (), "mask", "column names", "['name', 'email']"))
         dataset = self.read(data)
-        masked = frozenset(mask or ())
         not_checked = self.not_checked(dataset.tables)
         run = Run(self._evaluator, self._batch, dataset.tables, as_of or dt.date.today(), masked=masked,
                   skipped=frozenset(not_checked))
@@ -359,7 +407,9 @@ class Engine:
                 dataset.tables[name] = rows_from(self._table(name), rows, name)
                 dataset.sources[name] = name
             return dataset
-        paths = [Path(data)] if isinstance(data, (str, Path)) else [Path(item) for item in data]
+        paths = [Path(data)] if isinstance(data, (str, Path)) else \
+            [Path(item) for item in check_names(data, "data", "paths, nor a mapping of tables",
+                                                "'examples/' or {'payouts': [...]}", (str, Path))]
         dataset = read(paths, self._book.tables, self.streamable, None if every_column else self.columns_read,
                        self._linking)
         if dataset.problems:
@@ -370,9 +420,9 @@ class Engine:
         """Rows of unique-keyed tables by key, for related-fact lookups (see :func:`validation.index_tables`)."""
         return validation.index_tables(self._book.tables, tables)
 
-    def _table(self, name: str) -> Table:
+    def _table(self, name: object) -> Table:
         try:
-            return self._book.tables[name]
-        except KeyError:
+            return self._book.tables[name]  # type: ignore[index]
+        except (KeyError, TypeError):
             raise MentorRulesError([Problem("MR300", f"unknown table {name!r}", Location(),
                                             expected=", ".join(self._book.tables))]) from None

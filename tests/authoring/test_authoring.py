@@ -428,6 +428,7 @@ def test_the_readme_python_tour_runs_as_written(monkeypatch: pytest.MonkeyPatch)
     decision = scope["decision"]
     assert [(f.rule, f.message) for f in decision.findings] == [  # type: ignore[attr-defined]
         ("STIPEND-005", "amount 1200.00 differs from the written schedule for NM_PILOT mentor in 2025-26: 1000.00")]
+    assert scope["prepared"] == decision  # prepared and one-shot agree
     changed = scope["changed"]
     assert changed[0].status.value == "pass" and changed[0].findings == ()  # type: ignore[index]
     assert scope["everything"] is not None

@@ -569,10 +569,11 @@ import sys, datetime
 from mentorrules import Engine
 from mentorrules.cli import main
 from mentorrules.sessions.backends import durable_available
+from mentorrules.sessions.config import SessionConfig
 from mentorrules.sessions.correlation import CorrelationError
 durable_available()
 main(["packs"])
-engine = Engine.load()
+engine = Engine.load(sessions=SessionConfig(backend="auto"))
 with engine.session(as_of=datetime.date(2026, 1, 1)) as session:
     session.post("people", {"person_id": "T-1"})
     print("backend", session.correlator.backend)
@@ -590,7 +591,7 @@ def test_auto_falls_back_to_python_when_the_worker_cannot_start(base: Engine, ru
                                                                 caplog: pytest.LogCaptureFixture) -> None:
     """As in an embedded server, where sys.executable is not a Python."""
     monkeypatch.setattr(sys, "executable", "/bin/false")
-    engine = Engine(base.book)
+    engine = Engine(base.book, backend="auto")
     try:
         assert engine.backend == "python"
         with caplog.at_level(logging.WARNING, logger="mentorrules.sessions.correlation"):

@@ -279,6 +279,10 @@ class BatchRule:
                 index.setdefault(key, []).append(values)
         return index
 
+    def lookup_keys(self, number: int, values: Values) -> list[tuple[Any, ...]]:
+        """A linked row's keys for a lookup's index (several for ``x in [a, b]``; none when empty)."""
+        return self._lookups[number].keys_of(values)
+
     def lookup_value(self, number: int, member: Member, candidates: Sequence[Values]) -> Any:
         """The lookup's aggregate over the candidates its ``where`` keeps; raises
         :class:`LinkedRowUnchecked` (a "cannot check") when a candidate cannot be tested."""
@@ -353,6 +357,14 @@ class BatchRule:
                            self.parameter_lines(member))
         except CANNOT_CHECK as error:
             return self.cannot(member.values, member.related, error, masked)
+
+    def fails(self, member: Member, names: Mapping[str, Any]) -> bool:
+        """Whether ``require`` fails for the member (a member it cannot check does not fail);
+        :meth:`verdict` without building the finding."""
+        try:
+            return not self._require(member.values, *member.related, member.day, member.school_day, names)
+        except CANNOT_CHECK:
+            return False
 
     def check_rows(self, members: Sequence[Member], names_of: Callable[[Member], Mapping[str, Any]],
                    masked: frozenset[str] | None = None) -> dict[int, Finding]:

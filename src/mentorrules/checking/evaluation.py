@@ -90,6 +90,7 @@ class RuleCode:
     recorded: Callable[..., tuple[bool, bool]]
     nodes: Mapping[str, ast.expr]
     shown: frozenset[str] = frozenset()  # the nodes of `require`, which explain shows
+    facts: frozenset[str] = frozenset()  # the related facts the rule reads (payee, district, ...)
 
 
 @dataclass(frozen=True)
@@ -251,7 +252,9 @@ def _rule_code(rule: Rule, renderer: Renderer, table: Table) -> RuleCode:
     recorded = build(source, recording.namespace, f"<mentorrules {rule.id} explain>")["_recorded"]
     nodes = {name: value for name, value in recording.namespace.values.items() if isinstance(value, ast.expr)}
     # explain shows the values of the condition that failed: the nodes of `require`.
-    return RuleCode(rule, renderer.parameters, message, recorded, nodes, frozenset(nodes) - before)
+    facts = frozenset(node.id for expression in rule.expressions for node in ast.walk(expression.tree)
+                      if isinstance(node, ast.Name) and node.id in table.relations)
+    return RuleCode(rule, renderer.parameters, message, recorded, nodes, frozenset(nodes) - before, facts)
 
 
 def show(value: Any) -> str:
@@ -342,6 +345,12 @@ class Evaluator:
             return self._cannot(rule, _missing_values(code, recorder))
         if index < 0:  # failed fast but not when recorded: cannot happen for pure functions
             return self._cannot(rule, "the rule could not be evaluated")
+        for fact in code.facts:
+            # A related row that is there but could not be read is not a missing one: the rule
+            # cannot be checked (it would otherwise say "payee T-1 is not in people").
+            position = list(compiled.table.relations).index(fact)
+            if related[position] is None and self._unreadable(compiled, fact, record, indexes) is not None:
+                return self._cannot(rule, self._missing_fact(compiled, fact, record, indexes, masked))
         return Finding(rule.id, rule.severity, code.message(*arguments, masked), rule.source,
                        _parameter_lines(code, recorder))
 
@@ -364,6 +373,14 @@ class Evaluator:
         if unreadable is not None:
             return f"{fact} {shown!r} is in {relation.table} row {unreadable}, which could not be read"
         return f"{fact} {shown!r} is not in {relation.table}"
+
+    @staticmethod
+    def _unreadable(compiled: CompiledTable, fact: str, record: Values, indexes: Mapping[str, Index]) -> int | None:
+        """The row number of the unreadable row a relation's key points to, if it does."""
+        relation = compiled.table.relations[fact]
+        key = compiled.relation_keys(record)[list(compiled.table.relations).index(fact)]
+        number: int | None = getattr(indexes.get(relation.table), "unreadable", {}).get(key)
+        return number
 
     def explain(self, table: str, record: Values, day: dt.date,
                 indexes: Mapping[str, Index]) -> list[Explanation]:

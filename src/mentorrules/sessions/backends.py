@@ -47,7 +47,7 @@ def make_correlator(patterns: Sequence[Pattern], joins: Sequence[Join],
     >>> make_correlator([], [], backend="drools")
     Traceback (most recent call last):
     ...
-    mentorrules.sessions.correlation.CorrelationError: unknown backend 'drools' (choose auto, python, durable-rules)
+    mentorrules.errors.CorrelationError: <input>: MR421 unknown backend 'drools' (choose auto, python, durable-rules)
     """
     if backend not in BACKENDS:
         raise CorrelationError(f"unknown backend {backend!r} (choose {', '.join(BACKENDS)})")
@@ -64,5 +64,5 @@ def make_correlator(patterns: Sequence[Pattern], joins: Sequence[Join],
     except CorrelationError as error:
         if backend == "durable-rules":
             raise
-        log.warning("sessions use the python correlator: %s", error)
+        log.warning("sessions use the python correlator: %s (%s)", error.problems[0].message, error.code)
         return PythonCorrelator(patterns, joins, max_sessions=max_sessions)

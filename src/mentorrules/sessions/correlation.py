@@ -61,6 +61,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias
 
+from mentorrules.errors import CorrelationError
+from mentorrules.sessions.config import BACKENDS, MAX_SESSIONS
+
 __all__ = [
     "BACKENDS",
     "MAX_SESSIONS",
@@ -76,21 +79,8 @@ __all__ = [
     "Rules",
 ]
 
-BACKENDS = ("auto", "python", "durable-rules")
-MAX_SESSIONS = 512
-"""Default bound of the sessions open at once on one correlator, on both backends."""
 
 log = logging.getLogger(__name__)
-
-
-class CorrelationError(Exception):
-    """A correlator cannot do what was asked: bad rules, unknown session, dead backend.
-
-    >>> raise CorrelationError("unknown session 7")
-    Traceback (most recent call last):
-    ...
-    mentorrules.sessions.correlation.CorrelationError: unknown session 7
-    """
 
 
 @dataclass(frozen=True)
@@ -211,7 +201,7 @@ class Rules:
     >>> Rules.build([Pattern("A", "t"), Pattern("A", "u")], [])
     Traceback (most recent call last):
     ...
-    mentorrules.sessions.correlation.CorrelationError: duplicate pattern or join name 'A'
+    mentorrules.errors.CorrelationError: <input>: MR421 duplicate pattern or join name 'A'
     """
 
     patterns: tuple[Pattern, ...]
@@ -260,7 +250,7 @@ def check_fact(fact: Fact) -> None:
     >>> check_fact(Fact("P-1", "payouts", {"amount": 1000}))  # type: ignore[dict-item]
     Traceback (most recent call last):
     ...
-    mentorrules.sessions.correlation.CorrelationError: fact 'P-1': key 'amount' must be text, not int
+    mentorrules.errors.CorrelationError: <input>: MR421 fact 'P-1': key 'amount' must be text, not int
     """
     if not isinstance(fact.id, str) or not isinstance(fact.table, str):
         raise CorrelationError(f"fact {fact.id!r}: id and table must be text")

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import subprocess
 import threading
 import weakref
@@ -146,7 +147,7 @@ class DurableCorrelator:
         # The finalizer must not hold self: it holds this list, updated on every start.
         self._processes: list[subprocess.Popen[bytes]] = []
         self._started = False
-        self._finalizer = weakref.finalize(self, _finalize, self._processes)
+        self._finalizer = weakref.finalize(self, _finalize, self._processes, os.getpid())
         try:
             self._start()
         except WorkerDied as error:
@@ -434,6 +435,8 @@ class DurableCorrelator:
         self.disagreements.append(text)
 
 
-def _finalize(holder: list[subprocess.Popen[bytes]]) -> None:
+def _finalize(holder: list[subprocess.Popen[bytes]], pid: int) -> None:
+    if os.getpid() != pid:  # a forked child exiting: the worker is its parent's, not its own
+        return
     for process in holder:
         stop_process(process, kill=True)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import threading
 import weakref
 from collections.abc import Iterator, Mapping
@@ -47,7 +48,7 @@ from mentorrules.errors import Location, MentorRulesError, Problem
 from mentorrules.inputs.reading import RowTyper
 from mentorrules.model import Decision, Finding, Severity, Status, status_of
 from mentorrules.sessions.backends import make_correlator
-from mentorrules.sessions.correlation import CorrelationError, Correlator, Fact, Joined, Matched
+from mentorrules.sessions.correlation import MAX_SESSIONS, CorrelationError, Correlator, Fact, Joined, Matched
 from mentorrules.sessions.durable_worker import probe
 from mentorrules.sessions.linking import Plan
 
@@ -148,8 +149,9 @@ class Session:
         self.correlator = correlator
         self.as_of = as_of or dt.date.today()
         self.handle = correlator.open()
+        self.pid = os.getpid()
         # Not a bound method of self: the finalizer must not keep the session alive.
-        self._finalizer = weakref.finalize(self, correlator.abandon, self.handle)
+        self._finalizer = weakref.finalize(self, _abandon, correlator, self.handle, self.pid)
         self.rows: dict[str, dict[str, tuple[int, Mapping[str, Any], tuple[Problem, ...]]]] = {}
         self.counters: dict[str, int] = {}
         self.asserted: dict[Ref, Fact] = {}
@@ -171,6 +173,7 @@ class Session:
     def post(self, table: str, row: Mapping[str, Any], *, replace: bool = False) -> list[Decision]:
         """Add a fact (or, with ``replace``, correct the fact with its key); the decisions that
         changed, the posted one first."""
+        self._here()
         contract = self.policy.tables.get(table)
         if contract is None:
             raise MentorRulesError([Problem("MR300", f"unknown table {table!r}", Location(),
@@ -197,6 +200,7 @@ class Session:
     def retract(self, table: str, key: str) -> list[Decision]:
         """Remove every fact with this key; the decisions that changed (the retracted ones are
         no longer reported)."""
+        self._here()
         facts = self._copies(table, key)
         if not facts:
             return []
@@ -224,7 +228,15 @@ class Session:
         if not self.closed:
             self.closed = True
             self._finalizer.detach()
-            self.correlator.close(self.handle)
+            if os.getpid() == self.pid:  # in a forked child the correlator is the parent's
+                self.correlator.close(self.handle)
+
+    def _here(self) -> None:
+        """Refuse to change a session in a process forked after it was opened: its correlator
+        (a worker's pipes, a lock another thread held) belongs to the parent."""
+        if os.getpid() != self.pid:
+            raise CorrelationError(f"this session was opened in process {self.pid}, before a fork; open a "
+                                   "new session in this process (engine.session())", code="MR422")
 
     def _copies(self, table: str, key: str) -> list[str]:
         """The facts of a row key: ``key``, then its repeats ``key\x1e1``, ``key\x1e2``, ... (a
@@ -562,6 +574,11 @@ class Session:
         return changed
 
 
+def _abandon(correlator: Correlator, handle: int, pid: int) -> None:
+    if os.getpid() == pid:
+        correlator.abandon(handle)
+
+
 def backend_status() -> tuple[str, str]:
     """The session backend ``"auto"`` gives here, and why (``mentorrules packs`` prints both).
 
@@ -583,21 +600,34 @@ def available_backend() -> str:
 class SessionPool:
     """An engine's correlator and plan, made on first use and shared by its sessions."""
 
-    def __init__(self, policy: Policy, backend: str = "auto") -> None:
+    def __init__(self, policy: Policy, backend: str = "python", max_sessions: int = MAX_SESSIONS) -> None:
         self.policy = policy
         self.backend = backend
+        self.max_sessions = max_sessions
         self._lock = threading.Lock()
+        self._pid = os.getpid()
         self._plan: Plan | None = None
         self._correlator: Correlator | None = None
 
+    def _forked(self) -> None:
+        """In a child forked after sessions started: a lock of its own (another thread of the
+        parent may have held this one) and a correlator of its own, made on first use."""
+        if self._pid != os.getpid():
+            self._lock = threading.Lock()
+            self._correlator = None
+            self._pid = os.getpid()
+
     def open(self, as_of: dt.date | None = None) -> Session:
+        self._forked()
         with self._lock:
             if self._plan is None or self._correlator is None:
                 self._plan = Plan(self.policy)
-                self._correlator = make_correlator(self._plan.patterns, self._plan.joins, backend=self.backend)
+                self._correlator = make_correlator(self._plan.patterns, self._plan.joins, backend=self.backend,
+                                                   max_sessions=self.max_sessions)
             return Session(self.policy, self._plan, self._correlator, as_of)
 
     def shutdown(self) -> None:
+        self._forked()
         with self._lock:
             if self._correlator is not None:
                 self._correlator.shutdown()
