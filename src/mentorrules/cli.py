@@ -155,6 +155,8 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--as-of", type=_date, metavar="DATE")
     explain.add_argument("--mask", nargs="?", const="", metavar="FIELD,...",
                          help="show [masked] for values of these personal columns (alone: the packs' defaults)")
+    explain.add_argument("--format", choices=("text", "json"), default="text",
+                         help="json: one decision document with its trace per line (schemas/decision.schema.json)")
     explain.set_defaults(run=_explain)
 
     packs = command("packs", help="list the packs (installed, and --rules paths) and the session backend")
@@ -392,6 +394,15 @@ def _explain(args: argparse.Namespace) -> int:
     engine = _engine(args)
     table, key = args.record
     explained = engine.explain(args.data, table, key, as_of=args.as_of, mask=_mask_of(args, engine))
+    if args.format == "json":
+        import json
+
+        from mentorrules.checking.tracing import trace_of
+
+        for decision, explanations in explained:  # JSON lines: a repeated key has several rows
+            document = decision.document(engine.digest, __version__, trace=trace_of(explanations))
+            print(json.dumps(document, ensure_ascii=False))
+        return EXIT_CLEAN if all(decision.status.value == "pass" for decision, _ in explained) else EXIT_FINDINGS
     width = max(len(rule.id) for rule in engine.rules)
     for number, (decision, explanations) in enumerate(explained):
         print(("\n" if number else "") + f"{table} {key} (row {decision.row}): {decision.status.value}")

@@ -185,6 +185,8 @@ class Engine:
         ...     related={"people": [{"person_id": "T-1", "career_year": 1}]})
         >>> decision.status.value, sorted(finding.rule for finding in decision.findings)
         ('fail', ['STIPEND-002', 'STIPEND-003', 'STIPEND-005'])
+        >>> [step["outcome"] for step in decision.trace() if step["rule"] == "STIPEND-002"]
+        ['fails']
         """
         self._table(table)
         for name, rows in (related or {}).items():
@@ -193,7 +195,19 @@ class Engine:
         data: dict[str, list[Mapping[str, Any]]] = {name: [] for name in self._book.tables}
         data.update({name: list(rows) for name, rows in (related or {}).items()})
         data[table] = [record, *data[table]]
-        return self.validate(data, as_of=as_of).records_of(table)[0]
+        decision = self.validate(data, as_of=as_of).records_of(table)[0]
+        return replace(decision, tracer=lambda: self.trace(data, table, as_of))
+
+    def trace(self, data: DataSource, table: str = "payouts", as_of: dt.date | None = None,
+              row: int = 1) -> list[dict[str, Any]]:
+        """How each rule went for one row (by default the first of ``table``), as JSON-able dicts:
+        what ``Decision.trace()`` of :meth:`evaluate` gives (see ``checking/tracing.py``)."""
+        from mentorrules.checking.tracing import trace_of
+
+        for decision, explanations in self.explain_rows(data, as_of, table=table):
+            if decision.row == row:
+                return trace_of(explanations)
+        raise MentorRulesError([Problem("MR312", f"no {table} row {row}", Location(table, row=row))])
 
     @staticmethod
     def _check_rows(name: str, rows: object) -> None:

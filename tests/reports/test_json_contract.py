@@ -70,7 +70,8 @@ def test_report_has_exactly_the_documented_keys(validate) -> None:
     assert code == 1
     report = json.loads(out)
     # Only payouts and people are given: the rules that read other tables are listed, not run.
-    assert list(report) == ["mentorrules", "packs", "digest", "summary", "not_checked", "records"]
+    assert list(report) == ["format", "mentorrules", "packs", "digest", "summary", "not_checked", "records"]
+    assert report["format"] == "1.0"
     assert {"rule": "PAIRING-001", "tables": ["pairings"]} in report["not_checked"]
     assert all(list(item) == ["rule", "tables"] and item["tables"] for item in report["not_checked"])
     assert report["mentorrules"] == __version__
@@ -80,7 +81,9 @@ def test_report_has_exactly_the_documented_keys(validate) -> None:
     assert list(report["summary"]) == ["rows", "pass", "fail", "error", "findings"]
     assert list(report["summary"]["findings"]) == ["error", "warning", "info"]
     for record in report["records"]:
-        assert list(record) == ["table", "row", "key", "status", "findings"]
+        # An unreadable row says, cell by cell, why (``problems``); other rows have no such key.
+        keys = ["table", "row", "key", "status", "findings"] + (["problems"] if record["status"] == "error" else [])
+        assert list(record) == keys
         assert record["status"] in ("pass", "fail", "error")
         for finding in record["findings"]:
             assert list(finding)[:4] == ["rule", "severity", "message", "source"]
@@ -103,6 +106,8 @@ def test_statuses_and_findings_say_what_happened(validate) -> None:
     assert "STIPEND-001" in [f["rule"] for f in records["P-2"]["findings"]]
     assert records["P-3"]["status"] == "error"
     assert [f["rule"] for f in records["P-3"]["findings"]] == ["MR310"]
+    assert records["P-3"]["problems"] == [{"column": "amount", "value": "1,200", "code": "MR310",
+                                           "problem": records["P-3"]["findings"][0]["message"]}]
     small = [f for f in records["P-4"]["findings"] if f["rule"] == "LOCAL-001"]
     assert small == [{"rule": "LOCAL-001", "severity": "info", "message": "amount 50.00 is small",
                       "source": {"title": "Local policy", "section": "1.2",
