@@ -504,12 +504,12 @@ def create_app(engine: Engine, settings: Settings | None = None, context: Prepar
         Route("/v1/packs", answer(service.packs, logged=False), methods=["GET"]),
         Route("/v1/validate", answer(service.validate), methods=["POST"]),
         Route("/v1/evaluate", answer(service.evaluate), methods=["POST"]),
-        Route("/v1/reference/{table}/{key}", answer(service.put_reference), methods=["PUT"]),
-        Route("/v1/reference/{table}/{key}", answer(service.delete_reference), methods=["DELETE"]),
+        Route("/v1/reference/{table}/{key:path}", answer(service.put_reference), methods=["PUT"]),
+        Route("/v1/reference/{table}/{key:path}", answer(service.delete_reference), methods=["DELETE"]),
         Route("/v1/sessions", answer(service.open_session), methods=["POST"]),
         Route("/v1/sessions/{session}", answer(service.close_session), methods=["DELETE"]),
         Route("/v1/sessions/{session}/facts", answer(service.post_fact), methods=["POST"]),
-        Route("/v1/sessions/{session}/facts/{table}/{key}", answer(service.retract_fact), methods=["DELETE"]),
+        Route("/v1/sessions/{session}/facts/{table}/{key:path}", answer(service.retract_fact), methods=["DELETE"]),
         Route("/v1/sessions/{session}/findings", answer(service.findings), methods=["GET"]),
     ]
 
