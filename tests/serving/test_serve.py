@@ -24,6 +24,7 @@ from running import (
 )
 
 from mentorrules import Engine
+from mentorrules.checking.codegen import MASKED
 from mentorrules.serving.openapi import contract_schema
 
 __all__ = ["server"]  # the fixture, imported
@@ -340,7 +341,14 @@ def test_masked_columns_reach_no_answer_and_no_log_line(guarded: Server) -> None
         answered(posted, 200, "SessionDecisions")
         answered(client.put("/v1/reference/people/T-77", json=person), 200, "Stored")
         client.delete(f"/v1/sessions/{name}")
-    for text in (json.dumps(report), posted.text, guarded.log.read_text("utf-8")):  # type: ignore[attr-defined]
+        # A cell that cannot be read: its problem is shown, the cell as written (masked) is not.
+        evaluated = client.post("/v1/evaluate", params={"explain": "true"},
+                                json={"table": "people", "record": {**person, "email": "grace\x00@example.org"}})
+        decision = answered(evaluated, 200, "Decision")
+        assert decision["status"] == "error"
+        assert {problem["column"]: problem["value"] for problem in decision["problems"]}.get("email") == MASKED
+    for text in (json.dumps(report), posted.text, evaluated.text,
+                 guarded.log.read_text("utf-8")):  # type: ignore[attr-defined]
         assert "Grace" not in text and "grace@" not in text
     assert "T-77" in guarded.log.read_text("utf-8")  # type: ignore[attr-defined]
 
@@ -359,3 +367,40 @@ def test_a_port_in_use_is_said_without_a_traceback(run_cli: Any, server: Server)
     port = server.url.rsplit(":", 1)[1]
     result = run_cli("serve", "--port", port)
     assert result.code == 2 and "MR428" in result.err and "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("content_type", ["multipart/form-data; boundary=xyz", "multipart/form-data"],
+                         ids=["a body that is not its parts", "no boundary"])
+def test_an_upload_that_cannot_be_parsed_is_400(client: httpx.Client, content_type: str) -> None:
+    response = client.post("/v1/validate", content=b"--xyz\r\nnot a part", headers={"content-type": content_type})
+    assert response.status_code == 400, response.text
+    refused(response, 400, "MR421")
+
+
+def test_a_failure_of_the_service_is_500_with_its_id_and_no_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    """In-process (httpx's ASGI transport): a context that fails as a bug would."""
+    import asyncio
+
+    from mentorrules.serving.app import create_app
+
+    class Failing:
+        def evaluate(self, record: Any, table: str = "payouts", as_of: dt.date | None = None) -> Any:
+            raise RuntimeError("a bug")
+
+        def upsert(self, table: str, row: Any) -> None:
+            raise RuntimeError("a bug")
+
+        def remove(self, table: str, key: str) -> bool:
+            raise RuntimeError("a bug")
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=create_app(Engine.load(packs=[]), context=Failing()))
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            return await client.post("/v1/evaluate", json={"record": PAYOUT})
+
+    response = asyncio.run(call())
+    problem = refused(response, 500, "MR429")
+    assert response.headers["x-mentorrules-decision-id"] in problem["hint"]
+    assert "a bug" not in response.text and "RuntimeError" not in response.text
+    assert any("a bug" in record.getMessage() or (record.exc_info and "a bug" in str(record.exc_info[1]))
+               for record in caplog.records)

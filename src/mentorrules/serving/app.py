@@ -165,6 +165,9 @@ class Service:
                 status, document = refusal.status, {"problems": [problem_to_dict(p) for p in refusal.problems]}
             except MentorRulesError as error:
                 status, document = 400, {"problems": [problem_to_dict(p) for p in error.problems]}
+            except HTTPException as error:  # Starlette's own refusals: a file upload it cannot parse
+                status, document = error.status_code, {"problems": [problem_to_dict(Problem(
+                    "MR421", f"the request cannot be read: {error.detail}", Location("<request body>")))]}
             except CorrelationError as error:
                 status, document = 503, {"problems": [problem_to_dict(Problem(
                     "MR425", f"the session backend cannot do this now: {error}", Location(),
