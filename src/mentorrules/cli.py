@@ -200,6 +200,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="refuse requests with more rows than this with 413 (default: 100,000)")
     serve.add_argument("--as-of", type=_date, metavar="DATE",
                        help="date for rows without a date of their own when a request gives none (default: today)")
+    serve.add_argument("--session-idle", type=float, default=3600.0, metavar="SECONDS",
+                       help="close sessions no request has used for this long (default: 3600)")
     serve.set_defaults(run=_serve)
 
     new_pack = command("new-pack", help="write a working skeleton of a pack for another state")
@@ -528,7 +530,8 @@ def _serve(args: argparse.Namespace) -> int:
             raise MentorRulesError([Problem("MR427", "the token file holds no token (one line, no spaces)",
                                             Location(str(args.token_file)),
                                             hint="write a long random token, e.g. `openssl rand -hex 32 > token`")])
-    for option, value in (("--max-body", args.max_body), ("--max-rows", args.max_rows)):
+    for option, value in (("--max-body", args.max_body), ("--max-rows", args.max_rows),
+                          ("--session-idle", args.session_idle)):
         if value < 1:
             raise MentorRulesError([Problem("MR427", f"{option} must be at least 1, not {value}", Location())])
     if args.decision_log is not None and not args.decision_log.parent.is_dir():
@@ -536,7 +539,11 @@ def _serve(args: argparse.Namespace) -> int:
                                         Location(str(args.decision_log)))])
     engine = _engine(args)
     settings = Settings(max_body=args.max_body, max_rows=args.max_rows, token=token, decision_log=args.decision_log,
-                        mask=tuple(_mask_of(args, engine) or ()), as_of=args.as_of)
+                        mask=tuple(_mask_of(args, engine) or ()), as_of=args.as_of, session_idle=args.session_idle)
+    # The service's own failures (MR429) are logged with their traceback on stderr.
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     listening = bind(args.host, args.port)
     host, port = listening.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host

