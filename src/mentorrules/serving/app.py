@@ -191,12 +191,15 @@ class Service:
                 status, document = 500, {"problems": [problem_to_dict(Problem(
                     "MR429", "the service failed on this request; the server's log has the details", Location(),
                     hint=f"report it with the decision id {decision_id}"))]}
-            return self.respond(status, document, decision_id, request if logged else None)
+            # Written (and logged) in a worker thread: a large report is not encoded on the event loop.
+            return await run_in_threadpool(self.respond, status, document, decision_id, request if logged else None)
 
         return endpoint
 
     def respond(self, status: int, document: Mapping[str, Any], decision_id: str,
                 logged: Request | None = None) -> Response:
+        """The answer, stamped; logged first when asked (``logged``: the request). A document may
+        carry under ``"logged"`` what the log shows in its place (the row sent, masked)."""
         body = {**self.base, **document, "decision_id": decision_id}
         if logged is not None and self.log is not None:
             entry = {"decision_id": decision_id, "digest": self.engine.digest, "method": logged.method,
