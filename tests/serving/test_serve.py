@@ -153,8 +153,9 @@ def test_an_unreadable_row_is_a_record_with_its_problems(client: httpx.Client) -
     (b'{"tables": {"payout": []}}', "MR300", {}),
     (b'{"tables": {"payouts": []}, "as_of": "2025-02-30"}', "MR421", {"field": "as_of"}),
     (b'{"tables": {"payouts": [{"amount": NaN}]}}', "MR421", {}),
+    (b'{"tables": {"payouts": [{"amount": "1.00", "amount": "2.00"}]}}', "MR421", {}),
 ], ids=["JSON cut short", "a list, not an object", "no tables", "tables a list", "rows an object",
-        "a row a number", "an unknown table", "an impossible as_of", "NaN"])
+        "a row a number", "an unknown table", "an impossible as_of", "NaN", "a key twice in a row"])
 def test_bad_validate_bodies_are_400_with_code_and_place(client: httpx.Client, body: bytes, code: str,
                                                          where: dict[str, Any]) -> None:
     problem = refused(client.post("/v1/validate", content=body, headers={"content-type": "application/json"}),

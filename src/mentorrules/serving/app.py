@@ -12,10 +12,8 @@ with the problems' MR codes and locations (``{"problems": [{"code", "message", "
 log. Requests are bounded: a body over ``max_body`` bytes or with more than ``max_rows`` rows is
 refused with 413 (MR422) before any of it is checked.
 
-    >>> from starlette.testclient import TestClient                  # doctest: +SKIP
-    >>> client = TestClient(create_app(Engine.load()))               # doctest: +SKIP
-    >>> client.get("/healthz").json()["status"]                      # doctest: +SKIP
-    'ok'
+    app = create_app(Engine.load(), Settings(token="s3cret", decision_log=Path("decisions.jsonl")))
+    uvicorn.run(app, host="127.0.0.1", port=8000)     # what `mentorrules serve` does (server.py)
 """
 
 from __future__ import annotations
@@ -127,11 +125,25 @@ def _no_constant(name: str) -> object:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+def _one_value_per_key(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) < len(pairs):  # which value is meant? (a JSON input file makes such a row unreadable)
+        names = [name for name, _ in pairs]
+        raise ValueError(f"an object names {next(n for n in names if names.count(n) > 1)!r} twice")
+    return found
+
+
 def parse_json(body: bytes) -> Any:
     """A request body as JSON, with numbers that have a fraction as ``Decimal`` (money is never
-    a float); a body that is not JSON is MR421 at its line and column."""
+    a float); a body that is not JSON, or names a key twice in an object, is MR421 (at its line
+    and column when the JSON parser knows them).
+
+    >>> parse_json(b'{"amount": 1000.10}')
+    {'amount': Decimal('1000.10')}
+    """
     try:
-        return json.loads(body, parse_float=Decimal, parse_constant=_no_constant)
+        return json.loads(body, parse_float=Decimal, parse_constant=_no_constant,
+                          object_pairs_hook=_one_value_per_key)
     except json.JSONDecodeError as error:
         raise _refused(400, "MR421", f"the request body is not valid JSON: {error.msg}",
                        Location("<request body>", line=error.lineno, column=error.colno)) from None
