@@ -428,3 +428,10 @@ def test_sessions_left_idle_are_closed_when_another_opens() -> None:
         app.state.service.shutdown()
     assert "idle" in refused(gone, 404, "MR424")["hint"]
     assert answered(alive, 200, "SessionDecisions")["decisions"] == []
+
+
+def test_every_code_the_service_gives_is_in_the_problem_list() -> None:
+    sources = [*(ROOT / "src" / "mentorrules" / "serving").glob("*.py"), ROOT / "src" / "mentorrules" / "model.py"]
+    codes = {code for path in sources for code in re.findall(r'"(MR4[2-9][0-9])"', path.read_text("utf-8"))}
+    listed = set(re.findall(r"^\| (MR[0-9]{3}) \|", (ROOT / "docs" / "problems.md").read_text("utf-8"), re.MULTILINE))
+    assert codes and codes <= listed, sorted(codes - listed)
