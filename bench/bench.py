@@ -8,8 +8,9 @@
    peak memory of the `mentorrules validate` process.
 3. Session throughput: facts/s posted into streaming sessions, per backend.
 4. `mentorrules --help` start-up time.
+5. The HTTP service: POST /v1/evaluate over loopback, p50/p99 and requests/s (bench/serve.py).
 
-    python bench/bench.py [--payouts 100000] [--batch-payouts 1000000] [--skip-batch]
+    python bench/bench.py [--payouts 100000] [--batch-payouts 1000000] [--skip-batch] [--serve-seconds 5]
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ def main() -> None:
     parser.add_argument("--batch-payouts", type=int, default=1_000_000)
     parser.add_argument("--session-facts", type=int, default=20_000)
     parser.add_argument("--skip-batch", action="store_true")
+    parser.add_argument("--serve-seconds", type=float, default=5.0, help="per phase of the HTTP benchmark (0: skip)")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory(prefix="mentorrules-bench-") as temporary:
@@ -127,6 +129,10 @@ def main() -> None:
         startup()
         per_record(args.payouts, root / "per-record")
         sessions(args.session_facts, root / "sessions")
+        if args.serve_seconds > 0:
+            import serve
+
+            serve.report(clients=16, seconds=args.serve_seconds)
         if not args.skip_batch:
             batch(args.batch_payouts, root / "batch")
 

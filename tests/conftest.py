@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
+import json
 import os
 import subprocess
 import sys
@@ -13,12 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from mentorrules import Engine
 from mentorrules.cli import main
 
 EXECUTABLE = Path(sys.executable).with_name("mentorrules")
+SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 # atheris is optional and its target fuzzes at import: `make fuzz` runs it, pytest does not import it.
 collect_ignore = ["properties/atheris_fuzz.py"]
 
@@ -75,9 +79,42 @@ def run_cli() -> Callable[..., CliResult]:
                 code = main([str(arg) for arg in args])
             except SystemExit as exit_:  # argparse: --help, usage errors
                 code = exit_.code if isinstance(exit_.code, int) else 2
-        return CliResult(code, out.getvalue(), err.getvalue())
+        result = CliResult(code, out.getvalue(), err.getvalue())
+        check_contract([str(arg) for arg in args], result, Path.cwd())
+        return result
 
     return run
+
+
+@functools.cache
+def contract_validator(name: str) -> jsonschema.protocols.Validator:
+    """The validator of ``schemas/<name>.schema.json`` (report, decision)."""
+    schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text("utf-8"))
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def assert_contract(name: str, document: object) -> None:
+    """``document`` follows ``schemas/<name>.schema.json``; else the first difference is shown."""
+    errors = sorted(contract_validator(name).iter_errors(document), key=lambda error: list(error.path))
+    assert not errors, f"not a {name} of the contract: {errors[0].message} at {list(errors[0].path)}"
+
+
+def check_contract(args: list[str], result: CliResult, cwd: Path) -> None:
+    """Every JSON report (``validate --format json``) and every decision (``explain --format
+    json``, one per line) that the suite's command runs write follows its schema."""
+    if not args or args[0] not in ("validate", "explain") or result.code not in (0, 1):
+        return
+    if "--format" not in args or args[args.index("--format") + 1] != "json":
+        return
+    text = result.out
+    if "--output" in args:
+        path = Path(args[args.index("--output") + 1])
+        text = (path if path.is_absolute() else cwd / path).read_text("utf-8")
+    if args[0] == "validate":
+        assert_contract("report", json.loads(text))
+    else:
+        for line in text.splitlines():
+            assert_contract("decision", json.loads(line))
 
 
 @pytest.fixture
@@ -88,7 +125,9 @@ def run_command(tmp_path: Path) -> Callable[..., CliResult]:
         environment = {**os.environ, "PYTHONIOENCODING": "utf-8", "COLUMNS": "100"}
         done = subprocess.run([str(EXECUTABLE), *map(str, args)], capture_output=True, text=True,
                               cwd=tmp_path, env=environment, timeout=60, check=False)
-        return CliResult(done.returncode, done.stdout, done.stderr)
+        result = CliResult(done.returncode, done.stdout, done.stderr)
+        check_contract([str(arg) for arg in args], result, tmp_path)
+        return result
 
     return run
 

@@ -155,6 +155,8 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--as-of", type=_date, metavar="DATE")
     explain.add_argument("--mask", nargs="?", const="", metavar="FIELD,...",
                          help="show [masked] for values of these personal columns (alone: the packs' defaults)")
+    explain.add_argument("--format", choices=("text", "json"), default="text",
+                         help="json: one decision document with its trace per line (schemas/decision.schema.json)")
     explain.set_defaults(run=_explain)
 
     packs = command("packs", help="list the packs (installed, and --rules paths) and the session backend")
@@ -178,6 +180,29 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--as-of", type=_date, metavar="DATE")
     diff.add_argument("--format", choices=("table", "json"), default="table")
     diff.set_defaults(run=_diff)
+
+    serve = command("serve", help="answer other systems over HTTP (JSON; see docs/contract.md)",
+                    description="Serve the loaded packs over HTTP until SIGTERM or Ctrl-C, then answer every "
+                    "request already accepted and stop. Endpoints: GET /openapi.json.")
+    packs_options(serve)
+    serve.add_argument("--host", default="127.0.0.1", metavar="ADDRESS",
+                       help="the address to listen on (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=8000, metavar="N", help="the port (default: 8000; 0: any free one)")
+    serve.add_argument("--token-file", type=Path, metavar="FILE",
+                       help="every request must carry `Authorization: Bearer <the token in FILE>` (not /healthz)")
+    serve.add_argument("--decision-log", type=Path, metavar="FILE",
+                       help="append every answer to FILE as a JSON line (masked as --mask masks)")
+    serve.add_argument("--mask", nargs="?", const="", metavar="FIELD,...",
+                       help="no answer and no log line shows these personal columns (alone: the packs' defaults)")
+    serve.add_argument("--max-body", type=int, default=16 * 1024 * 1024, metavar="BYTES",
+                       help="refuse request bodies over this size with 413 (default: 16 MiB)")
+    serve.add_argument("--max-rows", type=int, default=100_000, metavar="N",
+                       help="refuse requests with more rows than this with 413 (default: 100,000)")
+    serve.add_argument("--as-of", type=_date, metavar="DATE",
+                       help="date for rows without a date of their own when a request gives none (default: today)")
+    serve.add_argument("--session-idle", type=float, default=3600.0, metavar="SECONDS",
+                       help="close sessions no request has used for this long (default: 3600)")
+    serve.set_defaults(run=_serve)
 
     new_pack = command("new-pack", help="write a working skeleton of a pack for another state")
     new_pack.add_argument("name", metavar="NAME", help="pack name, e.g. oregon")
@@ -392,6 +417,15 @@ def _explain(args: argparse.Namespace) -> int:
     engine = _engine(args)
     table, key = args.record
     explained = engine.explain(args.data, table, key, as_of=args.as_of, mask=_mask_of(args, engine))
+    if args.format == "json":
+        import json
+
+        from mentorrules.checking.tracing import trace_of
+
+        for decision, explanations in explained:  # JSON lines: a repeated key has several rows
+            document = decision.document(engine.digest, __version__, trace=trace_of(explanations))
+            print(json.dumps(document, ensure_ascii=False))
+        return EXIT_CLEAN if all(decision.status.value == "pass" for decision, _ in explained) else EXIT_FINDINGS
     width = max(len(rule.id) for rule in engine.rules)
     for number, (decision, explanations) in enumerate(explained):
         print(("\n" if number else "") + f"{table} {key} (row {decision.row}): {decision.status.value}")
@@ -476,6 +510,45 @@ def _diff(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         impact.write_text(found, before, after, sys.stdout, labels)
+    return EXIT_CLEAN
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from mentorrules.errors import Location, MentorRulesError, Problem
+    from mentorrules.serving.app import Settings
+    from mentorrules.serving.server import bind, run
+
+    token = None
+    if args.token_file is not None:
+        try:
+            token = args.token_file.read_text("utf-8").strip()
+        except (OSError, UnicodeDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text"
+            raise MentorRulesError([Problem("MR437", f"cannot read the token file: {reason or error}",
+                                            Location(str(args.token_file)))]) from None
+        if not token or any(character.isspace() for character in token):
+            raise MentorRulesError([Problem("MR437", "the token file holds no token (one line, no spaces)",
+                                            Location(str(args.token_file)),
+                                            hint="write a long random token, e.g. `openssl rand -hex 32 > token`")])
+    for option, value in (("--max-body", args.max_body), ("--max-rows", args.max_rows),
+                          ("--session-idle", args.session_idle)):
+        if value < 1:
+            raise MentorRulesError([Problem("MR437", f"{option} must be at least 1, not {value}", Location())])
+    if args.decision_log is not None and not args.decision_log.parent.is_dir():
+        raise MentorRulesError([Problem("MR407", "cannot write the decision log: its folder does not exist",
+                                        Location(str(args.decision_log)))])
+    engine = _engine(args)
+    settings = Settings(max_body=args.max_body, max_rows=args.max_rows, token=token, decision_log=args.decision_log,
+                        mask=tuple(_mask_of(args, engine) or ()), as_of=args.as_of, session_idle=args.session_idle)
+    # The service's own failures (MR439) are logged with their traceback on stderr.
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    listening = bind(args.host, args.port)
+    host, port = listening.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"mentorrules serve: listening on http://{shown}:{port} (digest {engine.digest})", flush=True)
+    run(engine, settings, listening)
     return EXIT_CLEAN
 
 

@@ -208,7 +208,8 @@ class Engine:
         ...                   "amount": "500.00"}).findings[0].rule
         'STIPEND-001'
         """
-        return Context(self._policy, tables, as_of=as_of, not_given=not_given)
+        return Context(self._policy, tables, as_of=as_of, not_given=not_given,
+                       trace=lambda data, table, day, row: self.trace(data, table, day, row))
 
     def evaluate(self, record: Mapping[str, Any], table: str = "payouts",
                  related: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
@@ -231,6 +232,8 @@ class Engine:
         ...     related={"people": [{"person_id": "T-1", "career_year": 1}]})
         >>> decision.status.value, sorted(finding.rule for finding in decision.findings)
         ('fail', ['STIPEND-002', 'STIPEND-003', 'STIPEND-005'])
+        >>> [step["outcome"] for step in decision.trace() if step["rule"] == "STIPEND-002"]
+        ['fails']
         """
         self._table(table)
         check_record(record, table)
@@ -240,6 +243,18 @@ class Engine:
         context = self.prepare(as_of=as_of, not_given=not_given, **{
             self._table(name).name: rows for name, rows in (related or {}).items()})
         return context.evaluate(record, table, as_of)
+
+    def trace(self, data: DataSource, table: str = "payouts", as_of: dt.date | None = None,
+              row: int = 1) -> list[dict[str, Any]]:
+        """How each rule went for one row (by default the first of ``table``), as JSON-able dicts:
+        what ``Decision.trace()`` of :meth:`evaluate` and of a prepared context's decisions gives
+        (see ``checking/tracing.py``)."""
+        from mentorrules.checking.tracing import trace_of
+
+        for decision, explanations in self.explain_rows(data, as_of, table=table):
+            if decision.row == row:
+                return trace_of(explanations)
+        raise MentorRulesError([Problem("MR312", f"no {table} row {row}", Location(table, row=row))])
 
     @staticmethod
     def _check_rows(name: str, rows: object) -> None:

@@ -11,13 +11,16 @@ program can use these types without loading the engine.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 from typing import Any, overload
 
 CANNOT_CHECK_PREFIX = "cannot check: "  # how a finding says its rule could not be checked
+# The version of the JSON contract (docs/contract.md): MAJOR.MINOR. A minor version adds (a key,
+# a status); a major one removes, renames or changes the meaning of something.
+FORMAT = "1.0"
 
 
 class Severity(StrEnum):
@@ -96,8 +99,31 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class RowProblem:
+    """Why one cell (or a whole row, ``column`` None) of an unreadable row could not be read.
+
+    ``value`` is the cell as written, as text (None when empty, or masked).
+
+    >>> RowProblem("amount", "1,200", "MR310", "column 'amount': '1,200' is not a decimal amount").to_dict()
+    {'column': 'amount', 'value': '1,200', 'problem': "column 'amount': '1,200' is not a decimal amount", \
+'code': 'MR310'}
+    """
+
+    column: str | None
+    value: str | None
+    code: str
+    problem: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"column": self.column, "value": self.value, "problem": self.problem, "code": self.code}
+
+
+@dataclass(frozen=True)
 class Decision:
     """What the rules say about one record.
+
+    ``problems`` says, cell by cell, why a row of status ``error`` could not be read. A decision
+    made by ``Engine.evaluate`` can tell how each rule went (:meth:`trace`).
 
     >>> Decision("payouts", 1, "P-1", Status.PASS, ()).status.value
     'pass'
@@ -108,10 +134,50 @@ class Decision:
     key: str
     status: Status
     findings: tuple[Finding, ...]
+    problems: tuple[RowProblem, ...] = ()
+    # Computes the trace on demand: the fast path records nothing. Not part of the value.
+    tracer: Callable[[], list[dict[str, Any]]] | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"table": self.table, "row": self.row, "key": self.key, "status": self.status.value,
-                "findings": [finding.to_dict() for finding in self.findings]}
+        """The decision as a record of the JSON report.
+
+        >>> Decision("payouts", 1, "P-1", Status.PASS, ()).to_dict()
+        {'table': 'payouts', 'row': 1, 'key': 'P-1', 'status': 'pass', 'findings': []}
+        """
+        result = {"table": self.table, "row": self.row, "key": self.key, "status": self.status.value,
+                  "findings": [finding.to_dict() for finding in self.findings]}
+        if self.problems:
+            result["problems"] = [problem.to_dict() for problem in self.problems]
+        return result
+
+    def document(self, digest: str, version: str, **extra: Any) -> dict[str, Any]:
+        """The decision as a JSON document of its own (``schemas/decision.schema.json``): the
+        contract's ``format``, the engine version and the policy digest, then the record;
+        ``extra`` keys (a ``decision_id``, a ``trace``) follow.
+
+        >>> Decision("payouts", 1, "P-1", Status.PASS, ()).document("sha256:0", "0.1.0")["format"]
+        '1.0'
+        """
+        return {"format": FORMAT, "mentorrules": version, "digest": digest, **self.to_dict(), **extra}
+
+    def trace(self) -> list[dict[str, Any]]:
+        """How each rule went for this record, as JSON-able dicts (the ``trace`` of
+        ``schemas/decision.schema.json``): whether it applies, holds, fails or was not checked,
+        each sub-expression's value, and the parameters with the date they took effect.
+
+        Only decisions of ``Engine.evaluate`` (and of the HTTP service's prepared context) know
+        their record's world; others raise ``MentorRulesError`` MR430.
+
+            decision = engine.evaluate(payout, related=related)
+            [step["rule"] for step in decision.trace() if step["outcome"] == "fails"]
+        """
+        if self.tracer is None:
+            from mentorrules.errors import Location, MentorRulesError, Problem
+
+            raise MentorRulesError([Problem(
+                "MR430", "this decision has no trace: only a decision of Engine.evaluate knows its record's world",
+                Location(self.table, row=self.row), hint="use Engine.explain, or explain_to_dict of its explanations")])
+        return self.tracer()
 
 
 def status_of(findings: Sequence[Finding]) -> Status:
@@ -230,8 +296,9 @@ class Report:
         return summary["fail"] == summary["error"] == 0 and not summary.get("groups", {}).get("fail")
 
     def head(self) -> dict[str, Any]:
-        """The JSON report without its records: version, packs, digest, summary (masked, not checked)."""
-        return {"mentorrules": self.version,
+        """The JSON report without its records: contract format, version, packs, digest, summary
+        (masked, not checked)."""
+        return {"format": FORMAT, "mentorrules": self.version,
                 "packs": [{"name": name, "version": version} for name, version in self.packs],
                 "digest": self.digest, "summary": self.summary,
                 **({"masked": list(self.masked)} if self.masked else {}),

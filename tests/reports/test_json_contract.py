@@ -70,7 +70,8 @@ def test_report_has_exactly_the_documented_keys(validate) -> None:
     assert code == 1
     report = json.loads(out)
     # Only payouts and people are given: the rules that read other tables are listed, not run.
-    assert list(report) == ["mentorrules", "packs", "digest", "summary", "not_checked", "records"]
+    assert list(report) == ["format", "mentorrules", "packs", "digest", "summary", "not_checked", "records"]
+    assert report["format"] == "1.0"
     assert {"rule": "PAIRING-001", "tables": ["pairings"]} in report["not_checked"]
     assert all(list(item) == ["rule", "tables"] and item["tables"] for item in report["not_checked"])
     assert report["mentorrules"] == __version__
@@ -80,7 +81,9 @@ def test_report_has_exactly_the_documented_keys(validate) -> None:
     assert list(report["summary"]) == ["rows", "pass", "fail", "error", "findings"]
     assert list(report["summary"]["findings"]) == ["error", "warning", "info"]
     for record in report["records"]:
-        assert list(record) == ["table", "row", "key", "status", "findings"]
+        # An unreadable row says, cell by cell, why (``problems``); other rows have no such key.
+        keys = ["table", "row", "key", "status", "findings"] + (["problems"] if record["status"] == "error" else [])
+        assert list(record) == keys
         assert record["status"] in ("pass", "fail", "error")
         for finding in record["findings"]:
             assert list(finding)[:4] == ["rule", "severity", "message", "source"]
@@ -103,6 +106,8 @@ def test_statuses_and_findings_say_what_happened(validate) -> None:
     assert "STIPEND-001" in [f["rule"] for f in records["P-2"]["findings"]]
     assert records["P-3"]["status"] == "error"
     assert [f["rule"] for f in records["P-3"]["findings"]] == ["MR310"]
+    assert records["P-3"]["problems"] == [{"column": "amount", "value": "1,200", "code": "MR310",
+                                           "problem": records["P-3"]["findings"][0]["message"]}]
     small = [f for f in records["P-4"]["findings"] if f["rule"] == "LOCAL-001"]
     assert small == [{"rule": "LOCAL-001", "severity": "info", "message": "amount 50.00 is small",
                       "source": {"title": "Local policy", "section": "1.2",
@@ -180,3 +185,50 @@ def test_json_report_of_the_library_matches_the_cli(validate, core_engine, datas
     report = json.loads(validate("--format", "json")[1])
     library = core_engine.validate(dataset).to_dict()
     assert [r["key"] for r in library["records"]] == [r["key"] for r in report["records"]]
+
+
+# -- the contract's versioned documents (schemas/, docs/contract.md) ----------------------------------
+def test_explain_as_json_is_one_decision_document_per_row_with_its_trace(run_cli, dataset: Path,
+                                                                        local_rules: Path) -> None:
+    from conftest import assert_contract
+
+    result = run_cli("explain", dataset, "--record", "payouts:P-4", "--pack", "core", "--rules", local_rules,
+                     "--as-of", "2025-09-01", "--format", "json")
+    assert result.code == 0, result.err  # an info finding does not fail the row
+    [line] = result.out.splitlines()
+    document = json.loads(line)
+    assert_contract("decision", document)
+    assert (document["format"], document["key"], document["status"]) == ("1.0", "P-4", "pass")
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", document["digest"])
+    steps = {step["rule"]: step for step in document["trace"]}
+    assert steps["LOCAL-001"]["outcome"] == "fails" and steps["LOCAL-001"]["finding"]["severity"] == "info"
+    assert {"expression": "payout.amount", "value": "50.00"} in steps["LOCAL-001"]["steps"]
+    assert steps["LOCAL-002"]["outcome"] == "holds" and steps["LOCAL-002"]["finding"] is None
+    unchecked = [step for step in document["trace"] if step["outcome"] == "not checked"]
+    assert unchecked and all(step["not_given"] and step["finding"] is None and "steps" not in step
+                             for step in unchecked)
+
+
+def test_a_decision_of_evaluate_has_a_trace_and_one_of_a_report_says_it_has_none(core_engine) -> None:
+    import datetime as dt
+
+    from conftest import GOOD_PAYOUT, assert_contract
+
+    from mentorrules import MentorRulesError
+
+    decision = core_engine.evaluate({**GOOD_PAYOUT, "amount": "0.00"}, related={"people": [{"person_id": "T-1"}]})
+    document = decision.document(core_engine.digest, __version__, trace=decision.trace())
+    assert_contract("decision", document)
+    fails = {step["rule"]: step["severity"] for step in document["trace"] if step["outcome"] == "fails"}
+    assert fails == {"STIPEND-002": "error", "STIPEND-005-BAND": "warning"}
+    # The trace is the one `explain` gives for the same row in the same world (every table given).
+    world = {**{name: [] for name in core_engine.tables},
+             "payouts": [{**GOOD_PAYOUT, "amount": "0.00"}], "people": [{"person_id": "T-1"}]}
+    explained = core_engine.explain(world, "payouts", "P-1")
+    from mentorrules.checking.tracing import trace_of
+
+    assert document["trace"] == trace_of(explained[0][1])
+    report = core_engine.validate({"payouts": [GOOD_PAYOUT]}, as_of=dt.date(2025, 9, 15))
+    with pytest.raises(MentorRulesError) as raised:
+        report.records[0].trace()
+    assert raised.value.problems[0].code == "MR430"

@@ -38,7 +38,7 @@ from mentorrules.loading.expressions import Scope, parse
 from mentorrules.loading.parameters import NoValueInForce, Parameter
 from mentorrules.loading.rulebook import Rule, RuleBook
 from mentorrules.loading.tables import Table
-from mentorrules.model import Finding, Severity
+from mentorrules.model import Finding, RowProblem, Severity
 from mentorrules.packs.functions import school_year_start
 
 Values = Mapping[str, Any]
@@ -76,6 +76,27 @@ def error_findings(problems: Sequence[Problem], masked: frozenset[str] | None = 
         else:
             message = problem.message + (f" ({problem.hint})" if problem.hint else "")
         found.append(Finding(problem.code, Severity.ERROR, message))
+    return tuple(found)
+
+
+def row_problems(problems: Sequence[Problem], values: Mapping[str, Any],
+                 masked: frozenset[str] | None = None) -> tuple[RowProblem, ...]:
+    """The problems of a row that could not be read, cell by cell: column, the cell as written
+    (as text; None when empty or masked), code and message (as :func:`error_findings` words it).
+
+    >>> from mentorrules.errors import Location
+    >>> problem = Problem("MR310", "column 'amount': '1,200' is not a decimal amount",
+    ...                   Location("payouts.csv", row=2, field="amount"))
+    >>> row_problems([problem], {"amount": "1,200"})[0].value
+    '1,200'
+    """
+    found = []
+    for problem, finding in zip(problems, error_findings(problems, masked), strict=True):
+        column = problem.location.field
+        raw = values.get(column) if column is not None else None
+        hidden = raw is None or (masked is not None and column in masked)
+        found.append(RowProblem(column, None if hidden else raw if isinstance(raw, str) else show(raw),
+                                problem.code, finding.message))
     return tuple(found)
 
 

@@ -33,19 +33,23 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from mentorrules.checking.batch import BatchRule, Member, Unchecked, named_rows, order
 from mentorrules.checking.codegen import CANNOT_CHECK
-from mentorrules.checking.evaluation import TableIndex, Values, error_findings
+from mentorrules.checking.evaluation import TableIndex, Values, error_findings, row_problems
 from mentorrules.checking.policy import Policy
 from mentorrules.checking.validation import Run
 from mentorrules.errors import Location, MentorRulesError, Problem, UsageError
-from mentorrules.inputs.reading import Row, RowTyper
+from mentorrules.inputs.reading import DataSet, Row, RowTyper
 from mentorrules.loading.tables import Table
 from mentorrules.model import Decision, Finding, Status, status_of
+
+# Explains one row of a data set (data, table, as-of date, row number): the engine's, handed in
+# so that a decision's trace() can say how each rule went.
+Tracer = Callable[[DataSet, str, dt.date, int], list[dict[str, Any]]]
 
 
 def check_date(as_of: object, argument: str = "as_of") -> dt.date | None:
@@ -112,8 +116,9 @@ class Context:
     """
 
     def __init__(self, policy: Policy, tables: Mapping[str, Any], *, as_of: dt.date | None = None,
-                 not_given: Iterable[str] = ()) -> None:
+                 not_given: Iterable[str] = (), trace: Tracer | None = None) -> None:
         self._policy = policy
+        self._trace = trace
         self._contracts = policy.tables
         self._as_of = check_date(as_of)
         missing = frozenset(self._known(name) for name in check_names(not_given, "not_given"))
@@ -175,9 +180,18 @@ class Context:
         with self._lock:
             number = self._counter[table] + 1
             row = self._typers[table].row(number, record)
-            if table in self._fast:
-                return self._decide(table, row, day)
-            return self._run(table, row, day)
+            decision = self._decide(table, row, day) if table in self._fast else self._run(table, row, day)
+        if self._trace is None:
+            return decision
+        trace = self._trace
+        return replace(decision, tracer=lambda: trace(self._dataset(row, table), table, day, row.number))
+
+    def _dataset(self, row: Row, table: str) -> DataSet:
+        """The context as a data set, ``row`` last in ``table``: what a trace explains against
+        (the context as it is when the trace is asked for)."""
+        with self._lock:
+            tables: dict[str, Sequence[Row]] = dict(self._tables(row, table))
+            return DataSet(tables, {name: name for name in self._given})
 
     def upsert(self, table: str, row: Mapping[str, Any]) -> None:
         """Add a row, or replace the rows with its key (the first keeps its row number)."""
@@ -404,7 +418,8 @@ class Context:
     def _decide(self, table: str, row: Row, as_of: dt.date) -> Decision:
         """A new row's decision from the indexes and its batch rules' groups and lookups."""
         if row.problems:
-            return Decision(table, row.number, row.key, Status.ERROR, error_findings(row.problems))
+            return Decision(table, row.number, row.key, Status.ERROR, error_findings(row.problems),
+                            row_problems(row.problems, row.values))
         contract = self._contracts[table]
         values = row.values
         if contract.unique:
@@ -412,7 +427,8 @@ class Context:
             if first is not None:
                 problem = Problem("MR313", f"the key {row.key!r} is repeated (first in row {first})",
                                   Location(table, row=row.number), hint=f"each {contract.record} must appear once")
-                return Decision(table, row.number, row.key, Status.ERROR, error_findings([problem]))
+                return Decision(table, row.number, row.key, Status.ERROR, error_findings([problem]),
+                                row_problems([problem], values))
         evaluator = self._policy.evaluator
         compiled = evaluator.tables[table]
         indexes = self._indexes

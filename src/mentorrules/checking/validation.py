@@ -35,10 +35,18 @@ from mentorrules.checking.batch import (
     order,
 )
 from mentorrules.checking.codegen import CANNOT_CHECK, MASKED
-from mentorrules.checking.evaluation import CompiledTable, Evaluator, Index, TableIndex, Values, error_findings
+from mentorrules.checking.evaluation import (
+    CompiledTable,
+    Evaluator,
+    Index,
+    TableIndex,
+    Values,
+    error_findings,
+    row_problems,
+)
 from mentorrules.errors import Location, Problem
 from mentorrules.inputs.reading import Row, Rows, StreamedRows
-from mentorrules.loading.tables import Table
+from mentorrules.loading.tables import Record, Table
 from mentorrules.model import Decision, Finding, Outcome, Severity, Status, status_of
 
 RowKey = tuple[str, int]  # (table, row number)
@@ -118,6 +126,7 @@ class Run:
         # third read: its key, and the problems of the rows that could not be read.
         self.keys: dict[str, list[str]] = {}
         self.problems: dict[str, dict[int, tuple[Problem, ...]]] = {}
+        self.unreadable: dict[str, dict[int, Record]] = {}  # a streamed table's unreadable rows, as written
         self._visited: dict[str, int] = {}  # rows visited per pass, for progress
 
     def _checked(self, found: list[Finding]) -> list[Finding]:
@@ -160,7 +169,8 @@ class Run:
                 key = MASKED if key_masked else row.key
                 if row.problems:
                     yield Decision(name, row.number, key, Status.ERROR,
-                                   error_findings(row.problems, masked, key_masked))
+                                   error_findings(row.problems, masked, key_masked),
+                                   row_problems(row.problems, row.values, masked))
                 elif row.number in single or row.number in batch:
                     found = self._found(name, row.number)
                     yield Decision(name, row.number, key, status_of(found), tuple(found))
@@ -174,20 +184,22 @@ class Run:
             return
         keys: list[str] = []
         problems: dict[int, tuple[Problem, ...]] = {}
+        unreadable: dict[int, Record] = {}
         for row in rows:
             keys.append(row.key)
             if row.problems:
                 problems[row.number] = row.problems
+                unreadable[row.number] = row.values  # its problems quote the cells
             yield row
-        self.keys[name], self.problems[name] = keys, problems
+        self.keys[name], self.problems[name], self.unreadable[name] = keys, problems, unreadable
 
     def _remembered(self, name: str) -> Iterator[Row]:
         """A streamed table's rows as the first pass remembered them: numbers, keys, problems
-        (writing a decision needs no values)."""
-        problems = self.problems[name]
+        (writing a decision needs no values, but an unreadable row's problems quote its cells)."""
+        problems, unreadable = self.problems[name], self.unreadable[name]
         empty = self.contracts[name].record_of({})
         for number, key in enumerate(self.keys[name], start=1):
-            yield Row(number, empty, problems.get(number, ()), key)
+            yield Row(number, unreadable.get(number, empty), problems.get(number, ()), key)
 
     def _gather(self, name: str, rows: Sequence[Row], *, held: bool) -> None:
         compiled = self.evaluator.tables[name]

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from mentorrules.checking.batch import GROUP_TABLE, BatchRule, Member, Unchecked
 from mentorrules.checking.codegen import CANNOT_CHECK
-from mentorrules.checking.evaluation import Evaluator, error_findings
+from mentorrules.checking.evaluation import Evaluator, error_findings, row_problems
 from mentorrules.errors import Location, MentorRulesError, Problem
 from mentorrules.inputs.reading import RowTyper
 from mentorrules.model import Decision, Finding, Severity, Status, status_of
@@ -466,7 +466,8 @@ class Session:
         table, key = ref
         number, values, problems = self.rows[table][key]
         if problems:
-            return Decision(table, number, _shown(key), Status.ERROR, error_findings(problems))
+            return Decision(table, number, _shown(key), Status.ERROR, error_findings(problems),
+                            row_problems(problems, values))
         contract = self.policy.tables[table]
         day = values.get(contract.date_field) if contract.date_field else None
         day = day if isinstance(day, dt.date) else self.as_of
