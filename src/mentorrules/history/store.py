@@ -326,9 +326,9 @@ class History:
             raise _problem("MR440", "the run history has no schema version", self.path,
                            hint="it is damaged; move it aside or restore it from a backup")
         if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode != "wal" and create:  # a file system without shared memory: still transactional
-                connection.execute("PRAGMA journal_mode = DELETE")
+            # Persistent once set. Where it cannot be (a file system without shared memory), the
+            # rollback journal keeps writes transactional all the same.
+            connection.execute("PRAGMA journal_mode = WAL")
         connection.execute("PRAGMA synchronous = FULL")  # a recorded run survives a power cut
 
     def _version(self) -> tuple[int, int]:
