@@ -100,21 +100,43 @@ def _held(records: Iterable[StoredRecord]) -> tuple[Decimal, int]:
 def changes(before: Sequence[StoredRecord], after: Sequence[StoredRecord]) -> Changes:
     """Compare the records of two runs (see the module's docstring)."""
     earlier: dict[Match, StoredRecord] = {(record.table, record.key, record.occurrence): record for record in before}
-    found = Changes()
+    pairs: list[tuple[StoredRecord | None, StoredRecord | None]] = []
     matched: set[Match] = set()
     for record in after:
         match = (record.table, record.key, record.occurrence)
-        old = earlier.get(match)
         matched.add(match)
-        change = Change(*match, old, record)
-        if record.failing:
+        old = earlier.get(match)
+        if record.failing or (old is not None and old.failing):
+            pairs.append((old, record))
+    pairs.extend((record, None) for match, record in earlier.items() if match not in matched and record.failing)
+    return classify(pairs)
+
+
+def classify(pairs: Iterable[tuple[StoredRecord | None, StoredRecord | None]]) -> Changes:
+    """Sort rows that fail in either run (before, after; None where a run has no such row) into
+    new failures, fixes, rows still failing and rows gone, and sum the money held in each run.
+
+    Every row that fails in either run is in ``pairs``, so the sums need no other row.
+    """
+    found = Changes()
+    before_held: list[StoredRecord] = []
+    after_held: list[StoredRecord] = []
+    for old, new in pairs:
+        either = new or old
+        assert either is not None
+        change = Change(either.table, either.key, either.occurrence, old, new)
+        if new is not None and new.failing:
             (found.still if old is not None and old.failing else found.new).append(change)
-        elif old is not None and old.failing:
+        elif new is not None:
             found.fixed.append(change)
-    found.gone.extend(Change(*match, record, None) for match, record in earlier.items()
-                      if match not in matched and record.failing)
-    held_before, unpriced_before = _held(before)
-    held_after, unpriced_after = _held(after)
+        else:
+            found.gone.append(change)
+        before_held += [old] if old is not None and old.held else []
+        after_held += [new] if new is not None and new.held else []
+    for kind in (found.new, found.still, found.fixed, found.gone):
+        kind.sort(key=lambda change: change.shown.position)  # report order
+    held_before, unpriced_before = _held(before_held)
+    held_after, unpriced_after = _held(after_held)
     return Changes(found.new, found.fixed, found.still, found.gone, held_before, held_after,
                    unpriced_before + unpriced_after)
 
@@ -179,7 +201,7 @@ def dollars(value: Decimal) -> str:
 def compare(history: History, before: int, after: int) -> Comparison:
     """Compare two recorded runs by id (MR442 when one is not recorded)."""
     earlier, later = history.run(before), history.run(after)
-    return Comparison(earlier, later, changes(history.records(earlier.id), history.records(later.id)))
+    return Comparison(earlier, later, classify(history.pairs(earlier.id, later.id)))
 
 
 def since_last(history: History, run: RunInfo | None = None) -> Comparison | None:
@@ -190,7 +212,7 @@ def since_last(history: History, run: RunInfo | None = None) -> Comparison | Non
     previous = history.previous(run)
     if previous is None:
         return None
-    return Comparison(previous, run, changes(history.records(previous.id), history.records(run.id)))
+    return Comparison(previous, run, classify(history.pairs(previous.id, run.id)))
 
 
 def compare_last(history: History) -> Comparison:

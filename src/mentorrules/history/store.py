@@ -73,8 +73,9 @@ CREATE TABLE records (
     severities TEXT NOT NULL,        -- JSON: the severity of each finding
     messages TEXT NOT NULL,          -- JSON: the message of each finding
     amount TEXT,                     -- the row's amount exactly as read, NULL when it has none
-    PRIMARY KEY (run_id, position)
+    PRIMARY KEY (run_id, table_name, key, occurrence)  -- how runs are matched row for row
 ) WITHOUT ROWID;
+CREATE INDEX records_failing ON records (run_id) WHERE status IN ('fail', 'error');
 """
 
 
@@ -147,6 +148,7 @@ class StoredRecord:
     messages: tuple[str, ...]
     amount: str | None
     severities: tuple[str, ...] = ()
+    position: int = 0  # the record's place in its run's report
 
     @property
     def held(self) -> bool:
@@ -232,10 +234,23 @@ def _records(report: Report, amounts: Mapping[str, Sequence[str | None]]) -> Ite
         if hide_amount and amount is not None:
             amount = MASKED
         findings = decision.findings
+        if not findings:  # most rows: no JSON to build
+            yield (position, decision.table, decision.row, decision.key, occurrence, decision.status.value,
+                   "[]", "[]", "[]", amount)
+            continue
         yield (position, decision.table, decision.row, decision.key, occurrence, decision.status.value,
                json.dumps([finding.rule for finding in findings]),
                json.dumps([finding.severity.value for finding in findings]),
                json.dumps([finding.message for finding in findings], ensure_ascii=False), amount)
+
+
+_COLUMNS = "table_name, row, key, occurrence, status, rules, messages, amount, severities, position"
+
+
+def _stored(row: Sequence[Any]) -> StoredRecord:
+    table, number, key, occurrence, status, rules, messages, amount, severities, position = row
+    return StoredRecord(table, number, key, occurrence, status, tuple(json.loads(rules)), tuple(json.loads(messages)),
+                        amount, tuple(json.loads(severities)), position)
 
 
 class History:
@@ -417,11 +432,27 @@ class History:
 
     def records(self, run_id: int) -> list[StoredRecord]:
         """The records of a run, in report order."""
-        return [StoredRecord(table, row, key, occurrence, status, tuple(json.loads(rules)),
-                             tuple(json.loads(messages)), amount, tuple(json.loads(severities)))
-                for table, row, key, occurrence, status, rules, severities, messages, amount in self._query(
-                    "SELECT table_name, row, key, occurrence, status, rules, severities, messages, amount "
-                    "FROM records WHERE run_id = ? ORDER BY position", (run_id,))]
+        return [_stored(row) for row in self._query(
+            f"SELECT {_COLUMNS} FROM records WHERE run_id = ? ORDER BY position", (run_id,))]
+
+    def pairs(self, before: int, after: int) -> list[tuple[StoredRecord | None, StoredRecord | None]]:
+        """Each row that fails in either run, as it was in ``before`` and is in ``after`` (None:
+        not in that run), matched by table, key and occurrence; the rows that pass in both are
+        never read, so that comparing two large runs costs the size of their failures."""
+        width = len(_COLUMNS.split(","))
+        aliased = ", ".join(f"{side}.{column.strip()}" for side in ("a", "b") for column in _COLUMNS.split(","))
+        join = "a.table_name = b.table_name AND a.key = b.key AND a.occurrence = b.occurrence"
+        failing = "('fail', 'error')"
+        found: list[tuple[StoredRecord | None, StoredRecord | None]] = []
+        # Failing now (new or still failing), then failing before and not now (fixed or gone).
+        for row in self._query(f"SELECT {aliased} FROM records AS b LEFT JOIN records AS a ON a.run_id = ? AND {join} "
+                               f"WHERE b.run_id = ? AND b.status IN {failing}", (before, after)):
+            found.append((_stored(row[:width]) if row[0] is not None else None, _stored(row[width:])))
+        for row in self._query(f"SELECT {aliased} FROM records AS a LEFT JOIN records AS b ON b.run_id = ? AND {join} "
+                               f"WHERE a.run_id = ? AND a.status IN {failing} "
+                               f"AND (b.status IS NULL OR b.status NOT IN {failing})", (after, before)):
+            found.append((_stored(row[:width]), _stored(row[width:]) if row[width] is not None else None))
+        return found
 
     def _runs(self, sql: str, parameters: Sequence[Any] = ()) -> list[RunInfo]:
         rows = self._query(sql, parameters)
