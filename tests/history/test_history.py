@@ -288,3 +288,22 @@ def test_comparing_in_sqlite_agrees_with_comparing_every_record(run_cli: Run, tm
             full = Comparison(fast.before, fast.after, changes(store.records(before), store.records(after)))
             assert json.dumps(fast.to_dict()) == json.dumps(full.to_dict())
             assert len(fast.changes.new) == len(fast.changes.fixed) == 1
+
+
+def test_the_readme_history_commands_run_as_written(run_cli: Run, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The quick start's "What changed since last month" commands, after two recorded months."""
+    section = (ROOT / "README.md").read_text("utf-8").split("**What changed since last month.**")[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    history, data, _ = _two_months(run_cli, tmp_path)
+    (tmp_path / ".mentorrules").mkdir()
+    history.rename(tmp_path / ".mentorrules" / "history.sqlite")  # the default store of the working folder
+    for _ in range(2):  # runs 3 and 4, recorded there without --record
+        assert "recorded run" in run_cli("validate", data, "--as-of", AS_OF).err
+    commands = [line.split("#")[0].split(">")[0].split() for line in block.splitlines() if line.strip()]
+    assert [words[:2] for words in commands] == [["mentorrules", "history"]] + [["mentorrules", "compare"]] * 3
+    for words in commands:
+        done = run_cli(*words[1:])
+        assert done.code in (0, 1) and done.err == "", (words, done.err)
+        assert done.out
