@@ -6,7 +6,9 @@ Every test uses a real SQLite file in a temporary folder and the command line as
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
+import io
 import json
 import shutil
 import sqlite3
@@ -18,7 +20,8 @@ from typing import Any
 import pytest
 from conftest import CliResult
 
-from mentorrules.history import Comparison, History, changes, compare
+from mentorrules.history import Comparison, History, changes, compare, views
+from mentorrules.model import Decision, Finding, Report, Severity, Status
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -307,3 +310,42 @@ def test_the_readme_history_commands_run_as_written(run_cli: Run, tmp_path: Path
         done = run_cli(*words[1:])
         assert done.code in (0, 1) and done.err == "", (words, done.err)
         assert done.out
+
+
+def test_keys_with_escape_sequences_are_stored_and_never_printed_raw(run_cli: Run, tmp_path: Path) -> None:
+    """A payout id holding terminal escape sequences (which could clear the screen and print a
+    fake result) is recorded, matched from run to run, and shown escaped."""
+    history = tmp_path / "history.sqlite"
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [{"payout_id": "P-\x1b]0;x\x07\x1b[2J", "payee_id": "T-1", "role": "coach", "program": "X",
+             "state": "XX", "school_year": "2025-26", "pay_date": "2025-09-15", "amount": "1000.00"}]
+    (data / "payouts.json").write_text(json.dumps(rows), encoding="utf-8")
+    (data / "people.json").write_text(json.dumps([{"person_id": "T-1", "career_year": 1}]), encoding="utf-8")
+    for _ in range(2):
+        done = run_cli("validate", data, "--as-of", AS_OF, "--history", history, "--format", "json",
+                       "--output", tmp_path / "report.json")
+        assert done.code == 1 and "Traceback" not in done.err, done.err
+    for kind in ("table", "html"):
+        shown = run_cli("compare", "1", "2", "--history", history, "--format", kind)
+        assert shown.code == 0, shown.err
+        assert "\x1b" not in shown.out and "\x07" not in shown.out
+        assert "P-\\x1b]0;x\\x07\\x1b[2J" in shown.out
+    found = json.loads(run_cli("compare", "1", "2", "--history", history, "--format", "json").out)
+    assert found["counts"]["still"] == 1 and found["money"]["held_after"] == "1000.00"
+
+
+def test_a_lone_surrogate_is_stored_and_matched(tmp_path: Path) -> None:
+    """A key or message with a lone surrogate (possible from JSON input) is stored as text SQLite
+    accepts, the same way every run, so that it still matches itself."""
+    finding = Finding("STIPEND-001", Severity.ERROR, "role \ud800 is not eligible")
+    report = Report("0.1.0", (("core", "0.1.0"),), "sha256:0",
+                    (Decision("payouts", 1, "P-\ud800", Status.FAIL, (finding,)),))
+    with History.open(tmp_path / "history.sqlite", create=True) as store:
+        for _ in range(2):
+            store.record(report, {"payouts": ["12.50"]}, dt.date(2026, 6, 30))
+        found = compare(store, 1, 2)
+        buffer = io.StringIO()
+        views.write_text(found, buffer)
+    assert [change.key for change in found.changes.still] == ["P-\\ud800"]
+    assert "P-\\ud800" in buffer.getvalue() and "role \\ud800 is not eligible" in buffer.getvalue()

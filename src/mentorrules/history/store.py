@@ -222,6 +222,16 @@ def amounts_of(tables: Mapping[str, Sequence[Row]]) -> dict[str, list[str | None
     return {MONEY_TABLE: amounts}
 
 
+def _text(text: str) -> str:
+    """Text SQLite can store (UTF-8): a lone surrogate (from a JSON ``"\\ud800"``) is written
+    ``\\ud800``, so that a key that cannot be encoded still matches itself from run to run."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def _records(report: Report, amounts: Mapping[str, Sequence[str | None]]) -> Iterator[tuple[Any, ...]]:
     """The rows to store for the report's records, in report order, masked as the report is."""
     hide_amount = AMOUNT_COLUMN in report.masked
@@ -234,14 +244,16 @@ def _records(report: Report, amounts: Mapping[str, Sequence[str | None]]) -> Ite
         if hide_amount and amount is not None:
             amount = MASKED
         findings = decision.findings
+        key = _text(decision.key)
         if not findings:  # most rows: no JSON to build
-            yield (position, decision.table, decision.row, decision.key, occurrence, decision.status.value,
+            yield (position, decision.table, decision.row, key, occurrence, decision.status.value,
                    "[]", "[]", "[]", amount)
             continue
-        yield (position, decision.table, decision.row, decision.key, occurrence, decision.status.value,
+        yield (position, decision.table, decision.row, key, occurrence, decision.status.value,
                json.dumps([finding.rule for finding in findings]),
                json.dumps([finding.severity.value for finding in findings]),
-               json.dumps([finding.message for finding in findings], ensure_ascii=False), amount)
+               json.dumps([_text(finding.message) for finding in findings], ensure_ascii=False),
+               amount and _text(amount))
 
 
 _COLUMNS = "table_name, row, key, occurrence, status, rules, messages, amount, severities, position"
@@ -371,7 +383,7 @@ class History:
         """
         when = (when or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
         inputs = inputs_of(report.sources)
-        summary = json.dumps(report.summary, default=str, ensure_ascii=False)
+        summary = json.dumps(report.summary, default=str)
         connection = self._connection
         try:
             connection.execute("BEGIN IMMEDIATE")
@@ -380,11 +392,11 @@ class History:
                     "INSERT INTO runs (recorded_utc, engine_version, digest, packs, as_of, inputs_key, summary, "
                     "masked) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (when.strftime("%Y-%m-%dT%H:%M:%SZ"), report.version, report.digest,
-                     json.dumps([list(pack) for pack in report.packs]), as_of.isoformat(), inputs_key(inputs),
+                     json.dumps([list(pack) for pack in report.packs]), as_of.isoformat(), _text(inputs_key(inputs)),
                      summary, json.dumps(list(report.masked))))
                 run_id = int(cursor.lastrowid or 0)
                 connection.executemany("INSERT INTO inputs (run_id, table_name, source, sha256) VALUES (?, ?, ?, ?)",
-                                       [(run_id, item.table, item.source, item.sha256) for item in inputs])
+                                       [(run_id, item.table, _text(item.source), item.sha256) for item in inputs])
                 connection.executemany(
                     "INSERT INTO records (run_id, position, table_name, row, key, occurrence, status, rules, "
                     "severities, messages, amount) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -15,12 +15,14 @@ from typing import Any, TextIO
 from mentorrules.history.comparing import Change, Comparison, cents, dollars, signed
 from mentorrules.history.store import RunInfo
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _plain(text: object) -> str:
-    """Text safe for a terminal: a control character (an escape sequence in a payout id) is shown, not run."""
-    return _CONTROL.sub(lambda match: f"\\x{ord(match.group(0)):02x}", str(text))
+    """Text safe for a terminal: a control character (an escape sequence in a payout id) is shown,
+    not run, and a lone surrogate is shown as its code, not a crash of the output stream."""
+    return _CONTROL.sub(lambda match: f"\\u{ord(match.group(0)):04x}" if ord(match.group(0)) > 0xff
+                        else f"\\x{ord(match.group(0)):02x}", str(text))
 
 
 def _inputs(run: RunInfo, limit: int = 3) -> str:
@@ -135,7 +137,7 @@ def write_html(comparison: Comparison, stream: TextIO) -> None:
                "<th>error</th><th>inputs</th><th>rules digest</th></tr>")
     for label, run in (("before", before), ("after", after)):
         rows, passed, failed, errors = _counts(run)
-        inputs = "<br>".join(_e(f"{item.table}: {item.source}") for item in run.inputs)
+        inputs = "<br>".join(_e(_plain(f"{item.table}: {item.source}")) for item in run.inputs)
         out.append(f"<tr><th>{label}</th><td>{run.id}</td><td>{_e(run.when)}</td><td>{rows}</td><td>{passed}</td>"
                    f"<td>{failed}</td><td>{errors}</td><td>{inputs}</td><td><code>{_e(run.digest[:19])}</code></td></tr>")
     out.append("</table>")
@@ -147,7 +149,7 @@ def write_html(comparison: Comparison, stream: TextIO) -> None:
                    "<th>findings before</th></tr>")
         for change in changes:
             record = change.shown
-            out.append(f"<tr><td>{_e(change.table)}</td><td>{record.row}</td><td>{_e(change.key)}</td>"
+            out.append(f"<tr><td>{_e(change.table)}</td><td>{record.row}</td><td>{_e(_plain(change.key))}</td>"
                        f'<td class="money">{_e(cents(change.amount)) if change.amount is not None else ""}</td>'
                        f"<td>{_findings(change.after)}</td><td>{_findings(change.before)}</td></tr>")
         out.append("</table>")
@@ -160,6 +162,6 @@ def _findings(record: Any) -> str:
         return "<em>not in the input</em>"
     if not record.rules:
         return _e(record.status)
-    items = "".join(f"<li><b>{_e(rule)}</b> {_e(message)}</li>"
+    items = "".join(f"<li><b>{_e(rule)}</b> {_e(_plain(message))}</li>"
                     for rule, message in zip(record.rules, record.messages, strict=False))
     return f"<ul>{items}</ul>"
