@@ -278,8 +278,9 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_CLEAN if report.clean else EXIT_FINDINGS
 
 
-def _open_history(args: argparse.Namespace) -> Any:
-    """The run history ``validate`` records in (see ``history.store_path``), opened, or None."""
+def _open_history(args: argparse.Namespace) -> Path | None:
+    """The run history ``validate`` records in (see ``history.store_path``), or None; opened
+    once here, so that a damaged or unwritable history is said before a long run."""
     from mentorrules import history
 
     path = history.store_path(args.history, args.record, Path.cwd())
@@ -287,17 +288,18 @@ def _open_history(args: argparse.Namespace) -> Any:
         return None
     if args.history is None:
         path.parent.mkdir(exist_ok=True)  # .mentorrules/ is made by the first --record
-    return history.History.open(path, create=True)
+    history.History.open(path, create=True).close()
+    return path
 
 
-def _record_run(store: Any, report: Any, dataset: Any, args: argparse.Namespace) -> None:
+def _record_run(path: Path, report: Any, dataset: Any, args: argparse.Namespace) -> None:
     """Record the run; say where, and what changed since the last run of the same inputs."""
     from mentorrules import history
 
-    with store:
+    with history.History.open(path, create=True) as store:
         run = store.record(report, history.amounts_of(dataset.tables), args.as_of or dt.date.today())
         since = history.since_last(store, run)
-    print(f"mentorrules: recorded run {run.id} in {_relative(store.path)}", file=sys.stderr)
+    print(f"mentorrules: recorded run {run.id} in {_relative(path)}", file=sys.stderr)
     if since is not None:  # the text report's footer; beside a file report, on stderr
         print(since.since(), file=sys.stdout if args.format == "table" and not args.output else sys.stderr)
 

@@ -47,6 +47,16 @@ def _writing(history: Path) -> bool:
         connection.close()
 
 
+def _written(report: Path) -> bool:
+    """True once the JSON report is complete (it ends with its closing brackets)."""
+    try:
+        with report.open("rb") as stream:
+            stream.seek(-4, os.SEEK_END)
+            return stream.read() == b"\n]}\n"
+    except OSError:  # not there yet, or shorter than 4 bytes
+        return False
+
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return generated_data(tmp_path_factory.mktemp("generated"), payouts=10_000, seed=16, violations=0.05)
@@ -66,12 +76,14 @@ def test_a_run_killed_while_it_is_written_leaves_no_half_run(generated: Path, tm
     records = _records_of_a_run(history)
     assert records > 25_000
     caught = False
-    for _ in range(5):  # the write lasts a fraction of a second: catch it, stop the process, kill it
+    for attempt in range(5):  # the write lasts a fraction of a second: catch it, stop the process, kill it
         runs = _count(history, "SELECT count(*) FROM runs")
-        process = subprocess.Popen(_command(generated, history, tmp_path / "report.json"),
+        report = tmp_path / f"report{attempt}.json"
+        process = subprocess.Popen(_command(generated, history, report),
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            while process.poll() is None and not _writing(history):
+            # The run is recorded once its report is written whole: wait for that, then for the lock.
+            while process.poll() is None and not (_written(report) and _writing(history)):
                 time.sleep(0.0005)
             if process.poll() is not None:
                 continue
@@ -91,9 +103,9 @@ def test_a_run_killed_while_it_is_written_leaves_no_half_run(generated: Path, tm
     if stop is signal.SIGINT:
         assert process.returncode == 130 and "Traceback" not in err, err
     else:
-        assert process.returncode == -stop
+        assert process.returncode == -stop, (process.returncode, err)
     # Nothing of the killed run stays: no run row, no records or inputs of a run that is not there.
-    assert _count(history, "SELECT count(*) FROM runs") == runs
+    assert _count(history, "SELECT count(*) FROM runs") == runs, err
     assert _count(history, "SELECT count(*) FROM records WHERE run_id NOT IN (SELECT id FROM runs)") == 0
     assert _count(history, "SELECT count(*) FROM inputs WHERE run_id NOT IN (SELECT id FROM runs)") == 0
     connection = sqlite3.connect(history)
