@@ -286,9 +286,8 @@ def _open_history(args: argparse.Namespace) -> Path | None:
     path = history.store_path(args.history, args.record, Path.cwd())
     if path is None:
         return None
-    if args.history is None:
-        path.parent.mkdir(exist_ok=True)  # .mentorrules/ is made by the first --record
-    history.History.open(path, create=True).close()
+    # .mentorrules/ is made by the first --record; a folder --history names must exist.
+    history.History.open(path, create=True, make_folder=args.history is None).close()
     return path
 
 

@@ -349,3 +349,11 @@ def test_a_lone_surrogate_is_stored_and_matched(tmp_path: Path) -> None:
         views.write_text(found, buffer)
     assert [change.key for change in found.changes.still] == ["P-\\ud800"]
     assert "P-\\ud800" in buffer.getvalue() and "role \\ud800 is not eligible" in buffer.getvalue()
+
+
+def test_a_history_folder_that_cannot_be_made_is_a_clear_problem(run_cli: Run, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".mentorrules").write_text("a file where the folder should be", encoding="utf-8")
+    done = run_cli("validate", EXAMPLES, "--as-of", AS_OF, "--record")
+    assert done.code == 2 and "MR441" in done.err and "Traceback" not in done.err, done.err

@@ -273,8 +273,9 @@ class History:
         self.path = path
 
     @classmethod
-    def open(cls, path: Path, *, create: bool = False) -> History:
-        """Open the history at ``path``; with ``create``, make it (not its folder) if it is missing.
+    def open(cls, path: Path, *, create: bool = False, make_folder: bool = False) -> History:
+        """Open the history at ``path``; with ``create``, make it if it is missing (and with
+        ``make_folder`` its folder, as the first ``--record`` makes ``.mentorrules/``).
 
         Raises :class:`MentorRulesError`: MR440 when the file is missing (without ``create``), is
         not a mentorrules history, is damaged or is of a newer schema; MR441 when it cannot be
@@ -287,6 +288,13 @@ class History:
                            "(or give the history's file with --history PATH)")
         if path.exists() and not path.is_file():
             raise _problem("MR440", "the run history is not a file", path, hint="give the history's .sqlite file")
+        if create and make_folder and not path.parent.is_dir():
+            try:
+                path.parent.mkdir()
+            except OSError as error:
+                raise _problem("MR441", f"cannot make the run history's folder: {error.strerror or error}",
+                               path, hint=f"{path.parent} must be a folder you can write in; or give "
+                               "another file with --history PATH") from None
         if create and not path.parent.is_dir():
             raise _problem("MR441", "cannot make the run history: its folder does not exist", path,
                            hint=f"create {path.parent} first")
