@@ -480,11 +480,12 @@ class History:
             return []
         ids = [row[0] for row in rows]
         inputs: dict[int, list[Input]] = {run_id: [] for run_id in ids}
-        marks = ", ".join("?" * len(ids))
+        # One run: its inputs; several (the whole list): every input, without a bound on the ids.
+        where, parameters = ("WHERE run_id = ?", ids) if len(ids) == 1 else ("", [])
         for run_id, table, source, sha256 in self._query(
-                f"SELECT run_id, table_name, source, sha256 FROM inputs WHERE run_id IN ({marks}) "
-                "ORDER BY run_id, rowid", ids):
-            inputs[run_id].append(Input(table, source, sha256))
+                f"SELECT run_id, table_name, source, sha256 FROM inputs {where} ORDER BY run_id, rowid", parameters):
+            if run_id in inputs:
+                inputs[run_id].append(Input(table, source, sha256))
         found = []
         for run_id, recorded, version, digest, packs, as_of, _, summary, masked in rows:
             try:
