@@ -125,6 +125,11 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--complete", action="store_true",
                           help="every rule must run: a table a rule reads that is not given is an input "
                           "problem (exit 2), not a rule left unchecked")
+    validate.add_argument("--record", action=argparse.BooleanOptionalAction, default=None,
+                          help="record the run in the run history (default: when .mentorrules/history.sqlite "
+                          "exists here, or with --history)")
+    validate.add_argument("--history", type=Path, metavar="PATH",
+                          help="the run history's file (default: .mentorrules/history.sqlite)")
     validate.set_defaults(run=_validate)
 
     test = command("test", help="run the YAML rule tests",
@@ -204,6 +209,24 @@ def _parser() -> argparse.ArgumentParser:
                        help="close sessions no request has used for this long (default: 3600)")
     serve.set_defaults(run=_serve)
 
+    history = command("history", help="list the recorded runs of validate --record")
+    history.add_argument("--history", type=Path, default=None, metavar="PATH",
+                         help="the run history's file (default: .mentorrules/history.sqlite)")
+    history.add_argument("--format", choices=("table", "json"), default="table")
+    history.set_defaults(run=_history)
+
+    compare = command("compare", help="what changed between two recorded runs: new failures, fixed, money",
+                                 description="Compare two recorded runs: rows that fail now and did not, rows "
+                                 "fixed, rows still failing, and the money held. Exit 1 when there are new "
+                                 "failures.")
+    compare.add_argument("runs", nargs="*", type=int, metavar="RUN", help="two run ids (see mentorrules history)")
+    compare.add_argument("--since", choices=("last",),
+                         help="last: the newest run against the run of the same input files before it")
+    compare.add_argument("--history", type=Path, default=None, metavar="PATH",
+                         help="the run history's file (default: .mentorrules/history.sqlite)")
+    compare.add_argument("--format", choices=("table", "json", "html"), default="table")
+    compare.set_defaults(run=_compare)
+
     new_pack = command("new-pack", help="write a working skeleton of a pack for another state")
     new_pack.add_argument("name", metavar="NAME", help="pack name, e.g. oregon")
     new_pack.add_argument("--jurisdiction", required=True, metavar="XX", help="state code, e.g. OR")
@@ -230,6 +253,7 @@ def _validate(args: argparse.Namespace) -> int:
                                         Location(str(args.output)), hint=f"create {args.output.parent} first")])
     engine = _engine(args)
     mask = _mask_of(args, engine)
+    store = _open_history(args)  # a damaged history is said before a long run, not after
     # Reports that show the input rows need every column; the others only what rules read.
     dataset = engine.read(args.data, every_column=args.format in ("html", "xlsx"))
     missing = sorted({table for tables in engine.not_checked(dataset.tables).values() for table in tables}) \
@@ -243,6 +267,10 @@ def _validate(args: argparse.Namespace) -> int:
             hint="give those files (a header with no rows for a table that is empty), or drop --complete")])
     progress = _Progress() if sys.stderr.isatty() else None
     report = engine.validate(dataset, as_of=args.as_of, mask=mask, progress=progress)
+    if store is not None:  # decisions made once, for the report and the history alike
+        from dataclasses import replace
+
+        report = replace(report, decisions=tuple(report.decisions))
     titles = {rule.id: rule.title for rule in engine.rules}
     from mentorrules.checking.codegen import MASKED
 
@@ -270,7 +298,34 @@ def _validate(args: argparse.Namespace) -> int:
 
         skipped = "; ".join(f"{tables}: {', '.join(rules)}" for tables, rules in tally.not_checked(report))
         print(f"mentorrules: not checked, these rules read a table that was not given: {skipped}", file=sys.stderr)
+    if store is not None:
+        _record_run(store, report, dataset, args)
     return EXIT_CLEAN if report.clean else EXIT_FINDINGS
+
+
+def _open_history(args: argparse.Namespace) -> Path | None:
+    """The run history ``validate`` records in (see ``history.store_path``), or None; opened
+    once here, so that a damaged or unwritable history is said before a long run."""
+    from mentorrules import history
+
+    path = history.store_path(args.history, args.record, Path.cwd())
+    if path is None:
+        return None
+    # .mentorrules/ is made by the first --record; a folder --history names must exist.
+    history.History.open(path, create=True, make_folder=args.history is None).close()
+    return path
+
+
+def _record_run(path: Path, report: Any, dataset: Any, args: argparse.Namespace) -> None:
+    """Record the run; say where, and what changed since the last run of the same inputs."""
+    from mentorrules import history
+
+    with history.History.open(path, create=True) as store:
+        run = store.record(report, history.amounts_of(dataset.tables), args.as_of or dt.date.today())
+        since = history.since_last(store, run)
+    print(f"mentorrules: recorded run {run.id} in {_relative(path)}", file=sys.stderr)
+    if since is not None:  # the text report's footer; beside a file report, on stderr
+        print(since.since(), file=sys.stdout if args.format == "table" and not args.output else sys.stderr)
 
 
 def _mask_of(args: argparse.Namespace, engine: Engine) -> list[str] | None:
@@ -550,6 +605,29 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"mentorrules serve: listening on http://{shown}:{port} (digest {engine.digest})", flush=True)
     run(engine, settings, listening)
     return EXIT_CLEAN
+
+
+
+def _history(args: argparse.Namespace) -> int:
+    from mentorrules.history import DEFAULT_PATH, History, views
+
+    with History.open(args.history or DEFAULT_PATH) as store:
+        views.write_runs(store.runs(), sys.stdout, args.format)
+    return EXIT_CLEAN
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from mentorrules.errors import Location, MentorRulesError, Problem
+    from mentorrules.history import DEFAULT_PATH, History, compare, compare_last, views
+
+    if not ((args.since and not args.runs) or (not args.since and len(args.runs) == 2)):
+        raise MentorRulesError([Problem("MR443", "compare takes two run ids, or --since last", Location(),
+                                        hint="mentorrules compare 3 4, or mentorrules compare --since last "
+                                        "(run ids: mentorrules history)")])
+    with History.open(args.history or DEFAULT_PATH) as store:
+        found = compare_last(store) if args.since else compare(store, *args.runs)
+    {"json": views.write_json, "html": views.write_html}.get(args.format, views.write_text)(found, sys.stdout)
+    return EXIT_FINDINGS if found.changes.new else EXIT_CLEAN
 
 
 def _new_pack(args: argparse.Namespace) -> int:

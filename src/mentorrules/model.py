@@ -306,5 +306,5 @@ class Report:
                                     for rule, tables in self.not_checked.items()]} if self.not_checked else {})}
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON report as a dict (see the README, "The JSON report")."""
+        """The JSON report as a dict (see docs/reference.md, "The JSON report")."""
         return {**self.head(), "records": [decision.to_dict() for decision in self.records]}

@@ -1,4 +1,4 @@
-"""Report -> JSON: the contract other systems read (see README, "The JSON report").
+"""Report -> JSON: the contract other systems read (see docs/reference.md, "The JSON report").
 
 Written as a stream, one record per line, so a million-row report needs no second copy in
 memory; keys come in a fixed order and rows in input order, so the same inputs and packs give
