@@ -39,7 +39,7 @@ from mentorrules.generated import define
 from mentorrules.loading.expressions import Expression
 from mentorrules.loading.rulebook import Aggregate, Lookup, Rule, RuleBook
 from mentorrules.loading.tables import Table
-from mentorrules.model import Finding
+from mentorrules.model import Finding, Severity
 
 GROUP_TABLE = "group"
 
@@ -372,8 +372,75 @@ class BatchRule:
                 if not found.cannot_check:
                     failing.append((member.row, self.shown_key(member.key, masked)))
         rows = named_rows(failing) if self.batch.group_by else ()
-        return {row: replace(finding, rows=rows) if rows and not finding.cannot_check else finding
-                for row, finding in findings.items()}
+        findings = {row: replace(finding, rows=rows) if rows and not finding.cannot_check else finding
+                    for row, finding in findings.items()}
+        if self.batch.hold == "later" and failing:
+            by_row = {member.row: member for member in members}
+            failed = [(by_row[row], findings[row]) for row, _ in failing]
+            findings.update(self.hold_later(failed, names_of, masked))
+        return findings
+
+    def hold_later(self, failing: Sequence[tuple[Member, Finding]],
+                   names_of: Callable[[Member], Mapping[str, Any]],
+                   masked: frozenset[str] | None = None) -> dict[int, Finding]:
+        """For a ``hold: later`` rule, the findings of one group's failing rows: which to hold.
+
+        The rows are taken in order of date (the pay date), then row number, and the rule is
+        checked on the rows so far: the first row at which it fails (the second copy of a
+        payout, the payout whose running total crosses a cap) and every later row keep the
+        rule's finding, with the aggregates of the rows up to them (``total_paid`` is the
+        running total); the earlier rows get an ``info`` finding naming the held rows, so that
+        nothing is hidden and each dollar is held once. ``names_of`` gives a member's names on
+        the whole group (lookups, group keys); the running aggregates replace the group's.
+        Should the rule hold on every prefix (a row-specific ``require``), every failing row is
+        held, as with ``hold: all``. Linear in the group's size.
+
+        >>> from mentorrules.engine import Engine
+        >>> engine = Engine.load(packs=["core"])
+        >>> report = engine.validate({"payouts": [
+        ...     {"payout_id": "P-9", "payee_id": "T-1", "role": "mentor", "program": "AK_ASMP", "state": "AK",
+        ...      "school_year": "2025-26", "pay_date": "2026-06-01", "amount": "500.00"},
+        ...     {"payout_id": "P-9", "payee_id": "T-1", "role": "mentor", "program": "AK_ASMP", "state": "AK",
+        ...      "school_year": "2025-26", "pay_date": "2025-12-01", "amount": "500.00"}]})
+        >>> [[(f.rule, f.severity.value) for f in d.findings if f.rule == "STIPEND-006"]
+        ...  for d in report.records_of("payouts")]
+        [[('STIPEND-006', 'error')], [('STIPEND-006', 'info')]]
+        """
+        ordered = sorted(failing, key=lambda pair: (pair[0].day, pair[0].row))
+        aggregates = self.batch.aggregates
+        states = [_START[aggregate.function] for aggregate in aggregates]
+        folds = [_FOLDS[aggregate.function] for aggregate in aggregates]
+        found: dict[int, Finding] = {}
+        first_held: int | None = None
+        for index, (member, finding) in enumerate(ordered):
+            states = [fold(state, value) for fold, state, value
+                      in zip(folds, states, self.argument_values(member), strict=True)]
+            try:
+                names = {**names_of(member), **{aggregate.name: _final(aggregate, state)
+                                                for aggregate, state in zip(aggregates, states, strict=True)}}
+            except CANNOT_CHECK:
+                names = None
+            running = self.verdict(member, names, masked) if names is not None else finding
+            if first_held is None:
+                if running is None or running.cannot_check:
+                    continue
+                first_held = index
+            # Once held, a row stays held (the rows before it are paid already), with the finding
+            # as the rows so far show it, or the group's when the rows so far pass.
+            held = finding if running is None or running.cannot_check else running
+            found[member.row] = replace(held, rows=finding.rows)
+        if first_held is None:
+            return {member.row: finding for member, finding in failing}
+        # Named by key and date, not row number: a session numbers facts as they are posted.
+        shown = ", ".join(f"{self.shown_key(member.key, masked)} ({member.day.isoformat()})"
+                          for member, _ in ordered[first_held:])
+        for member, finding in ordered[:first_held]:
+            found[member.row] = Finding(
+                self.rule.id, Severity.INFO,
+                f"not held by this rule: it fails only from the later row(s) {shown} on, which carry "
+                "its finding and are held (rows taken by date, then input order)",
+                self.rule.source, rows=finding.rows)
+        return found
 
     def check_group(self, key: tuple[Any, ...], members: Sequence[Member], names: dict[str, Any],
                     masked: frozenset[str] | None = None) -> GroupFinding | None:
@@ -462,6 +529,18 @@ class _CompiledLookup:
         except CANNOT_CHECK:
             return []
         return [key for key in product(*alternatives) if None not in key]
+
+
+def _final(aggregate: Aggregate, state: Any) -> Any:
+    """An aggregate's value from its folded state (as :class:`Groups` names it)."""
+    function = aggregate.function
+    if function == "count_distinct":
+        return _count_distinct(state)
+    if function == "distinct":
+        return _sorted_distinct(state)
+    if function == "sum" and state is _EMPTY_SUM:
+        return _ZERO_SUM.get(aggregate.kind, 0)
+    return state
 
 
 def aggregate_of(aggregate: Aggregate, values: Sequence[Any]) -> Any:

@@ -347,6 +347,8 @@ class _Verdicts:
         self.screen = rule.screen
         self.found: list[tuple[RowKey, Finding, Any]] = []
         self.failing: dict[Any, list[tuple[int, str]]] = {}
+        self.hold = rule.batch.hold == "later" and groups is not None
+        self.held: dict[Any, list[Member]] = {}  # of a hold: later rule, the failing members per group
 
     def visit(self, row: Row, context: _Context) -> None:
         rule = self.rule
@@ -380,8 +382,28 @@ class _Verdicts:
         self.found.append(((member.table, member.row), finding, group if failed else None))
         if failed and group is not None:
             self.failing.setdefault(group, []).append((member.row, rule.shown_key(member.key, self.masked)))
+            if self.hold:
+                self.held.setdefault(group, []).append(member)
 
     def findings(self) -> Iterator[tuple[RowKey, Finding]]:
+        held: dict[int, Finding] = {}
+        if self.held:
+            full = {row_key[1]: finding for row_key, finding, _ in self.found}
+            for group, members in self.held.items():
+                rows = named_rows(self.failing[group])
+                held.update(self.rule.hold_later(
+                    [(member, replace(full[member.row], rows=rows)) for member in members], self._names, self.masked))
         for row_key, finding, group in self.found:
+            if row_key[1] in held and group is not None:
+                yield row_key, held[row_key[1]]
+                continue
             rows = named_rows(self.failing[group]) if group is not None else ()
             yield row_key, replace(finding, rows=rows) if rows else finding
+
+    def _names(self, member: Member) -> dict[str, Any]:
+        """A member's names on its whole group: group keys, aggregates, lookups."""
+        assert self.groups is not None
+        names = dict(self.groups.names(self.rule.group_key(member)))
+        if self.lookups is not None:
+            names.update(self.lookups(member))
+        return names
