@@ -28,7 +28,9 @@ from mentorrules.checking import validation
 from mentorrules.checking.batch import BatchRule, Member
 from mentorrules.checking.batch import explain as explain_batch
 from mentorrules.checking.codegen import MASKED
+from mentorrules.checking.completeness import completeness
 from mentorrules.checking.evaluation import Evaluator, Explanation, Index, Step, periods_of
+from mentorrules.checking.period import Period
 from mentorrules.checking.policy import Policy
 from mentorrules.checking.validation import Progress, Run
 from mentorrules.errors import Location, MentorRulesError, Problem
@@ -203,7 +205,8 @@ class Engine:
                 hint=f"give a list of mappings, e.g. {{{name!r}: [{{...}}, {{...}}]}}")])
 
     def validate(self, data: DataSource, as_of: dt.date | None = None, *,
-                 mask: Iterable[str] | None = None, progress: Progress | None = None) -> Report:
+                 mask: Iterable[str] | None = None, progress: Progress | None = None,
+                 period: str | Period | None = None) -> Report:
         """Check every row of a data set: a directory, table files, or ``{table: rows}``.
 
         Raises :class:`MentorRulesError` for problems with whole files (exit code 2 in the CLI);
@@ -214,6 +217,13 @@ class Engine:
         a key or a cell that reads one shows ``[masked]``, whatever the rule does with the value
         (see :meth:`mask_defaults`). ``progress`` is called with the pass (``reading``,
         ``checking``, ``writing``) and the number of rows visited so far.
+
+        ``period`` (``"2026-06"``, ``"2026-06-01..2026-06-30"``, ``"2025-26"`` or a
+        :class:`Period`) judges only the payouts paid in it; the others are ``history`` rows:
+        read and counted by caps and duplicates, without findings. The summary says whether the
+        run is complete (``complete``; ``incomplete`` names the rules that did not run: tables
+        not given, or history before the period that rules looking back over a school year, or
+        further, cannot see). ``summary.money`` holds the amounts (see docs/money.md).
 
         >>> engine = Engine.load(packs=[])
         >>> report = engine.validate({"payouts": [
@@ -226,12 +236,16 @@ class Engine:
         dataset = self.read(data, every_column=False)
         masked = tuple(dict.fromkeys(mask or ()))
         not_checked = self.not_checked(dataset.tables)
+        if isinstance(period, str):
+            period = Period.parse(period)
         run = Run(self._evaluator, self._batch, dataset.tables, as_of or dt.date.today(), progress, frozenset(masked),
-                  skipped=frozenset(not_checked))
+                  skipped=frozenset(not_checked), period=period)
         outcome = run.decide()
+        totals = outcome.summary
+        totals.update(completeness(self._book.rules, self._batch, not_checked, run))
         return Report(__version__, tuple((pack.name, pack.version) for pack in self.packs), self.digest,
                       Decisions(run, outcome.rows), dict(dataset.sources), tuple(outcome.groups), masked,
-                      totals=outcome.summary, not_checked=not_checked)
+                      totals=totals, not_checked=not_checked)
 
     def not_checked(self, given: Iterable[str]) -> dict[str, tuple[str, ...]]:
         """The rules that read a table that was not given, each with those tables.

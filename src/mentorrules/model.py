@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
 from typing import Any, overload
@@ -52,6 +53,7 @@ class Status(StrEnum):
     PASS = "pass"
     FAIL = "fail"
     ERROR = "error"
+    HISTORY = "history"  # a payout before the period judged (validate --period): read, not judged
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,11 @@ class Finding:
     parameters: tuple[str, ...] = ()
     rows: tuple[str, ...] = ()
     cannot_check: bool = False  # the rule could not be checked (a value it needs is missing): not a failure
+    # Of a rule comparing two amounts (a cap, a required match): by how much it failed, in
+    # dollars, and which way ("excess" over a limit, "shortfall" under a minimum).
+    gap: Decimal | None = None
+    gap_kind: str | None = None
+    district: str | None = None  # of a finding on a group record: the district its rows are in
 
     @classmethod
     def unchecked(cls, rule: str, severity: Severity, reason: str, source: Source | None = None) -> Finding:
@@ -92,6 +99,10 @@ class Finding:
             result["parameters"] = list(self.parameters)
         if self.rows:
             result["rows"] = list(self.rows)
+        if self.gap is not None and self.gap_kind:
+            result[self.gap_kind] = f"{self.gap:.2f}"
+        if self.district:
+            result["district"] = self.district
         return result
 
 
@@ -126,6 +137,8 @@ class Outcome:
     rows: int = 0
     statuses: dict[Status, int] = field(default_factory=lambda: dict.fromkeys(Status, 0))
     severities: dict[Severity, int] = field(default_factory=lambda: dict.fromkeys(Severity, 0))
+    money: dict[str, Any] | None = None  # summary.money, when the run had payouts (checking/money.py)
+    period: dict[str, str] | None = None  # summary.period, when the run judged a period
 
     def count(self, status: Status, findings: Iterable[Finding]) -> None:
         self.rows += 1
@@ -140,11 +153,17 @@ class Outcome:
         for group in self.groups:
             for finding in group.findings:
                 severities[finding.severity] += 1
-        summary: dict[str, Any] = {"rows": self.rows, **{status.value: self.statuses[status] for status in Status},
+        # "history" only when a period was judged: without one, every row is judged.
+        statuses = [status for status in Status if status is not Status.HISTORY or self.period is not None]
+        summary: dict[str, Any] = {"rows": self.rows, **{status.value: self.statuses[status] for status in statuses},
                                    "findings": {severity.value: severities[severity] for severity in Severity}}
+        if self.period is not None:
+            summary["period"] = dict(self.period)
         if self.groups:
             summary["groups"] = {"records": len(self.groups),
                                  "fail": sum(group.status is Status.FAIL for group in self.groups)}
+        if self.money is not None:
+            summary["money"] = copy.deepcopy(self.money)
         return summary
 
 

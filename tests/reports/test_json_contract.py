@@ -77,14 +77,22 @@ def test_report_has_exactly_the_documented_keys(validate) -> None:
     assert report["packs"] == [{"name": "core", "version": __version__},
                                {"name": "local", "version": "0"}]
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", report["digest"])
-    assert list(report["summary"]) == ["rows", "pass", "fail", "error", "findings"]
+    assert list(report["summary"]) == ["rows", "pass", "fail", "error", "findings", "money", "complete",
+                                       "incomplete"]
     assert list(report["summary"]["findings"]) == ["error", "warning", "info"]
+    assert list(report["summary"]["money"]) == ["checked", "payable", "held", "warnings_only", "history", "rows",
+                                                "held_by", "held_with", "gaps"]
+    assert list(report["summary"]["money"]["held_by"]) == ["rule", "district", "program", "grant", "school_year"]
+    assert report["summary"]["complete"] is False  # pairings and other tables were not given
+    assert list(report["summary"]["incomplete"]) == ["rules", "not_run", "tables_not_given", "history_missing",
+                                                     "reasons"]
     for record in report["records"]:
         assert list(record) == ["table", "row", "key", "status", "findings"]
         assert record["status"] in ("pass", "fail", "error")
         for finding in record["findings"]:
             assert list(finding)[:4] == ["rule", "severity", "message", "source"]
-            assert set(finding) <= {"rule", "severity", "message", "source", "parameters", "rows"}
+            assert set(finding) <= {"rule", "severity", "message", "source", "parameters", "rows", "excess",
+                                    "shortfall", "district"}
             assert finding["severity"] in ("error", "warning", "info")
 
 

@@ -131,6 +131,10 @@ class BatchRule:
         self.name_columns = self._name_columns()
         require = group_renderer.render(rule.require)
         lines += self._fast_lines(renderer, arguments, require)
+        self.gap_kind, gap = _gap_sides(rule.require)
+        if gap is not None:  # a comparison of two amounts: by how much it fails
+            lines += [f"def _gap({head}):",
+                      f"    return ({group_renderer.render(gap[0])}, {group_renderer.render(gap[1])})"]
         lines += [f"def _require({head}):", f"    return {require}",
                   f"def _message({head}, _masked=None):",
                   f"    return {message_code(rule.message, group_renderer, self.name_columns)}"]
@@ -142,6 +146,7 @@ class BatchRule:
                                          module.get(f"_lw{n}"), module[f"_la{n}"])
                          for n, lookup in enumerate(self.batch.lookups)]
         self._require = module["_require"]
+        self._gap: Callable[..., tuple[Any, Any]] | None = module.get("_gap")
         self._message = module["_message"]
         self.fold: Callable[..., None] | None = module.get("_fold")
         self.screen: Callable[..., bool] | None = module.get("_screen")
@@ -350,7 +355,7 @@ class BatchRule:
             if self._require(*arguments):
                 return None
             return Finding(self.rule.id, self.rule.severity, self._message(*arguments, masked), self.rule.source,
-                           self.parameter_lines(member))
+                           self.parameter_lines(member), gap=self.gap(*arguments), gap_kind=self.gap_kind)
         except CANNOT_CHECK as error:
             return self.cannot(member.values, member.related, error, masked)
 
@@ -464,8 +469,25 @@ class BatchRule:
             unchecked = Finding.unchecked(self.rule.id, self.rule.severity, reason, self.rule.source)
             return GroupFinding(label, replace(unchecked, parameters=self.parameter_lines(latest),
                                                rows=named_rows(rows, always=True)))
+        district = latest.values.get("district")
         return GroupFinding(label, Finding(self.rule.id, self.rule.severity, message, self.rule.source,
-                                           self.parameter_lines(latest), rows=named_rows(rows, always=True)))
+                                           self.parameter_lines(latest), rows=named_rows(rows, always=True),
+                                           gap=self.gap(names, latest.day, latest.school_day),
+                                           gap_kind=self.gap_kind,
+                                           district=district if isinstance(district, str) and district else None))
+
+    def gap(self, *arguments: Any) -> Decimal | None:
+        """By how much a failing comparison of two amounts misses (``total_paid <= cap``: the
+        excess; ``match >= required``: the shortfall), or None when the sides are not amounts."""
+        if self._gap is None:
+            return None
+        try:
+            left, right = self._gap(*arguments)
+        except CANNOT_CHECK:
+            return None
+        if not (isinstance(left, Decimal) and isinstance(right, Decimal)):
+            return None
+        return abs(left - right)
 
     def parameter_lines(self, member: Member) -> tuple[str, ...]:
         """``params.cap<2016-07-01>['mentor'] = 2000.00`` for each parameter value the rule uses
@@ -564,6 +586,19 @@ def aggregate_of(aggregate: Aggregate, values: Sequence[Any]) -> Any:
     if not present:
         return None
     return min(present) if function == "min" else max(present)
+
+
+def _gap_sides(require: Expression) -> tuple[str | None, tuple[Expression, Expression] | None]:
+    """Of a ``require`` that compares two values with <, <=, >= or >: which way a failure
+    misses ("excess" over an upper limit, "shortfall" under a minimum) and the two sides."""
+    tree = require.tree
+    if not (isinstance(tree, ast.Compare) and len(tree.ops) == 1):
+        return None, None
+    operator = tree.ops[0]
+    if not isinstance(operator, (ast.Lt, ast.LtE, ast.Gt, ast.GtE)):
+        return None, None
+    left, right = (replace(require, text=ast.unparse(node), tree=node) for node in (tree.left, tree.comparators[0]))
+    return ("excess" if isinstance(operator, (ast.Lt, ast.LtE)) else "shortfall"), (left, right)
 
 
 def _referenced_fields(rule: Rule) -> dict[str, tuple[str, str]]:
