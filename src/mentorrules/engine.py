@@ -30,6 +30,7 @@ from mentorrules.checking.batch import explain as explain_batch
 from mentorrules.checking.codegen import MASKED
 from mentorrules.checking.completeness import completeness
 from mentorrules.checking.evaluation import Evaluator, Explanation, Index, Step, periods_of
+from mentorrules.checking.evaluation import show as show_value
 from mentorrules.checking.period import Period
 from mentorrules.checking.policy import Policy
 from mentorrules.checking.validation import Progress, Run
@@ -245,7 +246,31 @@ class Engine:
         totals.update(completeness(self._book.rules, self._batch, not_checked, run))
         return Report(__version__, tuple((pack.name, pack.version) for pack in self.packs), self.digest,
                       Decisions(run, outcome.rows), dict(dataset.sources), tuple(outcome.groups), masked,
-                      totals=totals, not_checked=not_checked)
+                      totals=totals, not_checked=not_checked, illustrative=self.illustrative(not_checked))
+
+    def illustrative(self, skipped: Iterable[str] = ()) -> tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...]:
+        """The parameters marked illustrative (no public source gives them: an administrator's
+        choice) that the rules read, less the rules ``skipped``: (pack, name, (from, value) per
+        dated value). Every report lists them, so that nobody takes a placeholder for policy.
+
+        >>> engine = Engine.load(packs=["new-mexico"])
+        >>> [(pack, name) for pack, name, _ in engine.illustrative() if name == "stipend_cap"]
+        [('new-mexico', 'stipend_cap')]
+        """
+        skipped = set(skipped)
+        found: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
+        for rule in self._book.rules:
+            if rule.id in skipped:
+                continue
+            parameters = self._book.parameters_for(rule.pack)
+            for name in sorted({name for expression in rule.expressions for name in expression.parameters}):
+                parameter = parameters.get(name)
+                if parameter is None or not parameter.illustrative:
+                    continue
+                found[(parameter.pack, name)] = tuple(
+                    (start.isoformat(), "(none)" if value == [] else "(ended)" if value is None else show_value(value))
+                    for start, value in zip(parameter.starts, parameter.values, strict=True))
+        return tuple((pack, name, values) for (pack, name), values in sorted(found.items()))
 
     def not_checked(self, given: Iterable[str]) -> dict[str, tuple[str, ...]]:
         """The rules that read a table that was not given, each with those tables.

@@ -218,6 +218,9 @@ class Report:
     masked: tuple[str, ...] = ()  # personal columns masked in this report
     totals: Mapping[str, Any] | None = None  # the summary, when the run counted it already
     not_checked: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # rule -> tables not given
+    # Parameters marked illustrative (no public source) that the rules run read:
+    # (pack, name, ((from date, value as shown), ...)).
+    illustrative: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = ()
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -255,7 +258,9 @@ class Report:
                 "digest": self.digest, "summary": self.summary,
                 **({"masked": list(self.masked)} if self.masked else {}),
                 **({"not_checked": [{"rule": rule, "tables": list(tables)}
-                                    for rule, tables in self.not_checked.items()]} if self.not_checked else {})}
+                                    for rule, tables in self.not_checked.items()]} if self.not_checked else {}),
+                **({"illustrative": [{"pack": pack, "parameter": name, "values": dict(values)}
+                                     for pack, name, values in self.illustrative]} if self.illustrative else {})}
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report as a dict (see the README, "The JSON report")."""

@@ -106,15 +106,20 @@ def test_every_format_shows_the_same_figures(report: Any, tmp_path: Path) -> Non
     shown = stream.getvalue()
     assert "Money (USD)" in shown
     assert "held (rows with an error finding)" in shown and "3950.10" in shown and "5950.10" in shown
+    # The schedule STIPEND-005 compares with is a placeholder: every format says so.
+    schedule = "core schedule: NM_PILOT/mentor: 1000.00, NM_PILOT/mentee: 500.00 (from 2016-07-01)"
+    assert schedule in shown
 
     page = html.render(report, titles, WORLD)
     assert 'id="money-held"><b>$3950.10</b>' in page and 'id="money-payable"><b>$2000.00</b>' in page
     assert page.index('id="money-checked"') < page.index("<span>rows</span>")  # money leads
+    assert 'id="illustrative"' in page and schedule in page
 
     stream = io.StringIO()
     csv_report.write_summary(report, stream)
     lines = stream.getvalue().splitlines()
     assert "money,held,3950.10,5" in lines and "held by district,Gallup,1950.10," in lines
+    assert any(line.startswith("illustrative,core schedule,") for line in lines)
 
     from openpyxl import load_workbook
 
@@ -125,6 +130,7 @@ def test_every_format_shows_the_same_figures(report: Any, tmp_path: Path) -> Non
     # Number cells (a spreadsheet sums them), shown with two places.
     assert Decimal(str(figures["held (rows with an error finding)"])) == Decimal("3950.10")
     assert Decimal(str(figures["payable (rows that pass)"])) == Decimal("2000.00")
+    assert schedule in figures
 
 
 def test_a_cap_and_a_match_shortfall_say_how_many_dollars(engine: Engine) -> None:

@@ -70,7 +70,10 @@ def test_report_has_exactly_the_documented_keys(validate) -> None:
     assert code == 1
     report = json.loads(out)
     # Only payouts and people are given: the rules that read other tables are listed, not run.
-    assert list(report) == ["mentorrules", "packs", "digest", "summary", "not_checked", "records"]
+    assert list(report) == ["mentorrules", "packs", "digest", "summary", "not_checked", "illustrative", "records"]
+    # The illustrative values the rules run read: installments_per_year (STIPEND-007) among them.
+    assert {"pack": "core", "parameter": "installments_per_year", "values": {"2016-07-01": "2"}} \
+        in report["illustrative"]
     assert {"rule": "PAIRING-001", "tables": ["pairings"]} in report["not_checked"]
     assert all(list(item) == ["rule", "tables"] and item["tables"] for item in report["not_checked"])
     assert report["mentorrules"] == __version__

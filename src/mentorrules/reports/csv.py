@@ -62,3 +62,6 @@ def write_summary(report: Report, stream: TextIO) -> None:
     for gap in tally.gaps(report):
         kind = "shortfall" if "shortfall" in gap else "excess"
         writer.writerow([f"group {kind}", neutralise(f"{gap['rule']} {gap['key']} ({gap['district']})"), gap[kind], ""])
+    for text in tally.illustrative(report):
+        name, _, value = text.partition(": ")
+        writer.writerow(["illustrative", neutralise(name), neutralise(value), ""])

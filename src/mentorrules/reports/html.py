@@ -321,6 +321,10 @@ class _Page:
         if skipped:
             skipped = (f'<div id="not-checked"><h3>Not checked: these rules read a table that was not given</h3>'
                        f'<ul>{skipped}</ul></div>\n')
+        values = "".join(f"<li>{_e(line)}</li>" for line in tally.illustrative(self.report))
+        if values:
+            skipped += (f'<div id="illustrative"><h3>{_e(tally.ILLUSTRATIVE_HEADING)}</h3>'
+                        f'<ul class="detail">{values}</ul></div>\n')
         return (f'<section id="summary">\n<h2>Summary</h2>\n{self._money()}<div class="cards">{html_cards}</div>\n'
                 f"{skipped}"
                 f'<div class="breakdown">{self._by_rule()}{self._by_column("district")}'

@@ -164,3 +164,13 @@ def incomplete(report: Report) -> str | None:
                      f"(tables not given: {', '.join(detail.get('tables_not_given', ()))})")
     parts += [item["why"] for item in detail.get("history_missing", ())]
     return "INCOMPLETE: " + ("; ".join(parts) or "some rules did not run")
+
+
+ILLUSTRATIVE_HEADING = "Illustrative values used (no public source gives them: an administrator's choice)"
+
+
+def illustrative(report: Report) -> list[str]:
+    """The illustrative parameter values the run's rules read, one line each:
+    ``new-mexico stipend_cap: mentor: 2000.00, mentee: 1000.00 (from 2016-07-01)``."""
+    return [f"{pack} {name}: " + "; ".join(f"{value} (from {start})" for start, value in values)
+            for pack, name, values in report.illustrative]

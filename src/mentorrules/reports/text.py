@@ -59,6 +59,11 @@ def write(report: Report, stream: TextIO, titles: Mapping[str, str] | None = Non
             stream.write(f"  missing {tables}:\n")
             for rule in rules:
                 stream.write(f"    {rule:<{width}}  {titles.get(rule, '')}\n")
+    values = tally.illustrative(report)
+    if values:
+        stream.write(f"\n{tally.ILLUSTRATIVE_HEADING}\n")
+        for line in values:
+            stream.write(f"  {line}\n")
     if headline:
         stream.write(f"\n{headline}\n")
 

@@ -152,6 +152,8 @@ def _summary(book: Workbook, report: Report, input_rows: InputRows, titles: Mapp
         *[[f"input {table}", source] for table, source in report.sources.items()],
         *([["masked", ", ".join(report.masked)]] if report.masked else []),
         *_money_lines(sheet, report),
+        *([[], _header(sheet, (tally.ILLUSTRATIVE_HEADING,))] if report.illustrative else []),
+        *[[line] for line in tally.illustrative(report)],
         [],
         _header(sheet, ("outcome", "count")),
         *[[label, summary[label]] for label in ("rows", "pass", "fail", "error", "history") if label in summary],
