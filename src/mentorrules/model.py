@@ -48,11 +48,16 @@ class Source:
 
 
 class Status(StrEnum):
-    """A record's outcome: ``fail`` has an error-severity finding, ``error`` could not be read."""
+    """A record's outcome: ``fail`` has an error-severity finding, ``unreadable`` could not be
+    read (so that "error" is only ever a finding's severity), ``history`` was outside the period.
+
+    ``ERROR`` is the former name of ``UNREADABLE`` (the same member).
+    """
 
     PASS = "pass"
     FAIL = "fail"
-    ERROR = "error"
+    UNREADABLE = "unreadable"
+    ERROR = "unreadable"  # the former name, kept for callers written against it
     HISTORY = "history"  # a payout before the period judged (validate --period): read, not judged
 
 
@@ -227,7 +232,7 @@ class Report:
         """Row counts by status and finding counts by severity.
 
         >>> Report("0", (), "sha256:0", ()).summary
-        {'rows': 0, 'pass': 0, 'fail': 0, 'error': 0, 'findings': {'error': 0, 'warning': 0, 'info': 0}}
+        {'rows': 0, 'pass': 0, 'fail': 0, 'unreadable': 0, 'findings': {'error': 0, 'warning': 0, 'info': 0}}
         """
         if self.totals is not None:
             return copy.deepcopy(dict(self.totals))
@@ -249,7 +254,7 @@ class Report:
     def clean(self) -> bool:
         """True when no row fails or is in error (the CLI then exits 0)."""
         summary = self.summary
-        return summary["fail"] == summary["error"] == 0 and not summary.get("groups", {}).get("fail")
+        return summary["fail"] == summary["unreadable"] == 0 and not summary.get("groups", {}).get("fail")
 
     def head(self) -> dict[str, Any]:
         """The JSON report without its records: version, packs, digest, summary (masked, not checked)."""

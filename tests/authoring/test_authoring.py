@@ -188,7 +188,7 @@ def test_mask_hides_masked_keys_and_unreadable_masked_cells(run_cli, tmp_path: P
                      "--mask", "person_id,name")
     people = [r for r in json.loads(result.out)["records"] if r["table"] == "people"]
     assert [r["key"] for r in people] == ["[masked]", "[masked]"]
-    assert people[1]["status"] == "error"
+    assert people[1]["status"] == "unreadable"
     assert "Bo" not in json.dumps(people) and "masked" in people[1]["findings"][0]["message"]
 
 

@@ -80,7 +80,7 @@ def test_report_has_exactly_the_documented_keys(validate) -> None:
     assert report["packs"] == [{"name": "core", "version": __version__},
                                {"name": "local", "version": "0"}]
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", report["digest"])
-    assert list(report["summary"]) == ["rows", "pass", "fail", "error", "findings", "money", "complete",
+    assert list(report["summary"]) == ["rows", "pass", "fail", "unreadable", "findings", "money", "complete",
                                        "incomplete"]
     assert list(report["summary"]["findings"]) == ["error", "warning", "info"]
     assert list(report["summary"]["money"]) == ["checked", "payable", "held", "warnings_only", "history", "rows",
@@ -91,7 +91,7 @@ def test_report_has_exactly_the_documented_keys(validate) -> None:
                                                      "reasons"]
     for record in report["records"]:
         assert list(record) == ["table", "row", "key", "status", "findings"]
-        assert record["status"] in ("pass", "fail", "error")
+        assert record["status"] in ("pass", "fail", "unreadable")
         for finding in record["findings"]:
             assert list(finding)[:4] == ["rule", "severity", "message", "source"]
             assert set(finding) <= {"rule", "severity", "message", "source", "parameters", "rows", "excess",
@@ -112,7 +112,7 @@ def test_statuses_and_findings_say_what_happened(validate) -> None:
     assert records["P-1"]["findings"] == []
     assert records["P-2"]["status"] == "fail"
     assert "STIPEND-001" in [f["rule"] for f in records["P-2"]["findings"]]
-    assert records["P-3"]["status"] == "error"
+    assert records["P-3"]["status"] == "unreadable"
     assert [f["rule"] for f in records["P-3"]["findings"]] == ["MR310"]
     small = [f for f in records["P-4"]["findings"] if f["rule"] == "LOCAL-001"]
     assert small == [{"rule": "LOCAL-001", "severity": "info", "message": "amount 50.00 is small",
@@ -127,7 +127,7 @@ def test_summary_counts_rows_and_findings(validate) -> None:
     report = json.loads(validate("--format", "json")[1])
     records, summary = report["records"], report["summary"]
     assert summary["rows"] == len(records) == 7
-    for status in ("pass", "fail", "error"):
+    for status in ("pass", "fail", "unreadable"):
         assert summary[status] == sum(1 for r in records if r["status"] == status)
     for severity in ("error", "warning", "info"):
         assert summary["findings"][severity] == sum(
@@ -170,7 +170,7 @@ def test_csv_report_has_one_line_per_input_row(validate) -> None:
     assert len(lines) == 1 + 7
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [(row["table"], row["row"], row["status"]) for row in rows] == [
-        ("payouts", "1", "pass"), ("payouts", "2", "fail"), ("payouts", "3", "error"),
+        ("payouts", "1", "pass"), ("payouts", "2", "fail"), ("payouts", "3", "unreadable"),
         ("payouts", "4", "pass"), ("payouts", "5", "pass"), ("people", "1", "pass"),
         ("people", "2", "pass")]
 

@@ -198,5 +198,5 @@ def test_an_unreadable_cell_shows_as_written(engine: Engine, tmp_path: Path) -> 
     path = tmp_path / "report.xlsx"
     xlsx.write(engine.validate(tables, as_of=dt.date(2025, 9, 1)), path, typed_rows(engine, tables))
     header, line = values(read_back(path)["payouts"])
-    assert line[header.index("report status")] == "error"
+    assert line[header.index("report status")] == "unreadable"
     assert (line[header.index("amount")], line[header.index("pay_date")]) == ("$5", "not a date")

@@ -195,7 +195,7 @@ def run_case(case: Case, engine: Engine, coverage: Coverage) -> CaseResult:
     failures = []
     seen = set()
     for decision in report.records:
-        if decision.status is Status.ERROR:
+        if decision.status is Status.UNREADABLE:
             seen.add(decision.key)
             failures.append(f"{decision.key}: {decision.table} row {decision.row} could not be read: "
                             + "; ".join(finding.message for finding in decision.findings))

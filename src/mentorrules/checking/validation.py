@@ -205,7 +205,7 @@ class Run:
                 if name == MONEY_TABLE and row.number in self.history:
                     yield Decision(name, row.number, key, Status.HISTORY, ())
                 elif row.problems:
-                    yield Decision(name, row.number, key, Status.ERROR,
+                    yield Decision(name, row.number, key, Status.UNREADABLE,
                                    error_findings(row.problems, masked, key_masked))
                 elif row.number in single or row.number in batch:
                     found = self._found(name, row.number)
@@ -303,7 +303,7 @@ class Run:
         pending: dict[int, dict[str, Any]] = {}
         for row in self._visit(self._remember(name, self.tables[name]), "checking"):
             if row.problems:
-                self.outcome.count(Status.ERROR, error_findings(row.problems))
+                self.outcome.count(Status.UNREADABLE, error_findings(row.problems))
                 if money is not None and name == MONEY_TABLE:
                     money.unreadable()
                 continue
@@ -390,7 +390,7 @@ class Run:
                 if money is not None:
                     money.history(row.values)
             elif row.problems:
-                self.outcome.count(Status.ERROR, error_findings(row.problems))
+                self.outcome.count(Status.UNREADABLE, error_findings(row.problems))
                 if money is not None and name == MONEY_TABLE:
                     money.unreadable()
             else:

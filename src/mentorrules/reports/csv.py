@@ -51,7 +51,7 @@ def write_summary(report: Report, stream: TextIO) -> None:
     summary = report.summary
     headline = tally.incomplete(report)
     writer.writerow(["complete", neutralise(headline) if headline else "complete", "", ""])
-    for status in ("pass", "fail", "error", "history"):
+    for status in ("pass", "fail", "unreadable", "history"):
         if status in summary:
             writer.writerow(["rows", status, "", summary[status]])
     for line in tally.money(report):

@@ -308,7 +308,7 @@ class _Page:
         findings = summary["findings"]
         passed = "pass the rules that ran" if tally.incomplete(self.report) else "pass"
         cards = [("rows", summary["rows"], ""), (passed, summary["pass"], "pass"),
-                 ("fail", summary["fail"], "fail"), ("error", summary["error"], "error")]
+                 ("fail", summary["fail"], "fail"), ("unreadable", summary["unreadable"], "error")]
         cards += [(f"{severity} findings", findings[severity], "") for severity in SEVERITIES]
         if "history" in summary:
             cards.append(("history (not judged)", summary["history"], ""))

@@ -9,7 +9,7 @@ from typing import TextIO
 from mentorrules.model import Report, Status
 from mentorrules.reports import tally
 
-_LABEL = {Status.FAIL: "FAIL ", Status.ERROR: "ERROR", Status.PASS: "WARN "}
+_LABEL = {Status.FAIL: "FAIL ", Status.UNREADABLE: "UNREADABLE", Status.PASS: "WARN "}
 
 
 def write(report: Report, stream: TextIO, titles: Mapping[str, str] | None = None) -> None:
@@ -49,7 +49,7 @@ def write(report: Report, stream: TextIO, titles: Mapping[str, str] | None = Non
     passed = f"{summary['pass']} pass" + (" the rules that ran (not a clean result)" if headline else "")
     history = f", {summary['history']} history (not judged)" if "history" in summary else ""
     stream.write(f"\n{rows}: {passed}, {summary['fail']} fail, "
-                 f"{summary['error']} error{history} | findings: {findings['error']} error, "
+                 f"{summary['unreadable']} unreadable{history} | findings: {findings['error']} error, "
                  f"{findings['warning']} warning, {findings['info']} info\n")
     skipped = tally.not_checked(report)
     if skipped:

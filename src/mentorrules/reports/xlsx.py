@@ -68,7 +68,7 @@ _ALARM = Font(bold=True, size=12, color="B3261E")
 _LINK = Font(color="1F5F99", underline="single")
 _HEADER_FILL = PatternFill("solid", fgColor="EEF1F5")
 _STATUS_FILL = {Status.FAIL: PatternFill("solid", fgColor="FDECEA"),
-                Status.ERROR: PatternFill("solid", fgColor="FFF4D6")}
+                Status.UNREADABLE: PatternFill("solid", fgColor="FFF4D6")}
 _WRAP = Alignment(wrap_text=True, vertical="top")
 _SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
 # The time written into every report (document properties, zip entries): the same report is
@@ -156,7 +156,7 @@ def _summary(book: Workbook, report: Report, input_rows: InputRows, titles: Mapp
         *[[line] for line in tally.illustrative(report)],
         [],
         _header(sheet, ("outcome", "count")),
-        *[[label, summary[label]] for label in ("rows", "pass", "fail", "error", "history") if label in summary],
+        *[[label, summary[label]] for label in ("rows", "pass", "fail", "unreadable", "history") if label in summary],
         *[[f"{severity} findings", count] for severity, count in summary["findings"].items()],
         *[[f"not checked (no {tables})", ", ".join(rules)] for tables, rules in tally.not_checked(report)],
         [],
