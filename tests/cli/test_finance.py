@@ -242,3 +242,22 @@ def test_html_shows_the_run_and_the_tools_to_find_a_row(run_cli, monkeypatch: py
     assert "Prepared by" in page and "Reviewed by" in page
     assert page.index('id="money-held"') < page.index("<span>rows</span>")
     assert ">Chugach<" in page  # a group finding carries its district
+
+
+def test_split_refuses_a_payouts_file_changed_since_the_run_and_leaves_nothing(tmp_path: Path) -> None:
+    from mentorrules import Engine
+    from mentorrules.errors import MentorRulesError
+    from mentorrules.reports import split
+
+    folder = copy_examples(tmp_path)
+    report = Engine.load().validate(folder)
+    with (folder / "payouts.csv").open("a", encoding="utf-8") as handle:
+        handle.write("P-9999,T-0001,mentor,NM_PILOT,NM,Belen,2025-26,2026-06-01,,,1000.00,1,state,,,\n")
+    out = tmp_path / "split"
+    out.mkdir()
+    (out / "payable.csv").write_text("the last run's file\n", encoding="utf-8")
+    with pytest.raises(MentorRulesError) as raised:
+        split.write(report, out)
+    assert raised.value.problems[0].code == "MR414"
+    assert sorted(path.name for path in out.iterdir()) == ["payable.csv"]  # no temporary file left
+    assert (out / "payable.csv").read_text("utf-8") == "the last run's file\n"  # the last run's file is whole

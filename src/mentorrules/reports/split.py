@@ -16,17 +16,18 @@ complete, so a failed run leaves the files of the last one whole.
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import functools
+import itertools
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mentorrules.errors import Location, MentorRulesError, Problem
-from mentorrules.model import Decision, Report, Severity, Status
+from mentorrules.model import Report, Severity, Status
 from mentorrules.reports.csv import neutralise
 
 TABLE = "payouts"
@@ -72,76 +73,59 @@ def check_folder(folder: Path) -> None:
 
 
 def write(report: Report, folder: Path) -> Split:
-    """Write the files; raise :class:`MentorRulesError` (MR414) when they cannot be."""
+    """Write the files; raise :class:`MentorRulesError` (MR414) when they cannot be.
+
+    The payouts file and the decisions are read side by side, row by row, and each row goes
+    straight to its file: memory stays flat however many rows there are.
+    """
     path, sheet = source_of(report)
-    decisions = report.records_of(TABLE)
+    suffix = path.suffix.lower()
+    names = ["payable", "held", *(["history"] if report.summary.get("period") is not None else [])]
+    sinks: dict[str, _Sink] = {}
     try:
-        if path.suffix.lower() == ".csv":
-            header, rows = _csv_rows(path)
-        else:
-            header, rows = _sheet_rows(path, sheet)
-        groups = _sorted(header, rows, decisions, path)
-        suffix = path.suffix.lower()
-        writer = _write_csv if suffix == ".csv" else _write_xlsx
-        written = []
-        for name, (columns, kept) in groups.items():
-            if name == "history" and not kept and report.summary.get("period") is None:
-                continue
-            target = folder / f"{name}{suffix}"
-            _atomic(target, functools.partial(_call, writer, columns=columns, rows=kept))
-            written.append(target)
+        with _rows_of(path, sheet) as (header, rows):
+            for name in names:
+                columns = [*header, *APPENDED] if name == "held" else header
+                sinks[name] = _Sink(folder / f"{name}{suffix}", columns)
+            decisions = (decision for decision in report.decisions if decision.table == TABLE)
+            for cells, decision in itertools.zip_longest(rows, decisions):
+                if cells is None or decision is None:  # the file changed since it was read
+                    raise _problem(f"{path} does not have the rows the run read: was it changed?", str(path))
+                if decision.status is Status.HISTORY and "history" in sinks:
+                    sinks["history"].add(cells)
+                elif decision.status is Status.PASS:
+                    sinks["payable"].add(cells)
+                else:
+                    errors = [finding for finding in decision.findings if finding.severity is Severity.ERROR]
+                    sinks["held"].add([*cells, *[""] * (len(header) - len(cells)),
+                                       neutralise(";".join(dict.fromkeys(finding.rule for finding in errors))),
+                                       neutralise(" | ".join(f"{finding.rule}: {finding.message}"
+                                                             for finding in errors))])
+        for sink in sinks.values():
+            sink.finish()
+        for sink in sinks.values():  # renamed only when every file is complete
+            sink.commit()
     except OSError as error:
         raise MentorRulesError([Problem("MR414", f"cannot write the split files: {error.strerror or error}",
                                         Location(str(folder)))]) from None
-    return Split(len(groups["payable"][1]), len(groups["held"][1]), len(groups["history"][1]), tuple(written))
-
-
-def _sorted(header: list[str], rows: Sequence[list[Any]], decisions: Sequence[Decision],
-            path: Path) -> dict[str, tuple[list[str], list[list[Any]]]]:
-    if len(rows) != len(decisions):  # the file changed since it was read
-        raise _problem(f"{path} has {len(rows)} rows now, the run read {len(decisions)}: was it changed?",
-                       str(path))
-    payable: list[list[Any]] = []
-    held: list[list[Any]] = []
-    history: list[list[Any]] = []
-    for cells, decision in zip(rows, decisions, strict=True):
-        if decision.status is Status.HISTORY:
-            history.append(cells)
-        elif decision.status is Status.PASS:
-            payable.append(cells)
-        else:
-            errors = [finding for finding in decision.findings if finding.severity is Severity.ERROR]
-            held.append([*cells, *[""] * (len(header) - len(cells)),
-                         neutralise(";".join(dict.fromkeys(finding.rule for finding in errors))),
-                         neutralise(" | ".join(f"{finding.rule}: {finding.message}" for finding in errors))])
-    return {"payable": (header, payable), "held": ([*header, *APPENDED], held), "history": (header, history)}
+    finally:
+        for sink in sinks.values():
+            sink.discard()
+    counts = {name: sink.rows for name, sink in sinks.items()}
+    return Split(counts["payable"], counts["held"], counts.get("history", 0),
+                 tuple(sink.target for sink in sinks.values()))
 
 
 # -- reading the rows as the file has them --------------------------------------------------------
-def _csv_rows(path: Path) -> tuple[list[str], list[list[Any]]]:
-    """The header and the data rows of a CSV file, numbered as the reader numbers them (blank
-    lines skipped; a line that is not CSV stays a row, with what could be read of it)."""
-    csv.field_size_limit(max(csv.field_size_limit(), 1 << 24))
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle, strict=False)
-        header = next(reader, [])
-        rows: list[list[Any]] = []
-        while True:
-            try:
-                cells = next(reader)
-            except StopIteration:
-                break
-            except csv.Error:
-                rows.append([])
-                continue
-            if not cells or (len(cells) == 1 and not cells[0]):
-                continue
-            rows.append(cells)
-    return header, rows
-
-
-def _sheet_rows(path: Path, sheet: str | None) -> tuple[list[str], list[list[Any]]]:
-    """The header and the data rows of a workbook's payouts sheet (empty rows skipped, as read)."""
+@contextlib.contextmanager
+def _rows_of(path: Path, sheet: str | None) -> Iterator[tuple[list[str], Iterator[list[Any]]]]:
+    """The header and the data rows of the payouts file, numbered as the reader numbers them."""
+    if path.suffix.lower() == ".csv":
+        csv.field_size_limit(max(csv.field_size_limit(), 1 << 24))
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle, strict=False)
+            yield next(reader, []), _csv_rows(reader)
+        return
     from openpyxl import load_workbook
 
     workbook = load_workbook(path, read_only=True, data_only=True)
@@ -151,53 +135,80 @@ def _sheet_rows(path: Path, sheet: str | None) -> tuple[list[str], list[list[Any
         header = ["" if value is None else str(value) for value in next(cells, ())]
         while header and not header[-1].strip():
             header.pop()
-        rows = [list(row[:max(len(header), len(row))]) for row in cells
-                if not all(value is None or value == "" for value in row)]
+        # Empty rows are skipped, as the reader skips them.
+        yield header, (list(row) for row in cells if not all(value is None or value == "" for value in row))
     finally:
         workbook.close()
-    return header, rows
+
+
+def _csv_rows(reader: Iterator[list[str]]) -> Iterator[list[Any]]:
+    """Blank lines skipped; a line that is not CSV stays a row (empty), as the reader counts it."""
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            yield []
+            continue
+        if not cells or (len(cells) == 1 and not cells[0]):
+            continue
+        yield cells
 
 
 # -- writing --------------------------------------------------------------------------------------
-def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-        handle.flush()
-        os.fsync(handle.fileno())
+class _Sink:
+    """One split file, written row by row to a unique temporary file in its folder and renamed
+    over its name by :meth:`commit`; :meth:`discard` removes what was not committed."""
 
+    def __init__(self, target: Path, header: list[str]) -> None:
+        self.target = target
+        self.rows = 0
+        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        os.close(handle)
+        self.temporary: Path | None = Path(name)
+        umask = os.umask(0)  # mkstemp makes the file private; give it the mode a new file gets
+        os.umask(umask)
+        self.temporary.chmod(0o666 & ~umask)
+        self.xlsx = target.suffix.lower() == ".xlsx"
+        if self.xlsx:
+            from openpyxl import Workbook
 
-def _write_xlsx(path: Path, header: list[str], rows: list[list[Any]]) -> None:
-    from openpyxl import Workbook
+            self.book: Any = Workbook(write_only=True)
+            self.sheet = self.book.create_sheet(TABLE)
+            self.sheet.append(header)
+        else:
+            self.handle = self.temporary.open("w", encoding="utf-8", newline="")
+            self.writer = csv.writer(self.handle, lineterminator="\n")
+            self.writer.writerow(header)
 
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(TABLE)
-    sheet.append(header)
-    for row in rows:
-        sheet.append(row)
-    workbook.save(path)
+    def add(self, row: list[Any]) -> None:
+        self.rows += 1
+        if self.xlsx:
+            self.sheet.append(row)
+        else:
+            self.writer.writerow(row)
 
+    def finish(self) -> None:
+        assert self.temporary is not None
+        if self.xlsx:
+            self.book.save(self.temporary)
+        else:
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
+            self.handle.close()
 
-def _call(writer: Callable[[Path, list[str], list[list[Any]]], None], path: Path, *, columns: list[str],
-          rows: list[list[Any]]) -> None:
-    writer(path, columns, rows)
+    def commit(self) -> None:
+        assert self.temporary is not None
+        self.temporary.replace(self.target)
+        self.temporary = None
 
-
-def _atomic(target: Path, write: Callable[[Path], None]) -> None:
-    """Write through a unique temporary file in the target's folder, renamed over it when complete."""
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-    os.close(handle)
-    temporary = Path(name)
-    umask = os.umask(0)  # mkstemp makes the file private; give it the mode a new file gets
-    os.umask(umask)
-    temporary.chmod(0o666 & ~umask)
-    try:
-        write(temporary)
-        temporary.replace(target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    def discard(self) -> None:
+        if not self.xlsx and not self.handle.closed:
+            self.handle.close()
+        if self.temporary is not None:
+            self.temporary.unlink(missing_ok=True)
+            self.temporary = None
 
 
 def _problem(message: str, where: str | None) -> MentorRulesError:
