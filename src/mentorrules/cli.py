@@ -233,6 +233,14 @@ def _validate(args: argparse.Namespace) -> int:
             hint="give those files (a header with no rows for a table that is empty), or drop --complete")])
     progress = _Progress() if sys.stderr.isatty() else None
     report = engine.validate(dataset, as_of=args.as_of, mask=mask, progress=progress, period=period)
+    history = report.summary.get("incomplete", {}).get("history_missing", []) if args.complete else []
+    if history:  # --complete: a month checked without the payouts its caps and duplicates need
+        raise MentorRulesError([Problem(
+            "MR309", f"{item['why']}, and --complete asks for every rule to see what it needs",
+            Location(", ".join(map(str, args.data))), expected="the payouts before the period: "
+            + ("from " + item["from"] if item["from"] else "every earlier payout") + f" to {item['until']}",
+            hint="give the payout file with the school year's earlier payouts (they are history: read, not judged)")
+            for item in history])
     titles = {rule.id: rule.title for rule in engine.rules}
     run = _run_lines(args)
     from mentorrules.checking.codegen import MASKED

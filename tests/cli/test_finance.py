@@ -261,3 +261,12 @@ def test_split_refuses_a_payouts_file_changed_since_the_run_and_leaves_nothing(t
     assert raised.value.problems[0].code == "MR414"
     assert sorted(path.name for path in out.iterdir()) == ["payable.csv"]  # no temporary file left
     assert (out / "payable.csv").read_text("utf-8") == "the last run's file\n"  # the last run's file is whole
+
+
+def test_complete_refuses_a_month_without_its_history(run_cli, tmp_path: Path) -> None:
+    folder = copy_examples(tmp_path)
+    keep_payouts(folder, lambda row: row["pay_date"].startswith("2026-06"))
+    result = run_cli("validate", folder, "--period", "2026-06", "--complete")
+    assert result.code == 2 and "Traceback" not in result.err
+    assert "MR309 payouts before 2026-06-01 of 2025-26 were not given" in result.err
+    assert run_cli("validate", EXAMPLES, "--period", "2026-06", "--complete").code == 1  # history given
