@@ -122,6 +122,12 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--output", type=Path, metavar="FILE", help="write the report here, not to stdout")
     validate.add_argument("--mask", nargs="?", const="", metavar="FIELD,...",
                           help="hide these personal fields in the report (alone: the packs' defaults, e.g. name,email)")
+    validate.add_argument("--period", metavar="PERIOD",
+                          help="judge only the payouts paid in this month (2026-06), range of days "
+                          "(2026-06-01..2026-06-30) or school year (2025-26); earlier payouts are history")
+    validate.add_argument("--split", type=Path, metavar="DIR",
+                          help="also write DIR/payable.csv (rows that pass) and DIR/held.csv (the rest, with "
+                          "rules and messages), in the payouts file's format")
     validate.add_argument("--complete", action="store_true",
                           help="every rule must run: a table a rule reads that is not given is an input "
                           "problem (exit 2), not a rule left unchecked")
@@ -251,6 +257,15 @@ def _validate(args: argparse.Namespace) -> int:
     if args.output is not None and not args.output.parent.is_dir():  # said now, not after the run
         raise MentorRulesError([Problem("MR407", "cannot write the report: its folder does not exist",
                                         Location(str(args.output)), hint=f"create {args.output.parent} first")])
+    period = None
+    if args.period is not None:
+        from mentorrules.checking.period import Period
+
+        period = Period.parse(args.period)
+    if args.split is not None:
+        from mentorrules.reports import split
+
+        split.check_folder(args.split)
     engine = _engine(args)
     mask = _mask_of(args, engine)
     store = _open_history(args)  # a damaged history is said before a long run, not after
@@ -266,12 +281,21 @@ def _validate(args: argparse.Namespace) -> int:
             Location(", ".join(map(str, args.data))), expected="every table the loaded rules read",
             hint="give those files (a header with no rows for a table that is empty), or drop --complete")])
     progress = _Progress() if sys.stderr.isatty() else None
-    report = engine.validate(dataset, as_of=args.as_of, mask=mask, progress=progress)
+    report = engine.validate(dataset, as_of=args.as_of, mask=mask, progress=progress, period=period)
+    history = report.summary.get("incomplete", {}).get("history_missing", []) if args.complete else []
+    if history:  # --complete: a month checked without the payouts its caps and duplicates need
+        raise MentorRulesError([Problem(
+            "MR309", f"{item['why']}, and --complete asks for every rule to see what it needs",
+            Location(", ".join(map(str, args.data))), expected="the payouts before the period: "
+            + ("from " + item["from"] if item["from"] else "every earlier payout") + f" to {item['until']}",
+            hint="give the payout file with the school year's earlier payouts (they are history: read, not judged)")
+            for item in history])
     if store is not None:  # decisions made once, for the report and the history alike
         from dataclasses import replace
 
         report = replace(report, decisions=tuple(report.decisions))
     titles = {rule.id: rule.title for rule in engine.rules}
+    run = _run_lines(args)
     from mentorrules.checking.codegen import MASKED
 
     rows = {name: [{column: MASKED if column in report.masked and value is not None else value
@@ -281,12 +305,19 @@ def _validate(args: argparse.Namespace) -> int:
         if args.format == "xlsx":
             from mentorrules.reports import xlsx
 
-            xlsx.write(report, args.output, input_rows=rows, titles=titles)
+            xlsx.write(report, args.output, input_rows=rows, titles=titles, run=run)
         elif args.output:
             with args.output.open("w", encoding="utf-8", newline="") as stream:
-                _write(report, args.format, stream, titles, rows)
+                _write(report, args.format, stream, titles, rows, run)
+            if args.format == "csv":  # one line per row there; the money and counts beside it
+                from mentorrules.reports import csv as csv_report
+
+                summary_path = args.output.with_name(args.output.stem + ".summary.csv")
+                with summary_path.open("w", encoding="utf-8", newline="") as stream:
+                    csv_report.write_summary(report, stream)
+                print(f"mentorrules: wrote {summary_path}", file=sys.stderr)
         else:
-            _write(report, args.format, sys.stdout, titles, rows)
+            _write(report, args.format, sys.stdout, titles, rows, run)
     except OSError as error:
         raise MentorRulesError([Problem("MR407", f"cannot write the report: {error.strerror or error}",
                                         Location(str(args.output)))]) from None
@@ -298,9 +329,21 @@ def _validate(args: argparse.Namespace) -> int:
 
         skipped = "; ".join(f"{tables}: {', '.join(rules)}" for tables, rules in tally.not_checked(report))
         print(f"mentorrules: not checked, these rules read a table that was not given: {skipped}", file=sys.stderr)
+    code = EXIT_CLEAN if report.clean else EXIT_FINDINGS
     if store is not None:
         _record_run(store, report, dataset, args)
-    return EXIT_CLEAN if report.clean else EXIT_FINDINGS
+    if args.split is not None:
+        from mentorrules.reports import split
+
+        written = split.write(report, args.split)
+        print(f"mentorrules: wrote {', '.join(map(str, written.files))}: {written.payable} payable, "
+              f"{written.held} held" + (f", {written.history} history" if written.history else ""), file=sys.stderr)
+    if args.output is not None:
+        print(f"mentorrules: wrote {args.output}", file=sys.stderr)
+        print(f"mentorrules: exit {code}: " + (
+            "every row passes" if code == EXIT_CLEAN else "some rows fail or could not be read (see the report)"),
+            file=sys.stderr)
+    return code
 
 
 def _open_history(args: argparse.Namespace) -> Path | None:
@@ -388,14 +431,26 @@ class _Progress:
             sys.stderr.flush()
 
 
+def _run_lines(args: argparse.Namespace) -> dict[str, str]:
+    """When the run was made and the date parameters were taken on, for the HTML and XLSX headers.
+
+    ``SOURCE_DATE_EPOCH`` (seconds), when set, is the run time: two runs then give the same bytes.
+    """
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    now = dt.datetime.fromtimestamp(int(epoch), dt.UTC) if epoch.isdigit() else dt.datetime.now(dt.UTC)
+    as_of = args.as_of or dt.date.today()
+    return {"run on": now.strftime("%Y-%m-%d %H:%M UTC"),
+            "as of": f"{as_of.isoformat()} (the date parameters are taken on for rows without a date)"}
+
+
 def _write(report: object, kind: str, stream: TextIO, titles: dict[str, str],
-           rows: dict[str, list[dict[str, Any]]]) -> None:
+           rows: dict[str, list[dict[str, Any]]], run: dict[str, str] | None = None) -> None:
     from mentorrules.model import Report
     from mentorrules.reports import csv, html, json, text
 
     assert isinstance(report, Report)
     if kind == "html":
-        html.write(report, stream, titles=titles, input_rows=rows)
+        html.write(report, stream, titles=titles, input_rows=rows, run=run)
     elif kind == "json":
         json.write(report, stream)
     elif kind == "csv":

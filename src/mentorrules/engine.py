@@ -28,7 +28,10 @@ from mentorrules.checking import validation
 from mentorrules.checking.batch import BatchRule, Member
 from mentorrules.checking.batch import explain as explain_batch
 from mentorrules.checking.codegen import MASKED
+from mentorrules.checking.completeness import completeness
 from mentorrules.checking.evaluation import Evaluator, Explanation, Index, Step, periods_of
+from mentorrules.checking.evaluation import show as show_value
+from mentorrules.checking.period import Period
 from mentorrules.checking.policy import Policy
 from mentorrules.checking.prepared import Context, check_date, check_names, check_record, check_rows
 from mentorrules.checking.validation import Progress, Run
@@ -261,7 +264,8 @@ class Engine:
         check_rows(name, rows)
 
     def validate(self, data: DataSource, as_of: dt.date | None = None, *,
-                 mask: Iterable[str] | None = None, progress: Progress | None = None) -> Report:
+                 mask: Iterable[str] | None = None, progress: Progress | None = None,
+                 period: str | Period | None = None) -> Report:
         """Check every row of a data set: a directory, table files, or ``{table: rows}``.
 
         Raises :class:`MentorRulesError` for problems with whole files (exit code 2 in the CLI);
@@ -272,6 +276,13 @@ class Engine:
         a key or a cell that reads one shows ``[masked]``, whatever the rule does with the value
         (see :meth:`mask_defaults`). ``progress`` is called with the pass (``reading``,
         ``checking``, ``writing``) and the number of rows visited so far.
+
+        ``period`` (``"2026-06"``, ``"2026-06-01..2026-06-30"``, ``"2025-26"`` or a
+        :class:`Period`) judges only the payouts paid in it; the others are ``history`` rows:
+        read and counted by caps and duplicates, without findings. The summary says whether the
+        run is complete (``complete``; ``incomplete`` names the rules that did not run: tables
+        not given, or history before the period that rules looking back over a school year, or
+        further, cannot see). ``summary.money`` holds the amounts (see docs/money.md).
 
         >>> engine = Engine.load(packs=[])
         >>> report = engine.validate({"payouts": [
@@ -288,12 +299,40 @@ class Engine:
                                       Location(field="progress"), expected="a function of (pass, rows)")])
         dataset = self.read(data, every_column=False)
         not_checked = self.not_checked(dataset.tables)
+        if isinstance(period, str):
+            period = Period.parse(period)
         run = Run(self._evaluator, self._batch, dataset.tables, as_of or dt.date.today(), progress, frozenset(masked),
-                  skipped=frozenset(not_checked))
+                  skipped=frozenset(not_checked), period=period)
         outcome = run.decide()
+        totals = outcome.summary
+        totals.update(completeness(self._book.rules, self._batch, not_checked, run))
         return Report(__version__, tuple((pack.name, pack.version) for pack in self.packs), self.digest,
                       Decisions(run, outcome.rows), dict(dataset.sources), tuple(outcome.groups), masked,
-                      totals=outcome.summary, not_checked=not_checked)
+                      totals=totals, not_checked=not_checked, illustrative=self.illustrative(not_checked))
+
+    def illustrative(self, skipped: Iterable[str] = ()) -> tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...]:
+        """The parameters marked illustrative (no public source gives them: an administrator's
+        choice) that the rules read, less the rules ``skipped``: (pack, name, (from, value) per
+        dated value). Every report lists them, so that nobody takes a placeholder for policy.
+
+        >>> engine = Engine.load(packs=["new-mexico"])
+        >>> [(pack, name) for pack, name, _ in engine.illustrative() if name == "stipend_cap"]
+        [('new-mexico', 'stipend_cap')]
+        """
+        skipped = set(skipped)
+        found: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
+        for rule in self._book.rules:
+            if rule.id in skipped:
+                continue
+            parameters = self._book.parameters_for(rule.pack)
+            for name in sorted({name for expression in rule.expressions for name in expression.parameters}):
+                parameter = parameters.get(name)
+                if parameter is None or not parameter.illustrative:
+                    continue
+                found[(parameter.pack, name)] = tuple(
+                    (start.isoformat(), "(none)" if value == [] else "(ended)" if value is None else show_value(value))
+                    for start, value in zip(parameter.starts, parameter.values, strict=True))
+        return tuple((pack, name, values) for (pack, name), values in sorted(found.items()))
 
     def not_checked(self, given: Iterable[str]) -> dict[str, tuple[str, ...]]:
         """The rules that read a table that was not given, each with those tables.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
 from typing import Any, overload
@@ -50,11 +51,17 @@ class Source:
 
 
 class Status(StrEnum):
-    """A record's outcome: ``fail`` has an error-severity finding, ``error`` could not be read."""
+    """A record's outcome: ``fail`` has an error-severity finding, ``unreadable`` could not be
+    read (so that "error" is only ever a finding's severity), ``history`` was outside the period.
+
+    ``ERROR`` is the former name of ``UNREADABLE`` (the same member).
+    """
 
     PASS = "pass"
     FAIL = "fail"
-    ERROR = "error"
+    UNREADABLE = "unreadable"
+    ERROR = "unreadable"  # the former name, kept for callers written against it
+    HISTORY = "history"  # a payout before the period judged (validate --period): read, not judged
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,11 @@ class Finding:
     parameters: tuple[str, ...] = ()
     rows: tuple[str, ...] = ()
     cannot_check: bool = False  # the rule could not be checked (a value it needs is missing): not a failure
+    # Of a rule comparing two amounts (a cap, a required match): by how much it failed, in
+    # dollars, and which way ("excess" over a limit, "shortfall" under a minimum).
+    gap: Decimal | None = None
+    gap_kind: str | None = None
+    district: str | None = None  # of a finding on a group record: the district its rows are in
 
     @classmethod
     def unchecked(cls, rule: str, severity: Severity, reason: str, source: Source | None = None) -> Finding:
@@ -95,6 +107,10 @@ class Finding:
             result["parameters"] = list(self.parameters)
         if self.rows:
             result["rows"] = list(self.rows)
+        if self.gap is not None and self.gap_kind:
+            result[self.gap_kind] = f"{self.gap:.2f}"
+        if self.district:
+            result["district"] = self.district
         return result
 
 
@@ -192,6 +208,8 @@ class Outcome:
     rows: int = 0
     statuses: dict[Status, int] = field(default_factory=lambda: dict.fromkeys(Status, 0))
     severities: dict[Severity, int] = field(default_factory=lambda: dict.fromkeys(Severity, 0))
+    money: dict[str, Any] | None = None  # summary.money, when the run had payouts (checking/money.py)
+    period: dict[str, str] | None = None  # summary.period, when the run judged a period
 
     def count(self, status: Status, findings: Iterable[Finding]) -> None:
         self.rows += 1
@@ -206,11 +224,17 @@ class Outcome:
         for group in self.groups:
             for finding in group.findings:
                 severities[finding.severity] += 1
-        summary: dict[str, Any] = {"rows": self.rows, **{status.value: self.statuses[status] for status in Status},
+        # "history" only when a period was judged: without one, every row is judged.
+        statuses = [status for status in Status if status is not Status.HISTORY or self.period is not None]
+        summary: dict[str, Any] = {"rows": self.rows, **{status.value: self.statuses[status] for status in statuses},
                                    "findings": {severity.value: severities[severity] for severity in Severity}}
+        if self.period is not None:
+            summary["period"] = dict(self.period)
         if self.groups:
             summary["groups"] = {"records": len(self.groups),
                                  "fail": sum(group.status is Status.FAIL for group in self.groups)}
+        if self.money is not None:
+            summary["money"] = copy.deepcopy(self.money)
         return summary
 
 
@@ -265,13 +289,16 @@ class Report:
     masked: tuple[str, ...] = ()  # personal columns masked in this report
     totals: Mapping[str, Any] | None = None  # the summary, when the run counted it already
     not_checked: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # rule -> tables not given
+    # Parameters marked illustrative (no public source) that the rules run read:
+    # (pack, name, ((from date, value as shown), ...)).
+    illustrative: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = ()
 
     @property
     def summary(self) -> dict[str, Any]:
         """Row counts by status and finding counts by severity.
 
         >>> Report("0", (), "sha256:0", ()).summary
-        {'rows': 0, 'pass': 0, 'fail': 0, 'error': 0, 'findings': {'error': 0, 'warning': 0, 'info': 0}}
+        {'rows': 0, 'pass': 0, 'fail': 0, 'unreadable': 0, 'findings': {'error': 0, 'warning': 0, 'info': 0}}
         """
         if self.totals is not None:
             return copy.deepcopy(dict(self.totals))
@@ -293,7 +320,7 @@ class Report:
     def clean(self) -> bool:
         """True when no row fails or is in error (the CLI then exits 0)."""
         summary = self.summary
-        return summary["fail"] == summary["error"] == 0 and not summary.get("groups", {}).get("fail")
+        return summary["fail"] == summary["unreadable"] == 0 and not summary.get("groups", {}).get("fail")
 
     def head(self) -> dict[str, Any]:
         """The JSON report without its records: contract format, version, packs, digest, summary
@@ -303,7 +330,9 @@ class Report:
                 "digest": self.digest, "summary": self.summary,
                 **({"masked": list(self.masked)} if self.masked else {}),
                 **({"not_checked": [{"rule": rule, "tables": list(tables)}
-                                    for rule, tables in self.not_checked.items()]} if self.not_checked else {})}
+                                    for rule, tables in self.not_checked.items()]} if self.not_checked else {}),
+                **({"illustrative": [{"pack": pack, "parameter": name, "values": dict(values)}
+                                     for pack, name, values in self.illustrative]} if self.illustrative else {})}
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report as a dict (see docs/reference.md, "The JSON report")."""

@@ -188,7 +188,7 @@ def test_mask_hides_masked_keys_and_unreadable_masked_cells(run_cli, tmp_path: P
                      "--mask", "person_id,name")
     people = [r for r in json.loads(result.out)["records"] if r["table"] == "people"]
     assert [r["key"] for r in people] == ["[masked]", "[masked]"]
-    assert people[1]["status"] == "error"
+    assert people[1]["status"] == "unreadable"
     assert "Bo" not in json.dumps(people) and "masked" in people[1]["findings"][0]["message"]
 
 
@@ -412,10 +412,12 @@ def test_diff_lists_rows_whose_finding_says_something_else(run_cli, tmp_path: Pa
     assert reworded and all(change["before"] == change["after"] == "fail" for change in reworded)
     [first, *_] = reworded[0]["reworded"]
     assert first["rule"] == "NMP-005"
-    assert first["before"].endswith("over the cap 2000.00") and first["after"].endswith("over the cap 2400.00")
+    assert first["before"].endswith("over the cap 2000.00 by 500.00")
+    assert first["after"].endswith("over the cap 2400.00 by 100.00")
     assert report["rules"]["NMP-005"]["reworded"] == len(reworded)
     text = run_cli("diff", EXAMPLES, "--after", copy, "--as-of", "2026-01-01").out
-    assert "~NMP-005" in text and "-> T-0012 was paid 2500.00 as mentor in 2025-26, over the cap 2400.00" in text
+    assert "~NMP-005" in text
+    assert "-> T-0012 was paid 2500.00 as mentor in 2025-26 up to this payout, over the cap 2400.00 by 100.00" in text
 
 
 def test_the_readme_python_tour_runs_as_written(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -68,7 +68,7 @@ def test_every_table_is_present() -> None:
 
 
 def test_no_row_is_unreadable(report: dict[str, object]) -> None:
-    broken = [record["key"] for record in report["records"] if record["status"] == "error"]  # type: ignore[attr-defined]
+    broken = [record["key"] for record in report["records"] if record["status"] == "unreadable"]  # type: ignore[attr-defined]
     assert not broken, f"rows that could not be read: {broken}"
 
 

@@ -285,9 +285,9 @@ def test_every_row_of_a_hostile_file_comes_out_once_with_its_problem_located(
         if case is None:
             assert status == "pass", messages
         elif case.column is None:
-            assert status != "error", f"{case.sentence}: {messages}"
+            assert status != "unreadable", f"{case.sentence}: {messages}"
         else:
-            assert status == "error", case.sentence
+            assert status == "unreadable", case.sentence
             assert (f"'{case.column}'" if case.column else "") in messages, f"{case.sentence}: {messages}"
             if case.column:
                 assert row_key == key(row - 1), case.sentence  # an error row keeps its key
@@ -393,7 +393,7 @@ def test_a_whole_file_is_refused_with_a_located_problem_or_read(case: WholeFile,
     elif output_kind in ("json", "csv", "xlsx"):
         rows = report_rows(output_kind, output, result.out)
         assert len(rows) == case.rows
-        assert all(status != "error" for _, _, status, _ in rows)
+        assert all(status != "unreadable" for _, _, status, _ in rows)
     else:
         assert summary_rows(output_kind, output) == case.rows
 
@@ -424,7 +424,7 @@ def test_a_repeated_header_makes_every_row_an_error_row(kind: str, run_cli, tmp_
     result = run_cli("validate", tmp_path, "--pack", "core", "--format", "json")
     assert result.code == 1, result.err
     records = [r for r in json.loads(result.out)["records"] if r["table"] == "payouts"]
-    assert [(r["key"], r["status"]) for r in records] == [(key(index), "error") for index in range(3)]
+    assert [(r["key"], r["status"]) for r in records] == [(key(index), "unreadable") for index in range(3)]
     assert all("'amount' more than once" in r["findings"][0]["message"] for r in records)
 
 
@@ -438,7 +438,7 @@ def test_a_key_repeated_in_a_json_row_makes_it_an_error_row(kind: str, run_cli, 
     result = run_cli("validate", tmp_path, "--pack", "core", "--format", "json")
     assert result.code == 1, result.err
     records = [r for r in json.loads(result.out)["records"] if r["table"] == "payouts"]
-    assert [(r["key"], r["status"]) for r in records] == [("P-1", "pass"), ("P-2", "error")]
+    assert [(r["key"], r["status"]) for r in records] == [("P-1", "pass"), ("P-2", "unreadable")]
     assert "'amount' more than once" in records[1]["findings"][0]["message"]
 
 
@@ -449,7 +449,7 @@ def test_a_five_megabyte_line_is_one_row_with_each_long_cell_located(run_cli, tm
     result = run_cli("validate", tmp_path, "--pack", "core", "--format", "json")
     assert result.code == 1, result.err
     first, second, _ = json.loads(result.out)["records"]  # two payouts and their payee
-    assert first["status"] == "error" and second["status"] == "pass"
+    assert first["status"] == "unreadable" and second["status"] == "pass"
     assert sorted(finding["message"].split(":")[0] for finding in first["findings"]) == sorted(
         f"column {name!r}" for name in long)
 

@@ -115,7 +115,7 @@ def test_a_bad_cell_makes_an_error_row_naming_the_column(run_cli, data: Path, co
     bad = payout(payout_id="P-2", **{column: value})
     (data / "payouts.csv").write_text(csv_text([payout(), bad], columns=columns), encoding="utf-8")
     found = records(run_cli, data)
-    assert [(record["key"], record["status"]) for record in found] == [("P-1", "pass"), ("P-2", "error")]
+    assert [(record["key"], record["status"]) for record in found] == [("P-1", "pass"), ("P-2", "unreadable")]
     [finding] = found[1]["findings"]
     assert finding["rule"] == "MR310"
     assert finding["severity"] == "error"
@@ -138,7 +138,7 @@ def test_a_ragged_row_is_an_error_row_not_a_lost_row(run_cli, data: Path, row: s
     text = csv_text([payout()]) + row + "\n" + csv_text([payout(payout_id="P-3")]).split("\n", 1)[1]
     (data / "payouts.csv").write_text(text, encoding="utf-8")
     found = records(run_cli, data)
-    assert [(record["row"], record["status"]) for record in found] == [(1, "pass"), (2, "error"), (3, "pass")]
+    assert [(record["row"], record["status"]) for record in found] == [(1, "pass"), (2, "unreadable"), (3, "pass")]
     [finding] = found[1]["findings"]
     assert finding["rule"] == "MR311"
     assert f"the row has {cells} cells but the header has 8" in finding["message"]
@@ -148,7 +148,7 @@ def test_a_repeated_person_is_an_error_row(run_cli, data: Path) -> None:
     (data / "payouts.csv").write_text(csv_text([payout()]), encoding="utf-8")
     (data / "people.csv").write_text("person_id\nT-1\nT-1\n", encoding="utf-8")
     people = records(run_cli, data, table="people")
-    assert [(record["row"], record["status"]) for record in people] == [(1, "pass"), (2, "error")]
+    assert [(record["row"], record["status"]) for record in people] == [(1, "pass"), (2, "unreadable")]
     assert people[1]["findings"][0]["message"].startswith("the key 'T-1' is repeated (first in row 1)")
 
 
@@ -186,7 +186,7 @@ def test_json_rows_may_be_wrapped_in_an_object(run_cli, data: Path) -> None:
 def test_a_json_row_that_is_not_an_object_is_an_error_row(run_cli, data: Path) -> None:
     (data / "payouts.json").write_text(json.dumps([payout(), "P-2", [1, 2]]), encoding="utf-8")
     found = records(run_cli, data)
-    assert [record["status"] for record in found] == ["pass", "error", "error"]
+    assert [record["status"] for record in found] == ["pass", "unreadable", "unreadable"]
     assert found[1]["findings"][0]["message"] == "the row is str, not an object"
 
 
@@ -202,7 +202,7 @@ def test_jsonl_skips_blank_lines_and_keeps_bad_lines_as_error_rows(run_cli, data
     (data / "payouts.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     found = records(run_cli, data)
     assert [(record["row"], record["key"], record["status"]) for record in found] == [
-        (1, "P-1", "pass"), (2, "", "error"), (3, "P-2", "pass")]
+        (1, "P-1", "pass"), (2, "", "unreadable"), (3, "P-2", "pass")]
     assert found[1]["findings"][0]["message"].startswith("the line is not valid JSON")
 
 
@@ -210,7 +210,7 @@ def test_json_nan_is_an_error_row(run_cli, data: Path) -> None:
     (data / "payouts.jsonl").write_text(json.dumps(payout()).replace('"1000.00"', "NaN") + "\n",
                                         encoding="utf-8")
     [record] = records(run_cli, data)
-    assert record["status"] == "error"
+    assert record["status"] == "unreadable"
 
 
 # -- files that stop the run -----------------------------------------------------------------
@@ -245,7 +245,7 @@ def test_a_repeated_header_makes_every_row_an_error_row_that_keeps_its_key(run_c
     assert result.code == 1
     records = json.loads(result.out)["records"]
     payouts = [record for record in records if record["table"] == "payouts"]
-    assert len(payouts) == 1 and payouts[0]["status"] == "error" and payouts[0]["key"]
+    assert len(payouts) == 1 and payouts[0]["status"] == "unreadable" and payouts[0]["key"]
     assert "the header names 'amount' more than once" in payouts[0]["findings"][0]["message"]
 
 
@@ -261,7 +261,7 @@ def test_the_library_reads_rows_given_as_mappings(core_engine) -> None:
     report_ = core_engine.validate({"payouts": [payout(), payout(payout_id="P-2", amount="1,200")],
                                     "people": [{"person_id": "T-1"}]})
     assert [(d.key, d.status.value) for d in report_.decisions] == [
-        ("P-1", "pass"), ("P-2", "error"), ("T-1", "pass")]
+        ("P-1", "pass"), ("P-2", "unreadable"), ("T-1", "pass")]
 
 
 def test_csv_report_is_readable_back_with_one_line_per_row(run_cli, data: Path) -> None:
@@ -270,4 +270,4 @@ def test_csv_report_is_readable_back_with_one_line_per_row(run_cli, data: Path) 
     result = run_cli("validate", data, "--pack", "core", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(result.out)))
     assert [(row["table"], row["key"], row["status"]) for row in rows] == [
-        ("payouts", "P-1", "pass"), ("payouts", "P-2", "error"), ("people", "T-1", "pass")]
+        ("payouts", "P-1", "pass"), ("payouts", "P-2", "unreadable"), ("people", "T-1", "pass")]

@@ -56,7 +56,7 @@ def test_a_formula_without_a_saved_value_makes_an_error_row_naming_it(run_cli, t
     result = run_cli("validate", path, "--pack", "core", "--format", "json", "--as-of", "2025-09-01")
     assert result.code == 1, result.err
     records = {r["key"]: r for r in json.loads(result.out)["records"] if r["table"] == "payouts"}
-    assert records["P-1"]["status"] == "error"
+    assert records["P-1"]["status"] == "unreadable"
     assert "the formula in 'amount' (=SUM(1000,500)) has no saved value" in records["P-1"]["findings"][0]["message"]
     assert records["P-2"]["status"] == "pass"
 

@@ -246,7 +246,7 @@ def test_hook_mentorrules_table_fields(install, oregon_rules: Path) -> None:
         "payee T-2 has no Oregon license number"]
     assert findings(engine, "OR-003", or_bonus="100.01") == ["bonus 100.01 is over 100"]
     typed = engine.evaluate(payout(state="OR", or_bonus="1,5"))
-    assert typed.status.value == "error"
+    assert typed.status.value == "unreadable"
     assert typed.findings[0].message.startswith("column 'or_bonus': '1,5' is not a decimal amount")
 
 

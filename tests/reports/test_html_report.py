@@ -290,3 +290,49 @@ def test_browser_filter_by_program_shows_only_that_programs_rows(opened: Any) ->
     assert len(programs()) == everything.count("NM_PILOT")
     opened.find_element("id", "filter-reset").click()
     assert programs() == everything
+
+
+def test_browser_search_by_payout_or_payee_id_and_the_active_filters_show(opened: Any) -> None:
+    everything = visible_rows(opened)
+    search = opened.find_element("id", "filter-search")
+    search.send_keys("p-4")
+    shown = visible_rows(opened)
+    assert len(shown) == 1 and "P-4" in shown[0].text
+    active = opened.find_element("id", "active")
+    assert active.is_displayed()
+    assert "payout or payee id contains \u201cp-4\u201d" in active.text
+    assert f"showing 1 of {len(everything)}" in active.text
+    # The filters print with the page: the line is outside the filter box, which print hides.
+    assert opened.execute_script("return document.getElementById('active').closest('.filters') === null")
+    search.clear()
+    search.send_keys("<script>")  # a payee id holding markup is searched as text
+    assert len(visible_rows(opened)) == 1
+    opened.find_element("id", "filter-reset").click()
+    assert len(visible_rows(opened)) == len(everything) and not opened.find_element("id", "active").is_displayed()
+
+
+def test_browser_columns_sort_and_rows_keep_their_findings(opened: Any) -> None:
+    def keys() -> list[str]:
+        return [row.find_elements("css selector", "td")[3].text for row in visible_rows(opened)]
+
+    before = keys()
+    headings = opened.find_elements("css selector", "#rows th.sortable")
+    heading = next(th for th in headings if th.text.startswith("amount"))
+    heading.click()
+    amounts = [row.find_elements("css selector", "td")[6].text for row in visible_rows(opened)]
+    numbers = [float(text) for text in amounts if text]
+    assert numbers == sorted(numbers)
+    heading.click()
+    numbers = [float(row.find_elements("css selector", "td")[6].text) for row in visible_rows(opened)
+               if row.find_elements("css selector", "td")[6].text]
+    assert numbers == sorted(numbers, reverse=True)
+    # Filtering after sorting still pairs each row with its own findings.
+    from selenium.webdriver.support.ui import Select
+
+    rule = Select(opened.find_element("id", "filter-rule"))
+    rule.select_by_visible_text(next(option.text for option in rule.options if option.text.startswith("STIPEND-001")))
+    assert all("STIPEND-001" in row.text for row in visible_rows(opened))
+    opened.find_element("id", "filter-reset").click()
+    row_heading = next(th for th in headings if th.text.startswith("row"))
+    row_heading.click()
+    assert keys() == before

@@ -70,24 +70,37 @@ def test_report_has_exactly_the_documented_keys(validate) -> None:
     assert code == 1
     report = json.loads(out)
     # Only payouts and people are given: the rules that read other tables are listed, not run.
-    assert list(report) == ["format", "mentorrules", "packs", "digest", "summary", "not_checked", "records"]
+    assert list(report) == ["format", "mentorrules", "packs", "digest", "summary", "not_checked", "illustrative",
+                            "records"]
     assert report["format"] == "1.0"
+    # The illustrative values the rules run read: installments_per_year (STIPEND-007) among them.
+    assert {"pack": "core", "parameter": "installments_per_year", "values": {"2016-07-01": "2"}} \
+        in report["illustrative"]
     assert {"rule": "PAIRING-001", "tables": ["pairings"]} in report["not_checked"]
     assert all(list(item) == ["rule", "tables"] and item["tables"] for item in report["not_checked"])
     assert report["mentorrules"] == __version__
     assert report["packs"] == [{"name": "core", "version": __version__},
                                {"name": "local", "version": "0"}]
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", report["digest"])
-    assert list(report["summary"]) == ["rows", "pass", "fail", "error", "findings"]
+    assert list(report["summary"]) == ["rows", "pass", "fail", "unreadable", "findings", "money", "complete",
+                                       "incomplete"]
     assert list(report["summary"]["findings"]) == ["error", "warning", "info"]
+    assert list(report["summary"]["money"]) == ["checked", "payable", "held", "warnings_only", "history", "rows",
+                                                "held_by", "held_with", "gaps"]
+    assert list(report["summary"]["money"]["held_by"]) == ["rule", "district", "program", "grant", "school_year"]
+    assert report["summary"]["complete"] is False  # pairings and other tables were not given
+    assert list(report["summary"]["incomplete"]) == ["rules", "not_run", "tables_not_given", "history_missing",
+                                                     "reasons"]
     for record in report["records"]:
         # An unreadable row says, cell by cell, why (``problems``); other rows have no such key.
-        keys = ["table", "row", "key", "status", "findings"] + (["problems"] if record["status"] == "error" else [])
+        unreadable = record["status"] == "unreadable"
+        keys = ["table", "row", "key", "status", "findings"] + (["problems"] if unreadable else [])
         assert list(record) == keys
-        assert record["status"] in ("pass", "fail", "error")
+        assert record["status"] in ("pass", "fail", "unreadable")
         for finding in record["findings"]:
             assert list(finding)[:4] == ["rule", "severity", "message", "source"]
-            assert set(finding) <= {"rule", "severity", "message", "source", "parameters", "rows"}
+            assert set(finding) <= {"rule", "severity", "message", "source", "parameters", "rows", "excess",
+                                    "shortfall", "district"}
             assert finding["severity"] in ("error", "warning", "info")
 
 
@@ -104,7 +117,7 @@ def test_statuses_and_findings_say_what_happened(validate) -> None:
     assert records["P-1"]["findings"] == []
     assert records["P-2"]["status"] == "fail"
     assert "STIPEND-001" in [f["rule"] for f in records["P-2"]["findings"]]
-    assert records["P-3"]["status"] == "error"
+    assert records["P-3"]["status"] == "unreadable"
     assert [f["rule"] for f in records["P-3"]["findings"]] == ["MR310"]
     assert records["P-3"]["problems"] == [{"column": "amount", "value": "1,200", "code": "MR310",
                                            "problem": records["P-3"]["findings"][0]["message"]}]
@@ -121,7 +134,7 @@ def test_summary_counts_rows_and_findings(validate) -> None:
     report = json.loads(validate("--format", "json")[1])
     records, summary = report["records"], report["summary"]
     assert summary["rows"] == len(records) == 7
-    for status in ("pass", "fail", "error"):
+    for status in ("pass", "fail", "unreadable"):
         assert summary[status] == sum(1 for r in records if r["status"] == status)
     for severity in ("error", "warning", "info"):
         assert summary["findings"][severity] == sum(
@@ -164,7 +177,7 @@ def test_csv_report_has_one_line_per_input_row(validate) -> None:
     assert len(lines) == 1 + 7
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [(row["table"], row["row"], row["status"]) for row in rows] == [
-        ("payouts", "1", "pass"), ("payouts", "2", "fail"), ("payouts", "3", "error"),
+        ("payouts", "1", "pass"), ("payouts", "2", "fail"), ("payouts", "3", "unreadable"),
         ("payouts", "4", "pass"), ("payouts", "5", "pass"), ("people", "1", "pass"),
         ("people", "2", "pass")]
 

@@ -198,5 +198,31 @@ def test_an_unreadable_cell_shows_as_written(engine: Engine, tmp_path: Path) -> 
     path = tmp_path / "report.xlsx"
     xlsx.write(engine.validate(tables, as_of=dt.date(2025, 9, 1)), path, typed_rows(engine, tables))
     header, line = values(read_back(path)["payouts"])
-    assert line[header.index("report status")] == "error"
+    assert line[header.index("report status")] == "unreadable"
     assert (line[header.index("amount")], line[header.index("pay_date")]) == ("$5", "not a date")
+
+
+def test_sheets_print_landscape_fit_to_width_and_findings_name_payee_district_amount(
+        engine: Engine, tmp_path: Path) -> None:
+    tables = {"payouts": [report_payout("P-1", role="coach", payee_id="T-7", district="Belen", amount="750.00")],
+              "people": [{"person_id": "T-7", "career_year": "1"}]}
+    report = engine.validate(tables, as_of=dt.date(2025, 9, 1))
+    path = tmp_path / "report.xlsx"
+    xlsx.write(report, path, typed_rows(engine, tables), {rule.id: rule.title for rule in engine.rules},
+               run={"run on": "2026-06-30 09:00 UTC"})
+    book = read_back(path)
+    for name in ("Summary", "Findings", "payouts"):
+        sheet = book[name]
+        assert sheet.page_setup.orientation == "landscape"
+        assert sheet.page_setup.fitToWidth == 1 and sheet.sheet_properties.pageSetUpPr.fitToPage
+    assert book["Findings"].print_title_rows == "$1:$1"
+    findings = values(book["Findings"])
+    header = list(findings[0])
+    assert header[-3:] == ["payee", "district", "amount"]
+    line = next(line for line in findings[1:] if line[header.index("rule")] == "STIPEND-001")
+    assert (line[header.index("payee")], line[header.index("district")]) == ("T-7", "Belen")
+    assert line[header.index("amount")] == 750
+    summary = {line[0]: line[1] for line in values(book["Summary"]) if line and line[0]}
+    assert summary["run on"] == "2026-06-30 09:00 UTC"
+    # Only payouts and people were given: the Summary leads with the warning.
+    assert str(values(book["Summary"])[1][0]).startswith("INCOMPLETE: ")

@@ -351,7 +351,7 @@ def test_batch_and_both_session_backends_agree_on_generated_data(base: Engine, e
 def numbered_alike(found: Outcome) -> Outcome:
     """Row numbers left out of messages: a session numbers facts as they are posted and never
     reuses a retracted fact's number, a file numbers the rows left."""
-    return {marker: [(rule, severity, re.sub(r"in row \d+", "in row N", message))
+    return {marker: [(rule, severity, re.sub(r"(in row|\(row) \d+", r"\1 N", message))
                      for rule, severity, message in items] for marker, items in found.items()}
 
 

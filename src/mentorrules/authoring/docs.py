@@ -133,6 +133,8 @@ def _batch_words(rule: Rule) -> str:
               for lookup in rule.batch.lookups]
     if rule.batch.findings_on == "group":
         parts.append("one finding per group")
+    if rule.batch.hold == "later":
+        parts.append("holds the row where it starts to fail, by date, and the later ones (hold: later)")
     return "; ".join(parts)
 
 

@@ -195,7 +195,7 @@ def run_case(case: Case, engine: Engine, coverage: Coverage) -> CaseResult:
     failures = []
     seen = set()
     for decision in report.records:
-        if decision.status is Status.ERROR:
+        if decision.status is Status.UNREADABLE:
             seen.add(decision.key)
             failures.append(f"{decision.key}: {decision.table} row {decision.row} could not be read: "
                             + "; ".join(finding.message for finding in decision.findings))
@@ -224,6 +224,9 @@ def _compare(key: str, expected: Sequence[Any], actual: Sequence[Any]) -> list[s
         rule = item if isinstance(item, str) else item["rule"]
         found = [f for f in actual if f.rule == rule]
         messages = [f.message for f in found]
+        severities = [f.severity.value for f in found]
+        if isinstance(item, dict) and "severity" in item and item["severity"] not in severities:
+            failures.append(f"{key}: {rule} severity {severities} is not {item['severity']!r}")
         if isinstance(item, dict) and "message" in item:
             if not any(item["message"] in message for message in messages):
                 failures.append(f"{key}: {rule} message {messages} does not contain {item['message']!r}")

@@ -39,7 +39,7 @@ from mentorrules.generated import define
 from mentorrules.loading.expressions import Expression
 from mentorrules.loading.rulebook import Aggregate, Lookup, Rule, RuleBook
 from mentorrules.loading.tables import Table
-from mentorrules.model import Finding
+from mentorrules.model import Finding, Severity
 
 GROUP_TABLE = "group"
 
@@ -131,6 +131,10 @@ class BatchRule:
         self.name_columns = self._name_columns()
         require = group_renderer.render(rule.require)
         lines += self._fast_lines(renderer, arguments, require)
+        self.gap_kind, gap = _gap_sides(rule.require)
+        if gap is not None:  # a comparison of two amounts: by how much it fails
+            lines += [f"def _gap({head}):",
+                      f"    return ({group_renderer.render(gap[0])}, {group_renderer.render(gap[1])})"]
         lines += [f"def _require({head}):", f"    return {require}",
                   f"def _message({head}, _masked=None):",
                   f"    return {message_code(rule.message, group_renderer, self.name_columns)}"]
@@ -142,6 +146,7 @@ class BatchRule:
                                          module.get(f"_lw{n}"), module[f"_la{n}"])
                          for n, lookup in enumerate(self.batch.lookups)]
         self._require = module["_require"]
+        self._gap: Callable[..., tuple[Any, Any]] | None = module.get("_gap")
         self._message = module["_message"]
         self.fold: Callable[..., None] | None = module.get("_fold")
         self.screen: Callable[..., bool] | None = module.get("_screen")
@@ -354,7 +359,7 @@ class BatchRule:
             if self._require(*arguments):
                 return None
             return Finding(self.rule.id, self.rule.severity, self._message(*arguments, masked), self.rule.source,
-                           self.parameter_lines(member))
+                           self.parameter_lines(member), gap=self.gap(*arguments), gap_kind=self.gap_kind)
         except CANNOT_CHECK as error:
             return self.cannot(member.values, member.related, error, masked)
 
@@ -384,8 +389,75 @@ class BatchRule:
                 if not found.cannot_check:
                     failing.append((member.row, self.shown_key(member.key, masked)))
         rows = named_rows(failing) if self.batch.group_by else ()
-        return {row: replace(finding, rows=rows) if rows and not finding.cannot_check else finding
-                for row, finding in findings.items()}
+        findings = {row: replace(finding, rows=rows) if rows and not finding.cannot_check else finding
+                    for row, finding in findings.items()}
+        if self.batch.hold == "later" and failing:
+            by_row = {member.row: member for member in members}
+            failed = [(by_row[row], findings[row]) for row, _ in failing]
+            findings.update(self.hold_later(failed, names_of, masked))
+        return findings
+
+    def hold_later(self, failing: Sequence[tuple[Member, Finding]],
+                   names_of: Callable[[Member], Mapping[str, Any]],
+                   masked: frozenset[str] | None = None) -> dict[int, Finding]:
+        """For a ``hold: later`` rule, the findings of one group's failing rows: which to hold.
+
+        The rows are taken in order of date (the pay date), then row number, and the rule is
+        checked on the rows so far: the first row at which it fails (the second copy of a
+        payout, the payout whose running total crosses a cap) and every later row keep the
+        rule's finding, with the aggregates of the rows up to them (``total_paid`` is the
+        running total); the earlier rows get an ``info`` finding naming the held rows, so that
+        nothing is hidden and each dollar is held once. ``names_of`` gives a member's names on
+        the whole group (lookups, group keys); the running aggregates replace the group's.
+        Should the rule hold on every prefix (a row-specific ``require``), every failing row is
+        held, as with ``hold: all``. Linear in the group's size.
+
+        >>> from mentorrules.engine import Engine
+        >>> engine = Engine.load(packs=["core"])
+        >>> report = engine.validate({"payouts": [
+        ...     {"payout_id": "P-9", "payee_id": "T-1", "role": "mentor", "program": "AK_ASMP", "state": "AK",
+        ...      "school_year": "2025-26", "pay_date": "2026-06-01", "amount": "500.00"},
+        ...     {"payout_id": "P-9", "payee_id": "T-1", "role": "mentor", "program": "AK_ASMP", "state": "AK",
+        ...      "school_year": "2025-26", "pay_date": "2025-12-01", "amount": "500.00"}]})
+        >>> [[(f.rule, f.severity.value) for f in d.findings if f.rule == "STIPEND-006"]
+        ...  for d in report.records_of("payouts")]
+        [[('STIPEND-006', 'error')], [('STIPEND-006', 'info')]]
+        """
+        ordered = sorted(failing, key=lambda pair: (pair[0].day, pair[0].row))
+        aggregates = self.batch.aggregates
+        states = [_START[aggregate.function] for aggregate in aggregates]
+        folds = [_FOLDS[aggregate.function] for aggregate in aggregates]
+        found: dict[int, Finding] = {}
+        first_held: int | None = None
+        for index, (member, finding) in enumerate(ordered):
+            states = [fold(state, value) for fold, state, value
+                      in zip(folds, states, self.argument_values(member), strict=True)]
+            try:
+                names = {**names_of(member), **{aggregate.name: _final(aggregate, state)
+                                                for aggregate, state in zip(aggregates, states, strict=True)}}
+            except CANNOT_CHECK:
+                names = None
+            running = self.verdict(member, names, masked) if names is not None else finding
+            if first_held is None:
+                if running is None or running.cannot_check:
+                    continue
+                first_held = index
+            # Once held, a row stays held (the rows before it are paid already), with the finding
+            # as the rows so far show it, or the group's when the rows so far pass.
+            held = finding if running is None or running.cannot_check else running
+            found[member.row] = replace(held, rows=finding.rows)
+        if first_held is None:
+            return {member.row: finding for member, finding in failing}
+        # Named by key and date, not row number: a session numbers facts as they are posted.
+        shown = ", ".join(f"{self.shown_key(member.key, masked)} ({member.day.isoformat()})"
+                          for member, _ in ordered[first_held:])
+        for member, finding in ordered[:first_held]:
+            found[member.row] = Finding(
+                self.rule.id, Severity.INFO,
+                f"not held by this rule: it fails only from the later row(s) {shown} on, which carry "
+                "its finding and are held (rows taken by date, then input order)",
+                self.rule.source, rows=finding.rows)
+        return found
 
     def check_group(self, key: tuple[Any, ...], members: Sequence[Member], names: dict[str, Any],
                     masked: frozenset[str] | None = None) -> GroupFinding | None:
@@ -409,8 +481,25 @@ class BatchRule:
             unchecked = Finding.unchecked(self.rule.id, self.rule.severity, reason, self.rule.source)
             return GroupFinding(label, replace(unchecked, parameters=self.parameter_lines(latest),
                                                rows=named_rows(rows, always=True)))
+        district = latest.values.get("district")
         return GroupFinding(label, Finding(self.rule.id, self.rule.severity, message, self.rule.source,
-                                           self.parameter_lines(latest), rows=named_rows(rows, always=True)))
+                                           self.parameter_lines(latest), rows=named_rows(rows, always=True),
+                                           gap=self.gap(names, latest.day, latest.school_day),
+                                           gap_kind=self.gap_kind,
+                                           district=district if isinstance(district, str) and district else None))
+
+    def gap(self, *arguments: Any) -> Decimal | None:
+        """By how much a failing comparison of two amounts misses (``total_paid <= cap``: the
+        excess; ``match >= required``: the shortfall), or None when the sides are not amounts."""
+        if self._gap is None:
+            return None
+        try:
+            left, right = self._gap(*arguments)
+        except CANNOT_CHECK:
+            return None
+        if not (isinstance(left, Decimal) and isinstance(right, Decimal)):
+            return None
+        return abs(left - right)
 
     def parameter_lines(self, member: Member) -> tuple[str, ...]:
         """``params.cap<2016-07-01>['mentor'] = 2000.00`` for each parameter value the rule uses
@@ -476,6 +565,18 @@ class _CompiledLookup:
         return [key for key in product(*alternatives) if None not in key]
 
 
+def _final(aggregate: Aggregate, state: Any) -> Any:
+    """An aggregate's value from its folded state (as :class:`Groups` names it)."""
+    function = aggregate.function
+    if function == "count_distinct":
+        return _count_distinct(state)
+    if function == "distinct":
+        return _sorted_distinct(state)
+    if function == "sum" and state is _EMPTY_SUM:
+        return _ZERO_SUM.get(aggregate.kind, 0)
+    return state
+
+
 def aggregate_of(aggregate: Aggregate, values: Sequence[Any]) -> Any:
     """The value of an aggregate over argument values (missing values left out, as in SQL).
 
@@ -497,6 +598,19 @@ def aggregate_of(aggregate: Aggregate, values: Sequence[Any]) -> Any:
     if not present:
         return None
     return min(present) if function == "min" else max(present)
+
+
+def _gap_sides(require: Expression) -> tuple[str | None, tuple[Expression, Expression] | None]:
+    """Of a ``require`` that compares two values with <, <=, >= or >: which way a failure
+    misses ("excess" over an upper limit, "shortfall" under a minimum) and the two sides."""
+    tree = require.tree
+    if not (isinstance(tree, ast.Compare) and len(tree.ops) == 1):
+        return None, None
+    operator = tree.ops[0]
+    if not isinstance(operator, (ast.Lt, ast.LtE, ast.Gt, ast.GtE)):
+        return None, None
+    left, right = (replace(require, text=ast.unparse(node), tree=node) for node in (tree.left, tree.comparators[0]))
+    return ("excess" if isinstance(operator, (ast.Lt, ast.LtE)) else "shortfall"), (left, right)
 
 
 def _referenced_fields(rule: Rule) -> dict[str, tuple[str, str]]:

@@ -44,12 +44,15 @@ from mentorrules.checking.evaluation import (
     error_findings,
     row_problems,
 )
+from mentorrules.checking.money import AMOUNT, DIMENSIONS, MONEY_TABLE, MoneyTally
+from mentorrules.checking.period import Period, school_year_start
 from mentorrules.errors import Location, Problem
 from mentorrules.inputs.reading import Row, Rows, StreamedRows
 from mentorrules.loading.tables import Record, Table
 from mentorrules.model import Decision, Finding, Outcome, Severity, Status, status_of
 
 RowKey = tuple[str, int]  # (table, row number)
+_MONEY_COLUMNS = (AMOUNT, *(column for _, column in DIMENSIONS))
 _Context = tuple[tuple[Values | None, ...], str | None, dt.date, dt.date]  # related, state, day, school day
 Progress = Callable[[str, int], None]  # (pass, rows visited so far)
 PROGRESS_EVERY = 10_000
@@ -106,8 +109,13 @@ class Run:
 
     def __init__(self, evaluator: Evaluator, rules: Sequence[BatchRule], tables: Mapping[str, Sequence[Row]],
                  as_of: dt.date, progress: Progress | None = None, masked: frozenset[str] = frozenset(),
-                 skipped: frozenset[str] = frozenset()) -> None:
+                 skipped: frozenset[str] = frozenset(), period: Period | None = None) -> None:
         self.evaluator = evaluator
+        # With a period, payouts dated before (or after) it are history: read, folded into the
+        # groups of caps and duplicates, never judged. Their row numbers, and what history was seen.
+        self.period = period
+        self.history: set[int] = set()
+        self.history_dates: list[dt.date] = []  # the earliest and latest pay date before the period
         self.skipped = skipped  # rules not run: they read a table that was not given
         self.masked = masked or None  # columns whose values a report must not show
         self.contracts = evaluator.book.tables
@@ -122,12 +130,44 @@ class Run:
         self.findings: dict[str, dict[int, list[Finding]]] = {name: {} for name in tables}
         self.batch: dict[str, dict[int, dict[str, Finding]]] = {name: {} for name in tables}
         self.outcome = Outcome()
+        self.money = MoneyTally() if MONEY_TABLE in tables else None
+        if period is not None:
+            self.outcome.period = period.to_dict()
+        self._period_field = self.contracts[MONEY_TABLE].date_field if MONEY_TABLE in self.contracts else None
         # Of a streamed table, what the first pass saw of each row, so that writing needs no
         # third read: its key, and the problems of the rows that could not be read.
         self.keys: dict[str, list[str]] = {}
         self.problems: dict[str, dict[int, tuple[Problem, ...]]] = {}
         self.unreadable: dict[str, dict[int, Record]] = {}  # a streamed table's unreadable rows, as written
         self._visited: dict[str, int] = {}  # rows visited per pass, for progress
+
+    def _is_history(self, name: str, row: Row) -> bool:
+        """Whether a payout row is outside the period judged (and note the history it gives)."""
+        if self.period is None or name != MONEY_TABLE or self._period_field is None or row.problems:
+            return False
+        day = row.values.get(self._period_field)
+        if not isinstance(day, dt.date) or day in self.period:
+            return False
+        if day < self.period.start:
+            dates = self.history_dates
+            if not dates:
+                dates += [day, day]
+            elif day < dates[0]:
+                dates[0] = day
+            elif day > dates[1]:
+                dates[1] = day
+        self.history.add(row.number)
+        return True
+
+    def history_from(self) -> tuple[dt.date | None, dt.date | None]:
+        """The earliest and latest pay date of the payouts given before the period (None, None: none)."""
+        return (self.history_dates[0], self.history_dates[1]) if self.history_dates else (None, None)
+
+    def school_year_history(self) -> bool:
+        """Whether payouts of the period's school year before the period were given."""
+        if self.period is None or not self.history_dates:
+            return False
+        return self.history_dates[1] >= school_year_start(self.period.start)
 
     def _checked(self, found: list[Finding]) -> list[Finding]:
         """Single-row findings less those of the rules not run (all rules of a table run together)."""
@@ -157,6 +197,10 @@ class Run:
         for name, rows in self.tables.items():
             if name not in streamed:
                 self._count(name, rows)
+        if self.money is not None:
+            for group in self.outcome.groups:
+                self.money.group(group)
+            self.outcome.money = self.money.to_dict()
         return self.outcome
 
     def decisions(self) -> Iterator[Decision]:
@@ -167,8 +211,10 @@ class Run:
             key_masked = bool(masked and masked.intersection(self.contracts[name].key))
             for row in self._visit(self._remembered(name) if name in self.keys else rows, "writing"):
                 key = MASKED if key_masked else row.key
-                if row.problems:
-                    yield Decision(name, row.number, key, Status.ERROR,
+                if name == MONEY_TABLE and row.number in self.history:
+                    yield Decision(name, row.number, key, Status.HISTORY, ())
+                elif row.problems:
+                    yield Decision(name, row.number, key, Status.UNREADABLE,
                                    error_findings(row.problems, masked, key_masked),
                                    row_problems(row.problems, row.values, masked))
                 elif row.number in single or row.number in batch:
@@ -263,24 +309,55 @@ class Run:
                         for rule in rules]
         findings = self.evaluator.findings
         readable = 0
+        money = self.money
+        # Of the rows that may have findings, what the money needs (amount, district, ...): their
+        # statuses are known once every row is seen; the other rows pass and are added at once.
+        pending: dict[int, dict[str, Any]] = {}
         for row in self._visit(self._remember(name, self.tables[name]), "checking"):
             if row.problems:
-                self.outcome.count(Status.ERROR, error_findings(row.problems))
+                self.outcome.count(Status.UNREADABLE, error_findings(row.problems))
+                if money is not None and name == MONEY_TABLE:
+                    money.unreadable()
                 continue
             readable += 1
             context = self._context(compiled, row)
+            if self._is_history(name, row):
+                # Visited by the batch rules all the same: which copy is held depends on it.
+                for verdicts in all_verdicts:
+                    verdicts.visit(row, context)
+                if money is not None:
+                    money.history(row.values)
+                continue
             found = self._checked(findings(name, row.values, context[2], self.indexes, self.masked))
             if found:
                 self.findings[name][row.number] = found
+            before = sum(len(verdicts.found) for verdicts in all_verdicts)
             for verdicts in all_verdicts:
                 verdicts.visit(row, context)
+            if money is None:
+                continue
+            if found or sum(len(verdicts.found) for verdicts in all_verdicts) != before:
+                pending[row.number] = {column: row.values.get(column) for column in _MONEY_COLUMNS}
+            elif name == MONEY_TABLE:
+                money.add(row.values, ())
         for verdicts in all_verdicts:
             self._record(verdicts)
         # The statuses are final now: rows with findings are counted one by one, the rest pass.
-        with_findings = {*self.findings[name], *self.batch[name]}
+        history = self.history if name == MONEY_TABLE else set()
+        with_findings = {*self.findings[name], *self.batch[name]} - history
         for number in with_findings:
             found = self._found(name, number)
             self.outcome.count(status_of(found), found)
+        for _ in history:
+            self.outcome.count(Status.HISTORY, ())
+        readable -= len(history)
+        if money is not None:
+            for number, values in pending.items():
+                found = self._found(name, number)
+                if name == MONEY_TABLE:
+                    money.add(values, found)
+                elif found:
+                    money.group(Decision(name, number, self.keys[name][number - 1], status_of(found), tuple(found)))
         self.outcome.rows += readable - len(with_findings)
         self.outcome.statuses[Status.PASS] += readable - len(with_findings)
 
@@ -318,12 +395,25 @@ class Run:
 
     def _count(self, name: str, rows: Sequence[Row]) -> None:
         """Tally a held table's rows (its findings are all known)."""
+        money = self.money
         for row in rows:
-            if row.problems:
-                self.outcome.count(Status.ERROR, error_findings(row.problems))
+            if self._is_history(name, row):
+                self.outcome.count(Status.HISTORY, ())
+                if money is not None:
+                    money.history(row.values)
+            elif row.problems:
+                self.outcome.count(Status.UNREADABLE, error_findings(row.problems))
+                if money is not None and name == MONEY_TABLE:
+                    money.unreadable()
             else:
                 found = self._found(name, row.number)
                 self.outcome.count(status_of(found), found)
+                if money is None:
+                    continue
+                if name == MONEY_TABLE:
+                    money.add(row.values, found)
+                elif found:
+                    money.group(Decision(name, row.number, row.key, status_of(found), tuple(found)))
 
     def _found(self, table: str, number: int) -> list[Finding]:
         """A row's findings: its single-row rules', then its batch rules' in rule order."""
@@ -359,6 +449,8 @@ class _Verdicts:
         self.screen = rule.screen
         self.found: list[tuple[RowKey, Finding, Any]] = []
         self.failing: dict[Any, list[tuple[int, str]]] = {}
+        self.hold = rule.batch.hold == "later" and groups is not None
+        self.held: dict[Any, list[Member]] = {}  # of a hold: later rule, the failing members per group
 
     def visit(self, row: Row, context: _Context) -> None:
         rule = self.rule
@@ -392,8 +484,28 @@ class _Verdicts:
         self.found.append(((member.table, member.row), finding, group if failed else None))
         if failed and group is not None:
             self.failing.setdefault(group, []).append((member.row, rule.shown_key(member.key, self.masked)))
+            if self.hold:
+                self.held.setdefault(group, []).append(member)
 
     def findings(self) -> Iterator[tuple[RowKey, Finding]]:
+        held: dict[int, Finding] = {}
+        if self.held:
+            full = {row_key[1]: finding for row_key, finding, _ in self.found}
+            for group, members in self.held.items():
+                rows = named_rows(self.failing[group])
+                held.update(self.rule.hold_later(
+                    [(member, replace(full[member.row], rows=rows)) for member in members], self._names, self.masked))
         for row_key, finding, group in self.found:
+            if row_key[1] in held and group is not None:
+                yield row_key, held[row_key[1]]
+                continue
             rows = named_rows(self.failing[group]) if group is not None else ()
             yield row_key, replace(finding, rows=rows) if rows else finding
+
+    def _names(self, member: Member) -> dict[str, Any]:
+        """A member's names on its whole group: group keys, aggregates, lookups."""
+        assert self.groups is not None
+        names = dict(self.groups.names(self.rule.group_key(member)))
+        if self.lookups is not None:
+            names.update(self.lookups(member))
+        return names

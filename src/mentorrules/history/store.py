@@ -39,7 +39,8 @@ DEFAULT_PATH = Path(".mentorrules") / "history.sqlite"
 BUSY_SECONDS = 60.0  # how long a writer waits for another writer of the same file
 MONEY_TABLE, AMOUNT_COLUMN = "payouts", "amount"  # the money a run pays or holds
 MASKED = "[masked]"  # as the reports write a masked value
-FAILING = frozenset({"fail", "error"})  # statuses that hold a row's money
+# Statuses that hold a row's money ("error" is what runs recorded before "unreadable" wrote).
+FAILING = frozenset({"fail", "unreadable", "error"})
 
 _SCHEMA = """
 CREATE TABLE runs (

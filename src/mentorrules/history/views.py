@@ -34,7 +34,7 @@ def _inputs(run: RunInfo, limit: int = 3) -> str:
 def _counts(run: RunInfo) -> tuple[int, int, int, int]:
     summary = run.summary
     return (int(summary.get("rows", 0)), int(summary.get("pass", 0)), int(summary.get("fail", 0)),
-            int(summary.get("error", 0)))
+            int(summary.get("unreadable", summary.get("error", 0))))
 
 
 def write_runs(runs: Sequence[RunInfo], stream: TextIO, kind: str = "table") -> None:
@@ -46,7 +46,7 @@ def write_runs(runs: Sequence[RunInfo], stream: TextIO, kind: str = "table") -> 
     if not runs:
         stream.write("no runs recorded yet: mentorrules validate DATA --record\n")
         return
-    lines = [("run", "when", "rows", "pass", "fail", "error", "held", "inputs")]
+    lines = [("run", "when", "rows", "pass", "fail", "unreadable", "held", "inputs")]
     for run in runs:
         rows, passed, failed, errors = _counts(run)
         lines.append((str(run.id), run.when, str(rows), str(passed), str(failed), str(errors),

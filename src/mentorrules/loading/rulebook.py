@@ -77,6 +77,7 @@ class Batch:
     aggregates: tuple[Aggregate, ...] = ()
     lookups: tuple[Lookup, ...] = ()
     findings_on: str = "rows"
+    hold: str = "all"  # "later": only the rows from the first at which the rule fails, by date (see batch.py)
 
 
 @dataclass(frozen=True)
@@ -312,7 +313,7 @@ def scope_for(table: Table, tables: Mapping[str, Table], parameters: Mapping[str
 
 
 # A schema problem in one of these fields leaves nothing sound to check the rule's expressions in.
-_FOUNDATIONS = frozenset({"table", "group_by", "aggregate", "lookup", "findings_on"})
+_FOUNDATIONS = frozenset({"table", "group_by", "aggregate", "lookup", "findings_on", "hold"})
 
 
 def _read_rules(document: Document, pack: Pack, tables: Mapping[str, Table],
@@ -425,12 +426,17 @@ class _RuleReader:
                       f"the name {clash!r} is already the name of a fact", hint="choose another name")
         if findings_on == "group" and not group_by:
             self.fail(("findings_on",), "findings_on: group needs group_by")
+        hold = spec.get("hold", "all")
+        if hold == "later" and (findings_on == "group" or not group_by):
+            self.fail(("hold",), "hold: later needs group_by and findings on rows",
+                      hint="hold: later picks rows of a group to hold; drop it, or group the rows and drop "
+                           "findings_on: group")
         if findings_on == "group":
             scope = Scope(facts={}, parameters=scope.parameters, functions=scope.functions, names=names)
         else:
             scope = Scope(facts=scope.facts, parameters=scope.parameters, functions=scope.functions,
                           names=names, fact_tables=scope.fact_tables)
-        batch = Batch(tuple(group_by), tuple(aggregates), tuple(lookups), findings_on)
+        batch = Batch(tuple(group_by), tuple(aggregates), tuple(lookups), findings_on, hold)
         return batch, scope
 
     def aggregate(self, name: str, text: str, at: JsonPath, scope: Scope) -> Aggregate | None:

@@ -93,7 +93,21 @@ ul.findings li:first-child{border-top:0;padding-top:0}
 .detail a{color:var(--info)}
 .empty{color:var(--muted);font-style:italic}
 footer{color:var(--muted);font-size:12px;padding:8px 24px 24px}
-@media print{.filters{display:none}th{position:static}.clip{max-height:none;overflow:visible}}
+.incomplete{background:var(--errorbg);color:var(--error);border:2px solid var(--error);border-radius:6px;
+padding:10px 14px;margin:0 0 12px;font-weight:600}
+.incomplete ul{font-weight:400;margin:6px 0 0;padding-left:20px;color:var(--ink)}
+.money .card b{font-variant-numeric:tabular-nums}
+.card.held b{color:var(--error)}
+.card.payable b{color:var(--pass)}
+th.sortable{cursor:pointer;user-select:none}
+th.sortable[data-dir=asc]::after{content:" \25B2"}
+th.sortable[data-dir=desc]::after{content:" \25BC"}
+.filters input{font:inherit;padding:3px;min-width:14em}
+#active{color:var(--muted);margin:4px 0 8px}
+.signoff{display:grid;grid-template-columns:repeat(2,minmax(14em,1fr));gap:24px;margin:28px 0 8px;max-width:900px}
+.signoff div{border-top:1px solid var(--ink);padding-top:4px;color:var(--muted)}
+@media print{.filters{display:none}th{position:static}.clip{max-height:none;overflow:visible}
+th.sortable::after{content:""}}
 """
 
 # Reads its data from the JSON block (never from text pasted into code) and only toggles
@@ -105,8 +119,11 @@ _SCRIPT = """
   var names = ["rule", "severity", "district", "program"];
   var selects = {};
   names.forEach(function (name) { selects[name] = document.getElementById("filter-" + name); });
-  var rows = document.querySelectorAll("#rows tbody tr.decision");
+  var search = document.getElementById("filter-search");
+  var body = document.querySelector("#rows tbody");
+  var rows = Array.prototype.slice.call(document.querySelectorAll("#rows tbody tr.decision"));
   var shown = document.getElementById("shown");
+  var active = document.getElementById("active");
   function chosen(name) {
     var value = selects[name].value;
     return value === "" ? null : Number(value);
@@ -114,11 +131,13 @@ _SCRIPT = """
   function apply() {
     var rule = chosen("rule"), severity = chosen("severity");
     var district = chosen("district"), program = chosen("program");
+    var query = search.value.trim().toLowerCase();
     var count = 0;
     data.rows.forEach(function (row, i) {
       var tr = rows[i];
       var placed = (district === null || row.district === district) &&
-                   (program === null || row.program === program);
+                   (program === null || row.program === program) &&
+                   (query === "" || row.ids.indexOf(query) !== -1);
       var items = tr.querySelectorAll("li.finding");
       var any = false;
       row.findings.forEach(function (finding, j) {
@@ -131,11 +150,46 @@ _SCRIPT = """
       if (any) { count += 1; }
     });
     shown.textContent = "showing " + count + " of " + data.rows.length + " rows with findings";
+    var filters = [];
+    names.forEach(function (name) {
+      var select = selects[name];
+      if (select.value !== "") { filters.push(name + " = " + select.options[select.selectedIndex].text); }
+    });
+    if (query !== "") { filters.push("payout or payee id contains \u201c" + search.value.trim() + "\u201d"); }
+    active.textContent = filters.length ? "Filters: " + filters.join("; ") + " \u2014 " + shown.textContent : "";
+    active.hidden = filters.length === 0;
   }
   names.forEach(function (name) { selects[name].addEventListener("change", apply); });
+  search.addEventListener("input", apply);
   document.getElementById("filter-reset").addEventListener("click", function () {
     names.forEach(function (name) { selects[name].value = ""; });
+    search.value = "";
     apply();
+  });
+  // Sortable columns: rows keep their index into data.rows, only their order changes.
+  rows.forEach(function (tr, i) { tr.setAttribute("data-i", String(i)); });
+  var heads = Array.prototype.slice.call(document.querySelectorAll("#rows thead th.sortable"));
+  heads.forEach(function (th) {
+    th.addEventListener("click", function () {
+      var column = Number(th.getAttribute("data-column"));
+      var numeric = th.getAttribute("data-kind") === "num";
+      var dir = th.getAttribute("data-dir") === "asc" ? "desc" : "asc";
+      heads.forEach(function (other) { other.removeAttribute("data-dir"); });
+      th.setAttribute("data-dir", dir);
+      var sorted = rows.slice().sort(function (a, b) {
+        var x = a.children[column].textContent.trim(), y = b.children[column].textContent.trim();
+        var order;
+        if (numeric) {
+          var nx = parseFloat(x), ny = parseFloat(y);
+          order = (isNaN(nx) ? -Infinity : nx) - (isNaN(ny) ? -Infinity : ny);
+        } else {
+          order = x.localeCompare(y);
+        }
+        if (order === 0) { order = Number(a.getAttribute("data-i")) - Number(b.getAttribute("data-i")); }
+        return dir === "asc" ? order : -order;
+      });
+      sorted.forEach(function (tr) { body.appendChild(tr); });
+    });
   });
   apply();
   document.body.setAttribute("data-ready", "1");
@@ -144,14 +198,15 @@ _SCRIPT = """
 
 
 def write(report: Report, stream: TextIO, titles: Mapping[str, str] | None = None,
-          input_rows: InputRows | None = None) -> None:
-    """Write the whole page to ``stream``."""
-    stream.write(render(report, titles, input_rows))
+          input_rows: InputRows | None = None, run: Mapping[str, str] | None = None) -> None:
+    """Write the whole page to ``stream``. ``run`` adds lines to the header (``run on``, ``as of``)."""
+    stream.write(render(report, titles, input_rows, run))
 
 
-def render(report: Report, titles: Mapping[str, str] | None = None, input_rows: InputRows | None = None) -> str:
+def render(report: Report, titles: Mapping[str, str] | None = None, input_rows: InputRows | None = None,
+           run: Mapping[str, str] | None = None) -> str:
     """The page as one string."""
-    page = _Page.of(report, titles or {}, input_rows or {})
+    page = _Page.of(report, titles or {}, input_rows or {}, run or {})
     policy = ("default-src 'none'; "
               f"style-src '{_sha256(_STYLE)}'; script-src '{_sha256(_SCRIPT)}'; "
               "img-src 'none'; connect-src 'none'; font-src 'none'; object-src 'none'; "
@@ -163,7 +218,8 @@ def render(report: Report, titles: Mapping[str, str] | None = None, input_rows: 
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
         "<title>mentorrules report</title>\n",
         f"<style>{_STYLE}</style>\n</head>\n<body>\n",
-        page.header(), "<main>\n", page.summary(), page.findings_table(), "</main>\n",
+        page.header(), "<main>\n", page.incomplete(), page.summary(), page.findings_table(), page.signoff(),
+        "</main>\n",
         page.footer(),
         f'<script type="application/json" id="mr-data">{_json_for_html(page.script_data())}</script>\n',
         f"<script>{_SCRIPT}</script>\n</body>\n</html>\n",
@@ -176,18 +232,19 @@ class _Page:
     report: Report
     titles: Mapping[str, str]
     input_rows: InputRows
+    run: Mapping[str, str]
     listed: tuple[Decision, ...]
     rules: tuple[str, ...]
     districts: tuple[str, ...]
     programs: tuple[str, ...]
 
     @classmethod
-    def of(cls, report: Report, titles: Mapping[str, str], input_rows: InputRows) -> _Page:
+    def of(cls, report: Report, titles: Mapping[str, str], input_rows: InputRows, run: Mapping[str, str]) -> _Page:
         listed = tuple(decision for decision in report.records if decision.findings)
         rules = sorted({finding.rule for decision in listed for finding in decision.findings})
-        districts = sorted({cell_of(input_rows, d, "district") for d in listed}, key=not_given_last)
+        districts = sorted({_district(input_rows, d) for d in listed}, key=not_given_last)
         programs = sorted({cell_of(input_rows, d, "program") for d in listed}, key=not_given_last)
-        return cls(report, titles, input_rows, listed, tuple(rules), tuple(districts), tuple(programs))
+        return cls(report, titles, input_rows, run, listed, tuple(rules), tuple(districts), tuple(programs))
 
     def title(self, rule: str) -> str:
         return self.titles.get(rule, "row could not be read" if rule.startswith("MR") else "")
@@ -197,6 +254,11 @@ class _Page:
         report = self.report
         packs = ", ".join(f"{name} {version}" for name, version in report.packs) or "none"
         items = [("engine", f"mentorrules {report.version}"), ("packs", packs), ("digest", report.digest)]
+        items += list(self.run.items())
+        period = report.summary.get("period")
+        if period:
+            items.append(("period", f"{period['text']} ({period['start']} to {period['end']}); "
+                                    "payouts before it are history: read, not judged"))
         items += [(f"input {table}", source) for table, source in report.sources.items()]
         if report.masked:
             items.append(("masked", ", ".join(report.masked)))
@@ -204,12 +266,52 @@ class _Page:
                        for term, value in items)
         return f"<header>\n<h1>Stipend compliance report</h1>\n<dl>{rows}</dl>\n</header>\n"
 
+    def incomplete(self) -> str:
+        """The banner of a partial check: what did not run, and why, before anything else."""
+        headline = tally.incomplete(self.report)
+        if headline is None:
+            return ""
+        items = "".join(f"<li>missing {_e(tables)}: "
+                        + "; ".join(f"{_e(rule)} {_e(self.title(rule))}" for rule in rules) + "</li>"
+                        for tables, rules in tally.not_checked(self.report))
+        history = self.report.summary.get("incomplete", {}).get("history_missing", ())
+        items += "".join(f"<li>{_e(item['why'])}</li>" for item in history)
+        return f'<div class="incomplete" id="incomplete">{_e(headline)}<ul>{items}</ul></div>\n'
+
+    def _money(self) -> str:
+        lines = tally.money(self.report)
+        if not lines:
+            return ""
+        kinds = {"payable": "payable", "held": "held"}
+        cards = "".join(f'<div class="card {kinds.get(line.name, "")}" id="money-{_e(line.name)}"><b>$'
+                        f'{_e(line.amount)}</b><span>{_e(line.label.strip())} \u00b7 {line.rows} rows</span></div>'
+                        for line in lines)
+        splits = "".join(
+            _breakdown(f"Held by {label}", f"held-by-{label.replace(' ', '-')}",
+                       f'<th>{_e(label)}</th><th class="num">held</th>',
+                       "".join(f'<tr><td><div class="clip place">{_e(key)}</div></td><td class="num">{_e(amount)}</td>'
+                               "</tr>" for key, amount in split), 2)
+            for label, split in tally.held_by(self.report))
+        gaps = tally.gaps(self.report)
+        if gaps:
+            splits += _breakdown(
+                "Group findings", "gaps", '<th>rule</th><th>record</th><th>district</th><th class="num">shortfall</th>'
+                '<th class="num">excess</th>',
+                "".join(f'<tr><td class="mono">{_e(gap["rule"])}</td><td><div class="clip key mono">{_e(gap["key"])}'
+                        f'</div></td><td>{_e(gap["district"])}</td><td class="num">{_e(gap.get("shortfall", ""))}</td>'
+                        f'<td class="num">{_e(gap.get("excess", ""))}</td></tr>' for gap in gaps), 5)
+        return (f'<h2>Money (USD)</h2>\n<div class="cards money">{cards}</div>\n'
+                f'<div class="breakdown">{splits}</div>\n<h2>Rows and findings</h2>\n')
+
     def summary(self) -> str:
         summary = self.report.summary
         findings = summary["findings"]
-        cards = [("rows", summary["rows"], ""), ("pass", summary["pass"], "pass"),
-                 ("fail", summary["fail"], "fail"), ("error", summary["error"], "error")]
+        passed = "pass the rules that ran" if tally.incomplete(self.report) else "pass"
+        cards = [("rows", summary["rows"], ""), (passed, summary["pass"], "pass"),
+                 ("fail", summary["fail"], "fail"), ("unreadable", summary["unreadable"], "error")]
         cards += [(f"{severity} findings", findings[severity], "") for severity in SEVERITIES]
+        if "history" in summary:
+            cards.append(("history (not judged)", summary["history"], ""))
         if "groups" in summary:
             cards.append(("group findings", summary["groups"]["fail"], ""))
         html_cards = "".join(f'<div class="card {kind}"><b>{count}</b><span>{_e(label)}</span></div>'
@@ -219,7 +321,12 @@ class _Page:
         if skipped:
             skipped = (f'<div id="not-checked"><h3>Not checked: these rules read a table that was not given</h3>'
                        f'<ul>{skipped}</ul></div>\n')
-        return (f'<section id="summary">\n<h2>Summary</h2>\n<div class="cards">{html_cards}</div>\n{skipped}'
+        values = "".join(f"<li>{_e(line)}</li>" for line in tally.illustrative(self.report))
+        if values:
+            skipped += (f'<div id="illustrative"><h3>{_e(tally.ILLUSTRATIVE_HEADING)}</h3>'
+                        f'<ul class="detail">{values}</ul></div>\n')
+        return (f'<section id="summary">\n<h2>Summary</h2>\n{self._money()}<div class="cards">{html_cards}</div>\n'
+                f"{skipped}"
                 f'<div class="breakdown">{self._by_rule()}{self._by_column("district")}'
                 f'{self._by_column("program")}</div>\n</section>\n')
 
@@ -245,8 +352,12 @@ class _Page:
     def findings_table(self) -> str:
         not_listed = len(self.report.records) - len(self.listed)
         parts = ['<section id="findings">\n<h2>Rows with findings</h2>\n', self._filters()]
-        parts.append('<table id="rows">\n<thead><tr><th>status</th><th>table</th><th class="num">row</th>'
-                     "<th>key</th><th>district</th><th>program</th><th>findings</th></tr></thead>\n<tbody>\n")
+        heads = [("status", ""), ("table", ""), ("row", "num"), ("key", ""), ("district", ""), ("program", ""),
+                 ("amount", "num")]
+        parts.append('<p id="active" hidden></p>\n<table id="rows">\n<thead><tr>' + "".join(
+            f'<th class="sortable{" num" if kind else ""}" data-column="{index}" data-kind="{kind or "text"}"'
+            f' title="sort by {name}">{name}</th>' for index, (name, kind) in enumerate(heads))
+            + "<th>findings</th></tr></thead>\n<tbody>\n")
         parts.extend(self._decision_row(decision) for decision in self.listed)
         parts.append("</tbody>\n</table>\n")
         if not self.listed:
@@ -268,12 +379,16 @@ class _Page:
                       for index, (_, text) in enumerate(options))
             + "</select></label>"
             for name, label, everything, options in selects)
-        return (f'<div class="filters">{html_selects}<button type="button" id="filter-reset">show all</button>'
+        return (f'<div class="filters">{html_selects}<label for="filter-search">Payout or payee id'
+                '<input id="filter-search" type="search" placeholder="e.g. P-0278 or T-0080" autocomplete="off">'
+                '</label><button type="button" id="filter-reset">show all</button>'
                 '<span id="shown"></span></div>\n')
 
     def _decision_row(self, decision: Decision) -> str:
-        district = cell_of(self.input_rows, decision, "district")
+        district = _district(self.input_rows, decision)
         program = cell_of(self.input_rows, decision, "program")
+        amount = cell_of(self.input_rows, decision, "amount") if decision.table == "payouts" else ""
+        amount = "" if amount == NOT_GIVEN else amount
         status = decision.status.value
         items = "".join(self._finding_item(finding) for finding in decision.findings)
         return (f'<tr class="decision"><td><span class="badge {_e(status)}">{_e(status)}</span></td>'
@@ -281,6 +396,7 @@ class _Page:
                 f'<td><div class="clip key mono">{_e(decision.key)}</div></td>'
                 f'<td><div class="clip place">{_e(district)}</div></td>'
                 f'<td><div class="clip place">{_e(program)}</div></td>'
+                f'<td class="num">{_e(amount)}</td>'
                 f'<td class="findings"><ul class="findings">{items}</ul></td></tr>\n')
 
     def _finding_item(self, finding: Finding) -> str:
@@ -292,12 +408,19 @@ class _Page:
                  + f'<div class="clip message">{_e(finding.message)}</div>']
         if finding.parameters:
             parts.append(f'<div class="clip detail mono">{_e("; ".join(finding.parameters))}</div>')
+        if finding.gap is not None and finding.gap_kind:
+            parts.append(f'<div class="detail">{_e(finding.gap_kind)}: {_e(f"{finding.gap:.2f}")}</div>')
         if finding.rows:
             parts.append(f'<div class="clip detail">rows: {_e(", ".join(finding.rows))}</div>')
         if finding.source is not None:
             parts.append(f'<div class="clip detail">source: {_source(finding)}</div>')
         parts.append("</li>")
         return "".join(parts)
+
+    def signoff(self) -> str:
+        """Lines to sign on paper: who prepared the run, who reviewed it."""
+        return ('<section class="signoff" id="signoff"><div>Prepared by (name, date)</div>'
+                "<div>Reviewed by (name, date)</div></section>\n")
 
     def footer(self) -> str:
         return ("<footer>Generated by mentorrules. The engine version, the packs and the digest identify "
@@ -313,7 +436,9 @@ class _Page:
         severity_index = {name: index for index, name in enumerate(SEVERITIES)}
         rows = []
         for decision in self.listed:
-            rows.append({"district": district_index[cell_of(self.input_rows, decision, "district")],
+            ids = " ".join(dict.fromkeys(value.lower() for value in (
+                decision.key, cell_of(self.input_rows, decision, "payee_id")) if value != NOT_GIVEN))
+            rows.append({"ids": ids, "district": district_index[_district(self.input_rows, decision)],
                          "program": program_index[cell_of(self.input_rows, decision, "program")],
                          "findings": [[rule_index[f.rule], severity_index[f.severity.value]]
                                       for f in decision.findings]})
@@ -322,6 +447,13 @@ class _Page:
 
 
 # -- small pieces -------------------------------------------------------------------------------
+def _district(input_rows: InputRows, decision: Decision) -> str:
+    """A row's district; a group record's is the one its finding names (a district's cost share)."""
+    if decision.table == "group":
+        return next((finding.district for finding in decision.findings if finding.district), NOT_GIVEN)
+    return cell_of(input_rows, decision, "district")
+
+
 def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 

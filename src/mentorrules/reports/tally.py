@@ -99,3 +99,78 @@ def not_checked(report: Report) -> list[tuple[str, list[str]]]:
     for rule, tables in report.not_checked.items():
         by_tables.setdefault(", ".join(tables), []).append(rule)
     return [(tables, sorted(rules)) for tables, rules in sorted(by_tables.items())]
+
+
+# -- money and completeness: read from the summary, never added up again ------------------------
+MONEY_LINES = (("checked", "checked"), ("payable", "payable (rows that pass)"),
+               ("held", "held (rows with an error finding)"), ("warnings_only", "  of payable: with warnings only"),
+               ("history", "history (before the period, not judged)"))
+SPLITS = (("rule", "rule"), ("district", "district"), ("program", "program"), ("grant", "grant"),
+          ("school_year", "school year"))
+
+
+@dataclass(frozen=True)
+class MoneyLine:
+    """One figure of ``summary.money``: its label, amount (text, two places) and rows."""
+
+    name: str
+    label: str
+    amount: str
+    rows: int
+
+
+def money(report: Report) -> list[MoneyLine]:
+    """The money figures of a report, in the order every format shows them ([] without payouts).
+
+    >>> summary = {"money": {"checked": "1500.00", "payable": "1000.00", "held": "500.00",
+    ...            "warnings_only": "0.00", "history": "0.00", "rows": {"checked": 2, "payable": 1, "held": 1,
+    ...            "warnings_only": 0, "history": 0}}}
+    >>> [(line.name, line.amount) for line in money(Report("0", (), "sha256:0", (), totals=summary))][:3]
+    [('checked', '1500.00'), ('payable', '1000.00'), ('held', '500.00')]
+    """
+    figures = report.summary.get("money")
+    if not figures:
+        return []
+    return [MoneyLine(name, label, figures[name], figures["rows"].get(name, 0)) for name, label in MONEY_LINES
+            if name != "history" or figures["rows"].get("history")]
+
+
+def held_by(report: Report) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Held money split by rule, district, program, grant and school year, largest first."""
+    figures = report.summary.get("money")
+    if not figures:
+        return []
+    from decimal import Decimal
+
+    return [(label, sorted(figures["held_by"].get(name, {}).items(), key=lambda item: (-Decimal(item[1]), item[0])))
+            for name, label in SPLITS]
+
+
+def gaps(report: Report) -> list[dict[str, str]]:
+    """Findings off the payout rows that say by how much they miss (match shortfalls, caps)."""
+    figures = report.summary.get("money")
+    return list(figures.get("gaps", ())) if figures else []
+
+
+def incomplete(report: Report) -> str | None:
+    """``INCOMPLETE: 32 of 48 rules did not run (...)`` when some rules did not run, else None."""
+    summary = report.summary
+    if summary.get("complete", True):
+        return None
+    detail = summary.get("incomplete", {})
+    parts = []
+    if detail.get("not_run"):
+        parts.append(f"{detail['not_run']} of {detail.get('rules', 0)} rules did not run "
+                     f"(tables not given: {', '.join(detail.get('tables_not_given', ()))})")
+    parts += [item["why"] for item in detail.get("history_missing", ())]
+    return "INCOMPLETE: " + ("; ".join(parts) or "some rules did not run")
+
+
+ILLUSTRATIVE_HEADING = "Illustrative values used (no public source gives them: an administrator's choice)"
+
+
+def illustrative(report: Report) -> list[str]:
+    """The illustrative parameter values the run's rules read, one line each:
+    ``new-mexico stipend_cap: mentor: 2000.00, mentee: 1000.00 (from 2016-07-01)``."""
+    return [f"{pack} {name}: " + "; ".join(f"{value} (from {start})" for start, value in values)
+            for pack, name, values in report.illustrative]

@@ -9,13 +9,20 @@ from typing import TextIO
 from mentorrules.model import Report, Status
 from mentorrules.reports import tally
 
-_LABEL = {Status.FAIL: "FAIL ", Status.ERROR: "ERROR", Status.PASS: "WARN "}
+_LABEL = {Status.FAIL: "FAIL ", Status.UNREADABLE: "UNREADABLE", Status.PASS: "WARN "}
 
 
 def write(report: Report, stream: TextIO, titles: Mapping[str, str] | None = None) -> None:
     titles = titles or {}
+    headline = tally.incomplete(report)
+    if headline:  # first, so that a partial check never reads as a pass
+        stream.write(f"{headline}\n")
     packs = ", ".join(f"{name} {version}" for name, version in report.packs)
     stream.write(f"mentorrules {report.version} | packs: {packs} | {report.digest[:19]}\n")
+    period = report.summary.get("period")
+    if period:
+        stream.write(f"  period: {period['text']} ({period['start']} to {period['end']}); "
+                     "payouts before it are history: read, not judged\n")
     for table, source in report.sources.items():
         stream.write(f"  {table}: {source}\n")
     stream.write("\n")
@@ -35,15 +42,52 @@ def write(report: Report, stream: TextIO, titles: Mapping[str, str] | None = Non
         for (rule, severity), count in sorted(by_rule.items()):
             title = titles.get(rule, "row could not be read" if rule.startswith("MR") else "")
             stream.write(f"  {rule:<{width}}  {severity:<8} {count:>6}  {title}\n")
+    write_money(report, stream)
     summary = report.summary
     findings = summary["findings"]
     rows = "1 row" if summary["rows"] == 1 else f"{summary['rows']} rows"
-    stream.write(f"\n{rows}: {summary['pass']} pass, {summary['fail']} fail, "
-                 f"{summary['error']} error | findings: {findings['error']} error, "
+    passed = f"{summary['pass']} pass" + (" the rules that ran (not a clean result)" if headline else "")
+    history = f", {summary['history']} history (not judged)" if "history" in summary else ""
+    stream.write(f"\n{rows}: {passed}, {summary['fail']} fail, "
+                 f"{summary['unreadable']} unreadable{history} | findings: {findings['error']} error, "
                  f"{findings['warning']} warning, {findings['info']} info\n")
     skipped = tally.not_checked(report)
     if skipped:
         stream.write("\nNot checked: these rules read a table that was not given\n")
-        width = max(len(tables) for tables, _ in skipped)
+        width = max(len(rule) for _, rules in skipped for rule in rules)
         for tables, rules in skipped:
-            stream.write(f"  {tables:<{width}}  {', '.join(rules)}\n")
+            stream.write(f"  missing {tables}:\n")
+            for rule in rules:
+                stream.write(f"    {rule:<{width}}  {titles.get(rule, '')}\n")
+    values = tally.illustrative(report)
+    if values:
+        stream.write(f"\n{tally.ILLUSTRATIVE_HEADING}\n")
+        for line in values:
+            stream.write(f"  {line}\n")
+    if headline:
+        stream.write(f"\n{headline}\n")
+
+
+def write_money(report: Report, stream: TextIO) -> None:
+    """The money of the run (``summary.money``): totals, then held by rule, district, program,
+    grant and school year, then the shortfalls and excesses of group findings."""
+    lines = tally.money(report)
+    if not lines:
+        return
+    stream.write("\nMoney (USD)\n")
+    width = max(len(line.label) for line in lines)
+    for line in lines:
+        stream.write(f"  {line.label:<{width}}  {line.amount:>14}  {line.rows:>7} rows\n")
+    for label, split in tally.held_by(report):
+        if not split:
+            continue
+        stream.write(f"  held by {label}:\n")
+        key_width = max(len(key) for key, _ in split)
+        for key, amount in split:
+            stream.write(f"    {key:<{key_width}}  {amount:>14}\n")
+    gaps = tally.gaps(report)
+    if gaps:
+        stream.write("  group findings:\n")
+        for gap in gaps:
+            kind = "shortfall" if "shortfall" in gap else "excess"
+            stream.write(f"    {gap['rule']}  {gap['key']}  district {gap['district']}  {kind} {gap[kind]}\n")

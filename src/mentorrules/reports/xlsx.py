@@ -3,7 +3,10 @@
 - **Summary**: engine version, packs, digest and inputs; rows by status; findings by
   severity, by rule, and (when input rows are given) by district and by program.
 - **Findings**: one line per finding (table, row, key, status, rule, severity, message,
-  source), then the rule's title, the parameter values used and the related rows.
+  source), then the rule's title, the parameter values used, the related rows, and the payee,
+  district and amount of its row (a group record's district is its finding's).
+- The Summary leads with ``INCOMPLETE: ...`` when rules did not run, and shows the money
+  (``summary.money``); every sheet prints landscape, fit to width, its header on every page.
 - **One sheet per input table**: the report's row number, status and rules found (headed
   ``report row``, ``report status``, ``report rules``, so that they cannot be taken for an input
   column such as pairings' ``status``), then the input columns as given, one line per input row
@@ -42,6 +45,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.properties import PageSetupProperties
 
 from mentorrules.inputs.workbooks import REPORT_MARK
 from mentorrules.model import Decision, Report, Status
@@ -52,7 +56,7 @@ from mentorrules.reports.tally import InputRows
 __all__ = ["FINDINGS_HEADER", "REPORT_COLUMNS", "write"]
 
 FINDINGS_HEADER = ("table", "row", "key", "status", "rule", "severity", "message", "source",
-                   "rule title", "parameters", "related rows")
+                   "rule title", "parameters", "related rows", "payee", "district", "amount")
 MAX_CELL = 32_767  # Excel's limit on the characters in one cell
 MAX_DIGITS = 15  # Excel keeps 15 significant digits; more would be rounded without a word
 RESERVED = ("Summary", "Findings")
@@ -60,10 +64,11 @@ REPORT_COLUMNS = ("report row", "report status", "report rules")  # before the i
 
 _BOLD = Font(bold=True)
 _HEADING = Font(bold=True, size=14)
+_ALARM = Font(bold=True, size=12, color="B3261E")
 _LINK = Font(color="1F5F99", underline="single")
 _HEADER_FILL = PatternFill("solid", fgColor="EEF1F5")
 _STATUS_FILL = {Status.FAIL: PatternFill("solid", fgColor="FDECEA"),
-                Status.ERROR: PatternFill("solid", fgColor="FFF4D6")}
+                Status.UNREADABLE: PatternFill("solid", fgColor="FFF4D6")}
 _WRAP = Alignment(wrap_text=True, vertical="top")
 _SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
 # The time written into every report (document properties, zip entries): the same report is
@@ -72,16 +77,16 @@ FIXED_TIME = dt.datetime(1980, 1, 1)
 
 
 def write(report: Report, path: Path, input_rows: InputRows | None = None,
-          titles: Mapping[str, str] | None = None) -> None:
-    """Write the workbook to ``path`` (replacing it)."""
+          titles: Mapping[str, str] | None = None, run: Mapping[str, str] | None = None) -> None:
+    """Write the workbook to ``path`` (replacing it); ``run`` adds lines to the Summary (run on, as of)."""
     input_rows = input_rows or {}
     titles = titles or {}
     book = Workbook(write_only=True)
     book.properties.keywords = REPORT_MARK
     book.properties.title = "mentorrules report"
     book.properties.creator = f"mentorrules {report.version}"
-    _summary(book, report, input_rows, titles)
-    _findings(book, report, titles)
+    _summary(book, report, input_rows, titles, run or {})
+    _findings(book, report, titles, input_rows)
     used = {name.lower() for name in RESERVED}
     tables = list(dict.fromkeys([*(d.table for d in report.decisions), *input_rows]))
     for table in tables:
@@ -127,20 +132,31 @@ def _settle(written: Path, path: Path) -> None:
 
 
 # -- sheets -------------------------------------------------------------------------------------
-def _summary(book: Workbook, report: Report, input_rows: InputRows, titles: Mapping[str, str]) -> None:
+def _summary(book: Workbook, report: Report, input_rows: InputRows, titles: Mapping[str, str],
+             run: Mapping[str, str]) -> None:
     sheet = book.create_sheet("Summary")
-    _widths(sheet, (24, 60, 12, 12, 12))
+    _widths(sheet, (34, 60, 12, 12, 12))
+    _page(sheet)
     summary = report.summary
+    headline = tally.incomplete(report)
+    period = summary.get("period")
     lines: list[list[Any]] = [
         [_styled(sheet, "mentorrules report", _HEADING)],
+        *([[_styled(sheet, headline, _ALARM)]] if headline else []),
         ["engine", f"mentorrules {report.version}"],
         ["packs", ", ".join(f"{name} {version}" for name, version in report.packs)],
         ["digest", report.digest],
+        *[[label, value] for label, value in run.items()],
+        *([["period", f"{period['text']} ({period['start']} to {period['end']}); payouts before it are "
+                      "history: read, not judged"]] if period else []),
         *[[f"input {table}", source] for table, source in report.sources.items()],
         *([["masked", ", ".join(report.masked)]] if report.masked else []),
+        *_money_lines(sheet, report),
+        *([[], _header(sheet, (tally.ILLUSTRATIVE_HEADING,))] if report.illustrative else []),
+        *[[line] for line in tally.illustrative(report)],
         [],
         _header(sheet, ("outcome", "count")),
-        *[[label, summary[label]] for label in ("rows", "pass", "fail", "error")],
+        *[[label, summary[label]] for label in ("rows", "pass", "fail", "unreadable", "history") if label in summary],
         *[[f"{severity} findings", count] for severity, count in summary["findings"].items()],
         *[[f"not checked (no {tables})", ", ".join(rules)] for tables, rules in tally.not_checked(report)],
         [],
@@ -157,12 +173,34 @@ def _summary(book: Workbook, report: Report, input_rows: InputRows, titles: Mapp
         sheet.append([value if isinstance(value, Cell) else _cell(sheet, value) for value in line])
 
 
-def _findings(book: Workbook, report: Report, titles: Mapping[str, str]) -> None:
+def _money_lines(sheet: Any, report: Report) -> list[list[Any]]:
+    """The money of the run (summary.money): totals, held by rule, district, ..., group gaps."""
+    figures = tally.money(report)
+    if not figures:
+        return []
+    lines: list[list[Any]] = [[], _header(sheet, ("money (USD)", "amount", "rows"))]
+    lines += [[line.label.strip(), Decimal(line.amount), line.rows] for line in figures]
+    for label, split in tally.held_by(report):
+        if split:
+            lines += [[], _header(sheet, (f"held by {label}", "amount"))]
+            lines += [[key, Decimal(amount)] for key, amount in split]
+    gaps = tally.gaps(report)
+    if gaps:
+        lines += [[], _header(sheet, ("group finding", "record", "district", "shortfall", "excess"))]
+        lines += [[gap["rule"], gap["key"], gap["district"], Decimal(gap["shortfall"]) if "shortfall" in gap else None,
+                   Decimal(gap["excess"]) if "excess" in gap else None] for gap in gaps]
+    return lines
+
+
+def _findings(book: Workbook, report: Report, titles: Mapping[str, str], input_rows: InputRows) -> None:
     sheet = book.create_sheet("Findings")
-    _widths(sheet, (12, 7, 16, 8, 14, 9, 60, 50, 40, 40, 24))
+    _widths(sheet, (12, 7, 16, 8, 14, 9, 60, 50, 40, 40, 24, 12, 18, 12))
     _frame(sheet, len(FINDINGS_HEADER), sum(len(d.findings) for d in report.records))
     sheet.append(_header(sheet, FINDINGS_HEADER))
     for decision in report.records:
+        payee = _input(input_rows, decision, "payee_id")
+        district = _input(input_rows, decision, "district")
+        amount = _input(input_rows, decision, "amount") if decision.table == "payouts" else None
         for finding in decision.findings:
             source = _cell(sheet, str(finding.source) if finding.source else None)
             url = finding.source.url if finding.source else None
@@ -175,7 +213,17 @@ def _findings(book: Workbook, report: Report, titles: Mapping[str, str]) -> None
                 _status(sheet, decision.status), _cell(sheet, finding.rule), finding.severity.value,
                 _cell(sheet, finding.message, wrap=True), source, _cell(sheet, _title(titles, finding.rule)),
                 _cell(sheet, "; ".join(finding.parameters) or None), _cell(sheet, ", ".join(finding.rows) or None),
+                _cell(sheet, payee), _cell(sheet, district or finding.district), _cell(sheet, amount),
             ])
+
+
+def _input(input_rows: InputRows, decision: Decision, column: str) -> Any:
+    """The input value of a column on the decision's row, typed (an amount stays a number), or None."""
+    rows = input_rows.get(decision.table, ())
+    if not 0 < decision.row <= len(rows):
+        return None
+    value = rows[decision.row - 1].get(column)
+    return None if value == "" else value
 
 
 def _table(book: Workbook, name: str, decisions: Sequence[Decision],
@@ -293,9 +341,20 @@ def _widths(sheet: Any, widths: Iterable[int]) -> None:
 
 
 def _frame(sheet: Any, columns: int, rows: int) -> None:
-    """Freeze the header and put a filter on it (write-only sheets need both before any row)."""
+    """Freeze the header and put a filter on it (write-only sheets need both before any row);
+    print it landscape, fit to the page's width, with the header repeated on every page."""
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(max(columns, 1))}{rows + 1}"
+    _page(sheet)
+    sheet.print_title_rows = "1:1"
+
+
+def _page(sheet: Any) -> None:
+    """Landscape, as wide as the page, as many pages long as it takes."""
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
 
 
 def _sheet_name(table: str, used: set[str]) -> str:

@@ -466,7 +466,7 @@ class Session:
         table, key = ref
         number, values, problems = self.rows[table][key]
         if problems:
-            return Decision(table, number, _shown(key), Status.ERROR, error_findings(problems),
+            return Decision(table, number, _shown(key), Status.UNREADABLE, error_findings(problems),
                             row_problems(problems, values))
         contract = self.policy.tables[table]
         day = values.get(contract.date_field) if contract.date_field else None
