@@ -469,6 +469,11 @@ class Context:
         finding = rule.verdict(member, names)
         if finding is None or finding.cannot_check or state.groups is None or len(members) < 2:
             return finding
+        if rule.batch.hold == "later":  # which copy to hold depends on the whole group, by date
+            def names_of(other: Member) -> dict[str, Any]:
+                return {**names, **self._lookup_names(state, other)} if rule.lookups else names
+
+            return rule.check_rows(members, names_of).get(member.row)
         # The finding names every failing row of the group (its own included).
         failing = []
         for other in members:
