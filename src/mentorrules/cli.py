@@ -406,6 +406,8 @@ def _explain(args: argparse.Namespace) -> int:
                 continue
             if not explanation.applies:
                 print(f"  {rule.id:<{width}}  does not apply   {rule.title}")
+                if explanation.why:
+                    print(f"      {explanation.why}")
                 continue
             if explanation.finding is None:
                 print(f"  {rule.id:<{width}}  holds            {rule.title}")

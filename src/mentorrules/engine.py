@@ -25,10 +25,19 @@ from typing import TYPE_CHECKING, Any, overload
 
 from mentorrules import __version__
 from mentorrules.checking import validation
-from mentorrules.checking.batch import BatchRule, Member
+from mentorrules.checking.batch import BatchRule, Member, Unchecked
 from mentorrules.checking.batch import explain as explain_batch
 from mentorrules.checking.codegen import MASKED
-from mentorrules.checking.evaluation import Evaluator, Explanation, Index, Step, periods_of
+from mentorrules.checking.evaluation import (
+    Evaluator,
+    Explanation,
+    Index,
+    Step,
+    other_state,
+    outside_period,
+    periods_of,
+    when_false,
+)
 from mentorrules.checking.policy import Policy
 from mentorrules.checking.validation import Progress, Run
 from mentorrules.errors import Location, MentorRulesError, Problem
@@ -317,11 +326,23 @@ class Engine:
         state = Evaluator.state_of(compiled, row.values, related)
         batch_findings = {finding.rule: finding for finding in decision.findings}
         for rule in self._batch:
-            if rule.table.name != table or rule.rule.jurisdiction not in (None, state) or rule.rule.id in run.skipped:
+            if rule.table.name != table or rule.rule.id in run.skipped:
+                continue
+            if rule.rule.jurisdiction not in (None, state) and not rule.state_unknown(state):
+                if state is not None:
+                    explanations.append(Explanation(rule.rule, False, None, (), (), None,
+                                                    why=other_state(rule.rule, contract, state)))
                 continue
             member = rule.member(table, row.number, row.key, row.values, related, row_day, state)
             if not isinstance(member, Member):
-                explanations.append(Explanation(rule.rule, False, None, (), (), batch_findings.get(rule.rule.id)))
+                finding = batch_findings.get(rule.rule.id)
+                why = None
+                if finding is None and member is None:
+                    in_force = rule.in_force(rule.rule.jurisdiction if rule.state_unknown(state) else state, row_day)
+                    why = (when_false(rule.rule) if rule.rule.when is not None and in_force
+                           else outside_period(rule.rule, row_day))
+                explanations.append(Explanation(rule.rule, isinstance(member, Unchecked), None, (), (), finding,
+                                                why=why))
                 continue
             members = [other for other in run.members(rule) if isinstance(other, Member)]
             steps = []

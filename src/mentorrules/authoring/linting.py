@@ -13,6 +13,9 @@
   ``--data``). Records are dated by their own table's date column (``payouts.pay_date``), and
   only the rows a pack applies to count (a New Mexico parameter is judged by NM rows). A
   parameter declared ``stable: true`` (a definition such as the eligible roles) is never stale;
+- ``MR509`` (warning, with ``--data``) rows that no state pack claims: rows of a table that can
+  carry a state (its ``state`` column, or its district's) whose state is not known, or is one no
+  installed pack has as jurisdiction — only core rules check them;
 - ``MR508`` (warning) two packs define the same parameter for the same jurisdiction with values
   in force at the same time, or the same check (table, ``when`` and ``require``) for rows both
   apply to (the same state, or every state) in overlapping effective periods.
@@ -31,9 +34,9 @@ from decimal import Decimal
 from typing import Any
 
 from mentorrules.authoring.testing import RuleTestRun
-from mentorrules.checking.evaluation import Evaluator
+from mentorrules.checking.evaluation import Evaluator, carries_state
 from mentorrules.engine import Engine
-from mentorrules.errors import Problem
+from mentorrules.errors import Location, Problem
 from mentorrules.inputs.reading import DataSet
 from mentorrules.loading.expressions import Expression
 from mentorrules.loading.parameters import Parameter
@@ -75,6 +78,7 @@ def lint(engine: Engine, tests: RuleTestRun, records: DataSet | None = None,
                 for problem in tests.problems]
     if records is not None:
         results += _stale(engine, used, records, stale_after_years)
+        results += unclaimed(engine, records)
     results += _overlaps(engine)
     return results
 
@@ -135,6 +139,40 @@ def _newest_dates(engine: Engine, records: DataSet) -> dict[tuple[str, str | Non
                 if key not in newest or day > newest[key]:
                     newest[key] = day
     return newest
+
+
+# -- rows no state pack claims ------------------------------------------------------------------
+def unclaimed(engine: Engine, records: DataSet, shown: int = 5) -> list[LintProblem]:
+    """``MR509``: per table and state, the rows no state pack claims (state not known, or no pack
+    for it), with the first few row keys; only tables that can carry a state are looked at."""
+    states = {pack.jurisdiction for pack in engine.packs if pack.jurisdiction is not None}
+    if not states:
+        return []
+    indexes = engine.indexes(records.tables)
+    results = []
+    for name, rows in records.tables.items():
+        compiled = engine.evaluator.tables[name]
+        if not carries_state(compiled.table):
+            continue
+        found: dict[str | None, list[str]] = {}
+        for row in rows:
+            if row.problems:
+                continue
+            state = Evaluator.state_of(compiled, row.values, compiled.relate(row.values, indexes))
+            if state not in states:
+                found.setdefault(state, []).append(row.key)
+        for state, keys in sorted(found.items(), key=lambda item: item[0] or ""):
+            listed = ", ".join(keys[:shown]) + (f" and {len(keys) - shown} more" if len(keys) > shown else "")
+            what = (f"state {state!r}, for which no pack is installed" if state is not None
+                    else "no known state (no state, and no district with one)")
+            results.append(LintProblem(Problem(
+                "MR509", f"{len(keys)} {name} row{'s' if len(keys) != 1 else ''} with {what}: "
+                f"no state pack checks {'them' if len(keys) != 1 else 'it'} ({listed})",
+                Location(records.sources.get(name, name)),
+                expected=", ".join(sorted(states)),
+                hint="give the row's state (or its district, with its state, in districts), "
+                "or install the pack of that state"), error=False))
+    return results
 
 
 # -- overlapping packs --------------------------------------------------------------------------
