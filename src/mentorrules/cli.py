@@ -392,7 +392,7 @@ def _explain(args: argparse.Namespace) -> int:
     engine = _engine(args)
     table, key = args.record
     explained = engine.explain(args.data, table, key, as_of=args.as_of, mask=_mask_of(args, engine))
-    width = max(len(rule.id) for rule in engine.rules)
+    width = max(len(rule.id) + (len(rule.check) + 1 if rule.check else 0) for rule in engine.rules)
     for number, (decision, explanations) in enumerate(explained):
         print(("\n" if number else "") + f"{table} {key} (row {decision.row}): {decision.status.value}")
         if not explanations:
@@ -400,19 +400,20 @@ def _explain(args: argparse.Namespace) -> int:
                 print(f"  {finding.rule}  {finding.message}")
         for explanation in explanations:
             rule = explanation.rule
+            label = f"{rule.id}/{rule.check}" if rule.check else rule.id  # one of a rule's checks
             if explanation.not_given:
                 tables = ", ".join(explanation.not_given)
-                print(f"  {rule.id:<{width}}  not checked      {rule.title} (not given: {tables})")
+                print(f"  {label:<{width}}  not checked      {rule.title} (not given: {tables})")
                 continue
             if not explanation.applies:
-                print(f"  {rule.id:<{width}}  does not apply   {rule.title}")
+                print(f"  {label:<{width}}  does not apply   {rule.title}")
                 if explanation.why:
                     print(f"      {explanation.why}")
                 continue
             if explanation.finding is None:
-                print(f"  {rule.id:<{width}}  holds            {rule.title}")
+                print(f"  {label:<{width}}  holds            {rule.title}")
                 continue
-            print(f"  {rule.id:<{width}}  {explanation.finding.severity.value:<16} {rule.title}")
+            print(f"  {label:<{width}}  {explanation.finding.severity.value:<16} {rule.title}")
             print(f"      {rule.require.text.strip()}")
             for step in explanation.steps:
                 print(f"      | {step.text} = {show(step.value)}")
@@ -428,7 +429,7 @@ def _explain(args: argparse.Namespace) -> int:
 def _packs(args: argparse.Namespace) -> int:
     engine = _engine(args)
     counts: dict[str, int] = {}
-    for rule in engine.rules:
+    for rule in {rule.id: rule for rule in engine.rules}.values():  # a rule with checks counts once
         counts[rule.pack] = counts.get(rule.pack, 0) + 1
     print(f"{'pack':<16} {'version':<10} {'jurisdiction':<13} {'rules':>5}")
     for pack in engine.packs:

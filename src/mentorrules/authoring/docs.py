@@ -71,7 +71,11 @@ def _rules_lists(path: Path) -> dict[int, frozenset[str]]:
 def markdown(engine: Engine, pack: Pack, cases: Mapping[str, list[str]]) -> str:
     """The Markdown page of one pack."""
     parameters = engine.book.parameters_for(pack.name)
-    rules = [rule for rule in engine.rules if rule.pack == pack.name]
+    checks: dict[str, list[Rule]] = {}
+    for rule in engine.rules:
+        if rule.pack == pack.name:
+            checks.setdefault(rule.id, []).append(rule)  # a rule with checks is one Rule per check
+    rules = [found[0] for found in checks.values()]
     where = f"jurisdiction {pack.jurisdiction}" if pack.jurisdiction else "every jurisdiction"
     count = f"{len(rules)} rule{'' if len(rules) == 1 else 's'}"
     lines = [f"# {pack.name} {pack.version}", "", pack.spec.description or "", "",
@@ -80,9 +84,17 @@ def markdown(engine: Engine, pack: Pack, cases: Mapping[str, list[str]]) -> str:
         lines += [f"## {rule.id} — {rule.title}", ""]
         if rule.description:
             lines += [rule.description.strip(), ""]
-        lines += [f"- **Checks** ({rule.table}): `{rule.require.text.strip()}`"
-                  + (f" when `{rule.when.text.strip()}`" if rule.when else ""),
-                  f"- **Severity**: {rule.severity.value}"]
+        for name, text in rule.named:
+            lines.append(f"- **Let** `{name}` = `{text}`")
+        if rule.check is None:
+            lines.append(f"- **Checks** ({rule.table}): `{rule.require.text.strip()}`"
+                         + (f" when `{rule.when.text.strip()}`" if rule.when else ""))
+        else:
+            lines.append(f"- **Checks** ({rule.table}, one finding per check that fails)"
+                         + (f" when `{rule.when.text.strip()}`:" if rule.when else ":"))
+            lines += [f"  - `{check.check}`: `{check.require.text.strip()}` — {_message_words(check)}"
+                      for check in checks[rule.id]]
+        lines.append(f"- **Severity**: {rule.severity.value}")
         if rule.batch is not None:
             lines.append(f"- **Across rows**: {_batch_words(rule)}")
         if rule.effective_from or rule.effective_to:
@@ -102,6 +114,11 @@ def markdown(engine: Engine, pack: Pack, cases: Mapping[str, list[str]]) -> str:
         lines += [f"- `{name}{_signature(function)}`: {_first_line(function)}"
                   for name, function in sorted(pack.functions.items())]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _message_words(rule: Rule) -> str:
+    """A rule's message template as written (``{payout.amount}`` kept as the placeholder)."""
+    return "".join(part if isinstance(part, str) else "{" + part.text.strip() + "}" for part in rule.message)
 
 
 def _signature(function: Callable[..., Any]) -> str:

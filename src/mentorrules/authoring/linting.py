@@ -56,7 +56,13 @@ def lint(engine: Engine, tests: RuleTestRun, records: DataSet | None = None,
     """Every lint problem of the engine's packs; ``records`` enables the stale-parameter check."""
     results: list[LintProblem] = []
     book = engine.book
+    seen_ids: set[str] = set()
     for rule in book.rules:
+        if rule.id in seen_ids:  # another check of a rule with checks: its own gaps and conditions only
+            results += _parameter_gaps(engine, rule)
+            results += _unreachable(engine, rule)
+            continue
+        seen_ids.add(rule.id)
         if rule.source is None:
             results.append(LintProblem(Problem("MR501", f"{rule.id} has no source", rule.location,
                                                hint="add source: {title, section, url} citing the policy")))

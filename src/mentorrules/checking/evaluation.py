@@ -420,13 +420,17 @@ class Evaluator:
         compiled = self.tables[table]
         related = compiled.relate(record, indexes)
         state = self.state_of(compiled, record, related)
-        findings = {finding.rule: finding for finding in self.findings(table, record, day, indexes)}
+        failed: list[int] = []
+        compiled.check(record, day, indexes, failed)
+        # By compiled rule, not by id: the checks of a rule share its id, each has its finding.
+        findings = {index if index >= 0 else ~index: self._finding(compiled, index, record, day, indexes)
+                    for index in failed}
         school_day = school_year_of_record(record, day)
         results = []
-        for code in compiled.rules:
+        for number, code in enumerate(compiled.rules):
             rule = code.rule
             if rule.jurisdiction is not None and rule.jurisdiction != state:
-                finding = findings.get(rule.id)
+                finding = findings.get(number)
                 if finding is not None:  # its state is not known: the rule cannot be checked
                     results.append(Explanation(rule, True, None, (), (), finding))
                 elif state is not None:
@@ -454,7 +458,7 @@ class Evaluator:
                     shown[ast.unparse(code.nodes[name])] = recorder.values[name]
             steps = tuple(Step(text, value) for text, value in shown.items())
             results.append(Explanation(rule, bool(applies), holds, steps, _parameter_lines(code, recorder),
-                                       findings.get(rule.id),
+                                       findings.get(number),
                                        periods_of(self.book, rule, record, day) if applies else (), why=why))
         return results
 

@@ -66,7 +66,8 @@ def tables_read(book: RuleBook) -> dict[str, frozenset[str]]:
         if rule.jurisdiction is not None and "state" not in table.required and "district" in table.relations:
             names.add("district")  # its rows may take their state from it: see evaluation._state_code
         lookups = rule.batch.lookups if rule.batch is not None else ()
-        read[rule.id] = {rule.table, *(facts[name] for name in names), *(lookup.table for lookup in lookups)}
+        read.setdefault(rule.id, set()).update(  # a rule with checks: the union of its checks'
+            {rule.table, *(facts[name] for name in names), *(lookup.table for lookup in lookups)})
     # A lookup counting only the rows that pass some rules needs what those rules need.
     passing = {rule.id: {name for lookup in rule.batch.lookups for name in lookup.only_passing}
                for rule in book.rules if rule.batch is not None}

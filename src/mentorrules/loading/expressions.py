@@ -607,3 +607,46 @@ def _fits(kind: Kind, wanted: Kind) -> bool:
     if "any" in (kind, wanted) or kind == wanted or kind == "none":
         return True
     return wanted == "decimal" and kind == "integer"
+
+
+# -- named values (`let:`) ----------------------------------------------------------------------
+MAX_EXPANDED = 4 * MAX_NODES  # the nodes of an expression once its named values are written out
+
+
+def expand(expression: Expression, named: Mapping[str, Expression]) -> Expression:
+    """``expression`` with each name of ``named`` (a rule's ``let:`` values) replaced by its
+    checked tree, so that the compiled code, messages and ``explain`` see one plain expression.
+
+    The named trees are shared, not copied (their decimal literals are known by node identity),
+    and the size once written out is bounded: ``let`` cannot make a rule grow without limit.
+
+    >>> scope = Scope(facts={"payout": {"amount": "decimal"}}, names={"half": "decimal"})
+    >>> half = parse("payout.amount / 2", Scope(facts=scope.facts))
+    >>> ast.unparse(expand(parse("half > 100", scope), {"half": half}).tree)
+    'payout.amount / 2 > 100'
+    """
+    used = {name for name in expression.names if name in named}
+    if not used:
+        return expression
+
+    class _Replace(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.expr:
+            return named[node.id].tree if node.id in named else node
+
+    tree = _Replace().visit(expression.tree)  # a tree of its own, parsed for this expression
+    size = sum(1 for _ in ast.walk(tree))
+    if size > MAX_EXPANDED:
+        raise ExpressionError("MR210", f"the expression is {size} parts long once its named values are written "
+                              "out", 0, expected=f"at most {MAX_EXPANDED} parts",
+                              hint="name fewer values inside each other, or split the rule's checks")
+    values = [named[name] for name in sorted(used)]
+    decimals = dict(expression.decimals)
+    for value in values:
+        decimals.update(value.decimals)
+    return Expression(expression.text, tree, expression.kind,
+                      expression.facts.union(*(value.facts for value in values)),
+                      expression.parameters.union(*(value.parameters for value in values)),
+                      expression.functions.union(*(value.functions for value in values)),
+                      (expression.names - used).union(*(value.names for value in values)),
+                      decimals, expression.unchecked.union(*(value.unchecked for value in values)))
+

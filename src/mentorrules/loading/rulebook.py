@@ -24,7 +24,16 @@ from typing import Any
 
 from mentorrules.errors import Location, Problem, did_you_mean, one_of
 from mentorrules.loading import schemas
-from mentorrules.loading.expressions import Expression, ExpressionError, Kind, Scope, Signature, parse, wrapped
+from mentorrules.loading.expressions import (
+    Expression,
+    ExpressionError,
+    Kind,
+    Scope,
+    Signature,
+    expand,
+    parse,
+    wrapped,
+)
 from mentorrules.loading.parameters import Parameter, read_parameters
 from mentorrules.loading.tables import KINDS, Table, contract
 from mentorrules.located import Document, JsonPath, load_yaml, read_text
@@ -100,6 +109,8 @@ class Rule:
     parameters_on: str = "record_date"
     tags: tuple[str, ...] = ()
     batch: Batch | None = None
+    check: str | None = None  # the name of this check, for one of the `checks:` of a rule
+    named: tuple[tuple[str, str], ...] = ()  # its `let:` values (name, text), for docs
 
     @property
     def expressions(self) -> tuple[Expression, ...]:
@@ -344,12 +355,14 @@ def _read_rules(document: Document, pack: Pack, tables: Mapping[str, Table],
         batch = None
         if any(key in spec for key in ("group_by", "aggregate", "lookup")):
             batch, scope = reader.batch(spec, table, tables, scope)
-        require = reader.expression(sound("require"), ("require",), scope, "boolean")
-        when = reader.expression(sound("when"), ("when",), scope_for(table, tables, parameters, signatures),
-                                 "boolean")
+        named, scope, when_scope = reader.named_values(sound("let"), scope,
+                                                       scope_for(table, tables, parameters, signatures))
+        require = reader.expression(sound("require"), ("require",), scope, "boolean", named)
+        when = reader.expression(sound("when"), ("when",), when_scope, "boolean", named)
         message_text = sound("message")
-        message = _template(document, (*path, "message"), message_text, scope, rule_problems) \
+        message = _template(document, (*path, "message"), message_text, scope, rule_problems, named) \
             if isinstance(message_text, str) else ()
+        checks = reader.checks(sound("checks"), spec, scope, named, batch is not None)
         effective = sound("effective") or {}
         start, end = _date(effective.get("from")), _date(effective.get("to"))
         if start and end and start > end:
@@ -357,18 +370,22 @@ def _read_rules(document: Document, pack: Pack, tables: Mapping[str, Table],
                                          document.location((*path, "effective")),
                                          expected="'from' on or before 'to'"))
         problems += rule_problems
-        if rule_problems or faults or require is None:
+        if rule_problems or faults or (require is None and not checks):
             continue
         source = spec.get("source")
-        rules.append(Rule(
+        rule = Rule(
             id=spec["id"], title=spec["title"], table=table.name, pack=pack.name,
-            jurisdiction=pack.jurisdiction, require=require, when=when,
+            jurisdiction=pack.jurisdiction, require=require or checks[0][1], when=when,
             severity=Severity(spec.get("severity", "error")), message=message,
             source=Source(**source) if source else None,
             location=document.location((*path, "id")), description=spec.get("description", ""),
             effective_from=start, effective_to=end,
             parameters_on=spec.get("parameters_on", "record_date"), tags=tuple(spec.get("tags", ())),
-            batch=batch))
+            batch=batch, named=tuple((name, expression.text.strip()) for name, expression in named.items()))
+        # A rule with checks is one rule checked several ways: one Rule per check, sharing the
+        # rule's id, each giving its own finding (so a row can fail several checks at once).
+        rules += [dataclasses.replace(rule, require=check_require, message=check_message, check=name)
+                  for name, check_require, check_message in checks] if checks else [rule]
     return rules, problems
 
 
@@ -380,13 +397,65 @@ class _RuleReader:
     path: JsonPath
     problems: list[Problem]
 
-    def expression(self, text: Any, at: JsonPath, scope: Scope, want: Kind | None = None) -> Expression | None:
+    def expression(self, text: Any, at: JsonPath, scope: Scope, want: Kind | None = None,
+                   named: Mapping[str, Expression] | None = None) -> Expression | None:
         if text is None:
             return None
-        return _parse_located(self.document, (*self.path, *at), str(text), scope, want, self.problems)
+        return _parse_located(self.document, (*self.path, *at), str(text), scope, want, self.problems, named=named)
 
-    def fail(self, at: JsonPath, message: str, hint: str | None = None) -> None:
-        self.problems.append(Problem("MR209", message, self.document.location((*self.path, *at)), hint=hint))
+    def fail(self, at: JsonPath, message: str, hint: str | None = None, code: str = "MR209") -> None:
+        self.problems.append(Problem(code, message, self.document.location((*self.path, *at)), hint=hint))
+
+    def named_values(self, spec: Any, scope: Scope, when_scope: Scope
+                     ) -> tuple[dict[str, Expression], Scope, Scope]:
+        """A rule's ``let:`` values, each checked in the scope of ``require`` (with the values
+        named before it), and the scopes of ``require`` and ``when`` that see them (``when``
+        only those that use no group name or aggregate)."""
+        named: dict[str, Expression] = {}
+        if not isinstance(spec, dict):
+            return named, scope, when_scope
+        for name, text in spec.items():
+            taken = ("a fact" if name in scope.facts else "a function" if name in scope.functions
+                     else "the parameters" if name == "params" else "a group name or aggregate"
+                     if name in scope.names else None)
+            if taken is not None:
+                self.fail(("let", name), f"the name {name!r} is already {taken} here", code="MR150",
+                          hint="choose another name for the value")
+                continue
+            current = dataclasses.replace(scope, names={**scope.names, **{n: e.kind for n, e in named.items()}})
+            expression = self.expression(text, ("let", name), current, None, named)
+            if expression is not None:
+                named[name] = expression
+        kinds = {name: expression.kind for name, expression in named.items()}
+        batch_names = set(scope.names)
+        plain = {name: kind for name, kind in kinds.items() if not named[name].names & batch_names}
+        return (named, dataclasses.replace(scope, names={**scope.names, **kinds}),
+                dataclasses.replace(when_scope, names={**when_scope.names, **plain}))
+
+    def checks(self, spec: Any, rule: Mapping[str, Any], scope: Scope, named: Mapping[str, Expression],
+               batch: bool) -> list[tuple[str, Expression, tuple[str | Expression, ...]]]:
+        """A rule's ``checks:``, as (name, require, message); problems for their misuse."""
+        if not isinstance(spec, dict):
+            return []
+        for field in ("require", "message"):
+            if field in rule:
+                self.fail((field,), f"a rule with checks has no {field} of its own: each check has one",
+                          code="MR151", hint="move it into a check, or remove 'checks'")
+        if batch:
+            self.fail(("checks",), "checks are for rules on one row; a batch rule has one require",
+                      code="MR152", hint="write one batch rule per condition")
+            return []
+        found = []
+        for name, check in spec.items():
+            if not isinstance(check, dict):
+                continue
+            require = self.expression(check.get("require"), ("checks", name, "require"), scope, "boolean", named)
+            text = check.get("message")
+            message = _template(self.document, (*self.path, "checks", name, "message"), text, scope,
+                                self.problems, named) if isinstance(text, str) else ()
+            if require is not None:
+                found.append((name, require, message))
+        return found
 
     def batch(self, spec: Mapping[str, Any], table: Table, tables: Mapping[str, Table],
               scope: Scope) -> tuple[Batch | None, Scope]:
@@ -532,10 +601,13 @@ class _RuleReader:
 
 
 def _parse_located(document: Document, path: JsonPath, text: str, scope: Scope, want: Kind | None,
-                   problems: list[Problem], offset: int = 0) -> Expression | None:
-    """The checked expression at ``path``, or None with every mistake in it added to ``problems``."""
+                   problems: list[Problem], offset: int = 0,
+                   named: Mapping[str, Expression] | None = None) -> Expression | None:
+    """The checked expression at ``path`` (with the rule's named values written out), or None
+    with every mistake in it added to ``problems``."""
     try:
-        return parse(text, scope, want=want)
+        parsed = parse(text, scope, want=want)
+        return expand(parsed, named) if named else parsed
     except ExpressionError as error:
         for mistake in error.all:
             end = offset + mistake.end if mistake.end is not None else None
@@ -549,7 +621,8 @@ _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 
 
 def _template(document: Document, path: JsonPath, text: str, scope: Scope,
-              problems: list[Problem]) -> tuple[str | Expression, ...]:
+              problems: list[Problem], named: Mapping[str, Expression] | None = None
+              ) -> tuple[str | Expression, ...]:
     """Split a message template into text and checked expressions (``{payout.amount}``)."""
     parts: list[str | Expression] = []
     position = 0
@@ -570,7 +643,7 @@ def _template(document: Document, path: JsonPath, text: str, scope: Scope,
         else:
             inner = match.group(1)
             expression = _parse_located(document, path, inner, scope, None, problems,
-                                        offset=match.start(1))
+                                        offset=match.start(1), named=named)
             if expression is not None:
                 parts.append(expression)
     parts.append(text[position:])
@@ -587,7 +660,7 @@ def _duplicate_ids(rules: Sequence[Rule]) -> list[Problem]:
     first: dict[str, Rule] = {}
     problems = []
     for rule in rules:
-        if rule.id in first:
+        if rule.id in first and not (rule.check and first[rule.id].location == rule.location):
             other = first[rule.id]
             problems.append(Problem("MR130", f"the rule id {rule.id!r} is used twice", rule.location,
                                     expected="rule ids unique across all loaded packs",
