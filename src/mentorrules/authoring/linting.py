@@ -16,6 +16,10 @@
 - ``MR509`` (warning, with ``--data``) rows that no state pack claims: rows of a table that can
   carry a state (its ``state`` column, or its district's) whose state is not known, or is one no
   installed pack has as jurisdiction — only core rules check them;
+- ``MR510`` (warning) a rule reads a parameter whose value changes on dates, on a table whose rows
+  carry both their own date and a school year (a payout's ``pay_date`` and ``school_year``), and
+  does not say which picks the value (``parameters_on``): a payout of 2025-26 paid on 2026-07-01
+  would be checked against the 2026-27 value. The rule must say it, either way;
 - ``MR508`` (warning) two packs define the same parameter for the same jurisdiction with values
   in force at the same time, or the same check (table, ``when`` and ``require``) for rows both
   apply to (the same state, or every state) in overlapping effective periods.
@@ -74,6 +78,7 @@ def lint(engine: Engine, tests: RuleTestRun, records: DataSet | None = None,
                 hint="add cases to the .test.yaml file beside the rule file")))
         results += _parameter_gaps(engine, rule)
         results += _unreachable(engine, rule)
+        results += _date_unsaid(engine, rule)
     used = _used(engine)
     for pack, parameters in book.parameters.items():
         for name, parameter in parameters.items():
@@ -145,6 +150,26 @@ def _newest_dates(engine: Engine, records: DataSet) -> dict[tuple[str, str | Non
                 if key not in newest or day > newest[key]:
                     newest[key] = day
     return newest
+
+
+# -- which date picks a parameter ---------------------------------------------------------------
+def _date_unsaid(engine: Engine, rule: Rule) -> list[LintProblem]:
+    """``MR510``: a dated parameter read without saying which of the row's two dates picks it."""
+    table = engine.tables[rule.table]
+    if rule.parameters_on_said or table.date_field is None or "school_year" not in table.fields:
+        return []
+    parameters = engine.book.parameters_for(rule.pack)
+    # Every value has a date it holds from; only a definition that does not age (stable) is exempt.
+    dated = sorted(name for name in rule.parameters if name in parameters and not parameters[name].stable)
+    if not dated:
+        return []
+    names = ", ".join(f"params.{name}" for name in dated)
+    return [LintProblem(Problem(
+        "MR510", f"{rule.id} reads {names}, dated values, without saying which date picks it: "
+        f"the row's {table.date_field} or the start of its school_year", rule.location,
+        expected="parameters_on: school_year_start (or record_date, for the row's own date)",
+        hint="a value set per school year is read on the school year's start; say so even when it is "
+        "record_date"), error=False)]
 
 
 # -- rows no state pack claims ------------------------------------------------------------------

@@ -142,7 +142,7 @@ class BatchRule:
         lines += self._fast_lines(renderer, arguments, require)
         lines += [f"def _require({head}):", f"    return {require}",
                   f"def _message({head}, _masked=None):",
-                  f"    return {message_code(rule.message, group_renderer, self.name_columns)}"]
+                  f"    return {message_code(rule.message, group_renderer, self.name_columns, rule.rounding)}"]
         module = build("\n".join(lines) + "\n", namespace, f"<mentorrules {rule.id} batch>")
         self._applies = module["_applies"]
         self._group = module["_group"]

@@ -21,7 +21,7 @@ import ast
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
 from enum import Enum
 from typing import Any
 
@@ -291,17 +291,43 @@ def columns_read(expression: Expression, names: Mapping[str, frozenset[str]] | N
     return frozenset(found)
 
 
+CENT = Decimal("0.01")
+ROUNDINGS = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN, "down": ROUND_DOWN, "up": ROUND_UP}
+
+
+def in_cents(value: Any, rounding: str = ROUND_HALF_UP) -> Any:
+    """A computed amount as a message shows it: in cents, rounded (half-up unless the rule says).
+
+    >>> in_cents(Decimal("3000.00") * Decimal("0.25")), in_cents(Decimal("0.125")), in_cents("x")
+    (Decimal('750.00'), Decimal('0.13'), 'x')
+    """
+    if value.__class__ is Decimal and value.is_finite():
+        return value.quantize(CENT, rounding=rounding)
+    return value
+
+
+def computed(expression: Expression) -> bool:
+    """Whether a message piece is an amount computed by ``*`` or ``/`` (shown in cents)."""
+    return expression.kind in ("decimal", "any") and any(
+        isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)) for node in ast.walk(expression.tree))
+
+
 def message_code(parts: Sequence[str | Expression], renderer: Renderer,
-                 names: Mapping[str, frozenset[str]] | None = None) -> str:
+                 names: Mapping[str, frozenset[str]] | None = None, rounding: str = "half_up") -> str:
     """The Python expression of a message template; a piece that reads a column named in
     ``_masked`` (a parameter of the generated function) shows ``[masked]`` instead of a value,
-    whatever the piece does with the column (``lower(payee.name)`` is masked too)."""
+    whatever the piece does with the column (``lower(payee.name)`` is masked too). An amount
+    computed by ``*`` or ``/`` is shown in cents, rounded as the rule says (``rounding``,
+    half-up by default; ``none`` shows every place)."""
     pieces = []
     for part in parts:
         if not isinstance(part, Expression):
             pieces.append(repr(part))
             continue
-        shown = f"_show({renderer.render(part, Mode.SAFE)})"
+        value = renderer.render(part, Mode.SAFE)
+        if rounding != "none" and computed(part):
+            value = f"_cents({value}, {ROUNDINGS[rounding]!r})"
+        shown = f"_show({value})"
         columns = columns_read(part, names)
         if columns:
             reference = renderer.namespace.add("m", columns, ("columns", tuple(sorted(columns))))
@@ -313,7 +339,7 @@ def message_code(parts: Sequence[str | Expression], renderer: Renderer,
 BASE_GLOBALS: dict[str, Any] = {
     "__builtins__": {}, "_div": divide, "_get": safe_get, "_item": safe_item, "_number": number,
     "_no_value": no_value, "_safe_param": safe_parameter, "_CANNOT": CANNOT_CHECK, "_str": str,
-    "_safe": safe_value, "_call": call_recorded, "_MASKED": MASKED,
+    "_safe": safe_value, "_call": call_recorded, "_MASKED": MASKED, "_cents": in_cents,
 }
 
 

@@ -284,7 +284,8 @@ def _rule_lines(rule: Rule, index: int, renderer: Renderer, indent: str, unknown
 
 def _rule_code(rule: Rule, renderer: Renderer, table: Table) -> RuleCode:
     arguments = ", ".join([table.record, *table.relations, "_d", "_sy"])
-    message = build(f"def _message({arguments}, _masked=None):\n    return {message_code(rule.message, renderer)}\n",
+    shown = message_code(rule.message, renderer, rounding=rule.rounding)
+    message = build(f"def _message({arguments}, _masked=None):\n    return {shown}\n",
                     renderer.namespace, f"<mentorrules {rule.id} message>")["_message"]
     recording = Renderer(Namespace(), renderer.facts, renderer.columns, renderer.parameters, renderer.functions,
                          date=renderer.date)

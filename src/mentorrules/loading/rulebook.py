@@ -111,6 +111,8 @@ class Rule:
     batch: Batch | None = None
     check: str | None = None  # the name of this check, for one of the `checks:` of a rule
     named: tuple[tuple[str, str], ...] = ()  # its `let:` values (name, text), for docs
+    rounding: str = "half_up"  # how its messages show amounts computed by * or / (in cents)
+    parameters_on_said: bool = False  # whether the rule says parameters_on (lint asks it of some rules)
 
     @property
     def expressions(self) -> tuple[Expression, ...]:
@@ -381,7 +383,8 @@ def _read_rules(document: Document, pack: Pack, tables: Mapping[str, Table],
             location=document.location((*path, "id")), description=spec.get("description", ""),
             effective_from=start, effective_to=end,
             parameters_on=spec.get("parameters_on", "record_date"), tags=tuple(spec.get("tags", ())),
-            batch=batch, named=tuple((name, expression.text.strip()) for name, expression in named.items()))
+            batch=batch, rounding=spec.get("rounding", "half_up"), parameters_on_said="parameters_on" in spec,
+            named=tuple((name, expression.text.strip()) for name, expression in named.items()))
         # A rule with checks is one rule checked several ways: one Rule per check, sharing the
         # rule's id, each giving its own finding (so a row can fail several checks at once).
         rules += [dataclasses.replace(rule, require=check_require, message=check_message, check=name)
