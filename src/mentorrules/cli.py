@@ -189,8 +189,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def _engine(args: argparse.Namespace, extra: Sequence[Path] = ()) -> Engine:
     from mentorrules.engine import Engine
+    from mentorrules.packs.discovery import installed_names, rule_paths_said
 
-    return Engine.load(packs=args.pack, rules=[*args.rules, *extra])
+    engine = Engine.load(packs=args.pack, rules=[*args.rules, *extra])
+    paths = [*args.rules, *extra]
+    if paths:  # every command says what a rules folder became (on stderr: reports stay clean)
+        for line in rule_paths_said(engine.packs, paths, installed_names()):
+            print(f"note: {line}", file=sys.stderr)
+    return engine
 
 
 # -- commands -----------------------------------------------------------------------------------
