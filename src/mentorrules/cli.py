@@ -213,8 +213,11 @@ def _validate(args: argparse.Namespace) -> int:
     mask = _mask_of(args, engine)
     # Reports that show the input rows need every column; the others only what rules read.
     dataset = engine.read(args.data, every_column=args.format in ("html", "xlsx"))
-    missing = sorted({table for tables in engine.not_checked(dataset.tables).values() for table in tables}) \
-        if args.complete else []
+    missing = []
+    if args.complete:  # only the tables of rules that apply to the data's states and programs
+        scope = engine.in_scope(dataset.tables)
+        missing = sorted({table for rule, tables in engine.not_checked(dataset.tables).items() if rule in scope
+                          for table in tables})
     if missing:
         given = f"the table {missing[0]} was not given" if len(missing) == 1 else \
             f"the tables {', '.join(missing)} were not given"

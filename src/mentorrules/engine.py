@@ -257,6 +257,34 @@ class Engine:
         return {rule.id: tuple(sorted(self._tables_read[rule.id] - given))
                 for rule in self._book.rules if not self._tables_read[rule.id] <= given}
 
+    def in_scope(self, tables: Mapping[str, Sequence[Row]]) -> frozenset[str]:
+        """The rules that apply to some of the data: core rules, and a state pack's rules when a
+        row is of its state (its ``state``, else its district's) or of a program it owns
+        (``PackSpec.programs``). ``validate --complete`` asks only for the tables of these.
+
+        >>> Engine.load(packs=["core"]).in_scope({}) >= {"STIPEND-001"}
+        True
+        """
+        states: set[str] = set()
+        programs: set[str] = set()
+        indexes = self.indexes(tables)
+        for name, rows in tables.items():
+            compiled = self._evaluator.tables.get(name)
+            if compiled is None:
+                continue
+            for row in rows:
+                if row.problems:
+                    continue
+                state = Evaluator.state_of(compiled, row.values, compiled.relate(row.values, indexes))
+                if state is not None:
+                    states.add(state)
+                program = row.values.get("program")
+                if isinstance(program, str):
+                    programs.add(program)
+        owned = {pack.name for pack in self.packs
+                 if pack.jurisdiction in states or programs.intersection(pack.spec.programs)}
+        return frozenset(rule.id for rule in self._book.rules if rule.jurisdiction is None or rule.pack in owned)
+
     def mask_defaults(self) -> tuple[str, ...]:
         """The personal fields the loaded packs ask to mask (core: name, email)."""
         return tuple(dict.fromkeys(name for pack in self.packs for name in pack.spec.mask))

@@ -219,6 +219,7 @@ def load(packs: Sequence[Pack]) -> RuleBook:
                                             hint=f"the other is at {own[parameter.name].location}"))
                 own[parameter.name] = parameter
         parameters[pack.name] = own
+    parameters.setdefault("core", {})["pack_grants"] = _pack_grants(packs)
 
     rules: list[Rule] = []
     for pack in packs:
@@ -235,6 +236,15 @@ def load(packs: Sequence[Pack]) -> RuleBook:
     problems += _unknown_passing(rules)
     return RuleBook(tuple(packs), tables, tuple(rules), parameters, functions, signatures,
                     _digest(packs), tuple(problems))
+
+
+def _pack_grants(packs: Sequence[Pack]) -> Parameter:
+    """``params.pack_grants``: the grants packs declare as their own (not federal awards)."""
+    owned = sorted({grant for pack in packs for grant in pack.spec.grants})
+    return Parameter("pack_grants", "core", "Grants that packs declare as their own (a state's match pool, not a "
+                     "federal award): core cost-share rules leave them to their pack.",
+                     (dt.date(1900, 1, 1),), (owned,), stable=True,
+                     location=Location("the packs' declarations (PackSpec.grants, pack.yaml grants:)"))
 
 
 def _parameters_beside(path: Path, pack: Pack, problems: list[Problem]) -> list[Problem]:

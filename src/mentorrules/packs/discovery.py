@@ -277,7 +277,13 @@ def local_pack(path: Path, taken: Iterable[str] = ()) -> Pack:
     jurisdiction = manifest.get("jurisdiction")
     return files_of(PackSpec(name=name, version=str(manifest.get("version", "0")),
                              jurisdiction=str(jurisdiction) if jurisdiction is not None else None,
-                             rule_dirs=(path,)))
+                             rule_dirs=(path,), programs=_names(manifest.get("programs")),
+                             grants=_names(manifest.get("grants"))))
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """A pack.yaml list of names (programs, grants); anything else is no names."""
+    return tuple(str(item) for item in value) if isinstance(value, list) else ()
 
 
 def _manifest(path: Path) -> dict[str, Any]:
@@ -397,9 +403,12 @@ def _version(target: Pack, path: Path) -> Pack:
     gone. A directory holding only some files (a changed parameter file) is laid over the
     pack: each of its files replaces the pack's file of the same name, the others stay.
     """
-    version = _manifest(path).get("version")
+    manifest = _manifest(path)
+    version = manifest.get("version")
     spec = replace(target.spec, rule_dirs=(path,),
-                   version=str(version) if version is not None else target.spec.version)
+                   version=str(version) if version is not None else target.spec.version,
+                   programs=_names(manifest["programs"]) if "programs" in manifest else target.spec.programs,
+                   grants=_names(manifest["grants"]) if "grants" in manifest else target.spec.grants)
     pack = files_of(spec, target.functions, target.fields)
     own = _rule_ids(target.rule_files)
     if 2 * len(_rule_ids(pack.rule_files) & own) > len(own):
