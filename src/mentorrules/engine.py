@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from mentorrules import __version__
 from mentorrules.checking import validation
-from mentorrules.checking.batch import BatchRule, Member, Unchecked
+from mentorrules.checking.batch import GROUP_TABLE, BatchRule, Member, Unchecked
 from mentorrules.checking.batch import explain as explain_batch
 from mentorrules.checking.codegen import MASKED
 from mentorrules.checking.evaluation import (
@@ -40,7 +40,7 @@ from mentorrules.checking.evaluation import (
 )
 from mentorrules.checking.policy import Policy
 from mentorrules.checking.validation import Progress, Run
-from mentorrules.errors import Location, MentorRulesError, Problem
+from mentorrules.errors import Location, MentorRulesError, Problem, did_you_mean, one_of
 from mentorrules.inputs.reading import DataSet, Row, read, rows_from
 from mentorrules.loading.rulebook import Rule, RuleBook, load
 from mentorrules.loading.tables import Table
@@ -306,8 +306,13 @@ class Engine:
                 mask: Iterable[str] | None = None) -> list[tuple[Decision, list[Explanation]]]:
         """Each row of ``table`` with this key (a repeated key has several), its decision, and how
         each rule that applies to it went: sub-expression values, parameters with their dates.
-        Values read from ``mask`` columns show as ``[masked]``."""
+        Values read from ``mask`` columns show as ``[masked]``.
+
+        ``table`` ``"group"`` explains a group record (``ASMP-010:Chugach/2025-26``): the
+        group's keys, aggregates, lookups and rows, the parameters, and its finding."""
         dataset = self.read(data)
+        if table == GROUP_TABLE:
+            return self._explain_group(dataset, key, as_of, frozenset(mask or ()))
         self._table(table)
         if table not in dataset.tables:
             raise MentorRulesError([Problem("MR312", f"no {table} table was given", Location(),
@@ -341,6 +346,40 @@ class Engine:
                 yield decision, self._explain_row(run, self._table(decision.table), row, decision, masked,
                                                   not_checked)
 
+    def _explain_group(self, dataset: DataSet, key: str, as_of: dt.date | None,
+                       masked: frozenset[str]) -> list[tuple[Decision, list[Explanation]]]:
+        """The group record ``key`` and how its rule went for the group."""
+        not_checked = self.not_checked(dataset.tables)
+        run = Run(self._evaluator, self._batch, dataset.tables, as_of or dt.date.today(), masked=masked,
+                  skipped=frozenset(not_checked))
+        run.decide()
+        groups = {decision.key: decision for decision in run.outcome.groups}
+        if key not in groups:
+            raise MentorRulesError([Problem(
+                "MR312", f"no group record has the key {key!r}", Location(),
+                expected=one_of(groups) if groups else "a group record of the report (this data has none)",
+                hint=did_you_mean(key, list(groups)))])
+        decision = groups[key]
+        rule = next(rule for rule in self._batch if rule.rule.id == key.split(":", 1)[0])
+        return [(decision, [self._group_explanation(run, rule, key, decision, masked)])]
+
+    def _group_explanation(self, run: Run, rule: BatchRule, label: str, decision: Decision | None,
+                           masked: frozenset[str]) -> Explanation:
+        """How a rule with findings on groups went for the group ``label``: its figures and verdict."""
+        members = [member for member in run.members(rule) if isinstance(member, Member)]
+        group = [member for member in members if rule.group_label(rule.group_key(member), masked) == label]
+        finding = decision.findings[0] if decision is not None and decision.findings else None
+        if not group:
+            return Explanation(rule.rule, True, finding is None, (), (), finding)
+        steps = [Step("group record", label)]
+        for name, value in explain_batch(rule, group[0], members, run.readable, run.passes):
+            hidden = masked & rule.name_columns.get(name, frozenset()) or (
+                name == "rows of the group" and masked.intersection(rule.table.key))
+            steps.append(Step(name, MASKED if hidden else value))
+        first = group[0]
+        return Explanation(rule.rule, True, finding is None, tuple(steps), rule.parameter_lines(group[-1]), finding,
+                           periods_of(self._book, rule.rule, first.values, first.day))
+
     def _explain_row(self, run: Run, contract: Table, row: Row, decision: Decision, masked: frozenset[str],
                      not_checked: Mapping[str, tuple[str, ...]]) -> list[Explanation]:
         if row.problems:
@@ -371,6 +410,11 @@ class Engine:
                            else outside_period(rule.rule, row_day))
                 explanations.append(Explanation(rule.rule, isinstance(member, Unchecked), None, (), (), finding,
                                                 why=why))
+                continue
+            if rule.by_group:  # the group's verdict and figures, under its group record
+                label = rule.group_label(rule.group_key(member), masked)
+                group_decision = next((group for group in run.outcome.groups if group.key == label), None)
+                explanations.append(self._group_explanation(run, rule, label, group_decision, masked))
                 continue
             members = [other for other in run.members(rule) if isinstance(other, Member)]
             steps = []

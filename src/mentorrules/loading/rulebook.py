@@ -219,7 +219,9 @@ def load(packs: Sequence[Pack]) -> RuleBook:
                                             hint=f"the other is at {own[parameter.name].location}"))
                 own[parameter.name] = parameter
         parameters[pack.name] = own
-    parameters.setdefault("core", {})["pack_grants"] = _pack_grants(packs)
+    first = min((parameter.starts[0] for parameter in parameters.get("core", {}).values() if parameter.starts),
+                default=dt.date(2000, 1, 1))
+    parameters.setdefault("core", {})["pack_grants"] = _pack_grants(packs, first)
 
     rules: list[Rule] = []
     for pack in packs:
@@ -238,12 +240,13 @@ def load(packs: Sequence[Pack]) -> RuleBook:
                     _digest(packs), tuple(problems))
 
 
-def _pack_grants(packs: Sequence[Pack]) -> Parameter:
-    """``params.pack_grants``: the grants packs declare as their own (not federal awards)."""
+def _pack_grants(packs: Sequence[Pack], first: dt.date) -> Parameter:
+    """``params.pack_grants``: the grants packs declare as their own (not federal awards), in
+    force from the first date of core's parameters (so that it never starts a rule's period)."""
     owned = sorted({grant for pack in packs for grant in pack.spec.grants})
     return Parameter("pack_grants", "core", "Grants that packs declare as their own (a state's match pool, not a "
                      "federal award): core cost-share rules leave them to their pack.",
-                     (dt.date(1900, 1, 1),), (owned,), stable=True,
+                     (first,), (owned,), stable=True,
                      location=Location("the packs' declarations (PackSpec.grants, pack.yaml grants:)"))
 
 
