@@ -59,7 +59,12 @@ def test_every_case_concerns_some_rule(path: Path) -> None:
 def test_an_illustrative_parameter_names_the_file_it_lives_in() -> None:
     text = section("NMP-005")
     assert "change it in yearly_limits.parameters.yaml of the new-mexico pack" in text
-    assert "change it in parameters.yaml of the core pack" in section("STIPEND-005")
+    assert "change it in parameters.yaml of the core pack" in section("STIPEND-005-BAND")
+
+
+def test_a_rule_reading_a_decision_table_names_it_and_its_file() -> None:
+    assert ("- **Decision table** `stipend_schedule` (stipend_schedule.csv, 2 rows, unique): program, role → amount"
+            in section("STIPEND-005"))
 
 
 @pytest.mark.parametrize("rule", [rule.id for rule in ENGINE.rules])

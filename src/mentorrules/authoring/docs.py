@@ -106,6 +106,12 @@ def markdown(engine: Engine, pack: Pack, cases: Mapping[str, list[str]]) -> str:
             lines.append(f"- **Source**: {rule.source.title}{section}{link}{note}")
         for name in sorted(rule.parameters):
             lines.append(f"- **Parameter** `{name}`: {_parameter_words(parameters[name])}")
+        for name in sorted({function.split(":", 1)[1] for expression in rule.expressions
+                            for function in expression.functions if function.startswith("table_lookup:")}):
+            table = engine.book.decision_tables[name]
+            outputs = ", ".join(output for output, _ in table.outputs)
+            lines.append(f"- **Decision table** `{name}` ({table.source}, {len(table.rows)} rows, "
+                         f"{table.hit_policy}): {', '.join(table.inputs)} → {outputs}")
         tests = cases.get(rule.id, [])
         lines.append(f"- **Tests** ({len(tests)}): " + (", ".join(f"“{name}”" for name in tests) if tests else "none"))
         lines.append("")

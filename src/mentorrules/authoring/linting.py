@@ -20,6 +20,8 @@
   carry both their own date and a school year (a payout's ``pay_date`` and ``school_year``), and
   does not say which picks the value (``parameters_on``): a payout of 2025-26 paid on 2026-07-01
   would be checked against the 2026-27 value. The rule must say it, either way;
+- ``MR164`` rows of a unique decision table that can both match the same values on one day,
+  and ``MR165`` (warning) a period with no row for a combination of values the table has;
 - ``MR508`` (warning) two packs define the same parameter for the same jurisdiction with values
   in force at the same time, or the same check (table, ``when`` and ``require``) for rows both
   apply to (the same state, or every state) in overlapping effective periods.
@@ -42,6 +44,7 @@ from mentorrules.checking.evaluation import Evaluator, carries_state
 from mentorrules.engine import Engine
 from mentorrules.errors import Location, Problem
 from mentorrules.inputs.reading import DataSet
+from mentorrules.loading.decisions import overlaps_and_gaps
 from mentorrules.loading.expressions import Expression
 from mentorrules.loading.parameters import Parameter
 from mentorrules.loading.rulebook import Rule
@@ -91,6 +94,8 @@ def lint(engine: Engine, tests: RuleTestRun, records: DataSet | None = None,
         results += _stale(engine, used, records, stale_after_years)
         results += unclaimed(engine, records)
     results += _overlaps(engine)
+    for table in engine.book.decision_tables.values():
+        results += [LintProblem(problem, error=problem.code == "MR164") for problem in overlaps_and_gaps(table)]
     return results
 
 

@@ -26,6 +26,7 @@ from enum import Enum
 from typing import Any
 
 from mentorrules.generated import define
+from mentorrules.loading.decisions import DecisionTable
 from mentorrules.loading.expressions import Expression
 from mentorrules.loading.parameters import NoValueInForce, Parameter
 
@@ -234,6 +235,21 @@ class _Render:
                 return "(" + " ".join(parts) + ")"
             case ast.IfExp(test=test, body=body, orelse=orelse):
                 return f"({self.code(body)} if {self.code(test)} else {self.code(orelse)})"
+            case ast.Call(func=ast.Name(id="table_lookup" | "table_has" as call),
+                          args=[ast.Constant(value=str() as table)], keywords=keywords):
+                # A decision table, on the rule's parameter date, its inputs in the table's order.
+                lookup = self.renderer.functions[f"table_lookup:{table}"]
+                assert isinstance(lookup, DecisionTable)  # registered so by the rulebook
+                reference = ns.add("t", lookup, ("decision table", table))
+                inputs = lookup.inputs
+                by_name = {keyword.arg: keyword.value for keyword in keywords}
+                given = "(" + "".join(f"{self.code(by_name[name])}, " for name in inputs) + ")"
+                if call == "table_has":
+                    return f"{reference}.has({self.renderer.date}, {given})"
+                if self.mode is Mode.RECORD:  # explain shows the row used, as a step of its own
+                    shown = ns.add("n", ast.Name(id=f"{table} row used"), ("decision row", table))
+                    return f"_lookup_shown({reference}, {self.renderer.date}, {given}, _r, {shown!r})"
+                return f"{reference}({self.renderer.date}, {given})"
             case ast.Call(func=ast.Name(id=name), args=args):
                 function = ns.add("f", self.renderer.functions[name], ("function", name))
                 arguments = [self.code(arg) for arg in args]
@@ -258,6 +274,13 @@ class _Render:
             return f"({value} if {self.renderer.date} >= {since} else _no_value({name!r}, {self.renderer.date}))"
         reference = self.renderer.namespace.add("p", parameter.value_on, ("dated", parameter.pack, name))
         return f"{reference}({self.renderer.date})"
+
+
+def lookup_shown(table: DecisionTable, day: dt.date, values: Sequence[Any],
+                 record: Callable[[str, Any], Any], shown: str) -> Any:
+    """A decision table lookup on the explain path: the row it used is recorded, then its value."""
+    record(shown, table.used(day, values))
+    return table.lookup(day, values)
 
 
 def no_value(name: str, day: dt.date) -> Any:
@@ -340,6 +363,7 @@ BASE_GLOBALS: dict[str, Any] = {
     "__builtins__": {}, "_div": divide, "_get": safe_get, "_item": safe_item, "_number": number,
     "_no_value": no_value, "_safe_param": safe_parameter, "_CANNOT": CANNOT_CHECK, "_str": str,
     "_safe": safe_value, "_call": call_recorded, "_MASKED": MASKED, "_cents": in_cents,
+    "_lookup_shown": lookup_shown,
 }
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from mentorrules.errors import Location, Problem, did_you_mean, one_of
 from mentorrules.loading import schemas
+from mentorrules.loading.decisions import DecisionTable, load_table
 from mentorrules.loading.expressions import (
     Expression,
     ExpressionError,
@@ -147,6 +148,7 @@ class RuleBook:
     signatures: Mapping[str, Signature]
     digest: str
     problems: tuple[Problem, ...] = ()
+    decision_tables: Mapping[str, DecisionTable] = dataclasses.field(default_factory=dict)
 
     def parameters_for(self, pack: str) -> dict[str, Parameter]:
         """The parameters a pack's rules see: core's, then the pack's own (which win)."""
@@ -203,12 +205,17 @@ def load(packs: Sequence[Pack]) -> RuleBook:
     signatures = {name: signature_of(function) for name, function in functions.items()}
 
     parameters: dict[str, dict[str, Parameter]] = {}
+    decisions: dict[str, DecisionTable] = {}
+    declared: dict[str, tuple[str, tuple[str, ...]]] = {}  # every declared table: pack, inputs
     for pack in packs:
         own: dict[str, Parameter] = {}
         for path in pack.parameter_files:
             document, file_problems, broken = _document(path, schemas.PARAMETERS)
             problems += file_problems
             if document is None:
+                continue
+            problems += _decision_tables(document, path, pack, broken, decisions, declared)
+            if "parameters" not in (document.value if isinstance(document.value, dict) else {}):
                 continue
             loaded, parameter_problems = read_parameters(document, pack.name, broken)
             problems += parameter_problems
@@ -223,21 +230,50 @@ def load(packs: Sequence[Pack]) -> RuleBook:
                 default=dt.date(2000, 1, 1))
     parameters.setdefault("core", {})["pack_grants"] = _pack_grants(packs, first)
 
+    for name, table in decisions.items():
+        functions[f"table_lookup:{name}"] = table  # the generated code calls it with the date
     rules: list[Rule] = []
     for pack in packs:
         visible = {**parameters.get("core", {}), **parameters.get(pack.name, {})}
+        # The decision tables its rules see; one that could not be read (its problems are
+        # reported) is still known by name, so that its rules are not reported as well.
+        view: dict[str, tuple[tuple[str, ...], Kind]] = {
+            name: (inputs, decisions[name].kind if name in decisions else "any")
+            for name, (owner, inputs) in declared.items() if owner in ("core", pack.name)}
         for path in pack.rule_files:
             document, file_problems, broken = _document(path, schemas.RULES)
             problems += file_problems
             if document is None:
                 continue
-            pack_rules, rule_problems = _read_rules(document, pack, tables, visible, signatures, broken)
+            pack_rules, rule_problems = _read_rules(document, pack, tables, visible, signatures, broken, view)
             rules += pack_rules
             problems += _parameters_beside(path, pack, rule_problems)
     problems += _duplicate_ids(rules)
     problems += _unknown_passing(rules)
     return RuleBook(tuple(packs), tables, tuple(rules), parameters, functions, signatures,
-                    _digest(packs), tuple(problems))
+                    _digest(packs), tuple(problems), decisions)
+
+
+def _decision_tables(document: Document, path: Path, pack: Pack, broken: set[JsonPath],
+                     found: dict[str, DecisionTable], declared: dict[str, tuple[str, tuple[str, ...]]]
+                     ) -> list[Problem]:
+    """The decision tables a parameter file declares, read from their spreadsheets."""
+    specs = document.value.get("decision_tables") if isinstance(document.value, dict) else None
+    problems: list[Problem] = []
+    for name, spec in (specs.items() if isinstance(specs, dict) else ()):
+        where = document.location(("decision_tables", name))
+        if any(at[:2] == ("decision_tables", name) for at in broken) or not isinstance(spec, dict):
+            continue
+        if name in declared:
+            problems.append(Problem("MR166", f"the decision table {name!r} is declared twice", where,
+                                    hint=f"the other is in the pack {declared[name][0]!r}"))
+            continue
+        declared[name] = (pack.name, tuple(str(item) for item in spec.get("inputs", ())))
+        table, table_problems = load_table(name, pack.name, spec, path.parent, where)
+        problems += table_problems
+        if table is not None:
+            found[name] = table
+    return problems
 
 
 def _pack_grants(packs: Sequence[Pack], first: dt.date) -> Parameter:
@@ -326,7 +362,8 @@ def _merge_fields(packs: Sequence[Pack]) -> tuple[dict[str, dict[str, Kind]], li
 
 
 def scope_for(table: Table, tables: Mapping[str, Table], parameters: Mapping[str, Parameter],
-              signatures: Mapping[str, Signature], names: Mapping[str, Kind] | None = None) -> Scope:
+              signatures: Mapping[str, Signature], names: Mapping[str, Kind] | None = None,
+              decision_tables: Mapping[str, tuple[tuple[str, ...], Kind]] | None = None) -> Scope:
     """The names a rule on ``table`` sees: its record, related facts, parameters, functions."""
     facts = {table.record: table.fields}
     fact_tables = {table.record: table.name}
@@ -334,7 +371,8 @@ def scope_for(table: Table, tables: Mapping[str, Table], parameters: Mapping[str
         facts[relation.name] = tables[relation.table].fields
         fact_tables[relation.name] = relation.table
     return Scope(facts=facts, parameters={name: p.kinds for name, p in parameters.items()},
-                 functions=signatures, names=names or {}, fact_tables=fact_tables)
+                 functions=signatures, names=names or {}, fact_tables=fact_tables,
+                 decision_tables=decision_tables or {})
 
 
 # A schema problem in one of these fields leaves nothing sound to check the rule's expressions in.
@@ -343,7 +381,8 @@ _FOUNDATIONS = frozenset({"table", "group_by", "aggregate", "lookup", "findings_
 
 def _read_rules(document: Document, pack: Pack, tables: Mapping[str, Table],
                 parameters: Mapping[str, Parameter], signatures: Mapping[str, Signature],
-                broken: set[JsonPath]) -> tuple[list[Rule], list[Problem]]:
+                broken: set[JsonPath], decision_tables: Mapping[str, tuple[tuple[str, ...], Kind]] | None = None,
+                ) -> tuple[list[Rule], list[Problem]]:
     """The rules of a schema-checked file; ``broken`` are the paths of the problems found so far.
 
     Every rule is checked, and every part of a rule that is sound: a rule with a schema
@@ -364,14 +403,15 @@ def _read_rules(document: Document, pack: Pack, tables: Mapping[str, Table],
             return None if any(fault[:1] == (field,) for fault in faults) else spec.get(field)
 
         table = tables[spec["table"]]
-        scope = scope_for(table, tables, parameters, signatures)
+        scope = scope_for(table, tables, parameters, signatures, decision_tables=decision_tables)
         rule_problems: list[Problem] = []
         reader = _RuleReader(document, path, rule_problems)
         batch = None
         if any(key in spec for key in ("group_by", "aggregate", "lookup")):
             batch, scope = reader.batch(spec, table, tables, scope)
         named, scope, when_scope = reader.named_values(sound("let"), scope,
-                                                       scope_for(table, tables, parameters, signatures))
+                                                       scope_for(table, tables, parameters, signatures,
+                                                                 decision_tables=decision_tables))
         require = reader.expression(sound("require"), ("require",), scope, "boolean", named)
         when = reader.expression(sound("when"), ("when",), when_scope, "boolean", named)
         message_text = sound("message")
@@ -699,7 +739,9 @@ def _digest(packs: Sequence[Pack]) -> str:
     digest = hashlib.sha256()
     for pack in sorted(packs, key=lambda pack: pack.name):
         digest.update(f"pack {pack.name} {pack.version}\n".encode())
-        for path in sorted((*pack.rule_files, *pack.parameter_files), key=lambda p: p.name):
+        sheets = [sheet for directory in pack.spec.rule_dirs if directory.is_dir()
+                  for pattern in ("*.csv", "*.xlsx") for sheet in directory.rglob(pattern)]  # decision tables
+        for path in sorted((*pack.rule_files, *pack.parameter_files, *sheets), key=lambda p: p.name):
             digest.update(f"file {path.name}\n".encode())
             try:
                 digest.update(path.read_bytes())

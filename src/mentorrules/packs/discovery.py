@@ -354,13 +354,19 @@ class _Versions:
 
         best = _most(self.installed, shared)
         if best is None and by_file_names:
-            # Parameters only, or a few rules: the pack whose rule files and parameters it shares
-            # most, and only when no other pack shares as many (every pack has a parameters.yaml).
+            # Parameters only, or a few rules: the pack whose rule files it shares most, and whose
+            # parameter files of the same names define the parameters it defines, and only when no
+            # other pack shares as many (every pack has a parameters.yaml).
             candidate = files_of(PackSpec(name="", version="", rule_dirs=(path,)))
             files = {p.name for p in candidate.rule_files}
-            parameters = _parameter_names(candidate.parameter_files)
-            best = _most(self.installed, lambda pack: len(files & {p.name for p in pack.rule_files})
-                         + len(parameters & _parameter_names(pack.parameter_files)), unique=True)
+
+            def score(pack: Pack) -> int:
+                theirs = {p.name: p for p in pack.parameter_files}
+                return len(files & {p.name for p in pack.rule_files}) + sum(
+                    len(_parameter_names([ours]) & _parameter_names([theirs[ours.name]]))
+                    for ours in candidate.parameter_files if ours.name in theirs)
+
+            best = _most(self.installed, score, unique=True)
             if best is not None and not ids <= known[best.name]:
                 best = None  # rules of its own: a new pack (a pack.yaml can still name the pack)
         return best
