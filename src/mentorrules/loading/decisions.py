@@ -126,6 +126,10 @@ class DecisionTable:
     rows: tuple[DecisionRow, ...]
     description: str = ""
     location: Location = field(default_factory=Location)
+    # (day, values) -> the rows that match, or None when no row is in force that day: a payout
+    # file asks the same few questions (program, role, school year) of every row.
+    _answers: dict[tuple[Any, ...], tuple[DecisionRow, ...] | None] = field(
+        default_factory=dict, compare=False, repr=False)
 
     @property
     def kind(self) -> Kind:
@@ -141,13 +145,34 @@ class DecisionTable:
         """Whether a row in force on ``day`` matches (``table_has`` in expressions). A table with
         no row in force that day at all (before its first row) has no answer, as a parameter
         has no value before its first date: the rule cannot be checked."""
-        if not any(row.in_force(day) for row in self.rows):
+        found = self._answer(day, values)
+        if found is None:
             raise NoMatchingRow(f"{self.name} has no row in force on {day.isoformat()}")
-        return bool(self.matching(day, values))
+        return bool(found)
 
     def matching(self, day: dt.date, values: Sequence[Any]) -> list[DecisionRow]:
-        return [row for row in self.rows if row.in_force(day)
-                and all(condition.matches(value) for condition, value in zip(row.conditions, values, strict=True))]
+        return list(self._answer(day, values) or ())
+
+    def _answer(self, day: dt.date, values: Sequence[Any]) -> tuple[DecisionRow, ...] | None:
+        key = (day, *values)
+        try:
+            return self._answers[key]
+        except KeyError:
+            pass
+        except TypeError:  # a value that cannot be a key (a list): asked, not remembered
+            return self._match(day, values)
+        found = self._match(day, values)
+        if len(self._answers) >= 4096:
+            self._answers.clear()
+        self._answers[key] = found
+        return found
+
+    def _match(self, day: dt.date, values: Sequence[Any]) -> tuple[DecisionRow, ...] | None:
+        in_force = [row for row in self.rows if row.in_force(day)]
+        if not in_force:
+            return None
+        return tuple(row for row in in_force
+                     if all(condition.matches(value) for condition, value in zip(row.conditions, values, strict=True)))
 
     def lookup(self, day: dt.date, values: Sequence[Any]) -> Any:
         """The output of the row that matches ``values`` (in the order of ``inputs``) on ``day``.
@@ -163,9 +188,10 @@ class DecisionTable:
 
     def row_for(self, day: dt.date, values: Sequence[Any]) -> DecisionRow:
         """The row a unique or first lookup uses; raises :class:`NoMatchingRow` when none does."""
-        if not any(row.in_force(day) for row in self.rows):
+        answer = self._answer(day, values)
+        if answer is None:
             raise NoMatchingRow(f"{self.name} has no row in force on {day.isoformat()}")
-        found = self.matching(day, values)
+        found = list(answer)
         asked = ", ".join(f"{name}={_plain(value)}" for name, value in zip(self.inputs, values, strict=True))
         if not found:
             raise NoMatchingRow(f"no row of {self.name} matches {asked} on {day.isoformat()}")
