@@ -68,6 +68,7 @@ class Finding:
     parameters: tuple[str, ...] = ()
     rows: tuple[str, ...] = ()
     cannot_check: bool = False  # the rule could not be checked (a value it needs is missing): not a failure
+    check: str | None = None  # which of the rule's `checks:` failed, for a rule that has several
 
     @classmethod
     def unchecked(cls, rule: str, severity: Severity, reason: str, source: Source | None = None) -> Finding:
@@ -92,6 +93,8 @@ class Finding:
             result["parameters"] = list(self.parameters)
         if self.rows:
             result["rows"] = list(self.rows)
+        if self.check:
+            result["check"] = self.check
         return result
 
 

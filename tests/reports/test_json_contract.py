@@ -84,7 +84,7 @@ def test_report_has_exactly_the_documented_keys(validate) -> None:
         assert record["status"] in ("pass", "fail", "error")
         for finding in record["findings"]:
             assert list(finding)[:4] == ["rule", "severity", "message", "source"]
-            assert set(finding) <= {"rule", "severity", "message", "source", "parameters", "rows"}
+            assert set(finding) <= {"rule", "severity", "message", "source", "parameters", "rows", "check"}
             assert finding["severity"] in ("error", "warning", "info")
 
 

@@ -17,7 +17,7 @@ import ast
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -393,10 +393,11 @@ class Evaluator:
         if index < 0:  # failed fast but not when recorded: cannot happen for pure functions
             return self._cannot(rule, "the rule could not be evaluated")
         return Finding(rule.id, rule.severity, code.message(*arguments, masked), rule.source,
-                       _parameter_lines(code, recorder))
+                       _parameter_lines(code, recorder), check=rule.check)
 
     def _cannot(self, rule: Rule, reason: str) -> Finding:
-        return Finding.unchecked(rule.id, rule.severity, reason, rule.source)
+        finding = Finding.unchecked(rule.id, rule.severity, reason, rule.source)
+        return replace(finding, check=rule.check) if rule.check else finding
 
     def _missing_fact(self, compiled: CompiledTable, fact: str, record: Values, indexes: Mapping[str, Index],
                       masked: frozenset[str] | None = None) -> str:
