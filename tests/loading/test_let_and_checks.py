@@ -139,3 +139,40 @@ def test_a_rule_with_checks_is_one_rule_to_tests_packs_and_explain(write_rules: 
     explained = run_cli("explain", data, "--record", "payouts:P-2", "--pack", "core", "--rules", rules.parent)
     assert "LOCAL-003/district" in explained.out and "LOCAL-003/grant" in explained.out
     assert "federal payout P-2 names no grant" in explained.out
+
+
+FILE_LET = """
+let:
+  over: payout.amount - 2500
+rules:
+  - id: LOCAL-004
+    title: At most the cap
+    table: payouts
+    require: over <= 0
+    message: "payout {payout.payout_id} is {over} over the cap"
+  - id: LOCAL-005
+    title: A pairing has two people
+    table: pairings
+    require: pairing.mentor_id != pairing.mentee_id
+    message: "over and over: {pairing.pairing_id}"
+"""
+
+
+def test_a_file_names_a_value_once_for_the_rules_that_use_it(write_rules: Callable[..., Path]) -> None:
+    # LOCAL-005 is on pairings, where `payout` does not exist: the file's value is not its own,
+    # and the word "over" in its message text is not a use of it.
+    engine = Engine.load(packs=[], rules=[write_rules(FILE_LET)])
+    assert findings(engine, [payout("P-1", "2600.00")])["P-1"] == [("LOCAL-004", "payout P-1 is 100.00 over the cap")]
+
+
+def test_a_rule_may_not_name_again_a_value_its_file_names(write_rules: Callable[..., Path]) -> None:
+    from mentorrules import MentorRulesError
+
+    text = FILE_LET.replace("    require: over <= 0\n", "    let: {over: payout.amount}\n    require: over <= 0\n")
+    try:
+        Engine.load(packs=[], rules=[write_rules(text)])
+    except MentorRulesError as error:
+        assert [(p.code, p.message) for p in error.problems] == [
+            ("MR150", "the name 'over' is already a value the file names here")]
+    else:
+        raise AssertionError("the second 'over' was accepted")

@@ -391,6 +391,8 @@ def _read_rules(document: Document, pack: Pack, tables: Mapping[str, Table],
     """
     rules, problems = [], []
     specs = document.value.get("rules") if isinstance(document.value, dict) else None
+    shared = document.value.get("let") if isinstance(document.value, dict) else None
+    shared = shared if isinstance(shared, dict) and not any(at[:1] == ("let",) for at in broken) else {}
     for index, spec in enumerate(specs if isinstance(specs, list) else ()):
         path: JsonPath = ("rules", index)
         faults = {at[2:] for at in broken if at[:2] == path}
@@ -411,7 +413,8 @@ def _read_rules(document: Document, pack: Pack, tables: Mapping[str, Table],
             batch, scope = reader.batch(spec, table, tables, scope)
         named, scope, when_scope = reader.named_values(sound("let"), scope,
                                                        scope_for(table, tables, parameters, signatures,
-                                                                 decision_tables=decision_tables))
+                                                                 decision_tables=decision_tables),
+                                                       shared, spec)
         require = reader.expression(sound("require"), ("require",), scope, "boolean", named)
         when = reader.expression(sound("when"), ("when",), when_scope, "boolean", named)
         message_text = sound("message")
@@ -462,24 +465,29 @@ class _RuleReader:
     def fail(self, at: JsonPath, message: str, hint: str | None = None, code: str = "MR209") -> None:
         self.problems.append(Problem(code, message, self.document.location((*self.path, *at)), hint=hint))
 
-    def named_values(self, spec: Any, scope: Scope, when_scope: Scope
-                     ) -> tuple[dict[str, Expression], Scope, Scope]:
+    def named_values(self, spec: Any, scope: Scope, when_scope: Scope, shared: Mapping[str, Any] | None = None,
+                     rule: Mapping[str, Any] | None = None) -> tuple[dict[str, Expression], Scope, Scope]:
         """A rule's ``let:`` values, each checked in the scope of ``require`` (with the values
         named before it), and the scopes of ``require`` and ``when`` that see them (``when``
-        only those that use no group name or aggregate)."""
+        only those that use no group name or aggregate). ``shared`` are the file's own ``let:``
+        values: those the rule names (and those they name) come first, checked in its scope."""
         named: dict[str, Expression] = {}
-        if not isinstance(spec, dict):
-            return named, scope, when_scope
-        for name, text in spec.items():
+        own = dict(spec) if isinstance(spec, dict) else {}
+        used = _file_values_used(shared or {}, rule or {})
+        values: list[tuple[str, Any, JsonPath]] = [(name, (shared or {})[name], ("let", name)) for name in used]
+        values += [(name, text, (*self.path, "let", name)) for name, text in own.items()]
+        for name, text, path in values:
             taken = ("a fact" if name in scope.facts else "a function" if name in scope.functions
                      else "the parameters" if name == "params" else "a group name or aggregate"
                      if name in scope.names else None)
+            if taken is None and (name in named or (path[0] != "let" and name in (shared or {}))):
+                taken = "a value the file names"
             if taken is not None:
-                self.fail(("let", name), f"the name {name!r} is already {taken} here", code="MR150",
-                          hint="choose another name for the value")
+                self.problems.append(Problem("MR150", f"the name {name!r} is already {taken} here",
+                                             self.document.location(path), hint="choose another name for the value"))
                 continue
             current = dataclasses.replace(scope, names={**scope.names, **{n: e.kind for n, e in named.items()}})
-            expression = self.expression(text, ("let", name), current, None, named)
+            expression = _parse_located(self.document, path, str(text), current, None, self.problems, named=named)
             if expression is not None:
                 named[name] = expression
         kinds = {name: expression.kind for name, expression in named.items()}
@@ -654,6 +662,30 @@ class _RuleReader:
                 return record_side, (other_side,)
         self.fail(at, f"one side must use only this row and the other only {alias}", hint=hint)
         return None
+
+
+def _file_values_used(shared: Mapping[str, Any], rule: Mapping[str, Any]) -> list[str]:
+    """The file's ``let:`` names a rule uses, with those they use, in the file's order (a file
+    value naming a fact of another table is only checked for the rules that use it)."""
+    def words(value: Any, message: bool = False) -> set[str]:
+        if isinstance(value, str):  # in a message, only its {placeholders} are expressions
+            text = " ".join(re.findall(r"\{([^{}]*)\}", value)) if message else value
+            return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+        if isinstance(value, dict):
+            return set().union(*(words(item, message or key == "message") for key, item in value.items()))
+        if isinstance(value, list):
+            return set().union(*(words(item, message) for item in value))
+        return set()
+
+    expressions = ("when", "require", "message", "checks", "let", "group_by", "aggregate", "lookup")
+    wanted = {name for name in words({key: rule[key] for key in expressions if key in rule})
+              if name in shared}
+    changed = True
+    while changed:
+        more = {name for value in wanted for name in words(shared[value]) if name in shared} - wanted
+        wanted |= more
+        changed = bool(more)
+    return [name for name in shared if name in wanted]
 
 
 def _parse_located(document: Document, path: JsonPath, text: str, scope: Scope, want: Kind | None,
