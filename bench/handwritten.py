@@ -25,7 +25,9 @@ def make_checker(engine: Engine, day: dt.date) -> Callable[[Row, Mapping[str, Ma
 
     eligible_roles = value("core", "eligible_roles")
     year_start = value("core", "program_year_start")
-    schedule = value("core", "schedule")
+    stipends = engine.book.decision_tables["stipend_schedule"]  # a decision table: program, role -> amount
+    schedule = {f"{row.conditions[0].text}/{row.conditions[1].text}": row.outputs[0]
+                for row in stipends.rows if row.in_force(day)}
     band = value("core", "band")
     agreement_programs = value("core", "agreement_programs")
     installments = value("core", "installments_per_year")

@@ -243,8 +243,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def _engine(args: argparse.Namespace, extra: Sequence[Path] = ()) -> Engine:
     from mentorrules.engine import Engine
+    from mentorrules.packs.discovery import installed_names, rule_paths_said
 
-    return Engine.load(packs=args.pack, rules=[*args.rules, *extra])
+    engine = Engine.load(packs=args.pack, rules=[*args.rules, *extra])
+    paths = [*args.rules, *extra]
+    if paths:  # every command says what a rules folder became (on stderr: reports stay clean)
+        for line in rule_paths_said(engine.packs, paths, installed_names()):
+            print(f"note: {line}", file=sys.stderr)
+    return engine
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -271,8 +277,11 @@ def _validate(args: argparse.Namespace) -> int:
     store = _open_history(args)  # a damaged history is said before a long run, not after
     # Reports that show the input rows need every column; the others only what rules read.
     dataset = engine.read(args.data, every_column=args.format in ("html", "xlsx"))
-    missing = sorted({table for tables in engine.not_checked(dataset.tables).values() for table in tables}) \
-        if args.complete else []
+    missing = []
+    if args.complete:  # only the tables of rules that apply to the data's states and programs
+        scope = engine.in_scope(dataset.tables)
+        missing = sorted({table for rule, tables in engine.not_checked(dataset.tables).items() if rule in scope
+                          for table in tables})
     if missing:
         given = f"the table {missing[0]} was not given" if len(missing) == 1 else \
             f"the tables {', '.join(missing)} were not given"
@@ -536,7 +545,7 @@ def _explain(args: argparse.Namespace) -> int:
             document = decision.document(engine.digest, __version__, trace=trace_of(explanations))
             print(json.dumps(document, ensure_ascii=False))
         return EXIT_CLEAN if all(decision.status.value == "pass" for decision, _ in explained) else EXIT_FINDINGS
-    width = max(len(rule.id) for rule in engine.rules)
+    width = max(len(rule.id) + (len(rule.check) + 1 if rule.check else 0) for rule in engine.rules)
     for number, (decision, explanations) in enumerate(explained):
         print(("\n" if number else "") + f"{table} {key} (row {decision.row}): {decision.status.value}")
         if not explanations:
@@ -544,17 +553,20 @@ def _explain(args: argparse.Namespace) -> int:
                 print(f"  {finding.rule}  {finding.message}")
         for explanation in explanations:
             rule = explanation.rule
+            label = f"{rule.id}/{rule.check}" if rule.check else rule.id  # one of a rule's checks
             if explanation.not_given:
                 tables = ", ".join(explanation.not_given)
-                print(f"  {rule.id:<{width}}  not checked      {rule.title} (not given: {tables})")
+                print(f"  {label:<{width}}  not checked      {rule.title} (not given: {tables})")
                 continue
             if not explanation.applies:
-                print(f"  {rule.id:<{width}}  does not apply   {rule.title}")
+                print(f"  {label:<{width}}  does not apply   {rule.title}")
+                if explanation.why:
+                    print(f"      {explanation.why}")
                 continue
             if explanation.finding is None:
-                print(f"  {rule.id:<{width}}  holds            {rule.title}")
+                print(f"  {label:<{width}}  holds            {rule.title}")
                 continue
-            print(f"  {rule.id:<{width}}  {explanation.finding.severity.value:<16} {rule.title}")
+            print(f"  {label:<{width}}  {explanation.finding.severity.value:<16} {rule.title}")
             print(f"      {rule.require.text.strip()}")
             for step in explanation.steps:
                 print(f"      | {step.text} = {show(step.value)}")
@@ -570,7 +582,7 @@ def _explain(args: argparse.Namespace) -> int:
 def _packs(args: argparse.Namespace) -> int:
     engine = _engine(args)
     counts: dict[str, int] = {}
-    for rule in engine.rules:
+    for rule in {rule.id: rule for rule in engine.rules}.values():  # a rule with checks counts once
         counts[rule.pack] = counts.get(rule.pack, 0) + 1
     print(f"{'pack':<16} {'version':<10} {'jurisdiction':<13} {'rules':>5}")
     for pack in engine.packs:

@@ -25,17 +25,26 @@ from typing import TYPE_CHECKING, Any, overload
 
 from mentorrules import __version__
 from mentorrules.checking import validation
-from mentorrules.checking.batch import BatchRule, Member
+from mentorrules.checking.batch import GROUP_TABLE, BatchRule, Member, Unchecked
 from mentorrules.checking.batch import explain as explain_batch
 from mentorrules.checking.codegen import MASKED
 from mentorrules.checking.completeness import completeness
-from mentorrules.checking.evaluation import Evaluator, Explanation, Index, Step, periods_of
+from mentorrules.checking.evaluation import (
+    Evaluator,
+    Explanation,
+    Index,
+    Step,
+    other_state,
+    outside_period,
+    periods_of,
+    when_false,
+)
 from mentorrules.checking.evaluation import show as show_value
 from mentorrules.checking.period import Period
 from mentorrules.checking.policy import Policy
 from mentorrules.checking.prepared import Context, check_date, check_names, check_record, check_rows
 from mentorrules.checking.validation import Progress, Run
-from mentorrules.errors import Location, MentorRulesError, Problem, UsageError
+from mentorrules.errors import Location, MentorRulesError, Problem, UsageError, did_you_mean, one_of
 from mentorrules.inputs.reading import DataSet, Row, read, rows_from
 from mentorrules.loading.rulebook import Rule, RuleBook, load
 from mentorrules.loading.tables import Table
@@ -349,6 +358,34 @@ class Engine:
         return {rule.id: tuple(sorted(self._tables_read[rule.id] - given))
                 for rule in self._book.rules if not self._tables_read[rule.id] <= given}
 
+    def in_scope(self, tables: Mapping[str, Sequence[Row]]) -> frozenset[str]:
+        """The rules that apply to some of the data: core rules, and a state pack's rules when a
+        row is of its state (its ``state``, else its district's) or of a program it owns
+        (``PackSpec.programs``). ``validate --complete`` asks only for the tables of these.
+
+        >>> Engine.load(packs=["core"]).in_scope({}) >= {"STIPEND-001"}
+        True
+        """
+        states: set[str] = set()
+        programs: set[str] = set()
+        indexes = self.indexes(tables)
+        for name, rows in tables.items():
+            compiled = self._evaluator.tables.get(name)
+            if compiled is None:
+                continue
+            for row in rows:
+                if row.problems:
+                    continue
+                state = Evaluator.state_of(compiled, row.values, compiled.relate(row.values, indexes))
+                if state is not None:
+                    states.add(state)
+                program = row.values.get("program")
+                if isinstance(program, str):
+                    programs.add(program)
+        owned = {pack.name for pack in self.packs
+                 if pack.jurisdiction in states or programs.intersection(pack.spec.programs)}
+        return frozenset(rule.id for rule in self._book.rules if rule.jurisdiction is None or rule.pack in owned)
+
     def mask_defaults(self) -> tuple[str, ...]:
         """The personal fields the loaded packs ask to mask (core: name, email)."""
         return tuple(dict.fromkeys(name for pack in self.packs for name in pack.spec.mask))
@@ -370,8 +407,13 @@ class Engine:
                 mask: Iterable[str] | None = None) -> list[tuple[Decision, list[Explanation]]]:
         """Each row of ``table`` with this key (a repeated key has several), its decision, and how
         each rule that applies to it went: sub-expression values, parameters with their dates.
-        Values read from ``mask`` columns show as ``[masked]``."""
+        Values read from ``mask`` columns show as ``[masked]``.
+
+        ``table`` ``"group"`` explains a group record (``ASMP-010:Chugach/2025-26``): the
+        group's keys, aggregates, lookups and rows, the parameters, and its finding."""
         dataset = self.read(data)
+        if table == GROUP_TABLE:
+            return self._explain_group(dataset, key, as_of, frozenset(mask or ()))
         self._table(table)
         if table not in dataset.tables:
             raise MentorRulesError([Problem("MR312", f"no {table} table was given", Location(),
@@ -406,6 +448,40 @@ class Engine:
                 yield decision, self._explain_row(run, self._table(decision.table), row, decision, masked,
                                                   not_checked)
 
+    def _explain_group(self, dataset: DataSet, key: str, as_of: dt.date | None,
+                       masked: frozenset[str]) -> list[tuple[Decision, list[Explanation]]]:
+        """The group record ``key`` and how its rule went for the group."""
+        not_checked = self.not_checked(dataset.tables)
+        run = Run(self._evaluator, self._batch, dataset.tables, as_of or dt.date.today(), masked=masked,
+                  skipped=frozenset(not_checked))
+        run.decide()
+        groups = {decision.key: decision for decision in run.outcome.groups}
+        if key not in groups:
+            raise MentorRulesError([Problem(
+                "MR312", f"no group record has the key {key!r}", Location(),
+                expected=one_of(groups) if groups else "a group record of the report (this data has none)",
+                hint=did_you_mean(key, list(groups)))])
+        decision = groups[key]
+        rule = next(rule for rule in self._batch if rule.rule.id == key.split(":", 1)[0])
+        return [(decision, [self._group_explanation(run, rule, key, decision, masked)])]
+
+    def _group_explanation(self, run: Run, rule: BatchRule, label: str, decision: Decision | None,
+                           masked: frozenset[str]) -> Explanation:
+        """How a rule with findings on groups went for the group ``label``: its figures and verdict."""
+        members = [member for member in run.members(rule) if isinstance(member, Member)]
+        group = [member for member in members if rule.group_label(rule.group_key(member), masked) == label]
+        finding = decision.findings[0] if decision is not None and decision.findings else None
+        if not group:
+            return Explanation(rule.rule, True, finding is None, (), (), finding)
+        steps = [Step("group record", label)]
+        for name, value in explain_batch(rule, group[0], members, run.readable, run.passes):
+            hidden = masked & rule.name_columns.get(name, frozenset()) or (
+                name == "rows of the group" and masked.intersection(rule.table.key))
+            steps.append(Step(name, MASKED if hidden else value))
+        first = group[0]
+        return Explanation(rule.rule, True, finding is None, tuple(steps), rule.parameter_lines(group[-1]), finding,
+                           periods_of(self._book, rule.rule, first.values, first.day))
+
     def _explain_row(self, run: Run, contract: Table, row: Row, decision: Decision, masked: frozenset[str],
                      not_checked: Mapping[str, tuple[str, ...]]) -> list[Explanation]:
         if row.problems:
@@ -419,11 +495,28 @@ class Engine:
         state = Evaluator.state_of(compiled, row.values, related)
         batch_findings = {finding.rule: finding for finding in decision.findings}
         for rule in self._batch:
-            if rule.table.name != table or rule.rule.jurisdiction not in (None, state) or rule.rule.id in run.skipped:
+            if rule.table.name != table or rule.rule.id in run.skipped:
+                continue
+            if rule.rule.jurisdiction not in (None, state) and not rule.state_unknown(state):
+                if state is not None:
+                    explanations.append(Explanation(rule.rule, False, None, (), (), None,
+                                                    why=other_state(rule.rule, contract, state)))
                 continue
             member = rule.member(table, row.number, row.key, row.values, related, row_day, state)
             if not isinstance(member, Member):
-                explanations.append(Explanation(rule.rule, False, None, (), (), batch_findings.get(rule.rule.id)))
+                finding = batch_findings.get(rule.rule.id)
+                why = None
+                if finding is None and member is None:
+                    in_force = rule.in_force(rule.rule.jurisdiction if rule.state_unknown(state) else state, row_day)
+                    why = (when_false(rule.rule) if rule.rule.when is not None and in_force
+                           else outside_period(rule.rule, row_day))
+                explanations.append(Explanation(rule.rule, isinstance(member, Unchecked), None, (), (), finding,
+                                                why=why))
+                continue
+            if rule.by_group:  # the group's verdict and figures, under its group record
+                label = rule.group_label(rule.group_key(member), masked)
+                group_decision = next((group for group in run.outcome.groups if group.key == label), None)
+                explanations.append(self._group_explanation(run, rule, label, group_decision, masked))
                 continue
             members = [other for other in run.members(rule) if isinstance(other, Member)]
             steps = []

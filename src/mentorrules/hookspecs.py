@@ -41,7 +41,11 @@ class PackSpec:
     record. ``rule_dirs`` hold the pack's YAML: rule files (``*.yaml``), parameter files
     (``parameters.yaml`` or ``*.parameters.yaml``) and rule tests (``*.test.yaml``) beside the
     rules they test. ``mask`` names personal fields masked by default in reports that leave
-    the office.
+    the office. ``programs`` names the programs the pack owns (``NM_PILOT``): ``validate
+    --complete`` asks for the tables of its rules only when the data has rows of its state or
+    programs. ``grants`` names grants the pack owns that are not federal awards (a state's own
+    match pool, ``WY-MATCH``): core cost-share rules do not ask the ``grants`` table about them
+    (they see the list as ``params.pack_grants``).
 
     >>> PackSpec(name="oregon", version="1.0.0", jurisdiction="OR").jurisdiction
     'OR'
@@ -53,6 +57,8 @@ class PackSpec:
     rule_dirs: tuple[Path, ...] = ()
     description: str = ""
     mask: tuple[str, ...] = field(default=())
+    programs: tuple[str, ...] = field(default=())
+    grants: tuple[str, ...] = field(default=())
 
 
 @hookspec

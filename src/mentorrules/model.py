@@ -83,6 +83,7 @@ class Finding:
     gap: Decimal | None = None
     gap_kind: str | None = None
     district: str | None = None  # of a finding on a group record: the district its rows are in
+    check: str | None = None  # which of the rule's `checks:` failed, for a rule that has several
 
     @classmethod
     def unchecked(cls, rule: str, severity: Severity, reason: str, source: Source | None = None) -> Finding:
@@ -111,6 +112,8 @@ class Finding:
             result[self.gap_kind] = f"{self.gap:.2f}"
         if self.district:
             result["district"] = self.district
+        if self.check:
+            result["check"] = self.check
         return result
 
 

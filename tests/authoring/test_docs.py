@@ -59,7 +59,12 @@ def test_every_case_concerns_some_rule(path: Path) -> None:
 def test_an_illustrative_parameter_names_the_file_it_lives_in() -> None:
     text = section("NMP-005")
     assert "change it in yearly_limits.parameters.yaml of the new-mexico pack" in text
-    assert "change it in parameters.yaml of the core pack" in section("STIPEND-005")
+    assert "change it in parameters.yaml of the core pack" in section("STIPEND-005-BAND")
+
+
+def test_a_rule_reading_a_decision_table_names_it_and_its_file() -> None:
+    assert ("- **Decision table** `stipend_schedule` (stipend_schedule.csv, 2 rows, unique): program, role → amount"
+            in section("STIPEND-005"))
 
 
 @pytest.mark.parametrize("rule", [rule.id for rule in ENGINE.rules])
@@ -81,8 +86,13 @@ def test_a_cost_share_rule_says_which_contributions_it_counts() -> None:
         assert "only rows passing CS-001, CS-002, CS-005, CS-007, COMP-002" in section(rule)
 
 
-def test_the_dx_002_split_is_explained() -> None:
-    assert "a rule gives at most one finding per row" in section("DX-002-ACCESS")
+def test_a_rule_with_checks_lists_each_check_with_its_message_and_its_named_values() -> None:
+    text = section("DX-002")
+    assert "one finding per check that fails" in text
+    assert ("  - `access`: `district.gives_access == True or \"gives_access\" not in params.expectations` — "
+            "the {agreement} does not affirm") in text
+    assert "  - `recognition`: " in text
+    assert "- **Let** `agreement` = `district.agreement_year + \" agreement of \" + district.district`" in text
 
 
 def test_the_core_page_lists_the_expression_functions() -> None:

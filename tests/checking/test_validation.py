@@ -177,7 +177,7 @@ def test_the_html_and_xlsx_summaries_list_the_rules_not_checked(run_cli, tmp_pat
 
 
 def test_a_state_rule_on_pairings_needs_the_districts_its_rows_take_their_state_from(engine: Engine) -> None:
-    # Pairings have no state column: without districts no pairing is in Alaska or New Mexico.
+    # A pairing without a state takes its district's: without districts its state may not be known.
     given = ["payouts", "people", "pairings", "attendance", "grants", "contributions"]
     assert engine.not_checked(given)["ASMP-002"] == ("districts",)
     assert "STIPEND-003-PAIRING" not in engine.not_checked(given)  # a core rule needs no state

@@ -20,6 +20,7 @@ rules:
     when: payout.role == "mentor"
     require: payout.amount <= params.local_cap
     message: "amount {payout.amount} is over the local cap {params.local_cap}"
+    parameters_on: record_date
     source: {title: Local policy, section: "4.1"}
 """
 

@@ -221,10 +221,23 @@ def test_decimal_arithmetic_is_exact(write_rules, require) -> None:
 
 
 def test_a_decimal_literal_keeps_its_written_places_in_messages(write_rules) -> None:
-    engine = load(write_rules, "payout.amount < 0",
-                  message="ten percent {payout.amount * 0.10}, sum {0.1 + 0.2}, third {1 / 3}")
-    [message] = finding_messages(engine)
-    assert message == f"ten percent 100.0000, sum 0.3, third {Decimal(1) / Decimal(3)}"
+    message = "ten percent {payout.amount * 0.10}, sum {0.1 + 0.2}, third {1 / 3}"
+    exact = write_rules(rule_file("payout.amount < 0", message=message) + "    rounding: none\n")
+    [shown] = finding_messages(Engine.load(packs=[], rules=[exact]))
+    assert shown == f"ten percent 100.0000, sum 0.3, third {Decimal(1) / Decimal(3)}"
+
+
+@pytest.mark.parametrize(("rounding", "expected"), [
+    (None, "25% of 3000.00 is 750.00; an eighth of 0.01 is 0.00; 0.125 is 0.13"),
+    ("half_even", "25% of 3000.00 is 750.00; an eighth of 0.01 is 0.00; 0.125 is 0.12"),
+    ("up", "25% of 3000.00 is 750.00; an eighth of 0.01 is 0.01; 0.125 is 0.13"),
+], ids=["half-up by default", "half to even when the rule says", "up when the rule says"])
+def test_an_amount_computed_by_multiplying_or_dividing_is_shown_in_cents(write_rules, rounding: str | None,
+                                                                        expected: str) -> None:
+    message = "25% of {payout.amount} is {payout.amount * 0.25}; an eighth of 0.01 is {0.01 / 8}; 0.125 is {0.5 * 0.25}"
+    text = rule_file("payout.amount < 0", message=message) + (f"    rounding: {rounding}\n" if rounding else "")
+    [shown] = finding_messages(Engine.load(packs=[], rules=[write_rules(text)]), amount="3000.00")
+    assert shown == expected
 
 
 def test_a_rule_that_cannot_combine_values_is_a_finding_not_a_crash(write_rules) -> None:

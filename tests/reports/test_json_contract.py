@@ -100,7 +100,7 @@ def test_report_has_exactly_the_documented_keys(validate) -> None:
         for finding in record["findings"]:
             assert list(finding)[:4] == ["rule", "severity", "message", "source"]
             assert set(finding) <= {"rule", "severity", "message", "source", "parameters", "rows", "excess",
-                                    "shortfall", "district"}
+                                    "shortfall", "district", "check"}
             assert finding["severity"] in ("error", "warning", "info")
 
 

@@ -71,7 +71,11 @@ def _rules_lists(path: Path) -> dict[int, frozenset[str]]:
 def markdown(engine: Engine, pack: Pack, cases: Mapping[str, list[str]]) -> str:
     """The Markdown page of one pack."""
     parameters = engine.book.parameters_for(pack.name)
-    rules = [rule for rule in engine.rules if rule.pack == pack.name]
+    checks: dict[str, list[Rule]] = {}
+    for rule in engine.rules:
+        if rule.pack == pack.name:
+            checks.setdefault(rule.id, []).append(rule)  # a rule with checks is one Rule per check
+    rules = [found[0] for found in checks.values()]
     where = f"jurisdiction {pack.jurisdiction}" if pack.jurisdiction else "every jurisdiction"
     count = f"{len(rules)} rule{'' if len(rules) == 1 else 's'}"
     lines = [f"# {pack.name} {pack.version}", "", pack.spec.description or "", "",
@@ -80,9 +84,17 @@ def markdown(engine: Engine, pack: Pack, cases: Mapping[str, list[str]]) -> str:
         lines += [f"## {rule.id} — {rule.title}", ""]
         if rule.description:
             lines += [rule.description.strip(), ""]
-        lines += [f"- **Checks** ({rule.table}): `{rule.require.text.strip()}`"
-                  + (f" when `{rule.when.text.strip()}`" if rule.when else ""),
-                  f"- **Severity**: {rule.severity.value}"]
+        for name, text in rule.named:
+            lines.append(f"- **Let** `{name}` = `{text}`")
+        if rule.check is None:
+            lines.append(f"- **Checks** ({rule.table}): `{rule.require.text.strip()}`"
+                         + (f" when `{rule.when.text.strip()}`" if rule.when else ""))
+        else:
+            lines.append(f"- **Checks** ({rule.table}, one finding per check that fails)"
+                         + (f" when `{rule.when.text.strip()}`:" if rule.when else ":"))
+            lines += [f"  - `{check.check}`: `{check.require.text.strip()}` — {_message_words(check)}"
+                      for check in checks[rule.id]]
+        lines.append(f"- **Severity**: {rule.severity.value}")
         if rule.batch is not None:
             lines.append(f"- **Across rows**: {_batch_words(rule)}")
         if rule.effective_from or rule.effective_to:
@@ -94,6 +106,12 @@ def markdown(engine: Engine, pack: Pack, cases: Mapping[str, list[str]]) -> str:
             lines.append(f"- **Source**: {rule.source.title}{section}{link}{note}")
         for name in sorted(rule.parameters):
             lines.append(f"- **Parameter** `{name}`: {_parameter_words(parameters[name])}")
+        for name in sorted({function.split(":", 1)[1] for expression in rule.expressions
+                            for function in expression.functions if function.startswith("table_lookup:")}):
+            table = engine.book.decision_tables[name]
+            outputs = ", ".join(output for output, _ in table.outputs)
+            lines.append(f"- **Decision table** `{name}` ({table.source}, {len(table.rows)} rows, "
+                         f"{table.hit_policy}): {', '.join(table.inputs)} → {outputs}")
         tests = cases.get(rule.id, [])
         lines.append(f"- **Tests** ({len(tests)}): " + (", ".join(f"“{name}”" for name in tests) if tests else "none"))
         lines.append("")
@@ -102,6 +120,11 @@ def markdown(engine: Engine, pack: Pack, cases: Mapping[str, list[str]]) -> str:
         lines += [f"- `{name}{_signature(function)}`: {_first_line(function)}"
                   for name, function in sorted(pack.functions.items())]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _message_words(rule: Rule) -> str:
+    """A rule's message template as written (``{payout.amount}`` kept as the placeholder)."""
+    return "".join(part if isinstance(part, str) else "{" + part.text.strip() + "}" for part in rule.message)
 
 
 def _signature(function: Callable[..., Any]) -> str:

@@ -13,6 +13,15 @@
   ``--data``). Records are dated by their own table's date column (``payouts.pay_date``), and
   only the rows a pack applies to count (a New Mexico parameter is judged by NM rows). A
   parameter declared ``stable: true`` (a definition such as the eligible roles) is never stale;
+- ``MR509`` (warning, with ``--data``) rows that no state pack claims: rows of a table that can
+  carry a state (its ``state`` column, or its district's) whose state is not known, or is one no
+  installed pack has as jurisdiction — only core rules check them;
+- ``MR510`` (warning) a rule reads a parameter whose value changes on dates, on a table whose rows
+  carry both their own date and a school year (a payout's ``pay_date`` and ``school_year``), and
+  does not say which picks the value (``parameters_on``): a payout of 2025-26 paid on 2026-07-01
+  would be checked against the 2026-27 value. The rule must say it, either way;
+- ``MR164`` rows of a unique decision table that can both match the same values on one day,
+  and ``MR165`` (warning) a period with no row for a combination of values the table has;
 - ``MR508`` (warning) two packs define the same parameter for the same jurisdiction with values
   in force at the same time, or the same check (table, ``when`` and ``require``) for rows both
   apply to (the same state, or every state) in overlapping effective periods.
@@ -31,10 +40,11 @@ from decimal import Decimal
 from typing import Any
 
 from mentorrules.authoring.testing import RuleTestRun
-from mentorrules.checking.evaluation import Evaluator
+from mentorrules.checking.evaluation import Evaluator, carries_state
 from mentorrules.engine import Engine
-from mentorrules.errors import Problem
+from mentorrules.errors import Location, Problem
 from mentorrules.inputs.reading import DataSet
+from mentorrules.loading.decisions import overlaps_and_gaps
 from mentorrules.loading.expressions import Expression
 from mentorrules.loading.parameters import Parameter
 from mentorrules.loading.rulebook import Rule
@@ -53,7 +63,13 @@ def lint(engine: Engine, tests: RuleTestRun, records: DataSet | None = None,
     """Every lint problem of the engine's packs; ``records`` enables the stale-parameter check."""
     results: list[LintProblem] = []
     book = engine.book
+    seen_ids: set[str] = set()
     for rule in book.rules:
+        if rule.id in seen_ids:  # another check of a rule with checks: its own gaps and conditions only
+            results += _parameter_gaps(engine, rule)
+            results += _unreachable(engine, rule)
+            continue
+        seen_ids.add(rule.id)
         if rule.source is None:
             results.append(LintProblem(Problem("MR501", f"{rule.id} has no source", rule.location,
                                                hint="add source: {title, section, url} citing the policy")))
@@ -65,6 +81,7 @@ def lint(engine: Engine, tests: RuleTestRun, records: DataSet | None = None,
                 hint="add cases to the .test.yaml file beside the rule file")))
         results += _parameter_gaps(engine, rule)
         results += _unreachable(engine, rule)
+        results += _date_unsaid(engine, rule)
     used = _used(engine)
     for pack, parameters in book.parameters.items():
         for name, parameter in parameters.items():
@@ -75,7 +92,10 @@ def lint(engine: Engine, tests: RuleTestRun, records: DataSet | None = None,
                 for problem in tests.problems]
     if records is not None:
         results += _stale(engine, used, records, stale_after_years)
+        results += unclaimed(engine, records)
     results += _overlaps(engine)
+    for table in engine.book.decision_tables.values():
+        results += [LintProblem(problem, error=problem.code == "MR164") for problem in overlaps_and_gaps(table)]
     return results
 
 
@@ -135,6 +155,60 @@ def _newest_dates(engine: Engine, records: DataSet) -> dict[tuple[str, str | Non
                 if key not in newest or day > newest[key]:
                     newest[key] = day
     return newest
+
+
+# -- which date picks a parameter ---------------------------------------------------------------
+def _date_unsaid(engine: Engine, rule: Rule) -> list[LintProblem]:
+    """``MR510``: a dated parameter read without saying which of the row's two dates picks it."""
+    table = engine.tables[rule.table]
+    if rule.parameters_on_said or table.date_field is None or "school_year" not in table.fields:
+        return []
+    parameters = engine.book.parameters_for(rule.pack)
+    # Every value has a date it holds from; only a definition that does not age (stable) is exempt.
+    dated = sorted(name for name in rule.parameters if name in parameters and not parameters[name].stable)
+    if not dated:
+        return []
+    names = ", ".join(f"params.{name}" for name in dated)
+    return [LintProblem(Problem(
+        "MR510", f"{rule.id} reads {names}, dated values, without saying which date picks it: "
+        f"the row's {table.date_field} or the start of its school_year", rule.location,
+        expected="parameters_on: school_year_start (or record_date, for the row's own date)",
+        hint="a value set per school year is read on the school year's start; say so even when it is "
+        "record_date"), error=False)]
+
+
+# -- rows no state pack claims ------------------------------------------------------------------
+def unclaimed(engine: Engine, records: DataSet, shown: int = 5) -> list[LintProblem]:
+    """``MR509``: per table and state, the rows no state pack claims (state not known, or no pack
+    for it), with the first few row keys; only tables that can carry a state are looked at."""
+    states = {pack.jurisdiction for pack in engine.packs if pack.jurisdiction is not None}
+    if not states:
+        return []
+    indexes = engine.indexes(records.tables)
+    results = []
+    for name, rows in records.tables.items():
+        compiled = engine.evaluator.tables[name]
+        if not carries_state(compiled.table):
+            continue
+        found: dict[str | None, list[str]] = {}
+        for row in rows:
+            if row.problems:
+                continue
+            state = Evaluator.state_of(compiled, row.values, compiled.relate(row.values, indexes))
+            if state not in states:
+                found.setdefault(state, []).append(row.key)
+        for state, keys in sorted(found.items(), key=lambda item: item[0] or ""):
+            listed = ", ".join(keys[:shown]) + (f" and {len(keys) - shown} more" if len(keys) > shown else "")
+            what = (f"state {state!r}, for which no pack is installed" if state is not None
+                    else "no known state (no state, and no district with one)")
+            results.append(LintProblem(Problem(
+                "MR509", f"{len(keys)} {name} row{'s' if len(keys) != 1 else ''} with {what}: "
+                f"no state pack checks {'them' if len(keys) != 1 else 'it'} ({listed})",
+                Location(records.sources.get(name, name)),
+                expected=", ".join(sorted(states)),
+                hint="give the row's state (or its district, with its state, in districts), "
+                "or install the pack of that state"), error=False))
+    return results
 
 
 # -- overlapping packs --------------------------------------------------------------------------

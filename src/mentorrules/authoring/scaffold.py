@@ -103,7 +103,7 @@ dependencies = ["mentorrules>={__version__}"]
 where = ["src"]
 
 [tool.setuptools.package-data]
-{module} = ["rules/*.yaml"]
+{module} = ["rules/*.yaml", "rules/*.csv", "rules/*.xlsx"]
 ''',
         f"src/{module}/__init__.py": f'''"""mentorrules policy pack for {code}.
 

@@ -63,9 +63,10 @@ class Coverage:
     def measure(self, engine: Engine) -> dict[str, tuple[int, int, list[str]]]:
         """Per kind (rules, branches, periods): covered, total, and what is not covered; a rule
         not covered is told with what it lacks (``CAP-001: no passing case``)."""
-        rules = [rule.id for rule in engine.rules]
+        rules = list(dict.fromkeys(rule.id for rule in engine.rules))  # a rule with checks counts once
         missing_rules = [f"{r}: {self.lacking(r)}" for r in rules if r not in self.held or r not in self.failed]
-        branches = [(rule.id, side) for rule in engine.rules if rule.when is not None for side in ("true", "false")]
+        branches = list(dict.fromkeys((rule.id, side) for rule in engine.rules if rule.when is not None
+                                      for side in ("true", "false")))
         missing_branches = [f"{rule} when {side}" for rule, side in branches
                             if rule not in (self.when_true if side == "true" else self.when_false)]
         used = {(rule.pack if name in engine.book.parameters.get(rule.pack, {}) else "core", name)

@@ -34,7 +34,16 @@ from mentorrules.checking.codegen import (
     columns_read,
     message_code,
 )
-from mentorrules.checking.evaluation import Index, Values, columns_of, periods_of, school_year_of_record, show
+from mentorrules.checking.evaluation import (
+    Index,
+    Values,
+    carries_state,
+    columns_of,
+    periods_of,
+    school_year_of_record,
+    show,
+    unknown_state,
+)
 from mentorrules.generated import define
 from mentorrules.loading.expressions import Expression
 from mentorrules.loading.rulebook import Aggregate, Lookup, Rule, RuleBook
@@ -137,7 +146,7 @@ class BatchRule:
                       f"    return ({group_renderer.render(gap[0])}, {group_renderer.render(gap[1])})"]
         lines += [f"def _require({head}):", f"    return {require}",
                   f"def _message({head}, _masked=None):",
-                  f"    return {message_code(rule.message, group_renderer, self.name_columns)}"]
+                  f"    return {message_code(rule.message, group_renderer, self.name_columns, rule.rounding)}"]
         module = build("\n".join(lines) + "\n", namespace, f"<mentorrules {rule.id} batch>")
         self._applies = module["_applies"]
         self._group = module["_group"]
@@ -151,6 +160,7 @@ class BatchRule:
         self.fold: Callable[..., None] | None = module.get("_fold")
         self.screen: Callable[..., bool] | None = module.get("_screen")
         self._parameter_keys = self._compile_parameter_keys(renderer, arguments)
+        self.carries_state = carries_state(self.table)
         self.referenced = _referenced_fields(rule)
         self.optional = _optional_fields(rule)
 
@@ -190,6 +200,11 @@ class BatchRule:
                       "            return False", f"        _k = {group}", f"        _n = _names(_k, _states[{key}])",
                       f"        return not {require}", "    except _CANNOT:", "        return True"]
         return lines
+
+    def state_unknown(self, state: str | None) -> bool:
+        """Whether a row of this state is one the rule cannot place: a state pack's rule on a row
+        whose state is not known (see :meth:`member`)."""
+        return state is None and self.rule.jurisdiction is not None and self.carries_state
 
     def in_force(self, state: str | None, day: dt.date) -> bool:
         """Whether the rule applies to a row of this state and date (jurisdiction, effective period)."""
@@ -257,7 +272,8 @@ class BatchRule:
 
         ``school_day`` (the first day of the row's school year) is computed when not given.
         """
-        if not self.in_force(state, day):
+        unknown = self.state_unknown(state)
+        if not (unknown or self.in_force(state, day)) or (unknown and not self.in_force(self.rule.jurisdiction, day)):
             return None
         if school_day is None:
             school_day = school_year_of_record(values, day)
@@ -265,7 +281,12 @@ class BatchRule:
             if not self._applies(values, *related, day, school_day):
                 return None
         except CANNOT_CHECK:
-            return Unchecked(table, row, self.cannot(values, related))
+            if not unknown:
+                return Unchecked(table, row, self.cannot(values, related))
+        if unknown:  # it would apply, were the row's state known: never a silent skip
+            return Unchecked(table, row, Finding.unchecked(self.rule.id, self.rule.severity,
+                                                           unknown_state(self.table, values, related),
+                                                           self.rule.source))
         return Member(table, row, key, values, tuple(related), day, school_day)
 
     def group_key(self, member: Member) -> tuple[Any, ...]:

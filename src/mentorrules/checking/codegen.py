@@ -21,11 +21,12 @@ import ast
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
 from enum import Enum
 from typing import Any
 
 from mentorrules.generated import define
+from mentorrules.loading.decisions import DecisionTable
 from mentorrules.loading.expressions import Expression
 from mentorrules.loading.parameters import NoValueInForce, Parameter
 
@@ -234,6 +235,21 @@ class _Render:
                 return "(" + " ".join(parts) + ")"
             case ast.IfExp(test=test, body=body, orelse=orelse):
                 return f"({self.code(body)} if {self.code(test)} else {self.code(orelse)})"
+            case ast.Call(func=ast.Name(id="table_lookup" | "table_has" as call),
+                          args=[ast.Constant(value=str() as table)], keywords=keywords):
+                # A decision table, on the rule's parameter date, its inputs in the table's order.
+                lookup = self.renderer.functions[f"table_lookup:{table}"]
+                assert isinstance(lookup, DecisionTable)  # registered so by the rulebook
+                reference = ns.add("t", lookup, ("decision table", table))
+                inputs = lookup.inputs
+                by_name = {keyword.arg: keyword.value for keyword in keywords}
+                given = "(" + "".join(f"{self.code(by_name[name])}, " for name in inputs) + ")"
+                if call == "table_has":
+                    return f"{reference}.has({self.renderer.date}, {given})"
+                if self.mode is Mode.RECORD:  # explain shows the row used, as a step of its own
+                    shown = ns.add("n", ast.Name(id=f"{table} row used"), ("decision row", table))
+                    return f"_lookup_shown({reference}, {self.renderer.date}, {given}, _r, {shown!r})"
+                return f"{reference}({self.renderer.date}, {given})"
             case ast.Call(func=ast.Name(id=name), args=args):
                 function = ns.add("f", self.renderer.functions[name], ("function", name))
                 arguments = [self.code(arg) for arg in args]
@@ -258,6 +274,13 @@ class _Render:
             return f"({value} if {self.renderer.date} >= {since} else _no_value({name!r}, {self.renderer.date}))"
         reference = self.renderer.namespace.add("p", parameter.value_on, ("dated", parameter.pack, name))
         return f"{reference}({self.renderer.date})"
+
+
+def lookup_shown(table: DecisionTable, day: dt.date, values: Sequence[Any],
+                 record: Callable[[str, Any], Any], shown: str) -> Any:
+    """A decision table lookup on the explain path: the row it used is recorded, then its value."""
+    record(shown, table.used(day, values))
+    return table.lookup(day, values)
 
 
 def no_value(name: str, day: dt.date) -> Any:
@@ -291,17 +314,43 @@ def columns_read(expression: Expression, names: Mapping[str, frozenset[str]] | N
     return frozenset(found)
 
 
+CENT = Decimal("0.01")
+ROUNDINGS = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN, "down": ROUND_DOWN, "up": ROUND_UP}
+
+
+def in_cents(value: Any, rounding: str = ROUND_HALF_UP) -> Any:
+    """A computed amount as a message shows it: in cents, rounded (half-up unless the rule says).
+
+    >>> in_cents(Decimal("3000.00") * Decimal("0.25")), in_cents(Decimal("0.125")), in_cents("x")
+    (Decimal('750.00'), Decimal('0.13'), 'x')
+    """
+    if value.__class__ is Decimal and value.is_finite():
+        return value.quantize(CENT, rounding=rounding)
+    return value
+
+
+def computed(expression: Expression) -> bool:
+    """Whether a message piece is an amount computed by ``*`` or ``/`` (shown in cents)."""
+    return expression.kind in ("decimal", "any") and any(
+        isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)) for node in ast.walk(expression.tree))
+
+
 def message_code(parts: Sequence[str | Expression], renderer: Renderer,
-                 names: Mapping[str, frozenset[str]] | None = None) -> str:
+                 names: Mapping[str, frozenset[str]] | None = None, rounding: str = "half_up") -> str:
     """The Python expression of a message template; a piece that reads a column named in
     ``_masked`` (a parameter of the generated function) shows ``[masked]`` instead of a value,
-    whatever the piece does with the column (``lower(payee.name)`` is masked too)."""
+    whatever the piece does with the column (``lower(payee.name)`` is masked too). An amount
+    computed by ``*`` or ``/`` is shown in cents, rounded as the rule says (``rounding``,
+    half-up by default; ``none`` shows every place)."""
     pieces = []
     for part in parts:
         if not isinstance(part, Expression):
             pieces.append(repr(part))
             continue
-        shown = f"_show({renderer.render(part, Mode.SAFE)})"
+        value = renderer.render(part, Mode.SAFE)
+        if rounding != "none" and computed(part):
+            value = f"_cents({value}, {ROUNDINGS[rounding]!r})"
+        shown = f"_show({value})"
         columns = columns_read(part, names)
         if columns:
             reference = renderer.namespace.add("m", columns, ("columns", tuple(sorted(columns))))
@@ -313,7 +362,8 @@ def message_code(parts: Sequence[str | Expression], renderer: Renderer,
 BASE_GLOBALS: dict[str, Any] = {
     "__builtins__": {}, "_div": divide, "_get": safe_get, "_item": safe_item, "_number": number,
     "_no_value": no_value, "_safe_param": safe_parameter, "_CANNOT": CANNOT_CHECK, "_str": str,
-    "_safe": safe_value, "_call": call_recorded, "_MASKED": MASKED,
+    "_safe": safe_value, "_call": call_recorded, "_MASKED": MASKED, "_cents": in_cents,
+    "_lookup_shown": lookup_shown,
 }
 
 

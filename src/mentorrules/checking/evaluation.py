@@ -17,7 +17,7 @@ import ast
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -152,6 +152,16 @@ def compile_table(book: RuleBook, table: Table) -> CompiledTable:
     states = sorted(state for state in blocks if state is not None)
     for number, state in enumerate(states):
         lines += [f"    {'if' if number == 0 else 'elif'} _state == {state!r}:", *blocks[state]]
+    if states and carries_state(table):
+        # No silent skips: a row whose state is not known is "cannot check" for every state
+        # pack's rule that would otherwise apply to it (its `when` holds or cannot be computed).
+        lines.append("    elif _state is None:")
+        for index, rule in enumerate(rules):
+            if rule.jurisdiction is not None:
+                date = "_sy" if rule.parameters_on == "school_year_start" else "_d"
+                renderer = Renderer(namespace, facts, columns, book.parameters_for(rule.pack), book.functions,
+                                    date=date)
+                lines += _rule_lines(rule, index, renderer, "        ", unknown_state=True)
     lines += ["", f"def _relate({table.record}, _ix):", *relations,
               "    return (" + "".join(f"{name}, " for name in table.relations) + ")",
               "", f"def _keys({record}):",
@@ -198,14 +208,45 @@ def _school_year_starts(label: str) -> dt.date | None:
 
 def _state_code(book: RuleBook, table: Table) -> str:
     """The row's state: its own ``state`` column, else its district's (text, or None)."""
+    own = "None"
     if "state" in table.fields:
         state = f"{table.record}._{table.positions['state']}"
-        return f"({state} if {state}.__class__ is _str else None)"
+        own = f"({state} if {state}.__class__ is _str else None)"
     if "district" in table.relations:
         districts = book.tables[table.relations["district"].table]
         state = f"district._{districts.positions['state']}"
-        return f"({state} if district is not None and {state}.__class__ is _str else None)"
-    return "None"
+        inferred = f"({state} if district is not None and {state}.__class__ is _str else None)"
+        return inferred if own == "None" else f"({own} or {inferred})"
+    return own
+
+
+def carries_state(table: Table) -> bool:
+    """Whether a row of ``table`` can say its state (a ``state`` column or a district): a state
+    pack's rule on such a row whose state is not known cannot be checked, rather than skipped."""
+    return "state" in table.fields or "district" in table.relations
+
+
+def unknown_state(table: Table, record: Values, related: Sequence[Values | None]) -> str:
+    """Why a row's state is not known, in the words of a cannot-check finding.
+
+    >>> from mentorrules.loading.tables import contract
+    >>> pairings = contract()["pairings"]
+    >>> unknown_state(pairings, {"pairing_id": "PR-1", "district": "Blen"}, (None, None, None))
+    "the pairing's state is not known: no state, and district 'Blen' is not in districts"
+    """
+    what = f"the {table.record}'s state is not known: "
+    own = "no state" if "state" in table.fields else ""
+    if "district" not in table.relations:
+        return what + (own or f"{table.name} rows carry no state")
+    district = related[list(table.relations).index("district")]
+    fields = [text.split(".", 1)[-1] for text in table.relations["district"].key]
+    key = record.get(fields[0]) if len(fields) == 1 else None
+    joined = f"{own}, and " if own else ""
+    if key is None or key == "":
+        return what + joined + f"no district ({', '.join(fields)} is empty)"
+    if district is None:
+        return what + joined + f"district {show(key)!r} is not in {table.relations['district'].table}"
+    return what + joined + f"district {show(key)!r} has no state"
 
 
 def _day_code(table: Table) -> str:
@@ -238,7 +279,9 @@ def _relation_code(book: RuleBook, table: Table, namespace: Namespace) -> tuple[
     return lines, keys
 
 
-def _rule_lines(rule: Rule, index: int, renderer: Renderer, indent: str) -> list[str]:
+def _rule_lines(rule: Rule, index: int, renderer: Renderer, indent: str, unknown_state: bool = False) -> list[str]:
+    """The lines checking one rule; with ``unknown_state``, those marking it "cannot check"
+    whenever it would apply (the row's state, which picks a state pack's rules, is not known)."""
     conditions = []
     namespace = renderer.namespace
     for operator, day in ((">=", rule.effective_from), ("<=", rule.effective_to)):
@@ -246,21 +289,25 @@ def _rule_lines(rule: Rule, index: int, renderer: Renderer, indent: str) -> list
             conditions.append(f"_d {operator} {namespace.add('k', day, ('date', day.isoformat()))}")
     if rule.when is not None:
         conditions.append(renderer.render(rule.when))
-    conditions.append(f"not {renderer.render(rule.require)}")
+    if not unknown_state:
+        conditions.append(f"not {renderer.render(rule.require)}")
+    elif not conditions:
+        conditions.append("True")
     # The place is shown with repr(): a file name may hold a line break, and what followed it
     # would be code (a rules folder holding "x\n    <any Python>.yaml" ran that Python).
     place = f"{rule.id} ({rule.location.path}:{rule.location.line})"
     return [f"{indent}# {place!r}",
             f"{indent}try:",
             f"{indent}    if {' and '.join(conditions)}:",
-            f"{indent}        _out.append({index})",
+            f"{indent}        _out.append({~index if unknown_state else index})",
             f"{indent}except _CANNOT:",
             f"{indent}    _out.append({~index})"]
 
 
 def _rule_code(rule: Rule, renderer: Renderer, table: Table) -> RuleCode:
     arguments = ", ".join([table.record, *table.relations, "_d", "_sy"])
-    message = build(f"def _message({arguments}, _masked=None):\n    return {message_code(rule.message, renderer)}\n",
+    shown = message_code(rule.message, renderer, rounding=rule.rounding)
+    message = build(f"def _message({arguments}, _masked=None):\n    return {shown}\n",
                     renderer.namespace, f"<mentorrules {rule.id} message>")["_message"]
     recording = Renderer(Namespace(), renderer.facts, renderer.columns, renderer.parameters, renderer.functions,
                          date=renderer.date)
@@ -314,6 +361,7 @@ class Explanation:
     finding: Finding | None
     periods: tuple[tuple[str, str, dt.date], ...] = ()  # (pack, parameter, start of the value used)
     not_given: tuple[str, ...] = ()  # the rule was not run: it reads these tables, not given
+    why: str | None = None  # why a rule that does not apply does not (another state, its period, its `when`)
 
 
 def periods_of(book: RuleBook, rule: Rule, record: Values, day: dt.date) -> tuple[tuple[str, str, dt.date], ...]:
@@ -356,6 +404,8 @@ class Evaluator:
         recorder = Recorder(code.parameters)
         arguments = (record, *related, day, school_day)
         rule = code.rule
+        if rule.jurisdiction is not None and compiled.state(record, related) is None:
+            return self._cannot(rule, unknown_state(compiled.table, record, related))
         try:
             code.recorded(*arguments, recorder.record, recorder.field, recorder.parameter)
         except FactMissing as missing:
@@ -373,10 +423,11 @@ class Evaluator:
             if related[position] is None and self._unreadable(compiled, fact, record, indexes) is not None:
                 return self._cannot(rule, self._missing_fact(compiled, fact, record, indexes, masked))
         return Finding(rule.id, rule.severity, code.message(*arguments, masked), rule.source,
-                       _parameter_lines(code, recorder))
+                       _parameter_lines(code, recorder), check=rule.check)
 
     def _cannot(self, rule: Rule, reason: str) -> Finding:
-        return Finding.unchecked(rule.id, rule.severity, reason, rule.source)
+        finding = Finding.unchecked(rule.id, rule.severity, reason, rule.source)
+        return replace(finding, check=rule.check) if rule.check else finding
 
     def _missing_fact(self, compiled: CompiledTable, fact: str, record: Values, indexes: Mapping[str, Index],
                       masked: frozenset[str] | None = None) -> str:
@@ -409,37 +460,78 @@ class Evaluator:
         compiled = self.tables[table]
         related = compiled.relate(record, indexes)
         state = self.state_of(compiled, record, related)
-        findings = {finding.rule: finding for finding in self.findings(table, record, day, indexes)}
+        failed: list[int] = []
+        compiled.check(record, day, indexes, failed)
+        # By compiled rule, not by id: the checks of a rule share its id, each has its finding.
+        findings = {index if index >= 0 else ~index: self._finding(compiled, index, record, day, indexes)
+                    for index in failed}
         school_day = school_year_of_record(record, day)
         results = []
-        for code in compiled.rules:
+        for number, code in enumerate(compiled.rules):
             rule = code.rule
             if rule.jurisdiction is not None and rule.jurisdiction != state:
+                finding = findings.get(number)
+                if finding is not None:  # its state is not known: the rule cannot be checked
+                    results.append(Explanation(rule, True, None, (), (), finding))
+                elif state is not None:
+                    results.append(Explanation(rule, False, None, (), (), None,
+                                               why=other_state(rule, compiled.table, state)))
+                elif carries_state(compiled.table) and rule.when is not None:
+                    results.append(Explanation(rule, False, None, (), (), None, why=when_false(rule)))
                 continue
             in_period = ((rule.effective_from is None or day >= rule.effective_from)
                          and (rule.effective_to is None or day <= rule.effective_to))
             recorder = Recorder(code.parameters)
             applies, holds = in_period, None
+            why = None if in_period else outside_period(rule, day)
             if in_period:
                 try:
                     applies, holds = code.recorded(record, *related, day, school_day,
                                                    recorder.record, recorder.field, recorder.parameter)
                 except CANNOT_CHECK:  # FactMissing is a LookupError
                     holds = None
+                if not applies and rule.when is not None:
+                    why = when_false(rule)
             shown: dict[str, Any] = {}
             for name in recorder.order:
                 if name in code.shown:  # one line per sub-expression text, with its last value
                     shown[ast.unparse(code.nodes[name])] = recorder.values[name]
             steps = tuple(Step(text, value) for text, value in shown.items())
             results.append(Explanation(rule, bool(applies), holds, steps, _parameter_lines(code, recorder),
-                                       findings.get(rule.id),
-                                       periods_of(self.book, rule, record, day) if applies else ()))
+                                       findings.get(number),
+                                       periods_of(self.book, rule, record, day) if applies else (), why=why))
         return results
 
     @staticmethod
     def state_of(compiled: CompiledTable, record: Values, related: Sequence[Values | None]) -> str | None:
         """The record's state: its own ``state`` column, else its district's."""
         return compiled.state(record, related)
+
+
+def other_state(rule: Rule, table: Table, state: str) -> str:
+    """Why a state pack's rule does not apply to a row of another state.
+
+    >>> from mentorrules.loading.tables import contract
+    >>> rule = type("R", (), {"jurisdiction": "AK"})()
+    >>> other_state(rule, contract()["pairings"], "NM")  # doctest: +NORMALIZE_WHITESPACE
+    "a rule of the AK pack; this pairing's state is NM (its state column, else its district's)"
+    """
+    by = ("its state column, else its district's" if "state" in table.fields and "district" in table.relations
+          else "its state column" if "state" in table.fields else "its district's")
+    return f"a rule of the {rule.jurisdiction} pack; this {table.record}'s state is {state} ({by})"
+
+
+def outside_period(rule: Rule, day: dt.date) -> str:
+    """Why a rule does not apply on a day outside its effective period."""
+    start = rule.effective_from.isoformat() if rule.effective_from else "the start"
+    end = rule.effective_to.isoformat() if rule.effective_to else "now"
+    return f"in force from {start} to {end}; the row's date is {day.isoformat()}"
+
+
+def when_false(rule: Rule) -> str:
+    """Why a rule whose `when` is false does not apply: the condition, on one line."""
+    assert rule.when is not None
+    return "its condition is false: when " + " ".join(rule.when.text.split())
 
 
 def _missing_values(code: RuleCode, recorder: Recorder) -> str:

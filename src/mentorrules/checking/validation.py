@@ -269,6 +269,8 @@ class Run:
                         rule.fold(values, *related, day, school_day, self.groups[rule.rule.id].states)
                     continue
                 member = rule.member(name, row.number, row.key, values, related, day, state, school_day)
+                if isinstance(member, Unchecked) and rule.by_group:  # reported on the row: no silent skip
+                    self.batch[name].setdefault(row.number, {})[rule.rule.id] = member.finding
                 if isinstance(member, Member):
                     try:
                         self.groups[rule.rule.id].add(member)
@@ -455,7 +457,7 @@ class _Verdicts:
     def visit(self, row: Row, context: _Context) -> None:
         rule = self.rule
         related, state, day, school_day = context
-        if self.screen is not None and self.groups is not None and (
+        if self.screen is not None and self.groups is not None and not rule.state_unknown(state) and (
                 not rule.in_force(state, day)
                 or not self.screen(row.values, *related, day, school_day, self.groups.states, self.groups.names_of)):
             return  # the fast path: no finding is possible, none is built

@@ -54,8 +54,8 @@ def columns_read(book: RuleBook) -> dict[str, frozenset[str]]:
 
 def tables_read(book: RuleBook) -> dict[str, frozenset[str]]:
     """Per rule, the tables it needs: its own; those of the related facts its expressions name
-    (``payee`` is a row of people); for a state pack's rule on a table without a ``state``
-    column, the districts its rows take their state from; those its lookups count rows of; and,
+    (``payee`` is a row of people); for a state pack's rule on a table whose ``state`` column is
+    optional (or absent), the districts its rows take their state from; those its lookups count rows of; and,
     through a lookup's ``only_passing``, the tables the rules named there need."""
     read: dict[str, set[str]] = {}
     for rule in book.rules:
@@ -63,10 +63,11 @@ def tables_read(book: RuleBook) -> dict[str, frozenset[str]]:
         facts = facts_of(book, rule)
         names = {node.id for expression in rule.expressions for node in ast.walk(expression.tree)
                  if isinstance(node, ast.Name) and node.id in facts}
-        if rule.jurisdiction is not None and "state" not in table.fields and "district" in table.relations:
-            names.add("district")  # see evaluation._state_code
+        if rule.jurisdiction is not None and "state" not in table.required and "district" in table.relations:
+            names.add("district")  # its rows may take their state from it: see evaluation._state_code
         lookups = rule.batch.lookups if rule.batch is not None else ()
-        read[rule.id] = {rule.table, *(facts[name] for name in names), *(lookup.table for lookup in lookups)}
+        read.setdefault(rule.id, set()).update(  # a rule with checks: the union of its checks'
+            {rule.table, *(facts[name] for name in names), *(lookup.table for lookup in lookups)})
     # A lookup counting only the rows that pass some rules needs what those rules need.
     passing = {rule.id: {name for lookup in rule.batch.lookups for name in lookup.only_passing}
                for rule in book.rules if rule.batch is not None}

@@ -70,6 +70,7 @@ class Scope:
     functions: Mapping[str, Signature] = field(default_factory=dict)
     names: Mapping[str, Kind] = field(default_factory=dict)
     fact_tables: Mapping[str, str] = field(default_factory=dict)
+    decision_tables: Mapping[str, tuple[tuple[str, ...], Kind]] = field(default_factory=dict)  # inputs, result
 
 
 @dataclass(frozen=True)
@@ -540,6 +541,9 @@ class _Checker:
                             expected=one_of(self.scope.functions))
         name = function.id
         self._refuse_private(function, name)
+        if name in ("table_lookup", "table_has"):
+            kind = self._table_lookup(node, depth)
+            return "boolean" if name == "table_has" else kind
         signature = self.scope.functions.get(name)
         kinds = [self.check(argument, depth) for argument in node.args]
         if signature is None:
@@ -567,6 +571,38 @@ class _Checker:
         if not wrong:
             self._call_with_literals(node, name, signature)
         return signature.returns
+
+    def _table_lookup(self, node: ast.Call, depth: int) -> Kind:
+        """``table_lookup("stipend_schedule", program=..., role=...)``: a decision table named by a
+        text literal, every input given once by keyword (the only calls that take keywords, with
+        ``table_has``, which says whether a row in force matches)."""
+        tables = self.scope.decision_tables
+        if len(node.args) != 1 or not (isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            raise self.fail(node, "MR204", "table_lookup() takes the table's name in quotes, then its inputs "
+                            "by name", expected=one_of(tables) if tables else "a decision table of the pack",
+                            hint='e.g. table_lookup("stipend_schedule", program=payout.program, role=payout.role)')
+        table = node.args[0].value
+        if table not in tables:
+            raise self.fail(node.args[0], "MR203", f"unknown decision table {table!r}",
+                            expected=one_of(tables) if tables else "a table declared under decision_tables: "
+                            "in a parameter file of the pack", hint=did_you_mean(table, tables))
+        inputs, kind = tables[table]
+        given = [keyword.arg for keyword in node.keywords]
+        for keyword in node.keywords:
+            if keyword.arg is None or keyword.arg not in inputs:
+                self.errors.append(self.fail(keyword.value if keyword.arg is None else keyword, "MR204",
+                                             f"{table} has no input {keyword.arg!r}", expected=one_of(inputs)))
+            elif given.count(keyword.arg) > 1:
+                self.errors.append(self.fail(keyword, "MR204", f"the input {keyword.arg!r} is given twice"))
+            value = self.check(keyword.value, depth)
+            if value == "fact":
+                self.errors.append(self.fail(keyword.value, "MR205", "an input is a value, not a whole fact"))
+        missing = [name for name in inputs if name not in given]
+        if missing:
+            raise self.fail(node, "MR204", f"table_lookup of {table} needs every input: {', '.join(missing)} "
+                            "missing", expected=", ".join(f"{name}=..." for name in inputs))
+        self.functions.add(f"table_lookup:{table}")
+        return kind
 
     def _call_with_literals(self, node: ast.Call, name: str, signature: Signature) -> None:
         """A call whose arguments are all written in the text is made now, once: a value the
@@ -607,3 +643,46 @@ def _fits(kind: Kind, wanted: Kind) -> bool:
     if "any" in (kind, wanted) or kind == wanted or kind == "none":
         return True
     return wanted == "decimal" and kind == "integer"
+
+
+# -- named values (`let:`) ----------------------------------------------------------------------
+MAX_EXPANDED = 4 * MAX_NODES  # the nodes of an expression once its named values are written out
+
+
+def expand(expression: Expression, named: Mapping[str, Expression]) -> Expression:
+    """``expression`` with each name of ``named`` (a rule's ``let:`` values) replaced by its
+    checked tree, so that the compiled code, messages and ``explain`` see one plain expression.
+
+    The named trees are shared, not copied (their decimal literals are known by node identity),
+    and the size once written out is bounded: ``let`` cannot make a rule grow without limit.
+
+    >>> scope = Scope(facts={"payout": {"amount": "decimal"}}, names={"half": "decimal"})
+    >>> half = parse("payout.amount / 2", Scope(facts=scope.facts))
+    >>> ast.unparse(expand(parse("half > 100", scope), {"half": half}).tree)
+    'payout.amount / 2 > 100'
+    """
+    used = {name for name in expression.names if name in named}
+    if not used:
+        return expression
+
+    class _Replace(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.expr:
+            return named[node.id].tree if node.id in named else node
+
+    tree = _Replace().visit(expression.tree)  # a tree of its own, parsed for this expression
+    size = sum(1 for _ in ast.walk(tree))
+    if size > MAX_EXPANDED:
+        raise ExpressionError("MR210", f"the expression is {size} parts long once its named values are written "
+                              "out", 0, expected=f"at most {MAX_EXPANDED} parts",
+                              hint="name fewer values inside each other, or split the rule's checks")
+    values = [named[name] for name in sorted(used)]
+    decimals = dict(expression.decimals)
+    for value in values:
+        decimals.update(value.decimals)
+    return Expression(expression.text, tree, expression.kind,
+                      expression.facts.union(*(value.facts for value in values)),
+                      expression.parameters.union(*(value.parameters for value in values)),
+                      expression.functions.union(*(value.functions for value in values)),
+                      (expression.names - used).union(*(value.names for value in values)),
+                      decimals, expression.unchecked.union(*(value.unchecked for value in values)))
+

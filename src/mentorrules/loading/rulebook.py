@@ -24,7 +24,17 @@ from typing import Any
 
 from mentorrules.errors import Location, Problem, did_you_mean, one_of
 from mentorrules.loading import schemas
-from mentorrules.loading.expressions import Expression, ExpressionError, Kind, Scope, Signature, parse, wrapped
+from mentorrules.loading.decisions import DecisionTable, load_table
+from mentorrules.loading.expressions import (
+    Expression,
+    ExpressionError,
+    Kind,
+    Scope,
+    Signature,
+    expand,
+    parse,
+    wrapped,
+)
 from mentorrules.loading.parameters import Parameter, read_parameters
 from mentorrules.loading.tables import KINDS, Table, contract
 from mentorrules.located import Document, JsonPath, load_yaml, read_text
@@ -101,6 +111,10 @@ class Rule:
     parameters_on: str = "record_date"
     tags: tuple[str, ...] = ()
     batch: Batch | None = None
+    check: str | None = None  # the name of this check, for one of the `checks:` of a rule
+    named: tuple[tuple[str, str], ...] = ()  # its `let:` values (name, text), for docs
+    rounding: str = "half_up"  # how its messages show amounts computed by * or / (in cents)
+    parameters_on_said: bool = False  # whether the rule says parameters_on (lint asks it of some rules)
 
     @property
     def expressions(self) -> tuple[Expression, ...]:
@@ -135,6 +149,7 @@ class RuleBook:
     signatures: Mapping[str, Signature]
     digest: str
     problems: tuple[Problem, ...] = ()
+    decision_tables: Mapping[str, DecisionTable] = dataclasses.field(default_factory=dict)
 
     def parameters_for(self, pack: str) -> dict[str, Parameter]:
         """The parameters a pack's rules see: core's, then the pack's own (which win)."""
@@ -191,12 +206,17 @@ def load(packs: Sequence[Pack]) -> RuleBook:
     signatures = {name: signature_of(function) for name, function in functions.items()}
 
     parameters: dict[str, dict[str, Parameter]] = {}
+    decisions: dict[str, DecisionTable] = {}
+    declared: dict[str, tuple[str, tuple[str, ...]]] = {}  # every declared table: pack, inputs
     for pack in packs:
         own: dict[str, Parameter] = {}
         for path in pack.parameter_files:
             document, file_problems, broken = _document(path, schemas.PARAMETERS)
             problems += file_problems
             if document is None:
+                continue
+            problems += _decision_tables(document, path, pack, broken, decisions, declared)
+            if "parameters" not in (document.value if isinstance(document.value, dict) else {}):
                 continue
             loaded, parameter_problems = read_parameters(document, pack.name, broken)
             problems += parameter_problems
@@ -207,22 +227,64 @@ def load(packs: Sequence[Pack]) -> RuleBook:
                                             hint=f"the other is at {own[parameter.name].location}"))
                 own[parameter.name] = parameter
         parameters[pack.name] = own
+    first = min((parameter.starts[0] for parameter in parameters.get("core", {}).values() if parameter.starts),
+                default=dt.date(2000, 1, 1))
+    parameters.setdefault("core", {})["pack_grants"] = _pack_grants(packs, first)
 
+    for name, table in decisions.items():
+        functions[f"table_lookup:{name}"] = table  # the generated code calls it with the date
     rules: list[Rule] = []
     for pack in packs:
         visible = {**parameters.get("core", {}), **parameters.get(pack.name, {})}
+        # The decision tables its rules see; one that could not be read (its problems are
+        # reported) is still known by name, so that its rules are not reported as well.
+        view: dict[str, tuple[tuple[str, ...], Kind]] = {
+            name: (inputs, decisions[name].kind if name in decisions else "any")
+            for name, (owner, inputs) in declared.items() if owner in ("core", pack.name)}
         for path in pack.rule_files:
             document, file_problems, broken = _document(path, schemas.RULES)
             problems += file_problems
             if document is None:
                 continue
-            pack_rules, rule_problems = _read_rules(document, pack, tables, visible, signatures, broken)
+            pack_rules, rule_problems = _read_rules(document, pack, tables, visible, signatures, broken, view)
             rules += pack_rules
             problems += _parameters_beside(path, pack, rule_problems)
     problems += _duplicate_ids(rules)
     problems += _unknown_passing(rules)
     return RuleBook(tuple(packs), tables, tuple(rules), parameters, functions, signatures,
-                    _digest(packs), tuple(problems))
+                    _digest(packs), tuple(problems), decisions)
+
+
+def _decision_tables(document: Document, path: Path, pack: Pack, broken: set[JsonPath],
+                     found: dict[str, DecisionTable], declared: dict[str, tuple[str, tuple[str, ...]]]
+                     ) -> list[Problem]:
+    """The decision tables a parameter file declares, read from their spreadsheets."""
+    specs = document.value.get("decision_tables") if isinstance(document.value, dict) else None
+    problems: list[Problem] = []
+    for name, spec in (specs.items() if isinstance(specs, dict) else ()):
+        where = document.location(("decision_tables", name))
+        if any(at[:2] == ("decision_tables", name) for at in broken) or not isinstance(spec, dict):
+            continue
+        if name in declared:
+            problems.append(Problem("MR166", f"the decision table {name!r} is declared twice", where,
+                                    hint=f"the other is in the pack {declared[name][0]!r}"))
+            continue
+        declared[name] = (pack.name, tuple(str(item) for item in spec.get("inputs", ())))
+        table, table_problems = load_table(name, pack.name, spec, path.parent, where)
+        problems += table_problems
+        if table is not None:
+            found[name] = table
+    return problems
+
+
+def _pack_grants(packs: Sequence[Pack], first: dt.date) -> Parameter:
+    """``params.pack_grants``: the grants packs declare as their own (not federal awards), in
+    force from the first date of core's parameters (so that it never starts a rule's period)."""
+    owned = sorted({grant for pack in packs for grant in pack.spec.grants})
+    return Parameter("pack_grants", "core", "Grants that packs declare as their own (a state's match pool, not a "
+                     "federal award): core cost-share rules leave them to their pack.",
+                     (first,), (owned,), stable=True,
+                     location=Location("the packs' declarations (PackSpec.grants, pack.yaml grants:)"))
 
 
 def _parameters_beside(path: Path, pack: Pack, problems: list[Problem]) -> list[Problem]:
@@ -301,7 +363,8 @@ def _merge_fields(packs: Sequence[Pack]) -> tuple[dict[str, dict[str, Kind]], li
 
 
 def scope_for(table: Table, tables: Mapping[str, Table], parameters: Mapping[str, Parameter],
-              signatures: Mapping[str, Signature], names: Mapping[str, Kind] | None = None) -> Scope:
+              signatures: Mapping[str, Signature], names: Mapping[str, Kind] | None = None,
+              decision_tables: Mapping[str, tuple[tuple[str, ...], Kind]] | None = None) -> Scope:
     """The names a rule on ``table`` sees: its record, related facts, parameters, functions."""
     facts = {table.record: table.fields}
     fact_tables = {table.record: table.name}
@@ -309,7 +372,8 @@ def scope_for(table: Table, tables: Mapping[str, Table], parameters: Mapping[str
         facts[relation.name] = tables[relation.table].fields
         fact_tables[relation.name] = relation.table
     return Scope(facts=facts, parameters={name: p.kinds for name, p in parameters.items()},
-                 functions=signatures, names=names or {}, fact_tables=fact_tables)
+                 functions=signatures, names=names or {}, fact_tables=fact_tables,
+                 decision_tables=decision_tables or {})
 
 
 # A schema problem in one of these fields leaves nothing sound to check the rule's expressions in.
@@ -318,7 +382,8 @@ _FOUNDATIONS = frozenset({"table", "group_by", "aggregate", "lookup", "findings_
 
 def _read_rules(document: Document, pack: Pack, tables: Mapping[str, Table],
                 parameters: Mapping[str, Parameter], signatures: Mapping[str, Signature],
-                broken: set[JsonPath]) -> tuple[list[Rule], list[Problem]]:
+                broken: set[JsonPath], decision_tables: Mapping[str, tuple[tuple[str, ...], Kind]] | None = None,
+                ) -> tuple[list[Rule], list[Problem]]:
     """The rules of a schema-checked file; ``broken`` are the paths of the problems found so far.
 
     Every rule is checked, and every part of a rule that is sound: a rule with a schema
@@ -327,6 +392,8 @@ def _read_rules(document: Document, pack: Pack, tables: Mapping[str, Table],
     """
     rules, problems = [], []
     specs = document.value.get("rules") if isinstance(document.value, dict) else None
+    shared = document.value.get("let") if isinstance(document.value, dict) else None
+    shared = shared if isinstance(shared, dict) and not any(at[:1] == ("let",) for at in broken) else {}
     for index, spec in enumerate(specs if isinstance(specs, list) else ()):
         path: JsonPath = ("rules", index)
         faults = {at[2:] for at in broken if at[:2] == path}
@@ -339,18 +406,22 @@ def _read_rules(document: Document, pack: Pack, tables: Mapping[str, Table],
             return None if any(fault[:1] == (field,) for fault in faults) else spec.get(field)
 
         table = tables[spec["table"]]
-        scope = scope_for(table, tables, parameters, signatures)
+        scope = scope_for(table, tables, parameters, signatures, decision_tables=decision_tables)
         rule_problems: list[Problem] = []
         reader = _RuleReader(document, path, rule_problems)
         batch = None
         if any(key in spec for key in ("group_by", "aggregate", "lookup")):
             batch, scope = reader.batch(spec, table, tables, scope)
-        require = reader.expression(sound("require"), ("require",), scope, "boolean")
-        when = reader.expression(sound("when"), ("when",), scope_for(table, tables, parameters, signatures),
-                                 "boolean")
+        named, scope, when_scope = reader.named_values(sound("let"), scope,
+                                                       scope_for(table, tables, parameters, signatures,
+                                                                 decision_tables=decision_tables),
+                                                       shared, spec)
+        require = reader.expression(sound("require"), ("require",), scope, "boolean", named)
+        when = reader.expression(sound("when"), ("when",), when_scope, "boolean", named)
         message_text = sound("message")
-        message = _template(document, (*path, "message"), message_text, scope, rule_problems) \
+        message = _template(document, (*path, "message"), message_text, scope, rule_problems, named) \
             if isinstance(message_text, str) else ()
+        checks = reader.checks(sound("checks"), spec, scope, named, batch is not None)
         effective = sound("effective") or {}
         start, end = _date(effective.get("from")), _date(effective.get("to"))
         if start and end and start > end:
@@ -358,18 +429,23 @@ def _read_rules(document: Document, pack: Pack, tables: Mapping[str, Table],
                                          document.location((*path, "effective")),
                                          expected="'from' on or before 'to'"))
         problems += rule_problems
-        if rule_problems or faults or require is None:
+        if rule_problems or faults or (require is None and not checks):
             continue
         source = spec.get("source")
-        rules.append(Rule(
+        rule = Rule(
             id=spec["id"], title=spec["title"], table=table.name, pack=pack.name,
-            jurisdiction=pack.jurisdiction, require=require, when=when,
+            jurisdiction=pack.jurisdiction, require=require or checks[0][1], when=when,
             severity=Severity(spec.get("severity", "error")), message=message,
             source=Source(**source) if source else None,
             location=document.location((*path, "id")), description=spec.get("description", ""),
             effective_from=start, effective_to=end,
             parameters_on=spec.get("parameters_on", "record_date"), tags=tuple(spec.get("tags", ())),
-            batch=batch))
+            batch=batch, rounding=spec.get("rounding", "half_up"), parameters_on_said="parameters_on" in spec,
+            named=tuple((name, expression.text.strip()) for name, expression in named.items()))
+        # A rule with checks is one rule checked several ways: one Rule per check, sharing the
+        # rule's id, each giving its own finding (so a row can fail several checks at once).
+        rules += [dataclasses.replace(rule, require=check_require, message=check_message, check=name)
+                  for name, check_require, check_message in checks] if checks else [rule]
     return rules, problems
 
 
@@ -381,13 +457,70 @@ class _RuleReader:
     path: JsonPath
     problems: list[Problem]
 
-    def expression(self, text: Any, at: JsonPath, scope: Scope, want: Kind | None = None) -> Expression | None:
+    def expression(self, text: Any, at: JsonPath, scope: Scope, want: Kind | None = None,
+                   named: Mapping[str, Expression] | None = None) -> Expression | None:
         if text is None:
             return None
-        return _parse_located(self.document, (*self.path, *at), str(text), scope, want, self.problems)
+        return _parse_located(self.document, (*self.path, *at), str(text), scope, want, self.problems, named=named)
 
-    def fail(self, at: JsonPath, message: str, hint: str | None = None) -> None:
-        self.problems.append(Problem("MR209", message, self.document.location((*self.path, *at)), hint=hint))
+    def fail(self, at: JsonPath, message: str, hint: str | None = None, code: str = "MR209") -> None:
+        self.problems.append(Problem(code, message, self.document.location((*self.path, *at)), hint=hint))
+
+    def named_values(self, spec: Any, scope: Scope, when_scope: Scope, shared: Mapping[str, Any] | None = None,
+                     rule: Mapping[str, Any] | None = None) -> tuple[dict[str, Expression], Scope, Scope]:
+        """A rule's ``let:`` values, each checked in the scope of ``require`` (with the values
+        named before it), and the scopes of ``require`` and ``when`` that see them (``when``
+        only those that use no group name or aggregate). ``shared`` are the file's own ``let:``
+        values: those the rule names (and those they name) come first, checked in its scope."""
+        named: dict[str, Expression] = {}
+        own = dict(spec) if isinstance(spec, dict) else {}
+        used = _file_values_used(shared or {}, rule or {})
+        values: list[tuple[str, Any, JsonPath]] = [(name, (shared or {})[name], ("let", name)) for name in used]
+        values += [(name, text, (*self.path, "let", name)) for name, text in own.items()]
+        for name, text, path in values:
+            taken = ("a fact" if name in scope.facts else "a function" if name in scope.functions
+                     else "the parameters" if name == "params" else "a group name or aggregate"
+                     if name in scope.names else None)
+            if taken is None and (name in named or (path[0] != "let" and name in (shared or {}))):
+                taken = "a value the file names"
+            if taken is not None:
+                self.problems.append(Problem("MR150", f"the name {name!r} is already {taken} here",
+                                             self.document.location(path), hint="choose another name for the value"))
+                continue
+            current = dataclasses.replace(scope, names={**scope.names, **{n: e.kind for n, e in named.items()}})
+            expression = _parse_located(self.document, path, str(text), current, None, self.problems, named=named)
+            if expression is not None:
+                named[name] = expression
+        kinds = {name: expression.kind for name, expression in named.items()}
+        batch_names = set(scope.names)
+        plain = {name: kind for name, kind in kinds.items() if not named[name].names & batch_names}
+        return (named, dataclasses.replace(scope, names={**scope.names, **kinds}),
+                dataclasses.replace(when_scope, names={**when_scope.names, **plain}))
+
+    def checks(self, spec: Any, rule: Mapping[str, Any], scope: Scope, named: Mapping[str, Expression],
+               batch: bool) -> list[tuple[str, Expression, tuple[str | Expression, ...]]]:
+        """A rule's ``checks:``, as (name, require, message); problems for their misuse."""
+        if not isinstance(spec, dict):
+            return []
+        for field in ("require", "message"):
+            if field in rule:
+                self.fail((field,), f"a rule with checks has no {field} of its own: each check has one",
+                          code="MR151", hint="move it into a check, or remove 'checks'")
+        if batch:
+            self.fail(("checks",), "checks are for rules on one row; a batch rule has one require",
+                      code="MR152", hint="write one batch rule per condition")
+            return []
+        found = []
+        for name, check in spec.items():
+            if not isinstance(check, dict):
+                continue
+            require = self.expression(check.get("require"), ("checks", name, "require"), scope, "boolean", named)
+            text = check.get("message")
+            message = _template(self.document, (*self.path, "checks", name, "message"), text, scope,
+                                self.problems, named) if isinstance(text, str) else ()
+            if require is not None:
+                found.append((name, require, message))
+        return found
 
     def batch(self, spec: Mapping[str, Any], table: Table, tables: Mapping[str, Table],
               scope: Scope) -> tuple[Batch | None, Scope]:
@@ -537,11 +670,38 @@ class _RuleReader:
         return None
 
 
+def _file_values_used(shared: Mapping[str, Any], rule: Mapping[str, Any]) -> list[str]:
+    """The file's ``let:`` names a rule uses, with those they use, in the file's order (a file
+    value naming a fact of another table is only checked for the rules that use it)."""
+    def words(value: Any, message: bool = False) -> set[str]:
+        if isinstance(value, str):  # in a message, only its {placeholders} are expressions
+            text = " ".join(re.findall(r"\{([^{}]*)\}", value)) if message else value
+            return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+        if isinstance(value, dict):
+            return set().union(*(words(item, message or key == "message") for key, item in value.items()))
+        if isinstance(value, list):
+            return set().union(*(words(item, message) for item in value))
+        return set()
+
+    expressions = ("when", "require", "message", "checks", "let", "group_by", "aggregate", "lookup")
+    wanted = {name for name in words({key: rule[key] for key in expressions if key in rule})
+              if name in shared}
+    changed = True
+    while changed:
+        more = {name for value in wanted for name in words(shared[value]) if name in shared} - wanted
+        wanted |= more
+        changed = bool(more)
+    return [name for name in shared if name in wanted]
+
+
 def _parse_located(document: Document, path: JsonPath, text: str, scope: Scope, want: Kind | None,
-                   problems: list[Problem], offset: int = 0) -> Expression | None:
-    """The checked expression at ``path``, or None with every mistake in it added to ``problems``."""
+                   problems: list[Problem], offset: int = 0,
+                   named: Mapping[str, Expression] | None = None) -> Expression | None:
+    """The checked expression at ``path`` (with the rule's named values written out), or None
+    with every mistake in it added to ``problems``."""
     try:
-        return parse(text, scope, want=want)
+        parsed = parse(text, scope, want=want)
+        return expand(parsed, named) if named else parsed
     except ExpressionError as error:
         for mistake in error.all:
             end = offset + mistake.end if mistake.end is not None else None
@@ -555,7 +715,8 @@ _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 
 
 def _template(document: Document, path: JsonPath, text: str, scope: Scope,
-              problems: list[Problem]) -> tuple[str | Expression, ...]:
+              problems: list[Problem], named: Mapping[str, Expression] | None = None
+              ) -> tuple[str | Expression, ...]:
     """Split a message template into text and checked expressions (``{payout.amount}``)."""
     parts: list[str | Expression] = []
     position = 0
@@ -576,7 +737,7 @@ def _template(document: Document, path: JsonPath, text: str, scope: Scope,
         else:
             inner = match.group(1)
             expression = _parse_located(document, path, inner, scope, None, problems,
-                                        offset=match.start(1))
+                                        offset=match.start(1), named=named)
             if expression is not None:
                 parts.append(expression)
     parts.append(text[position:])
@@ -593,7 +754,7 @@ def _duplicate_ids(rules: Sequence[Rule]) -> list[Problem]:
     first: dict[str, Rule] = {}
     problems = []
     for rule in rules:
-        if rule.id in first:
+        if rule.id in first and not (rule.check and first[rule.id].location == rule.location):
             other = first[rule.id]
             problems.append(Problem("MR130", f"the rule id {rule.id!r} is used twice", rule.location,
                                     expected="rule ids unique across all loaded packs",
@@ -616,7 +777,9 @@ def _digest(packs: Sequence[Pack]) -> str:
     digest = hashlib.sha256()
     for pack in sorted(packs, key=lambda pack: pack.name):
         digest.update(f"pack {pack.name} {pack.version}\n".encode())
-        for path in sorted((*pack.rule_files, *pack.parameter_files), key=lambda p: p.name):
+        sheets = [sheet for directory in pack.spec.rule_dirs if directory.is_dir()
+                  for pattern in ("*.csv", "*.xlsx") for sheet in directory.rglob(pattern)]  # decision tables
+        for path in sorted((*pack.rule_files, *pack.parameter_files, *sheets), key=lambda p: p.name):
             digest.update(f"file {path.name}\n".encode())
             try:
                 digest.update(path.read_bytes())

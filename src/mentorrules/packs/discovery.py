@@ -155,7 +155,8 @@ def discover(wanted: Iterable[str] | None, local_dirs: Iterable[Path] = (),
             if owner.name not in {pack.name for pack in packs}:
                 use(owner)
             continue
-        target = matcher.target(path) if path.is_dir() else None
+        # The same rule as for `diff --after`: a pack.yaml, a copy, or some of a pack's files.
+        target = matcher.target(path, by_file_names=True) if path.is_dir() else None
         if target is not None:
             use(_version(target, path), path)
             continue
@@ -276,7 +277,13 @@ def local_pack(path: Path, taken: Iterable[str] = ()) -> Pack:
     jurisdiction = manifest.get("jurisdiction")
     return files_of(PackSpec(name=name, version=str(manifest.get("version", "0")),
                              jurisdiction=str(jurisdiction) if jurisdiction is not None else None,
-                             rule_dirs=(path,)))
+                             rule_dirs=(path,), programs=_names(manifest.get("programs")),
+                             grants=_names(manifest.get("grants"))))
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """A pack.yaml list of names (programs, grants); anything else is no names."""
+    return tuple(str(item) for item in value) if isinstance(value, list) else ()
 
 
 def _manifest(path: Path) -> dict[str, Any]:
@@ -347,13 +354,21 @@ class _Versions:
 
         best = _most(self.installed, shared)
         if best is None and by_file_names:
-            # Parameters only, or a few rules: the pack whose rule files and parameters it shares
-            # most, and only when no other pack shares as many (every pack has a parameters.yaml).
+            # Parameters only, or a few rules: the pack whose rule files it shares most, and whose
+            # parameter files of the same names define the parameters it defines, and only when no
+            # other pack shares as many (every pack has a parameters.yaml).
             candidate = files_of(PackSpec(name="", version="", rule_dirs=(path,)))
             files = {p.name for p in candidate.rule_files}
-            parameters = _parameter_names(candidate.parameter_files)
-            best = _most(self.installed, lambda pack: len(files & {p.name for p in pack.rule_files})
-                         + len(parameters & _parameter_names(pack.parameter_files)), unique=True)
+
+            def score(pack: Pack) -> int:
+                theirs = {p.name: p for p in pack.parameter_files}
+                return len(files & {p.name for p in pack.rule_files}) + sum(
+                    len(_parameter_names([ours]) & _parameter_names([theirs[ours.name]]))
+                    for ours in candidate.parameter_files if ours.name in theirs)
+
+            best = _most(self.installed, score, unique=True)
+            if best is not None and not ids <= known[best.name]:
+                best = None  # rules of its own: a new pack (a pack.yaml can still name the pack)
         return best
 
 
@@ -394,9 +409,12 @@ def _version(target: Pack, path: Path) -> Pack:
     gone. A directory holding only some files (a changed parameter file) is laid over the
     pack: each of its files replaces the pack's file of the same name, the others stay.
     """
-    version = _manifest(path).get("version")
+    manifest = _manifest(path)
+    version = manifest.get("version")
     spec = replace(target.spec, rule_dirs=(path,),
-                   version=str(version) if version is not None else target.spec.version)
+                   version=str(version) if version is not None else target.spec.version,
+                   programs=_names(manifest["programs"]) if "programs" in manifest else target.spec.programs,
+                   grants=_names(manifest["grants"]) if "grants" in manifest else target.spec.grants)
     pack = files_of(spec, target.functions, target.fields)
     own = _rule_ids(target.rule_files)
     if 2 * len(_rule_ids(pack.rule_files) & own) > len(own):
@@ -410,6 +428,47 @@ def _version(target: Pack, path: Path) -> Pack:
                    rule_files=laid_over(target.rule_files, pack.rule_files),
                    parameter_files=laid_over(target.parameter_files, pack.parameter_files),
                    test_files=laid_over(target.test_files, pack.test_files))
+
+
+def rule_paths_said(packs: Sequence[Pack], paths: Iterable[Path], installed: Iterable[str]) -> list[str]:
+    """What each rule path given on the command line that stands for an installed pack became, in
+    words every command prints: laid over the pack, or in place of it (a copy); and, for a folder
+    laid over a pack whose files are byte for byte the pack's own, that it changes nothing. A
+    pack of its own, or a path inside an installed pack, is not told.
+
+    >>> rule_paths_said([], [], [])
+    []
+    """
+    said = []
+    names = set(installed)
+    for path in paths:
+        pack = next((pack for pack in packs if path in pack.spec.rule_dirs), None)
+        if pack is None or pack.name not in names:
+            continue
+        if pack.spec.rule_dirs == (path,):
+            said.append(f"{path} stands in place of the pack {pack.name} (a copy of it)")
+        else:
+            said.append(f"{path} laid over the pack {pack.name}")
+            if not _changes(pack, path):
+                said.append(f"{path} changes nothing in the pack {pack.name}: its files are the pack's own")
+    return said
+
+
+def _changes(pack: Pack, path: Path) -> bool:
+    """Whether a folder laid over a pack changes it: a file of its own, or one that differs."""
+    def every_file(directories: tuple[Path, ...]) -> tuple[Path, ...]:
+        found = files_of(PackSpec(name="", version="", rule_dirs=directories))
+        return (*found.rule_files, *found.parameter_files, *found.test_files)
+
+    originals = {original.name: original for original in every_file(pack.spec.rule_dirs[:-1])}
+    for file in every_file((path,)):
+        original = originals.get(file.name)
+        try:
+            if original is None or original.read_bytes() != file.read_bytes():
+                return True
+        except OSError:
+            return True
+    return False
 
 
 def _clashes(packs: list[Pack]) -> list[Problem]:

@@ -296,12 +296,21 @@ def length(value: str | list[Any]) -> int:
     return len(value)
 
 
+def joined(values: list[Any], separator: str = ", ") -> str:
+    """The items of a list as one text, as a message shows a list (``VINE, EIR-2023``).
+
+    >>> joined(["VINE", "EIR-2023"]), joined(["2016-17", "2017-18"], " and ")
+    ('VINE, EIR-2023', '2016-17 and 2017-18')
+    """
+    return separator.join(item.isoformat() if isinstance(item, dt.date) else str(item) for item in values)
+
+
 BUILTIN_FUNCTIONS: dict[str, Callable[..., Any]] = {
     function.__name__: function
     for function in (
         school_year, program_year, federal_fiscal_year, school_year_start, school_year_end,
         school_years_between, career_year, months_between, days_between, date, add_months,
         places, round_cents, absolute, smallest, largest, required_match,
-        present, missing, either, get, count_at_most, lower, upper, trim, starts_with, length,
+        present, missing, either, get, count_at_most, lower, upper, trim, starts_with, length, joined,
     )
 }

@@ -473,7 +473,12 @@ class Session:
         day = day if isinstance(day, dt.date) else self.as_of
         findings = list(self.policy.evaluator.findings(table, values, day, self.index))
         for rule in self.policy.batch_rules:
-            if rule.table.name != table or rule.by_group:
+            if rule.table.name != table:
+                continue
+            if rule.by_group:  # a row such a rule cannot check is reported on the row, as in batch
+                member = self._member(rule, table, key)
+                if isinstance(member, Unchecked):
+                    findings.append(member.finding)
                 continue
             found = self._batch_finding(rule, table, key)
             if found is not None:

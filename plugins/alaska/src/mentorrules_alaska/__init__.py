@@ -16,6 +16,6 @@ __version__ = "0.1.0"
 @hookimpl
 def mentorrules_pack() -> PackSpec:
     return PackSpec(name="alaska", version=__version__, jurisdiction="AK",
-                    rule_dirs=(Path(__file__).parent / "rules",),
+                    rule_dirs=(Path(__file__).parent / "rules",), programs=("AK_ASMP",),
                     description=("The Alaska Statewide Mentor Project (ASMP): early-career mentees, "
                                 "caseloads, full-release and non-evaluative mentors, district cost share."))
