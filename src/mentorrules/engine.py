@@ -46,6 +46,7 @@ from mentorrules.checking.prepared import Context, check_date, check_names, chec
 from mentorrules.checking.validation import Progress, Run
 from mentorrules.errors import Location, MentorRulesError, Problem, UsageError, did_you_mean, one_of
 from mentorrules.inputs.reading import DataSet, Row, read, rows_from
+from mentorrules.loading.analysis import decision_tables_read
 from mentorrules.loading.rulebook import Rule, RuleBook, load
 from mentorrules.loading.tables import Table
 from mentorrules.model import Decision, Report
@@ -341,6 +342,14 @@ class Engine:
                 found[(parameter.pack, name)] = tuple(
                     (start.isoformat(), "(none)" if value == [] else "(ended)" if value is None else show_value(value))
                     for start, value in zip(parameter.starts, parameter.values, strict=True))
+            for name in sorted(decision_tables_read(rule)):
+                table = self._book.decision_tables.get(name)
+                if table is None or not table.illustrative:
+                    continue
+                starts: dict[str, list[str]] = {}
+                for row in sorted(table.rows, key=lambda row: (row.start, row.number)):
+                    starts.setdefault(row.start.isoformat(), []).append(row.shown(table))
+                found[(table.pack, name)] = tuple((start, "; ".join(rows)) for start, rows in starts.items())
         return tuple((pack, name, values) for (pack, name), values in sorted(found.items()))
 
     def not_checked(self, given: Iterable[str]) -> dict[str, tuple[str, ...]]:

@@ -107,7 +107,7 @@ def test_every_format_shows_the_same_figures(report: Any, tmp_path: Path) -> Non
     assert "Money (USD)" in shown
     assert "held (rows with an error finding)" in shown and "3950.10" in shown and "5950.10" in shown
     # The schedule STIPEND-005 compares with is a placeholder: every format says so.
-    schedule = "core schedule: NM_PILOT/mentor: 1000.00, NM_PILOT/mentee: 500.00 (from 2016-07-01)"
+    schedule = "core stipend_schedule: NM_PILOT/mentor: 1000.00; NM_PILOT/mentee: 500.00 (from 2016-07-01)"
     assert schedule in shown
 
     page = html.render(report, titles, WORLD)
@@ -119,7 +119,7 @@ def test_every_format_shows_the_same_figures(report: Any, tmp_path: Path) -> Non
     csv_report.write_summary(report, stream)
     lines = stream.getvalue().splitlines()
     assert "money,held,3950.10,5" in lines and "held by district,Gallup,1950.10," in lines
-    assert any(line.startswith("illustrative,core schedule,") for line in lines)
+    assert any(line.startswith("illustrative,core stipend_schedule,") for line in lines)
 
     from openpyxl import load_workbook
 

@@ -243,8 +243,12 @@ class Context:
         self._skipped = skipped
         self._rules = order([rule for rule in policy.batch_rules if rule.rule.id not in skipped])
         self._by_table: dict[str, list[BatchRule]] = {name: [] for name in self._contracts}
+        self._on_rows: dict[str, list[BatchRule]] = {name: [] for name in self._contracts}
         for rule in self._rules:
-            if not rule.by_group:  # a group's finding goes on a group record, never on the row
+            # A group's finding goes on a group record, never on the row; but a row such a rule
+            # cannot check (its state unknown) says so on the row, as validate does.
+            self._on_rows[rule.table.name].append(rule)
+            if not rule.by_group:
                 self._by_table[rule.table.name].append(rule)
         self._fast = frozenset(name for name in self._contracts if self._decidable(name))
         self._states: dict[str, _RuleState] = {}
@@ -439,9 +443,9 @@ class Context:
         found = evaluator.findings(table, values, day, indexes)
         if found and self._skipped:
             found = [finding for finding in found if finding.rule not in self._skipped]
-        for rule in self._by_table[table]:
+        for rule in self._on_rows[table]:
             member = rule.member(table, row.number, row.key, values, related, day, state, school_day)
-            if member is None:
+            if member is None or (rule.by_group and not isinstance(member, Unchecked)):
                 continue
             finding = member.finding if isinstance(member, Unchecked) else \
                 self._verdict(self._state(rule, as_of), member)

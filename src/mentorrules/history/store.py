@@ -76,7 +76,7 @@ CREATE TABLE records (
     amount TEXT,                     -- the row's amount exactly as read, NULL when it has none
     PRIMARY KEY (run_id, table_name, key, occurrence)  -- how runs are matched row for row
 ) WITHOUT ROWID;
-CREATE INDEX records_failing ON records (run_id) WHERE status IN ('fail', 'error');
+CREATE INDEX records_failing ON records (run_id) WHERE status IN ('fail', 'unreadable', 'error');
 """
 
 
@@ -463,7 +463,7 @@ class History:
         width = len(_COLUMNS.split(","))
         aliased = ", ".join(f"{side}.{column.strip()}" for side in ("a", "b") for column in _COLUMNS.split(","))
         join = "a.table_name = b.table_name AND a.key = b.key AND a.occurrence = b.occurrence"
-        failing = "('fail', 'error')"
+        failing = "('fail', 'unreadable', 'error')"
         found: list[tuple[StoredRecord | None, StoredRecord | None]] = []
         # Failing now (new or still failing), then failing before and not now (fixed or gone).
         for row in self._query(f"SELECT {aliased} FROM records AS b LEFT JOIN records AS a ON a.run_id = ? AND {join} "

@@ -72,7 +72,7 @@ def write_text(comparison: Comparison, stream: TextIO) -> None:
     before, after, found = comparison.before, comparison.after, comparison.changes
     for label, run in (("before", before), ("after ", after)):
         rows, passed, failed, errors = _counts(run)
-        stream.write(f"{label} run {run.id}  {run.when}  {rows} rows: {passed} pass, {failed} fail, {errors} error"
+        stream.write(f"{label} run {run.id}  {run.when}  {rows} rows: {passed} pass, {failed} fail, {errors} unreadable"
                      f"  ({_plain(_inputs(run))})\n")
     if before.digest != after.digest:
         stream.write("note: the rules or parameters changed between the runs "

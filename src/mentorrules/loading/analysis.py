@@ -81,3 +81,14 @@ def tables_read(book: RuleBook) -> dict[str, frozenset[str]]:
                 changed = True
     return {rule_id: frozenset(tables) for rule_id, tables in read.items()}
 
+
+
+DECISION_FUNCTIONS = frozenset({"table_lookup", "table_has"})
+
+
+def decision_tables_read(rule: Rule) -> frozenset[str]:
+    """The decision tables a rule's expressions read (``table_lookup("stipend_schedule", ...)``)."""
+    return frozenset(node.args[0].value for expression in rule.expressions for node in ast.walk(expression.tree)
+                     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                     and node.func.id in DECISION_FUNCTIONS and node.args
+                     and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str))

@@ -26,6 +26,7 @@ formula whose value was never saved is a mistake.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 from collections.abc import Mapping, Sequence
@@ -112,6 +113,12 @@ class DecisionRow:
     def in_force(self, day: dt.date) -> bool:
         return self.start <= day and (self.end is None or day <= self.end)
 
+    def shown(self, table: DecisionTable) -> str:
+        """The row as a report lists it: ``NM_PILOT/mentor: 1000.00``."""
+        inputs = "/".join(condition.text for condition in self.conditions)
+        outputs = ", ".join(str(value) for value in self.outputs)
+        return f"{inputs}: {outputs}" if inputs else outputs
+
 
 @dataclass(frozen=True)
 class DecisionTable:
@@ -126,6 +133,7 @@ class DecisionTable:
     rows: tuple[DecisionRow, ...]
     description: str = ""
     location: Location = field(default_factory=Location)
+    illustrative: bool = False  # no public source gives its values: every report lists them
     # (day, values) -> the rows that match, or None when no row is in force that day: a payout
     # file asks the same few questions (program, role, school year) of every row.
     _answers: dict[tuple[Any, ...], tuple[DecisionRow, ...] | None] = field(
@@ -250,8 +258,11 @@ def load_table(name: str, pack: str, spec: Mapping[str, Any], folder: Path,
                               f"{', '.join(name for name, _ in outputs)}")]
     header = [str(cell).strip() if cell is not None else "" for cell in lines[0]]
     body = [list(line) for line in lines[1:] if any(str(c).strip() for c in line if c is not None)]
-    return read_rows(name, pack, source, header, body, inputs, outputs, policy,
-                     description=str(spec.get("description", "")), where=where)
+    table, problems = read_rows(name, pack, source, header, body, inputs, outputs, policy,
+                                description=str(spec.get("description", "")), where=where)
+    if table is not None and spec.get("illustrative") is True:
+        table = dataclasses.replace(table, illustrative=True)
+    return table, problems
 
 
 def _sheet(file: Path, sheet: Any, where: Location) -> tuple[list[list[Any]], str, Problem | None]:
