@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import os
 import re
 import sys
@@ -46,6 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BaseException as error:  # a signal while a report was written: the old report was kept
+        from mentorrules.reports.files import Interrupted
+
+        if isinstance(error, Interrupted):
+            return 128 + error.signum
+        raise
     except BrokenPipeError:
         return _quiet_after_closed_pipe()
 
@@ -203,6 +210,13 @@ def _validate(args: argparse.Namespace) -> int:
     if args.output is not None and not args.output.parent.is_dir():  # said now, not after the run
         raise MentorRulesError([Problem("MR407", "cannot write the report: its folder does not exist",
                                         Location(str(args.output)), hint=f"create {args.output.parent} first")])
+    if args.output is not None:  # a read-only report is said now, not after the run
+        from mentorrules.reports import files
+
+        try:
+            files.check_target(args.output)
+        except OSError as error:
+            raise _not_written(error, args.output) from None
     engine = _engine(args)
     mask = _mask_of(args, engine)
     # Reports that show the input rows need every column; the others only what rules read.
@@ -230,13 +244,16 @@ def _validate(args: argparse.Namespace) -> int:
 
             xlsx.write(report, args.output, input_rows=rows, titles=titles)
         elif args.output:
-            with args.output.open("w", encoding="utf-8", newline="") as stream:
+            from mentorrules.reports import files
+
+            with files.replacing(args.output) as stream:  # whole or not at all, the old one kept
                 _write(report, args.format, stream, titles, rows)
         else:
             _write(report, args.format, sys.stdout, titles, rows)
     except OSError as error:
-        raise MentorRulesError([Problem("MR407", f"cannot write the report: {error.strerror or error}",
-                                        Location(str(args.output)))]) from None
+        if args.output is None or _pipe_closed(error):
+            raise
+        raise _not_written(error, args.output) from None
     finally:
         if progress is not None:
             progress.close()
@@ -246,6 +263,20 @@ def _validate(args: argparse.Namespace) -> int:
         skipped = "; ".join(f"{tables}: {', '.join(rules)}" for tables, rules in tally.not_checked(report))
         print(f"mentorrules: not checked, these rules read a table that was not given: {skipped}", file=sys.stderr)
     return EXIT_CLEAN if report.clean else EXIT_FINDINGS
+
+
+def _not_written(error: OSError, path: Path) -> Exception:
+    """MR407 for a report or page that could not be written (the old file, if any, is kept)."""
+    from mentorrules.errors import Location, MentorRulesError, Problem
+
+    reason = error.strerror or str(error)
+    hint = {errno.ENOSPC: "free some space, or write the report elsewhere",
+            errno.EDQUOT: "free some space, or write the report elsewhere",
+            errno.EFBIG: "free some space, or write the report elsewhere",
+            errno.EACCES: "choose another path, or make the file writable if it may be replaced",
+            errno.EROFS: "choose a path on a writable disk"}.get(error.errno or 0, "choose another path")
+    return MentorRulesError([Problem("MR407", f"cannot write {'the report' if path.suffix else 'it'}: {reason}",
+                                     Location(str(path)), hint=hint)])
 
 
 def _mask_of(args: argparse.Namespace, engine: Engine) -> list[str] | None:
@@ -447,7 +478,11 @@ def _docs(args: argparse.Namespace) -> int:
         for text in docs.pages(engine, args.format).values():
             print(text)
         return EXIT_CLEAN
-    for path in docs.write(engine, args.format, args.output):
+    try:
+        written = docs.write(engine, args.format, args.output)
+    except OSError as error:
+        raise _not_written(error, Path(error.filename) if error.filename else args.output) from None
+    for path in written:
         print(f"wrote {_relative(path)}")
     return EXIT_CLEAN
 

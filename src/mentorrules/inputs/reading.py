@@ -490,8 +490,12 @@ def read(paths: Sequence[Path], tables: Mapping[str, Table], streamed: Collectio
             for member in members:
                 if member.suffix.lower() == ".xlsx" or table_of(member, tables):
                     reading.file(member, explicit=False)
-        elif path.exists():
+        elif path.is_file():
             reading.file(path, explicit=True)
+        elif path.exists():  # a pipe or a device would block or never end (/dev/zero)
+            data.problems.append(Problem("MR300", "not a regular file (a pipe, a socket or a device)",
+                                         Location(str(path)), expected="a data file or a folder of them",
+                                         hint="save the data to a file and give its path"))
         else:
             data.problems.append(Problem("MR300", "no such file or directory", Location(str(path))))
     if "payouts" not in data.tables and not data.problems:

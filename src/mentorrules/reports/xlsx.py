@@ -45,7 +45,7 @@ from openpyxl.utils import get_column_letter
 
 from mentorrules.inputs.workbooks import REPORT_MARK
 from mentorrules.model import Decision, Report, Status
-from mentorrules.reports import tally
+from mentorrules.reports import files, tally
 from mentorrules.reports.csv import neutralise
 from mentorrules.reports.tally import InputRows
 
@@ -73,9 +73,26 @@ FIXED_TIME = dt.datetime(1980, 1, 1)
 
 def write(report: Report, path: Path, input_rows: InputRows | None = None,
           titles: Mapping[str, str] | None = None) -> None:
-    """Write the workbook to ``path`` (replacing it)."""
-    input_rows = input_rows or {}
-    titles = titles or {}
+    """Write the workbook to ``path`` (replacing it when whole; a read-only file is refused).
+
+    A failure part-way (a full disk, a signal) leaves openpyxl's write-only sheets open, and
+    each would print "Exception ignored ..." when collected: the failure is raised alone, after
+    they are collected quietly.
+    """
+    files.check_target(path)
+    failure: BaseException | None = None
+    with files.unraisable_quiet():
+        try:
+            _write(report, path, input_rows or {}, titles or {})
+        except BaseException as error:  # raised again below, without what it holds
+            error.__traceback__ = None  # let go of the frames (and the workbook) it holds
+            failure = files.quiet_failure(error) if isinstance(error, OSError) else error
+        files.collect_quietly()
+    if failure is not None:
+        raise failure
+
+
+def _write(report: Report, path: Path, input_rows: InputRows, titles: Mapping[str, str]) -> None:
     book = Workbook(write_only=True)
     book.properties.keywords = REPORT_MARK
     book.properties.title = "mentorrules report"
@@ -89,16 +106,11 @@ def write(report: Report, path: Path, input_rows: InputRows | None = None,
         used.add(name.lower())
         _table(book, name, report.records_of(table), input_rows.get(table))
     book.properties.created = FIXED_TIME
-    # Written beside the target and moved over it at the end: a failure leaves any earlier
-    # report whole, and no half-written file behind.
-    partial, settled = path.with_name(path.name + ".partial"), path.with_name(path.name + ".settled")
-    try:
-        book.save(partial)
-        _settle(partial, settled)
-        settled.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
-        settled.unlink(missing_ok=True)
+    # Written beside the target and moved over it at the end (reports/files.py): a failure or a
+    # signal leaves any earlier report whole, and no half-written file behind.
+    with files.scratch_beside(path) as raw, files.temporary_beside(path) as settled:
+        book.save(raw)
+        _settle(raw, settled)
 
 
 def _settle(written: Path, path: Path) -> None:
