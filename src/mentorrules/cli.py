@@ -34,6 +34,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
+    from mentorrules.reports.terminal import EscapingStream
+
+    # No control character from the data or the packs reaches the terminal raw (an escape
+    # sequence in a payout id); machine formats on stdout escape their own text.
+    out, err = sys.stdout, sys.stderr
+    sys.stderr = EscapingStream(err)
+    if getattr(args, "format", None) not in ("json", "csv", "html"):
+        sys.stdout = EscapingStream(out)
+    try:
+        return _run(args)
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def _run(args: argparse.Namespace) -> int:
     from mentorrules.errors import MentorRulesError
 
     try:
@@ -328,15 +343,17 @@ class _Progress:
         if stage != self.stage:
             self.stage, self.started = stage, time.perf_counter()
         rate = rows / max(time.perf_counter() - self.started, 1e-9)
-        sys.stderr.write(f"\r\x1b[2K{stage}: {rows:,} rows, {rate:,.0f} rows/s")
-        sys.stderr.flush()
+        stream = getattr(sys.stderr, "stream", sys.stderr)  # its own escape codes go through raw
+        stream.write(f"\r\x1b[2K{stage}: {rows:,} rows, {rate:,.0f} rows/s")
+        stream.flush()
         self.shown = True
 
     def close(self) -> None:
         """Clear the progress line, so that what follows starts on a clean line."""
         if self.shown:
-            sys.stderr.write("\r\x1b[2K")
-            sys.stderr.flush()
+            stream = getattr(sys.stderr, "stream", sys.stderr)
+            stream.write("\r\x1b[2K")
+            stream.flush()
 
 
 def _write(report: object, kind: str, stream: TextIO, titles: dict[str, str],
@@ -554,6 +571,7 @@ def print_problems(problems: Sequence[Problem], stream: TextIO, label: str | Non
     (``mentorrules: MR401 unknown pack 'ohio'``).
     """
     from mentorrules.errors import Location
+    from mentorrules.reports.terminal import printable
 
     for problem in problems:
         location = problem.location
@@ -563,14 +581,14 @@ def print_problems(problems: Sequence[Problem], stream: TextIO, label: str | Non
         elif location.path and Path(location.path).is_absolute():
             where = where.replace(location.path, _relative(Path(location.path)), 1)
         prefix = f"{label}: " if label else ""
-        stream.write(f"{where}: {prefix}{problem.code} {problem.message}\n")
+        stream.write(f"{printable(where)}: {prefix}{problem.code} {printable(problem.message)}\n")
         excerpt = _excerpt(location)
         if excerpt:
-            stream.write(excerpt)
+            stream.write(printable(excerpt, lines=True))
         if problem.expected:
-            stream.write(f"   = expected {problem.expected}\n")
+            stream.write(f"   = expected {printable(problem.expected)}\n")
         if problem.hint:
-            stream.write(f"   = help: {problem.hint}\n")
+            stream.write(f"   = help: {printable(problem.hint)}\n")
     if problems:
         stream.write("\n")
 

@@ -166,6 +166,8 @@ def to_text(value: Any) -> str | None:
         return None
     if isinstance(value, str):
         value = value.strip()
+        if not value.isascii():
+            _unicode(value)
         return value or None
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -176,6 +178,22 @@ def to_text(value: Any) -> str | None:
     if isinstance(value, dt.date):
         return value.isoformat()
     raise CellError(f"{_show(value)} is not text")
+
+
+def _unicode(text: str) -> None:
+    """Refuse text that no encoding can write: a lone surrogate (``"\ud800"`` in a JSON file)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise CellError(f"the cell holds {ascii(text[error.start])}, which is not a character (a lone surrogate)",
+                        "the file was made by a program that split a character; write the text again") from None
+
+
+def shown_as_written(raw: Any) -> Any:
+    """A refused cell as a report shows it: text that cannot be written has its surrogates escaped."""
+    if raw.__class__ is str and not raw.isascii():
+        return raw.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw
 
 
 def to_integer(value: Any) -> int | None:
@@ -380,7 +398,7 @@ class RowTyper:
                 problems = [*(problems or ()), self._unusual(number, name, column, raw)]
             else:
                 continue
-            values[column.position] = raw  # an error row shows the cell as it was written
+            values[column.position] = shown_as_written(raw)  # an error row shows the cell as it was written
         record = self.table.record_type(values)
         return Row(number, record, tuple(problems or ()), self.table.key_of(record))
 

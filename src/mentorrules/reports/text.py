@@ -8,16 +8,18 @@ from typing import TextIO
 
 from mentorrules.model import Report, Status
 from mentorrules.reports import tally
+from mentorrules.reports.terminal import printable as _p
 
 _LABEL = {Status.FAIL: "FAIL ", Status.ERROR: "ERROR", Status.PASS: "WARN "}
 
 
 def write(report: Report, stream: TextIO, titles: Mapping[str, str] | None = None) -> None:
     titles = titles or {}
-    packs = ", ".join(f"{name} {version}" for name, version in report.packs)
+    # Every text from the input or the packs goes through _p: no control character reaches a terminal.
+    packs = _p(", ".join(f"{name} {version}" for name, version in report.packs))
     stream.write(f"mentorrules {report.version} | packs: {packs} | {report.digest[:19]}\n")
     for table, source in report.sources.items():
-        stream.write(f"  {table}: {source}\n")
+        stream.write(f"  {_p(table)}: {_p(source)}\n")
     stream.write("\n")
     # One column width for every rule id of the report, so that severities and messages align
     # however long a pack's ids are (STIPEND-005-BAND).
@@ -26,15 +28,15 @@ def write(report: Report, stream: TextIO, titles: Mapping[str, str] | None = Non
     for decision in report.records:
         if not decision.findings:
             continue
-        stream.write(f"{_LABEL[decision.status]} {decision.table} row {decision.row}  {decision.key}\n")
+        stream.write(f"{_LABEL[decision.status]} {_p(decision.table)} row {decision.row}  {_p(decision.key)}\n")
         for finding in decision.findings:
             by_rule[(finding.rule, finding.severity.value)] += 1
-            stream.write(f"    {finding.rule:<{width}}  {finding.severity.value:<8} {finding.message}\n")
+            stream.write(f"    {_p(finding.rule):<{width}}  {finding.severity.value:<8} {_p(finding.message)}\n")
     if by_rule:
         stream.write("\nFindings by rule\n")
         for (rule, severity), count in sorted(by_rule.items()):
             title = titles.get(rule, "row could not be read" if rule.startswith("MR") else "")
-            stream.write(f"  {rule:<{width}}  {severity:<8} {count:>6}  {title}\n")
+            stream.write(f"  {_p(rule):<{width}}  {severity:<8} {count:>6}  {_p(title)}\n")
     summary = report.summary
     findings = summary["findings"]
     rows = "1 row" if summary["rows"] == 1 else f"{summary['rows']} rows"
