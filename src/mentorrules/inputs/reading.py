@@ -25,11 +25,12 @@ from typing import Any, TextIO, overload
 
 from mentorrules.errors import Location, MentorRulesError, Problem, one_of
 from mentorrules.generated import define
-from mentorrules.inputs.workbooks import Cells
+from mentorrules.inputs.workbooks import Cells, repeated_names
 from mentorrules.loading.tables import TABLE_ORDER, Record, Table
 
 FORMATS = (".csv", ".json", ".jsonl", ".xlsx")
-MAX_CELL = 1_000_000
+MAX_CELL = 1_000_000  # characters in one cell
+MAX_COLUMNS = 16_384  # columns in a header (a spreadsheet's limit)
 _INTEGER = re.compile(r"[+-]?\d{1,18}", re.ASCII)  # ASCII: int() also reads full-width digits
 _DECIMAL = re.compile(r"[+-]?(\d{1,18}(\.\d{0,12})?|\.\d{1,12})", re.ASCII)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
@@ -185,7 +186,7 @@ def _unicode(text: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as error:
-        raise CellError(f"the cell holds {ascii(text[error.start])}, which is not a character (a lone surrogate)",
+        raise CellError(f"the cell holds {text[error.start]!a}, which is not a character (a lone surrogate)",
                         "the file was made by a program that split a character; write the text again") from None
 
 
@@ -248,6 +249,10 @@ def _check_size(value: int | float | Decimal) -> None:
         raise CellError(f"{_show(value)} is not a number")
     if not -_LARGEST < value < _LARGEST:  # compared, not abs(): abs() rounds a Decimal to the context
         raise CellError(f"{_show(value)} is too large", "numbers have at most 18 digits")
+    if value.__class__ is Decimal:  # 1e-999999999 from JSON: no sum or rounding could take it
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and (exponent < -12 or len(value.as_tuple().digits) > 30):
+            raise CellError(f"{_show(value)} has too many digits", "numbers have at most 12 decimal places")
 
 
 def _decimal_hint(text: str) -> str:
@@ -447,8 +452,10 @@ class RowTyper:
                 namespace[f"_s{column.position}"] = column.seen
                 parts.append(f"(_v if (_v := _s{column.position}.get(c{index}, _M)) is not _M "
                              f"else _c{column.position}(c{index}))")
-        cells = "".join(f"c{index}, " for index in range(len(names)))
-        source = f"def _fast(_cells):\n    {cells}= _cells\n    return _R(({', '.join(parts)},))\n"
+        # Only the declared columns are named: a header of thousands of columns costs nothing more.
+        used = sorted({first[name] for name in self.columns if name in first})
+        cells = "".join(f"    c{index} = _cells[{index}]\n" for index in used)
+        source = f"def _fast(_cells):\n{cells}    return _R(({', '.join(parts)},))\n"
         fast: Callable[[list[str]], Record] = define(
             source, namespace, f"<mentorrules {self.table.name} reader>")["_fast"]
         return fast
@@ -698,6 +705,9 @@ def _csv_header(handle: TextIO, table: Table, path: str) -> Problem | None:
         header = next(_csv_reader(handle), None)
     except csv.Error as error:
         return Problem("MR304", f"the header cannot be read: {error}", Location(path, line=1))
+    if header is not None and len(header) > MAX_COLUMNS:
+        return Problem("MR304", f"the header has {len(header):,} columns", Location(path, line=1),
+                       expected=f"at most {MAX_COLUMNS:,} columns (a spreadsheet's limit)")
     if header is None or not any(name.strip() for name in header):
         return Problem("MR302", "the file is empty: it has no header row", Location(path),
                        expected=f"a first line naming the columns, with at least {', '.join(table.required)}"
@@ -717,8 +727,12 @@ def _csv_typed(typer: RowTyper, lines: Iterable[str]) -> Iterator[Row]:
     except csv.Error as error:
         raise _FileProblem("MR304", f"the header cannot be read: {error}", line=1) from None
     names = [name.strip() for name in header]
-    duplicates = sorted({name for name in names if names.count(name) > 1 and name})
+    if len(names) > MAX_COLUMNS:
+        raise _FileProblem("MR304", f"the header has {len(names):,} columns", line=1,
+                           expected=f"at most {MAX_COLUMNS:,} columns (a spreadsheet's limit)")
+    duplicates = repeated_names(names)
     width = len(names)
+    repeated = set(duplicates)
     number = 0
     while True:
         try:
@@ -736,7 +750,7 @@ def _csv_typed(typer: RowTyper, lines: Iterable[str]) -> Iterator[Row]:
             yield typer.listed(number, names, cells)
             continue
         # What can be read of a row that cannot be trusted, so that the report shows its key.
-        known = {name: cell for name, cell in zip(names, cells, strict=False) if name not in duplicates}
+        known = {name: cell for name, cell in zip(names, cells, strict=False) if name not in repeated}
         if duplicates:
             yield typer.broken(number, f"the header names {', '.join(map(repr, duplicates))} more than once, so "
                                "this row's values are ambiguous", "rename or remove the repeated column", known=known)
@@ -748,6 +762,9 @@ def _csv_typed(typer: RowTyper, lines: Iterable[str]) -> Iterator[Row]:
 def _json_rows(text: str) -> Iterator[Cells]:
     try:
         document = json.loads(text, parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=_object)
+    except RecursionError:
+        raise _FileProblem("MR306", "the JSON is nested too deeply",
+                           expected="a list of objects whose values are plain values") from None
     except json.JSONDecodeError as error:
         raise _FileProblem("MR306", f"the file is not valid JSON: {error.msg}", error.lineno,
                            error.colno) from None
@@ -768,6 +785,9 @@ def _jsonl_rows(lines: Iterable[str]) -> Iterator[Cells]:
             continue
         try:
             item = json.loads(line, parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=_object)
+        except RecursionError:
+            yield ("the line is JSON nested too deeply", "give each row as an object of plain values")
+            continue
         except ValueError as error:
             yield (f"the line is not valid JSON: {getattr(error, 'msg', error)}", None)
             continue
@@ -784,8 +804,9 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     row = dict(pairs)
     if len(row) < len(pairs):
         row = _Repeated(row)
-        row.repeated = tuple(sorted({name for name, _ in pairs if sum(1 for other, _ in pairs if other == name) > 1}))
+        row.repeated = tuple(repeated_names(name for name, _ in pairs))
     return row
+
 
 
 def _json_row(item: Any) -> Cells:

@@ -21,7 +21,8 @@ from __future__ import annotations
 import re
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,9 @@ DAMAGED = (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, IndexErr
            AttributeError, SyntaxError)
 REPORT_MARK = "mentorrules report"  # the keywords property of the workbooks mentorrules writes
 MONEY_PLACES = 2
+MAX_PLACES = 12  # places a number format may show that are kept (a format of 30 places is cut to 12)
+MAX_INFLATED = 1 << 30  # bytes a workbook may inflate to
+MAX_PARTS = 10_000  # parts (files) in a workbook's zip
 _PLACES = re.compile(r"\.([0#?]+)")
 
 
@@ -51,6 +55,10 @@ def read_workbook(path: Path, tables: Mapping[str, Table], file_table: str | Non
     """
     from openpyxl import load_workbook  # slow import, only when a workbook is read
 
+    problem = _inflated_problem(path)
+    if problem is not None:
+        yield "", iter(()), problem
+        return
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
         formulas = load_workbook(path, read_only=True, data_only=False)
@@ -84,6 +92,24 @@ def read_workbook(path: Path, tables: Mapping[str, Table], file_table: str | Non
     formulas.close()
 
 
+def _inflated_problem(path: Path) -> Problem | None:
+    """A workbook is a zip file: refuse one that would inflate past :data:`MAX_INFLATED` bytes
+    (a 1 MiB file can hold a 1 GiB sheet). The sizes the zip declares bound what is read: Python's
+    zipfile never inflates an entry past its declared size."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except DAMAGED as error:
+        return _damaged(path, "opened", error)
+    inflated = sum(entry.file_size for entry in entries)
+    if len(entries) > MAX_PARTS or inflated > MAX_INFLATED:
+        return Problem("MR307", f"the workbook inflates to {inflated:,} bytes in {len(entries):,} parts",
+                       Location(str(path)),
+                       expected=f"at most {MAX_INFLATED:,} bytes in at most {MAX_PARTS:,} parts",
+                       hint="split the data over several files, or save it as CSV")
+    return None
+
+
 def _report_inputs(workbook: Any) -> list[str]:
     """The input files a report names on its Summary sheet (``input payouts | data/payouts.csv``)."""
     try:
@@ -111,11 +137,17 @@ def _readable(rows: Iterator[Cells], path: Path) -> Iterator[Cells]:
 def _sheet_rows(sheet: Any, formula_sheet: Any, table: Table, where: str) -> Iterator[Cells]:
     """The rows of a table's sheet under its header; a sheet without a header, or whose header
     lacks a required column, is a problem with the file (as for a CSV file), rows or not."""
-    rows = zip(sheet.iter_rows(), formula_sheet.iter_rows(values_only=True), strict=False)
-    first = next(rows, None)
-    names = [] if first is None else ["" if cell.value is None else str(cell.value).strip() for cell in first[0]]
+    # The <dimension> a file declares (A1:XFD6000) is not trusted: rows are as long as their cells,
+    # and data rows are read no wider than the header and one column more (to see extra values).
+    for each in (sheet, formula_sheet):
+        each.reset_dimensions()
+    header = next(sheet.iter_rows(max_row=1), None)
+    names = [] if header is None else ["" if cell.value is None else str(cell.value).strip() for cell in header]
     while names and not names[-1]:
         names.pop()
+    width = len(names) + 1
+    rows = zip(sheet.iter_rows(min_row=2, max_col=width), formula_sheet.iter_rows(min_row=2, max_col=width,
+                                                                                 values_only=True), strict=False)
     if not names:
         raise MentorRulesError([Problem(
             "MR302", "the sheet is empty: it has no header row", Location(where),
@@ -127,7 +159,7 @@ def _sheet_rows(sheet: Any, formula_sheet: Any, table: Table, where: str) -> Ite
             "MR302", f"the table {table.name!r} has no column {', '.join(map(repr, missing))}", Location(where),
             expected=f"the columns {', '.join(table.required)}",
             hint="add the column (cells may be empty where a value is unknown)")])
-    repeated = sorted({name for name in names if name and names.count(name) > 1})
+    repeated = repeated_names(names)
     for cells, written in rows:
         header = [*names, *[""] * (len(cells) - len(names))]
         values = [_value(cell, table.fields.get(name)) for cell, name in zip(cells, header, strict=False)]
@@ -156,6 +188,16 @@ def _sheet_rows(sheet: Any, formula_sheet: Any, table: Table, where: str) -> Ite
         yield row
 
 
+def repeated_names(names: Iterable[str]) -> list[str]:
+    """The non-empty names given more than once, sorted, counted in one pass.
+
+    >>> repeated_names(["a", "b", "a", "", ""])
+    ['a']
+    """
+    counts = Counter(names)
+    return sorted(name for name, count in counts.items() if count > 1 and name)
+
+
 def _value(cell: Any, kind: str | None) -> Any:
     """A cell's value as the spreadsheet shows it: amounts with their places."""
     value = cell.value
@@ -164,7 +206,7 @@ def _value(cell: Any, kind: str | None) -> Any:
     if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
         return value  # records reports it
     exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    places = max(MONEY_PLACES, _format_places(getattr(cell, "number_format", None)))
+    places = min(max(MONEY_PLACES, _format_places(getattr(cell, "number_format", None))), MAX_PLACES)
     exponent = exact.as_tuple().exponent
     if isinstance(exponent, int) and -exponent < places:
         exact = exact.quantize(Decimal(1).scaleb(-places))
