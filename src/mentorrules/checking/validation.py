@@ -382,6 +382,10 @@ class _Verdicts:
             self.failing.setdefault(group, []).append((member.row, rule.shown_key(member.key, self.masked)))
 
     def findings(self) -> Iterator[tuple[RowKey, Finding]]:
+        named: dict[Any, tuple[str, ...]] = {}  # once per group, not per row of it
         for row_key, finding, group in self.found:
-            rows = named_rows(self.failing[group]) if group is not None else ()
+            if group is None:
+                rows: tuple[str, ...] = ()
+            else:
+                rows = named.get(group) or named.setdefault(group, named_rows(self.failing[group]))
             yield row_key, replace(finding, rows=rows) if rows else finding
