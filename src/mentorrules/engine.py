@@ -310,8 +310,8 @@ class Engine:
             return []
         table = contract.name
         row_day = validation.row_day(contract, row.values, run.as_of)
-        explanations = [explanation for explanation in self._evaluator.explain(table, row.values, row_day, run.indexes)
-                        if explanation.rule.id not in run.skipped]
+        explained = self._evaluator.explain(table, row.values, row_day, run.indexes, masked)
+        explanations = [explanation for explanation in explained if explanation.rule.id not in run.skipped]
         compiled = self._evaluator.tables[table]
         related = compiled.relate(row.values, run.indexes)
         state = Evaluator.state_of(compiled, row.values, related)

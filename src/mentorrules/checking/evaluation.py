@@ -351,7 +351,9 @@ class Evaluator:
             code.recorded(*arguments, recorder.record, recorder.field, recorder.parameter)
         except FactMissing as missing:
             return self._cannot(rule, self._missing_fact(compiled, missing.fact, record, indexes, masked))
-        except (NoValueInForce, FunctionRefused) as error:
+        except FunctionRefused as error:
+            return self._cannot(rule, error.reason(masked))
+        except NoValueInForce as error:
             return self._cannot(rule, str(error))
         except CANNOT_CHECK:
             return self._cannot(rule, _missing_values(code, recorder))
@@ -381,12 +383,13 @@ class Evaluator:
         return f"{fact} {shown!r} is not in {relation.table}"
 
     def explain(self, table: str, record: Values, day: dt.date,
-                indexes: Mapping[str, Index]) -> list[Explanation]:
-        """Each rule of ``table`` that applies to the record's state, with its sub-expression values."""
+                indexes: Mapping[str, Index], masked: frozenset[str] | None = None) -> list[Explanation]:
+        """Each rule of ``table`` that applies to the record's state, with its sub-expression values;
+        its findings quote no value of a ``masked`` column."""
         compiled = self.tables[table]
         related = compiled.relate(record, indexes)
         state = self.state_of(compiled, record, related)
-        findings = {finding.rule: finding for finding in self.findings(table, record, day, indexes)}
+        findings = {finding.rule: finding for finding in self.findings(table, record, day, indexes, masked)}
         school_day = school_year_of_record(record, day)
         results = []
         for code in compiled.rules:
