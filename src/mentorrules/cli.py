@@ -62,14 +62,14 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _quiet_after_closed_pipe()
     except BaseException as error:  # a signal while a report was written: the old report was kept
         from mentorrules.reports.files import Interrupted
 
         if isinstance(error, Interrupted):
             return 128 + error.signum
         raise
-    except BrokenPipeError:
-        return _quiet_after_closed_pipe()
 
 
 def _pipe_closed(error: BaseException) -> bool:

@@ -25,6 +25,7 @@ from typing import Any, TextIO, overload
 
 from mentorrules.errors import Location, MentorRulesError, Problem, one_of
 from mentorrules.generated import define
+from mentorrules.inputs.headers import TITLE_LINES, missing_columns
 from mentorrules.inputs.workbooks import Cells, repeated_names
 from mentorrules.loading.tables import TABLE_ORDER, Record, Table
 
@@ -635,12 +636,7 @@ def _second_file(table: Table, path: str, data: DataSet) -> Problem:
 
 
 def _missing_columns(table: Table, path: str, columns: Collection[str]) -> Problem | None:
-    missing = [name for name in table.required if name not in columns]
-    if not missing:
-        return None
-    return Problem("MR302", f"the table {table.name!r} has no column {', '.join(map(repr, missing))}",
-                   Location(path), expected=f"the columns {', '.join(table.required)}",
-                   hint="add the column (cells may be empty where a value is unknown)")
+    return missing_columns(table, Location(path), list(columns))
 
 
 def _add_cells(data: DataSet, typer: RowTyper, path: str, cells: Iterable[Cells]) -> None:
@@ -708,12 +704,27 @@ def _csv_header(handle: TextIO, table: Table, path: str) -> Problem | None:
     if header is not None and len(header) > MAX_COLUMNS:
         return Problem("MR304", f"the header has {len(header):,} columns", Location(path, line=1),
                        expected=f"at most {MAX_COLUMNS:,} columns (a spreadsheet's limit)")
+    if header is not None and not any(name.strip() for name in header) and table.required:
+        try:  # a blank first line, the header below it?
+            below = [row for _, row in zip(range(TITLE_LINES), _csv_reader(handle), strict=False)]
+        except csv.Error:
+            below = []
+        problem = missing_columns(table, Location(path), [], below)
+        if problem is not None and "title" in problem.message:
+            return problem
     if header is None or not any(name.strip() for name in header):
         return Problem("MR302", "the file is empty: it has no header row", Location(path),
                        expected=f"a first line naming the columns, with at least {', '.join(table.required)}"
                        if table.required else "a first line naming the columns",
                        hint="export the table again with its header")
-    return _missing_columns(table, path, [name.strip() for name in header])
+    names = [name.strip() for name in header]
+    if all(name in names for name in table.required):
+        return None
+    try:  # the rows below, where the header may be (under title lines)
+        below = [row for _, row in zip(range(TITLE_LINES), _csv_reader(handle), strict=False)]
+    except csv.Error:
+        below = []
+    return missing_columns(table, Location(path), names, below)
 
 
 def _csv_typed(typer: RowTyper, lines: Iterable[str]) -> Iterator[Row]:

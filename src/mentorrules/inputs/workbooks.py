@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from mentorrules.errors import Location, MentorRulesError, Problem
+from mentorrules.inputs.headers import TITLE_LINES, missing_columns
 from mentorrules.loading.tables import Table
 
 # The cells of a row, or for a row that cannot be read: (problem, hint[, cells that could be read]).
@@ -43,6 +44,7 @@ MONEY_PLACES = 2
 MAX_PLACES = 12  # places a number format may show that are kept (a format of 30 places is cut to 12)
 MAX_INFLATED = 1 << 30  # bytes a workbook may inflate to
 MAX_PARTS = 10_000  # parts (files) in a workbook's zip
+MAX_HEADER_SEARCH = 1_000  # columns of a title row searched for the header below it
 _PLACES = re.compile(r"\.([0#?]+)")
 
 
@@ -148,17 +150,21 @@ def _sheet_rows(sheet: Any, formula_sheet: Any, table: Table, where: str) -> Ite
     width = len(names) + 1
     rows = zip(sheet.iter_rows(min_row=2, max_col=width), formula_sheet.iter_rows(min_row=2, max_col=width,
                                                                                  values_only=True), strict=False)
+    if not names and table.required:  # a blank first row, the header below it?
+        below = sheet.iter_rows(min_row=2, max_row=TITLE_LINES + 1, max_col=MAX_HEADER_SEARCH, values_only=True)
+        problem = missing_columns(table, Location(where), names, below)
+        if problem is not None and "title" in problem.message:
+            raise MentorRulesError([problem])
     if not names:
         raise MentorRulesError([Problem(
             "MR302", "the sheet is empty: it has no header row", Location(where),
             expected=f"a first row naming the columns: {', '.join(table.required)}",
             hint="give the sheet its header row, or delete the sheet if the table is not given")])
-    missing = [name for name in table.required if name not in names]
-    if missing:
-        raise MentorRulesError([Problem(
-            "MR302", f"the table {table.name!r} has no column {', '.join(map(repr, missing))}", Location(where),
-            expected=f"the columns {', '.join(table.required)}",
-            hint="add the column (cells may be empty where a value is unknown)")])
+    if not all(name in names for name in table.required):
+        below = sheet.iter_rows(min_row=2, max_row=TITLE_LINES + 1, max_col=MAX_HEADER_SEARCH, values_only=True)
+        problem = missing_columns(table, Location(where), names, below)
+        if problem is not None:
+            raise MentorRulesError([problem])
     repeated = repeated_names(names)
     for cells, written in rows:
         header = [*names, *[""] * (len(cells) - len(names))]
