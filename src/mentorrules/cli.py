@@ -272,6 +272,9 @@ def _validate(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.close()
+    if args.output or args.format != "table":  # the table report lists them itself
+        for path, why in report.ignored.items():
+            print(f"mentorrules: ignored {path}: {why}", file=sys.stderr)
     if report.not_checked and (args.output or args.format != "table"):  # the table report lists them itself
         from mentorrules.reports import tally
 

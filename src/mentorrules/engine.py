@@ -231,7 +231,7 @@ class Engine:
         outcome = run.decide()
         return Report(__version__, tuple((pack.name, pack.version) for pack in self.packs), self.digest,
                       Decisions(run, outcome.rows), dict(dataset.sources), tuple(outcome.groups), masked,
-                      totals=outcome.summary, not_checked=not_checked)
+                      totals=outcome.summary, not_checked=not_checked, ignored=dict(dataset.ignored))
 
     def not_checked(self, given: Iterable[str]) -> dict[str, tuple[str, ...]]:
         """The rules that read a table that was not given, each with those tables.

@@ -199,6 +199,8 @@ class Report:
     masked: tuple[str, ...] = ()  # personal columns masked in this report
     totals: Mapping[str, Any] | None = None  # the summary, when the run counted it already
     not_checked: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # rule -> tables not given
+    ignored: Mapping[str, str] = field(default_factory=dict)  # files of a data folder not read -> why
+    notes: tuple[str, ...] = ()  # about the input as a whole: cell problems summarised per column
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -236,7 +238,10 @@ class Report:
                 "digest": self.digest, "summary": self.summary,
                 **({"masked": list(self.masked)} if self.masked else {}),
                 **({"not_checked": [{"rule": rule, "tables": list(tables)}
-                                    for rule, tables in self.not_checked.items()]} if self.not_checked else {})}
+                                    for rule, tables in self.not_checked.items()]} if self.not_checked else {}),
+                **({"ignored": [{"file": path, "why": why} for path, why in self.ignored.items()]}
+                   if self.ignored else {}),
+                **({"notes": list(self.notes)} if self.notes else {})}
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report as a dict (see the README, "The JSON report")."""

@@ -20,13 +20,14 @@ import sys
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, TextIO, overload
 
 from mentorrules.errors import Location, MentorRulesError, Problem, one_of
 from mentorrules.generated import define
 from mentorrules.inputs.headers import TITLE_LINES, missing_columns
-from mentorrules.inputs.workbooks import Cells, repeated_names
+from mentorrules.inputs.workbooks import NO_TABLE_SHEET, Cells, repeated_names
 from mentorrules.loading.tables import TABLE_ORDER, Record, Table
 
 FORMATS = (".csv", ".json", ".jsonl", ".xlsx")
@@ -160,6 +161,7 @@ class DataSet:
     tables: dict[str, Sequence[Row]] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    ignored: dict[str, str] = field(default_factory=dict)  # files of a folder not read, and why
 
 
 # -- cells ---------------------------------------------------------------------------------------
@@ -510,20 +512,40 @@ def read(paths: Sequence[Path], tables: Mapping[str, Table], streamed: Collectio
     """
     data = DataSet()
     reading = _Reading(tables, data, streamed, kept or {}, interned or {})
+    candidates: list[tuple[Path, bool]] = []
     for path in paths:
         if path.is_dir():
-            members = sorted(p for p in path.iterdir() if p.suffix.lower() in FORMATS and p.is_file())
-            for member in members:
+            for member in sorted(path.iterdir()):
+                if member.suffix.lower() not in FORMATS or not member.is_file():
+                    continue
                 if member.suffix.lower() == ".xlsx" or table_of(member, tables):
-                    reading.file(member, explicit=False)
+                    candidates.append((member, False))
+                else:
+                    data.ignored[str(member)] = _ignored_because(member, tables)
         elif path.is_file():
-            reading.file(path, explicit=True)
+            candidates.append((path, True))
         elif path.exists():  # a pipe or a device would block or never end (/dev/zero)
             data.problems.append(Problem("MR300", "not a regular file (a pipe, a socket or a device)",
                                          Location(str(path)), expected="a data file or a folder of them",
                                          hint="save the data to a file and give its path"))
         else:
             data.problems.append(Problem("MR300", "no such file or directory", Location(str(path))))
+    # Two files for one table: every one of them is named, and none is read.
+    by_table: dict[str, list[Path]] = {}
+    for path, _ in candidates:
+        name = table_of(path, tables)
+        if name is not None:
+            by_table.setdefault(name, []).append(path)
+    for name, found in by_table.items():
+        if len(found) > 1:
+            data.problems.append(Problem(
+                "MR303", f"{len(found)} files hold the table {name!r}: {', '.join(map(str, found))}",
+                Location(str(found[0])), expected="one file per table",
+                hint="keep one of them, or move the others out of the folder"))
+    doubled = {path for found in by_table.values() if len(found) > 1 for path in found}
+    for path, explicit in candidates:
+        if path not in doubled:
+            reading.file(path, explicit=explicit)
     if "payouts" not in data.tables and not data.problems:
         data.problems.append(Problem(
             "MR301", "no payouts table was found", Location(", ".join(str(p) for p in paths)),
@@ -532,6 +554,20 @@ def read(paths: Sequence[Path], tables: Mapping[str, Table], streamed: Collectio
     data.tables = {name: data.tables[name] for name in sorted(data.tables, key=_table_order)}
     data.sources = {name: data.sources[name] for name in data.tables}
     return data
+
+
+def _ignored_because(path: Path, tables: Mapping[str, Table]) -> str:
+    """Why a file of a data folder is not read, with the table its name nearly names.
+
+    >>> from mentorrules.loading.tables import Table
+    >>> _ignored_because(Path("pairing.csv"), {"pairings": Table("pairings", "pairing", ("pairing_id",), {})})
+    "its name names no table: did you mean 'pairings.csv'?"
+    """
+    stem = path.name.lower().removesuffix(path.suffix.lower())
+    close = get_close_matches(stem, list(tables), n=1, cutoff=0.75)
+    if close:
+        return f"its name names no table: did you mean {close[0] + path.suffix.lower()!r}?"
+    return "its name names no table"
 
 
 def _table_order(name: str) -> tuple[int, str]:
@@ -563,7 +599,9 @@ class _Reading:
             from mentorrules.inputs.workbooks import read_workbook
 
             for name, cells, problem in read_workbook(path, tables, table_of(path, tables), explicit):
-                if problem is not None:
+                if problem is not None and not explicit and problem.message == NO_TABLE_SHEET:
+                    data.ignored[str(path)] = f"{NO_TABLE_SHEET} (sheets are named after tables, e.g. payouts)"
+                elif problem is not None:
                     data.problems.append(problem)
                 else:
                     source = f"{path}[{name}]"

@@ -44,6 +44,7 @@ MONEY_PLACES = 2
 MAX_PLACES = 12  # places a number format may show that are kept (a format of 30 places is cut to 12)
 MAX_INFLATED = 1 << 30  # bytes a workbook may inflate to
 MAX_PARTS = 10_000  # parts (files) in a workbook's zip
+NO_TABLE_SHEET = "the workbook has no sheet named after a table"
 MAX_HEADER_SEARCH = 1_000  # columns of a title row searched for the header below it
 _PLACES = re.compile(r"\.([0#?]+)")
 
@@ -88,8 +89,7 @@ def read_workbook(path: Path, tables: Mapping[str, Table], file_table: str | Non
         found = True
         yield name, _readable(_sheet_rows(sheet, formula_sheet, tables[name], f"{path}[{sheet.title}]"), path), None
     if not found:
-        yield "", iter(()), Problem("MR307", "the workbook has no sheet named after a table",
-                                    Location(str(path)), expected=", ".join(sorted(tables)))
+        yield "", iter(()), Problem("MR307", NO_TABLE_SHEET, Location(str(path)), expected=", ".join(sorted(tables)))
     workbook.close()
     formulas.close()
 

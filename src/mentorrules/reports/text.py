@@ -20,7 +20,13 @@ def write(report: Report, stream: TextIO, titles: Mapping[str, str] | None = Non
     stream.write(f"mentorrules {report.version} | packs: {packs} | {report.digest[:19]}\n")
     for table, source in report.sources.items():
         stream.write(f"  {_p(table)}: {_p(source)}\n")
+    for path, why in report.ignored.items():
+        stream.write(f"  ignored: {_p(path)}: {_p(why)}\n")
     stream.write("\n")
+    for note in report.notes:  # cell problems per column, before the rows that show them
+        stream.write(f"{_p(note)}\n")
+    if report.notes:
+        stream.write("\n")
     # One column width for every rule id of the report, so that severities and messages align
     # however long a pack's ids are (STIPEND-005-BAND).
     width = max((len(finding.rule) for decision in report.records for finding in decision.findings), default=0)
