@@ -108,9 +108,12 @@ class Decision:
     key: str
     status: Status
     findings: tuple[Finding, ...]
+    # The row as the file or sheet numbers it (header = line 1), where the input has lines.
+    line: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"table": self.table, "row": self.row, "key": self.key, "status": self.status.value,
+        return {"table": self.table, "row": self.row, **({"line": self.line} if self.line is not None else {}),
+                "key": self.key, "status": self.status.value,
                 "findings": [finding.to_dict() for finding in self.findings]}
 
 

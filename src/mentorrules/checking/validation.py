@@ -37,7 +37,7 @@ from mentorrules.checking.batch import (
 from mentorrules.checking.codegen import CANNOT_CHECK, MASKED
 from mentorrules.checking.evaluation import CompiledTable, Evaluator, Index, TableIndex, Values, error_findings
 from mentorrules.errors import Location, Problem
-from mentorrules.inputs.reading import Row, Rows, StreamedRows
+from mentorrules.inputs.reading import Lines, Row, Rows, StreamedRows
 from mentorrules.loading.tables import Table
 from mentorrules.model import Decision, Finding, Outcome, Severity, Status, status_of
 
@@ -118,6 +118,7 @@ class Run:
         # third read: its key, and the problems of the rows that could not be read.
         self.keys: dict[str, list[str]] = {}
         self.problems: dict[str, dict[int, tuple[Problem, ...]]] = {}
+        self.lines: dict[str, Lines] = {}
         self._visited: dict[str, int] = {}  # rows visited per pass, for progress
 
     def _checked(self, found: list[Finding]) -> list[Finding]:
@@ -160,12 +161,12 @@ class Run:
                 key = MASKED if key_masked else row.key
                 if row.problems:
                     yield Decision(name, row.number, key, Status.ERROR,
-                                   error_findings(row.problems, masked, key_masked))
+                                   error_findings(row.problems, masked, key_masked), row.line)
                 elif row.number in single or row.number in batch:
                     found = self._found(name, row.number)
-                    yield Decision(name, row.number, key, status_of(found), tuple(found))
+                    yield Decision(name, row.number, key, status_of(found), tuple(found), row.line)
                 else:
-                    yield Decision(name, row.number, key, Status.PASS, ())
+                    yield Decision(name, row.number, key, Status.PASS, (), row.line)
 
     def _remember(self, name: str, rows: Iterable[Row]) -> Iterator[Row]:
         """The rows of a streamed table's first pass, remembering their keys and problems."""
@@ -174,20 +175,22 @@ class Run:
             return
         keys: list[str] = []
         problems: dict[int, tuple[Problem, ...]] = {}
+        lines = Lines()
         for row in rows:
             keys.append(row.key)
+            lines.add(row.number, row.line)
             if row.problems:
                 problems[row.number] = row.problems
             yield row
-        self.keys[name], self.problems[name] = keys, problems
+        self.keys[name], self.problems[name], self.lines[name] = keys, problems, lines
 
     def _remembered(self, name: str) -> Iterator[Row]:
         """A streamed table's rows as the first pass remembered them: numbers, keys, problems
         (writing a decision needs no values)."""
-        problems = self.problems[name]
+        problems, line_of = self.problems[name], self.lines[name].of
         empty = self.contracts[name].record_of({})
         for number, key in enumerate(self.keys[name], start=1):
-            yield Row(number, empty, problems.get(number, ()), key)
+            yield Row(number, empty, problems.get(number, ()), key, line_of(number))
 
     def _gather(self, name: str, rows: Sequence[Row], *, held: bool) -> None:
         compiled = self.evaluator.tables[name]

@@ -17,6 +17,7 @@ import json
 import math
 import re
 import sys
+from bisect import bisect_right
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -27,7 +28,7 @@ from typing import Any, TextIO, overload
 from mentorrules.errors import Location, MentorRulesError, Problem, one_of
 from mentorrules.generated import define
 from mentorrules.inputs.headers import TITLE_LINES, missing_columns
-from mentorrules.inputs.workbooks import NO_TABLE_SHEET, Cells, repeated_names
+from mentorrules.inputs.workbooks import NO_TABLE_SHEET, Cells, Numbered, repeated_names
 from mentorrules.loading.tables import TABLE_ORDER, Record, Table
 
 FORMATS = (".csv", ".json", ".jsonl", ".xlsx")
@@ -57,14 +58,17 @@ class Row:
     reports can show it; no rule ever runs on such a row.
     """
 
-    __slots__ = ("key", "number", "problems", "values")
+    __slots__ = ("key", "line", "number", "problems", "values")
 
     def __init__(self, number: int, values: Record, problems: tuple[Problem, ...] = (),
-                 key: str = "") -> None:
+                 key: str = "", line: int | None = None) -> None:
         self.number = number
         self.values = values
         self.problems = problems
         self.key = key
+        # The row as a spreadsheet numbers it (the header is line 1); None where the input has
+        # no lines (a JSON array, rows given by a program).
+        self.line = line
 
     def __repr__(self) -> str:
         return f"Row({self.number}, {self.values!r}, problems={len(self.problems)})"
@@ -74,17 +78,19 @@ class Rows(Sequence[Row]):
     """A table's rows held in memory: one record per row, and the problems of the few rows
     that could not be read. :class:`Row` objects are made as rows are visited, not kept."""
 
-    __slots__ = ("problems", "records", "table")
+    __slots__ = ("lines", "problems", "records", "table")
 
     def __init__(self, table: Table, rows: Iterable[Row] = ()) -> None:
         self.table = table
         self.records: list[Record] = []
         self.problems: dict[int, tuple[Problem, ...]] = {}
+        self.lines = Lines()
         for row in rows:
             self.append(row)
 
     def append(self, row: Row) -> None:
         self.records.append(row.values)
+        self.lines.add(len(self.records), row.line)
         if row.problems:
             self.problems[len(self.records)] = row.problems
 
@@ -104,12 +110,41 @@ class Rows(Sequence[Row]):
             return [self[i] for i in range(*index.indices(len(self)))]
         number = range(1, len(self.records) + 1)[index]
         record = self.records[number - 1]
-        return Row(number, record, self.problems.get(number, ()), self.table.key_of(record))
+        return Row(number, record, self.problems.get(number, ()), self.table.key_of(record), self.lines.of(number))
 
     def __iter__(self) -> Iterator[Row]:
-        problems, key_of = self.problems, self.table.key_of
+        problems, key_of, line_of = self.problems, self.table.key_of, self.lines.of
         for number, record in enumerate(self.records, start=1):
-            yield Row(number, record, problems.get(number, ()), key_of(record))
+            yield Row(number, record, problems.get(number, ()), key_of(record), line_of(number))
+
+
+class Lines:
+    """The line of each row of a table, kept as the few places where line - row changes (a
+    blank line skipped in a CSV file), not one number per row.
+
+    >>> lines = Lines()
+    >>> for row, line in [(1, 2), (2, 3), (3, 5), (4, 6)]:
+    ...     lines.add(row, line)
+    >>> [lines.of(row) for row in (1, 2, 3, 4)], lines.of(9)
+    ([2, 3, 5, 6], 11)
+    """
+
+    __slots__ = ("offsets", "starts")
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.offsets: list[int | None] = []
+
+    def add(self, row: int, line: int | None) -> None:
+        offset = None if line is None else line - row
+        if not self.offsets or self.offsets[-1] != offset:
+            self.starts.append(row)
+            self.offsets.append(offset)
+
+    def of(self, row: int) -> int | None:
+        index = bisect_right(self.starts, row) - 1
+        offset = self.offsets[index] if index >= 0 else None
+        return None if offset is None else row + offset
 
 
 class StreamedRows(Sequence[Row]):
@@ -685,7 +720,9 @@ def _add_cells(data: DataSet, typer: RowTyper, path: str, cells: Iterable[Cells]
         for number, row_cells in enumerate(cells, start=1):
             if not isinstance(row_cells, tuple):
                 columns.update(row_cells)
-            yield typer.cells(number, row_cells)
+            row = typer.cells(number, row_cells)
+            row.line = getattr(cells, "line", None)  # a sheet's row, a JSONL file's line
+            yield row
 
     _add(data, typer.table, path, rows(), lambda: columns)
 
@@ -783,29 +820,37 @@ def _csv_typed(typer: RowTyper, lines: Iterable[str]) -> Iterator[Row]:
     width = len(names)
     repeated = set(duplicates)
     number = 0
+    line = 1  # the header's; a spreadsheet numbers every record, blank ones too
     while True:
+        line += 1
         try:
             cells = next(reader)
         except StopIteration:
             return
         except csv.Error as error:
             number += 1
-            yield typer.broken(number, f"the row cannot be read as CSV: {error}", "check the quotes in this row")
+            row = typer.broken(number, f"the row cannot be read as CSV: {error}", "check the quotes in this row")
+            row.line = line
+            yield row
             continue
         if not cells or (len(cells) == 1 and not cells[0]):
             continue
         number += 1
         if not duplicates and len(cells) == width:
-            yield typer.listed(number, names, cells)
+            row = typer.listed(number, names, cells)
+            row.line = line
+            yield row
             continue
         # What can be read of a row that cannot be trusted, so that the report shows its key.
         known = {name: cell for name, cell in zip(names, cells, strict=False) if name not in repeated}
         if duplicates:
-            yield typer.broken(number, f"the header names {', '.join(map(repr, duplicates))} more than once, so "
+            row = typer.broken(number, f"the header names {', '.join(map(repr, duplicates))} more than once, so "
                                "this row's values are ambiguous", "rename or remove the repeated column", known=known)
         else:
-            yield typer.broken(number, f"the row has {len(cells)} cells but the header has {width}",
+            row = typer.broken(number, f"the row has {len(cells)} cells but the header has {width}",
                                "check for a missing or extra separator, or an unquoted comma in a cell", known=known)
+        row.line = line
+        yield row
 
 
 def _json_rows(text: str) -> Iterator[Cells]:
@@ -828,19 +873,23 @@ def _json_rows(text: str) -> Iterator[Cells]:
         yield _json_row(item)
 
 
-def _jsonl_rows(lines: Iterable[str]) -> Iterator[Cells]:
-    for line in lines:
+def _jsonl_rows(lines: Iterable[str]) -> Numbered:
+    return Numbered(_numbered_jsonl_rows(lines))
+
+
+def _numbered_jsonl_rows(lines: Iterable[str]) -> Iterator[tuple[int | None, Cells]]:
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             item = json.loads(line, parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=_object)
         except RecursionError:
-            yield ("the line is JSON nested too deeply", "give each row as an object of plain values")
+            yield number, ("the line is JSON nested too deeply", "give each row as an object of plain values")
             continue
         except ValueError as error:
-            yield (f"the line is not valid JSON: {getattr(error, 'msg', error)}", None)
+            yield number, (f"the line is not valid JSON: {getattr(error, 'msg', error)}", None)
             continue
-        yield _json_row(item)
+        yield number, _json_row(item)
 
 
 class _Repeated(dict[str, Any]):

@@ -87,7 +87,8 @@ def read_workbook(path: Path, tables: Mapping[str, Table], file_table: str | Non
         if name not in tables:
             continue
         found = True
-        yield name, _readable(_sheet_rows(sheet, formula_sheet, tables[name], f"{path}[{sheet.title}]"), path), None
+        yield name, Numbered(_readable(_sheet_rows(sheet, formula_sheet, tables[name], f"{path}[{sheet.title}]"),
+                                       path)), None
     if not found:
         yield "", iter(()), Problem("MR307", NO_TABLE_SHEET, Location(str(path)), expected=", ".join(sorted(tables)))
     workbook.close()
@@ -127,7 +128,23 @@ def _damaged(path: Path, doing: str, error: BaseException) -> Problem:
                    Location(str(path)), hint="open it in a spreadsheet program and save it again as .xlsx")
 
 
-def _readable(rows: Iterator[Cells], path: Path) -> Iterator[Cells]:
+class Numbered(Iterator[Cells]):
+    """The cells of a table's rows; ``line`` is the line (a sheet's row number) of the row last
+    given, or None where the input has no lines."""
+
+    def __init__(self, rows: Iterator[tuple[int | None, Cells]]) -> None:
+        self._rows = rows
+        self.line: int | None = None
+
+    def __next__(self) -> Cells:
+        self.line, cells = next(self._rows)
+        return cells
+
+    def __iter__(self) -> Numbered:
+        return self
+
+
+def _readable(rows: Iterator[tuple[int | None, Cells]], path: Path) -> Iterator[tuple[int | None, Cells]]:
     """The rows of a sheet; a sheet that fails part-way is a problem with the whole file (raised
     as :class:`MentorRulesError`), since the rows after the damage cannot be counted."""
     try:
@@ -136,7 +153,7 @@ def _readable(rows: Iterator[Cells], path: Path) -> Iterator[Cells]:
         raise MentorRulesError([_damaged(path, "read", error)]) from None
 
 
-def _sheet_rows(sheet: Any, formula_sheet: Any, table: Table, where: str) -> Iterator[Cells]:
+def _sheet_rows(sheet: Any, formula_sheet: Any, table: Table, where: str) -> Iterator[tuple[int | None, Cells]]:
     """The rows of a table's sheet under its header; a sheet without a header, or whose header
     lacks a required column, is a problem with the file (as for a CSV file), rows or not."""
     # The <dimension> a file declares (A1:XFD6000) is not trusted: rows are as long as their cells,
@@ -166,19 +183,19 @@ def _sheet_rows(sheet: Any, formula_sheet: Any, table: Table, where: str) -> Ite
         if problem is not None:
             raise MentorRulesError([problem])
     repeated = repeated_names(names)
-    for cells, written in rows:
+    for line, (cells, written) in enumerate(rows, start=2):  # the header is row 1
         header = [*names, *[""] * (len(cells) - len(names))]
         values = [_value(cell, table.fields.get(name)) for cell, name in zip(cells, header, strict=False)]
         if all(value is None or value == "" for value in values):
             continue
         extra = [value for value in values[len(names):] if value not in (None, "")]
         if extra:
-            yield (f"the row has {len(names) + len(extra)} cells but the header has {len(names)}",
+            yield line, (f"the row has {len(names) + len(extra)} cells but the header has {len(names)}",
                    "remove the values right of the last named column")
             continue
         values += [None] * (len(names) - len(values))
         if repeated:  # as for a CSV file: which of the two cells is the value?
-            yield (f"the header names {', '.join(map(repr, repeated))} more than once, so this row's values "
+            yield line, (f"the header names {', '.join(map(repr, repeated))} more than once, so this row's values "
                    "are ambiguous", "rename or remove the repeated column",
                    {name: value for name, value in zip(names, values, strict=False) if name not in repeated})
             continue
@@ -187,11 +204,11 @@ def _sheet_rows(sheet: Any, formula_sheet: Any, table: Table, where: str) -> Ite
                       if name and value is None and isinstance(formula, str) and formula.startswith("=")]
         if uncomputed:
             shown = "; ".join(f"{name!r} ({_cut(formula)})" for name, formula in uncomputed)
-            yield (f"the formula in {shown} has no saved value",
+            yield line, (f"the formula in {shown} has no saved value",
                    "open the workbook in a spreadsheet program and save it, so that formula values are "
                    "stored, or paste the values", {name: value for name, value in row.items() if value is not None})
             continue
-        yield row
+        yield line, row
 
 
 def repeated_names(names: Iterable[str]) -> list[str]:

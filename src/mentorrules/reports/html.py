@@ -277,7 +277,8 @@ class _Page:
         status = decision.status.value
         items = "".join(self._finding_item(finding) for finding in decision.findings)
         return (f'<tr class="decision"><td><span class="badge {_e(status)}">{_e(status)}</span></td>'
-                f"<td>{_e(decision.table)}</td><td class=\"num\">{decision.row}</td>"
+                f"<td>{_e(decision.table)}</td><td class=\"num\">{decision.row}"
+                f"{'' if decision.line is None else f' <small>line {decision.line}</small>'}</td>"
                 f'<td><div class="clip key mono">{_e(decision.key)}</div></td>'
                 f'<td><div class="clip place">{_e(district)}</div></td>'
                 f'<td><div class="clip place">{_e(program)}</div></td>'

@@ -34,7 +34,8 @@ def write(report: Report, stream: TextIO, titles: Mapping[str, str] | None = Non
     for decision in report.records:
         if not decision.findings:
             continue
-        stream.write(f"{_LABEL[decision.status]} {_p(decision.table)} row {decision.row}  {_p(decision.key)}\n")
+        line = "" if decision.line is None else f" (line {decision.line})"  # the spreadsheet's row
+        stream.write(f"{_LABEL[decision.status]} {_p(decision.table)} row {decision.row}{line}  {_p(decision.key)}\n")
         for finding in decision.findings:
             by_rule[(finding.rule, finding.severity.value)] += 1
             stream.write(f"    {_p(finding.rule):<{width}}  {finding.severity.value:<8} {_p(finding.message)}\n")

@@ -52,7 +52,7 @@ from mentorrules.reports.tally import InputRows
 __all__ = ["FINDINGS_HEADER", "REPORT_COLUMNS", "write"]
 
 FINDINGS_HEADER = ("table", "row", "key", "status", "rule", "severity", "message", "source",
-                   "rule title", "parameters", "related rows")
+                   "rule title", "parameters", "related rows", "line")
 MAX_CELL = 32_767  # Excel's limit on the characters in one cell
 MAX_DIGITS = 15  # Excel keeps 15 significant digits; more would be rounded without a word
 RESERVED = ("Summary", "Findings")
@@ -171,7 +171,7 @@ def _summary(book: Workbook, report: Report, input_rows: InputRows, titles: Mapp
 
 def _findings(book: Workbook, report: Report, titles: Mapping[str, str]) -> None:
     sheet = book.create_sheet("Findings")
-    _widths(sheet, (12, 7, 16, 8, 14, 9, 60, 50, 40, 40, 24))
+    _widths(sheet, (12, 7, 16, 8, 14, 9, 60, 50, 40, 40, 24, 7))
     _frame(sheet, len(FINDINGS_HEADER), sum(len(d.findings) for d in report.records))
     sheet.append(_header(sheet, FINDINGS_HEADER))
     for decision in report.records:
@@ -187,6 +187,7 @@ def _findings(book: Workbook, report: Report, titles: Mapping[str, str]) -> None
                 _status(sheet, decision.status), _cell(sheet, finding.rule), finding.severity.value,
                 _cell(sheet, finding.message, wrap=True), source, _cell(sheet, _title(titles, finding.rule)),
                 _cell(sheet, "; ".join(finding.parameters) or None), _cell(sheet, ", ".join(finding.rows) or None),
+                decision.line,  # the row as the input file or sheet numbers it
             ])
 
 
