@@ -32,7 +32,8 @@ from mentorrules.checking.evaluation import Evaluator, Explanation, Index, Step,
 from mentorrules.checking.policy import Policy
 from mentorrules.checking.validation import Progress, Run
 from mentorrules.errors import Location, MentorRulesError, Problem
-from mentorrules.inputs.reading import DataSet, Row, read, rows_from
+from mentorrules.inputs.reading import DataSet, Lines, Row, Rows, read, rows_from
+from mentorrules.inputs.summaries import ColumnNote, column_notes, unreadable_columns
 from mentorrules.loading.rulebook import Rule, RuleBook, load
 from mentorrules.loading.tables import Table
 from mentorrules.model import Decision, Report
@@ -229,9 +230,32 @@ class Engine:
         run = Run(self._evaluator, self._batch, dataset.tables, as_of or dt.date.today(), progress, frozenset(masked),
                   skipped=frozenset(not_checked))
         outcome = run.decide()
+        notes = self._input_notes(dataset, run)
         return Report(__version__, tuple((pack.name, pack.version) for pack in self.packs), self.digest,
                       Decisions(run, outcome.rows), dict(dataset.sources), tuple(outcome.groups), masked,
-                      totals=outcome.summary, not_checked=not_checked, ignored=dict(dataset.ignored))
+                      totals=outcome.summary, not_checked=not_checked, ignored=dict(dataset.ignored),
+                      notes=tuple(map(str, notes)))
+
+    def _input_notes(self, dataset: DataSet, run: Run) -> list[ColumnNote]:
+        """Cell problems summarised per column; raise MR314 for a needed column none of whose
+        cells could be read (the run would be all error rows)."""
+        notes: list[ColumnNote] = []
+        problems: list[Problem] = []
+        for name, rows in dataset.tables.items():
+            table = self._table(name)
+            if isinstance(rows, Rows):
+                found, line_of = rows.problems, rows.lines.of
+            else:
+                found = run.problems.get(name, {})
+                line_of = (run.lines[name] if name in run.lines else Lines()).of
+            if not found:
+                continue
+            notes += column_notes(table, found, line_of)
+            needed = {*self._columns_read.get(name, ()), *table.required}
+            problems += unreadable_columns(table, len(rows), found, line_of, needed, dataset.sources.get(name, name))
+        if problems:
+            raise MentorRulesError(problems)
+        return notes
 
     def not_checked(self, given: Iterable[str]) -> dict[str, tuple[str, ...]]:
         """The rules that read a table that was not given, each with those tables.

@@ -80,7 +80,8 @@ def test_report_has_exactly_the_documented_keys(validate) -> None:
     assert list(report["summary"]) == ["rows", "pass", "fail", "error", "findings"]
     assert list(report["summary"]["findings"]) == ["error", "warning", "info"]
     for record in report["records"]:
-        assert list(record) == ["table", "row", "key", "status", "findings"]
+        assert list(record) == ["table", "row", "line", "key", "status", "findings"]
+        assert record["line"] == record["row"] + 1  # a CSV file: the header is line 1
         assert record["status"] in ("pass", "fail", "error")
         for finding in record["findings"]:
             assert list(finding)[:4] == ["rule", "severity", "message", "source"]
