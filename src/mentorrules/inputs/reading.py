@@ -634,7 +634,8 @@ class _Reading:
             from mentorrules.inputs.workbooks import read_workbook
 
             for name, cells, problem in read_workbook(path, tables, table_of(path, tables), explicit):
-                if problem is not None and not explicit and problem.message == NO_TABLE_SHEET:
+                if problem is not None and not explicit and problem.message == NO_TABLE_SHEET \
+                        and table_of(path, tables) is None:  # december budget.xlsx, not payouts.xlsx
                     data.ignored[str(path)] = f"{NO_TABLE_SHEET} (sheets are named after tables, e.g. payouts)"
                 elif problem is not None:
                     data.problems.append(problem)

@@ -112,7 +112,7 @@ def unreadable_columns(table: Table, rows: int, problems: Mapping[int, Iterable[
                        line_of: Callable[[int], int | None], needed: Collection[str], where: str) -> list[Problem]:
     """A problem (MR314) for each column the rules need whose every cell could not be read: the
     rows would all be error rows, and the run would say little else."""
-    if not rows or len(problems) < rows:
+    if rows < 2 or len(problems) < rows:  # one bad row is an error row, not a bad file
         return []
     per_column: dict[str, int] = {}
     for found in problems.values():
