@@ -40,12 +40,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     # sequence in a payout id); machine formats on stdout escape their own text.
     out, err = sys.stdout, sys.stderr
     sys.stderr = EscapingStream(err)
-    if getattr(args, "format", None) not in ("json", "csv", "html"):
+    if getattr(args, "format", None) not in ("json", "csv", "html") or _is_terminal(out):
         sys.stdout = EscapingStream(out)
     try:
         return _run(args)
     finally:
         sys.stdout, sys.stderr = out, err
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _run(args: argparse.Namespace) -> int:
