@@ -7,6 +7,7 @@ size fails however fast the machine is, and a slow machine never fails a linear 
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import re
@@ -226,3 +227,16 @@ def test_a_workbook_inflating_past_the_bound_is_refused(tmp_path: Path, core: En
         core.validate(path)
     problem = raised.value.problems[0]
     assert problem.code == "MR307" and f"{inflated:,} bytes" in problem.message
+
+
+def test_a_session_names_at_most_twenty_rows_as_the_batch_path_does(core: Engine) -> None:
+    copies = [payout() for _ in range(30)]
+    with core.session(as_of=dt.date(2025, 9, 15)) as session:
+        for row in copies:
+            session.post("payouts", row)
+        posted = session.findings()
+    batch = core.validate({"payouts": copies}, as_of=dt.date(2025, 9, 15))
+    for decisions in (posted, list(batch.records)):
+        rows = next(finding.rows for decision in decisions for finding in decision.findings
+                    if finding.rule == "STIPEND-006")
+        assert len(rows) == 21 and rows[-1] == "... and 10 more rows"
