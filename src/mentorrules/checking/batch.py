@@ -40,6 +40,7 @@ from mentorrules.loading.expressions import Expression
 from mentorrules.loading.rulebook import Aggregate, Lookup, Rule, RuleBook
 from mentorrules.loading.tables import Table
 from mentorrules.model import Finding
+from mentorrules.packs.functions import Ascending
 
 GROUP_TABLE = "group"
 
@@ -487,7 +488,7 @@ def aggregate_of(aggregate: Aggregate, values: Sequence[Any]) -> Any:
     if function == "count_distinct":
         return len(set(present))
     if function == "distinct":
-        return sorted(set(present))
+        return Ascending(sorted(set(present)))
     if function == "sum":
         # As the fold does: the values' own sum; only an empty sum is the kind's zero.
         return sum(present[1:], present[0]) if present else _ZERO_SUM.get(aggregate.kind, 0)
@@ -654,7 +655,7 @@ def _count_distinct(seen: Any) -> int:
 
 
 def _sorted_distinct(seen: Any) -> list[Any]:
-    return sorted(_distinct(seen))
+    return Ascending(sorted(_distinct(seen)))
 
 
 def _add(total: Any, value: Any) -> Any:
