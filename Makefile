@@ -1,8 +1,16 @@
 # The two commands a new user needs: `make demo` and `make test`. Both set up .venv first.
 PYTHON ?= python3
 VENV ?= .venv
+# An interpreter that does not run (not on PATH, or a pyenv shim of a version not selected) is
+# said in one line, with the way to point at it: its full path, found among pyenv's versions.
+ifeq ($(filter clean browser,$(MAKECMDGOALS)),)
+ifneq ($(shell $(PYTHON) -c 'print(1)' 2>/dev/null),1)
+FOUND := $(firstword $(wildcard $(HOME)/.pyenv/versions/*/bin/$(notdir $(PYTHON))))
+$(error $(PYTHON) does not run here (not on PATH, or not a selected pyenv version): give its full path, e.g. make $(or $(MAKECMDGOALS),demo) PYTHON=$(or $(FOUND),~/.pyenv/versions/X.Y.Z/bin/$(notdir $(PYTHON))))
+endif
+endif
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+STAMP := $(VENV)/.installed-$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 SOURCES := pyproject.toml plugins/new_mexico/pyproject.toml plugins/alaska/pyproject.toml
 
 .PHONY: demo test soak browser bench fuzz clean

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import os
 import re
 import sys
@@ -33,6 +34,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
+    from mentorrules.reports.terminal import EscapingStream
+
+    # No control character from the data or the packs reaches the terminal raw (an escape
+    # sequence in a payout id); machine formats on stdout escape their own text.
+    out, err = sys.stdout, sys.stderr
+    sys.stderr = EscapingStream(err)
+    if getattr(args, "format", None) not in ("json", "csv", "html") or _is_terminal(out):
+        sys.stdout = EscapingStream(out)
+    try:
+        return _run(args)
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _run(args: argparse.Namespace) -> int:
     from mentorrules.errors import MentorRulesError
 
     try:
@@ -48,6 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return _quiet_after_closed_pipe()
+    except BaseException as error:  # a signal while a report was written: the old report was kept
+        from mentorrules.reports.files import Interrupted
+
+        if isinstance(error, Interrupted):
+            return 128 + error.signum
+        raise
 
 
 def _pipe_closed(error: BaseException) -> bool:
@@ -272,6 +301,13 @@ def _validate(args: argparse.Namespace) -> int:
         from mentorrules.reports import split
 
         split.check_folder(args.split)
+    if args.output is not None:  # a read-only report is said now, not after the run
+        from mentorrules.reports import files
+
+        try:
+            files.check_target(args.output)
+        except OSError as error:
+            raise _not_written(error, args.output) from None
     engine = _engine(args)
     mask = _mask_of(args, engine)
     store = _open_history(args)  # a damaged history is said before a long run, not after
@@ -316,23 +352,29 @@ def _validate(args: argparse.Namespace) -> int:
 
             xlsx.write(report, args.output, input_rows=rows, titles=titles, run=run)
         elif args.output:
-            with args.output.open("w", encoding="utf-8", newline="") as stream:
+            from mentorrules.reports import files
+
+            with files.replacing(args.output) as stream:  # whole or not at all, the old one kept
                 _write(report, args.format, stream, titles, rows, run)
             if args.format == "csv":  # one line per row there; the money and counts beside it
                 from mentorrules.reports import csv as csv_report
 
                 summary_path = args.output.with_name(args.output.stem + ".summary.csv")
-                with summary_path.open("w", encoding="utf-8", newline="") as stream:
+                with files.replacing(summary_path) as stream:
                     csv_report.write_summary(report, stream)
                 print(f"mentorrules: wrote {summary_path}", file=sys.stderr)
         else:
             _write(report, args.format, sys.stdout, titles, rows, run)
     except OSError as error:
-        raise MentorRulesError([Problem("MR407", f"cannot write the report: {error.strerror or error}",
-                                        Location(str(args.output)))]) from None
+        if args.output is None or _pipe_closed(error):
+            raise
+        raise _not_written(error, args.output) from None
     finally:
         if progress is not None:
             progress.close()
+    if args.output or args.format != "table":  # the table report lists them itself
+        for path, why in report.ignored.items():
+            print(f"mentorrules: ignored {path}: {why}", file=sys.stderr)
     if report.not_checked and (args.output or args.format != "table"):  # the table report lists them itself
         from mentorrules.reports import tally
 
@@ -378,6 +420,20 @@ def _record_run(path: Path, report: Any, dataset: Any, args: argparse.Namespace)
     print(f"mentorrules: recorded run {run.id} in {_relative(path)}", file=sys.stderr)
     if since is not None:  # the text report's footer; beside a file report, on stderr
         print(since.since(), file=sys.stdout if args.format == "table" and not args.output else sys.stderr)
+
+
+def _not_written(error: OSError, path: Path) -> Exception:
+    """MR407 for a report or page that could not be written (the old file, if any, is kept)."""
+    from mentorrules.errors import Location, MentorRulesError, Problem
+
+    reason = error.strerror or str(error)
+    hint = {errno.ENOSPC: "free some space, or write the report elsewhere",
+            errno.EDQUOT: "free some space, or write the report elsewhere",
+            errno.EFBIG: "free some space, or write the report elsewhere",
+            errno.EACCES: "choose another path, or make the file writable if it may be replaced",
+            errno.EROFS: "choose a path on a writable disk"}.get(error.errno or 0, "choose another path")
+    return MentorRulesError([Problem("MR407", f"cannot write {'the report' if path.suffix else 'it'}: {reason}",
+                                     Location(str(path)), hint=hint)])
 
 
 def _mask_of(args: argparse.Namespace, engine: Engine) -> list[str] | None:
@@ -429,15 +485,17 @@ class _Progress:
         if stage != self.stage:
             self.stage, self.started = stage, time.perf_counter()
         rate = rows / max(time.perf_counter() - self.started, 1e-9)
-        sys.stderr.write(f"\r\x1b[2K{stage}: {rows:,} rows, {rate:,.0f} rows/s")
-        sys.stderr.flush()
+        stream = getattr(sys.stderr, "stream", sys.stderr)  # its own escape codes go through raw
+        stream.write(f"\r\x1b[2K{stage}: {rows:,} rows, {rate:,.0f} rows/s")
+        stream.flush()
         self.shown = True
 
     def close(self) -> None:
         """Clear the progress line, so that what follows starts on a clean line."""
         if self.shown:
-            sys.stderr.write("\r\x1b[2K")
-            sys.stderr.flush()
+            stream = getattr(sys.stderr, "stream", sys.stderr)
+            stream.write("\r\x1b[2K")
+            stream.flush()
 
 
 def _run_lines(args: argparse.Namespace) -> dict[str, str]:
@@ -603,7 +661,11 @@ def _docs(args: argparse.Namespace) -> int:
         for text in docs.pages(engine, args.format).values():
             print(text)
         return EXIT_CLEAN
-    for path in docs.write(engine, args.format, args.output):
+    try:
+        written = docs.write(engine, args.format, args.output)
+    except OSError as error:
+        raise _not_written(error, Path(error.filename) if error.filename else args.output) from None
+    for path in written:
         print(f"wrote {_relative(path)}")
     return EXIT_CLEAN
 
@@ -737,6 +799,7 @@ def print_problems(problems: Sequence[Problem], stream: TextIO, label: str | Non
     (``mentorrules: MR401 unknown pack 'ohio'``).
     """
     from mentorrules.errors import Location
+    from mentorrules.reports.terminal import printable
 
     for problem in problems:
         location = problem.location
@@ -746,14 +809,14 @@ def print_problems(problems: Sequence[Problem], stream: TextIO, label: str | Non
         elif location.path and Path(location.path).is_absolute():
             where = where.replace(location.path, _relative(Path(location.path)), 1)
         prefix = f"{label}: " if label else ""
-        stream.write(f"{where}: {prefix}{problem.code} {problem.message}\n")
+        stream.write(f"{printable(where)}: {prefix}{problem.code} {printable(problem.message)}\n")
         excerpt = _excerpt(location)
         if excerpt:
-            stream.write(excerpt)
+            stream.write(printable(excerpt, lines=True))
         if problem.expected:
-            stream.write(f"   = expected {problem.expected}\n")
+            stream.write(f"   = expected {printable(problem.expected)}\n")
         if problem.hint:
-            stream.write(f"   = help: {problem.hint}\n")
+            stream.write(f"   = help: {printable(problem.hint)}\n")
     if problems:
         stream.write("\n")
 

@@ -45,7 +45,8 @@ from mentorrules.checking.policy import Policy
 from mentorrules.checking.prepared import Context, check_date, check_names, check_record, check_rows
 from mentorrules.checking.validation import Progress, Run
 from mentorrules.errors import Location, MentorRulesError, Problem, UsageError, did_you_mean, one_of
-from mentorrules.inputs.reading import DataSet, Row, read, rows_from
+from mentorrules.inputs.reading import DataSet, Lines, Row, Rows, read, rows_from
+from mentorrules.inputs.summaries import ColumnNote, column_notes, unreadable_columns
 from mentorrules.loading.analysis import decision_tables_read
 from mentorrules.loading.rulebook import Rule, RuleBook, load
 from mentorrules.loading.tables import Table
@@ -314,11 +315,13 @@ class Engine:
         run = Run(self._evaluator, self._batch, dataset.tables, as_of or dt.date.today(), progress, frozenset(masked),
                   skipped=frozenset(not_checked), period=period)
         outcome = run.decide()
+        notes = self._input_notes(dataset, run)
         totals = outcome.summary
         totals.update(completeness(self._book.rules, self._batch, not_checked, run))
         return Report(__version__, tuple((pack.name, pack.version) for pack in self.packs), self.digest,
                       Decisions(run, outcome.rows), dict(dataset.sources), tuple(outcome.groups), masked,
-                      totals=totals, not_checked=not_checked, illustrative=self.illustrative(not_checked))
+                      totals=totals, not_checked=not_checked, illustrative=self.illustrative(not_checked),
+                      ignored=dict(dataset.ignored), notes=tuple(map(str, notes)))
 
     def illustrative(self, skipped: Iterable[str] = ()) -> tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...]:
         """The parameters marked illustrative (no public source gives them: an administrator's
@@ -351,6 +354,29 @@ class Engine:
                     starts.setdefault(row.start.isoformat(), []).append(row.shown(table))
                 found[(table.pack, name)] = tuple((start, "; ".join(rows)) for start, rows in starts.items())
         return tuple((pack, name, values) for (pack, name), values in sorted(found.items()))
+
+    def _input_notes(self, dataset: DataSet, run: Run) -> list[ColumnNote]:
+        """Cell problems summarised per column; raise MR314 for a needed column none of whose
+        cells could be read (the run would be all error rows)."""
+        notes: list[ColumnNote] = []
+        problems: list[Problem] = []
+        for name, rows in dataset.tables.items():
+            table = self._table(name)
+            if isinstance(rows, Rows):
+                found, line_of = rows.problems, rows.lines.of
+            else:
+                found = run.problems.get(name, {})
+                line_of = (run.lines[name] if name in run.lines else Lines()).of
+            if not found:
+                continue
+            notes += column_notes(table, found, line_of)
+            source = dataset.sources.get(name, name)
+            if source != name:  # a file, not rows given by a program (a rule test's case)
+                needed = {*self._columns_read.get(name, ()), *table.required}
+                problems += unreadable_columns(table, len(rows), found, line_of, needed, source)
+        if problems:
+            raise MentorRulesError(problems)
+        return notes
 
     def not_checked(self, given: Iterable[str]) -> dict[str, tuple[str, ...]]:
         """The rules that read a table that was not given, each with those tables.
@@ -497,8 +523,8 @@ class Engine:
             return []
         table = contract.name
         row_day = validation.row_day(contract, row.values, run.as_of)
-        explanations = [explanation for explanation in self._evaluator.explain(table, row.values, row_day, run.indexes)
-                        if explanation.rule.id not in run.skipped]
+        explained = self._evaluator.explain(table, row.values, row_day, run.indexes, masked)
+        explanations = [explanation for explanation in explained if explanation.rule.id not in run.skipped]
         compiled = self._evaluator.tables[table]
         related = compiled.relate(row.values, run.indexes)
         state = Evaluator.state_of(compiled, row.values, related)

@@ -329,7 +329,7 @@ class _Builder:
             if tag == _BOOL:
                 return self.constructor.construct_yaml_bool(node)
             if tag == _INT:
-                return self.constructor.construct_yaml_int(node)
+                return self.integer(node)
             if tag == _FLOAT:
                 return self.decimal(node)
             if tag == _TIMESTAMP:
@@ -343,6 +343,23 @@ class _Builder:
             expected="plain YAML values: text, numbers, booleans, dates, lists and mappings"))
         return None
 
+    def integer(self, node: yaml.ScalarNode) -> int | None:
+        """A whole number of at most 18 digits. Longer ones (4,000 digits cost a quadratic
+        conversion and cannot be shown) and base-60 ``1:30:00`` (YAML 1.1, quadratic in PyYAML)
+        are refused before PyYAML converts them."""
+        text = str(node.value)
+        if ":" in text:
+            self.problems.append(Problem("MR104", f"{_cut(text)!r} is a base-60 number (YAML 1.1), not allowed",
+                                        self.where(node), expected="a plain number, or text in quotes",
+                                        hint=f"write '{_cut(text)}' in quotes if it is text"))
+            return None
+        if sum(character.isalnum() for character in text) > 20:  # 18 digits, or 0x and 16 hex digits
+            self.problems.append(Problem("MR104", f"the number {_cut(text)!r} is too long", self.where(node),
+                                        expected="a whole number of at most 18 digits"))
+            return None
+        value: int = self.constructor.construct_yaml_int(node)
+        return value
+
     def decimal(self, node: yaml.ScalarNode) -> Decimal | None:
         text = str(node.value).replace("_", "")
         try:
@@ -350,10 +367,21 @@ class _Builder:
         except InvalidOperation:
             value = Decimal("NaN")
         if not value.is_finite():
-            self.problems.append(Problem("MR104", f"{node.value!r} is not a finite number",
+            self.problems.append(Problem("MR104", f"{_cut(node.value)!r} is not a finite number",
                                         self.where(node), expected="a number such as 2000.00"))
             return None
+        digits, exponent = len(value.as_tuple().digits), value.as_tuple().exponent
+        if digits > 30 or not -12 <= int(exponent) <= 18:  # 1e999999999 would be shown with all its digits
+            self.problems.append(Problem("MR104", f"the number {_cut(node.value)!r} is too long or too large",
+                                        self.where(node),
+                                        expected="at most 18 digits before the point and 12 after it"))
+            return None
         return value
+
+
+def _cut(text: object, limit: int = 40) -> str:
+    shown = str(text)
+    return shown if len(shown) <= limit else shown[:limit - 3] + "..."
 
 
 _LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # YAML's line breaks

@@ -154,6 +154,8 @@ class Decision:
     status: Status
     findings: tuple[Finding, ...]
     problems: tuple[RowProblem, ...] = ()
+    # The row as the file or sheet numbers it (header = line 1), where the input has lines.
+    line: int | None = None
     # Computes the trace on demand: the fast path records nothing. Not part of the value.
     tracer: Callable[[], list[dict[str, Any]]] | None = field(default=None, compare=False, repr=False)
 
@@ -163,7 +165,8 @@ class Decision:
         >>> Decision("payouts", 1, "P-1", Status.PASS, ()).to_dict()
         {'table': 'payouts', 'row': 1, 'key': 'P-1', 'status': 'pass', 'findings': []}
         """
-        result = {"table": self.table, "row": self.row, "key": self.key, "status": self.status.value,
+        result = {"table": self.table, "row": self.row, **({"line": self.line} if self.line is not None else {}),
+                  "key": self.key, "status": self.status.value,
                   "findings": [finding.to_dict() for finding in self.findings]}
         if self.problems:
             result["problems"] = [problem.to_dict() for problem in self.problems]
@@ -295,6 +298,8 @@ class Report:
     # Parameters marked illustrative (no public source) that the rules run read:
     # (pack, name, ((from date, value as shown), ...)).
     illustrative: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = ()
+    ignored: Mapping[str, str] = field(default_factory=dict)  # files of a data folder not read -> why
+    notes: tuple[str, ...] = ()  # about the input as a whole: cell problems summarised per column
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -335,7 +340,10 @@ class Report:
                 **({"not_checked": [{"rule": rule, "tables": list(tables)}
                                     for rule, tables in self.not_checked.items()]} if self.not_checked else {}),
                 **({"illustrative": [{"pack": pack, "parameter": name, "values": dict(values)}
-                                     for pack, name, values in self.illustrative]} if self.illustrative else {})}
+                                     for pack, name, values in self.illustrative]} if self.illustrative else {}),
+                **({"ignored": [{"file": path, "why": why} for path, why in self.ignored.items()]}
+                   if self.ignored else {}),
+                **({"notes": list(self.notes)} if self.notes else {})}
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report as a dict (see docs/reference.md, "The JSON report")."""

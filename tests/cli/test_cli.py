@@ -81,7 +81,7 @@ def test_validate_exits_1_when_a_row_fails(run_cli, tmp_path: Path, pack: Path) 
     data = data_dir(tmp_path, payout(), payout(payout_id="P-2", amount="2000.00"))
     result = run_cli("validate", data, "--pack", "core", "--rules", pack)
     assert result.code == 1
-    assert "FAIL  payouts row 2  P-2" in result.out
+    assert "FAIL  payouts row 2 (line 3)  P-2" in result.out
     assert "LOCAL-001" in result.out
     assert "amount 2000.00 is over the local cap 1500.00" in result.out
 
@@ -89,7 +89,7 @@ def test_validate_exits_1_when_a_row_fails(run_cli, tmp_path: Path, pack: Path) 
 def test_validate_exits_1_when_a_row_cannot_be_read(run_cli, tmp_path: Path) -> None:
     result = run_cli("validate", data_dir(tmp_path, payout(amount="$5")), "--pack", "core")
     assert result.code == 1
-    assert "UNREADABLE payouts row 1  P-1" in result.out
+    assert "UNREADABLE payouts row 1 (line 2)  P-1" in result.out
     assert "column 'amount': '$5' is not a decimal amount" in result.out
 
 
@@ -99,7 +99,7 @@ def test_validate_exits_0_for_warnings_only(run_cli, tmp_path: Path, pack: Path)
     data = data_dir(tmp_path, payout(amount="2000.00"))
     result = run_cli("validate", data, "--pack", "core", "--rules", pack)
     assert result.code == 0
-    assert "WARN  payouts row 1  P-1" in result.out
+    assert "WARN  payouts row 1 (line 2)  P-1" in result.out
 
 
 @pytest.mark.parametrize("args", [

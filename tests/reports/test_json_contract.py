@@ -94,8 +94,9 @@ def test_report_has_exactly_the_documented_keys(validate) -> None:
     for record in report["records"]:
         # An unreadable row says, cell by cell, why (``problems``); other rows have no such key.
         unreadable = record["status"] == "unreadable"
-        keys = ["table", "row", "key", "status", "findings"] + (["problems"] if unreadable else [])
+        keys = ["table", "row", "line", "key", "status", "findings"] + (["problems"] if unreadable else [])
         assert list(record) == keys
+        assert record["line"] == record["row"] + 1  # a CSV file: the header is line 1
         assert record["status"] in ("pass", "fail", "unreadable")
         for finding in record["findings"]:
             assert list(finding)[:4] == ["rule", "severity", "message", "source"]

@@ -8,6 +8,7 @@ then the functions the pack offers to expressions.
 
 from __future__ import annotations
 
+import errno
 import html
 import inspect
 import re
@@ -22,6 +23,7 @@ from mentorrules.loading.parameters import Parameter
 from mentorrules.loading.rulebook import Rule
 from mentorrules.located import load_yaml, read_text
 from mentorrules.packs.discovery import Pack
+from mentorrules.reports import files
 
 
 def case_names(engine: Engine) -> dict[str, list[str]]:
@@ -229,12 +231,19 @@ def pages(engine: Engine, kind: str, packs: Iterable[Pack] | None = None) -> dic
     return rendered
 
 
+_FILE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*\.(md|html)", re.ASCII)
+
+
 def write(engine: Engine, kind: str, output: Path, packs: Iterable[Pack] | None = None) -> list[Path]:
     """Write one page per pack into ``output``; give the files written."""
     written = []
     for name, text in pages(engine, kind, packs).items():
         output.mkdir(parents=True, exist_ok=True)
+        # A pack's name is of the id alphabet (packs/discovery.py), so this stays in ``output``.
         path = output / f"{name}.{'html' if kind == 'html' else 'md'}"
-        path.write_text(text, encoding="utf-8")
+        if path.parent != output or not _FILE_NAME.fullmatch(path.name):  # never outside ``output``
+            raise OSError(errno.EINVAL, f"the pack name {name!r} cannot be a file name", str(path))
+        with files.replacing(path) as stream:  # whole or not at all
+            stream.write(text)
         written.append(path)
     return written

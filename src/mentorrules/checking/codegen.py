@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
 from enum import Enum
@@ -62,13 +63,25 @@ class FunctionRefused(ValueError):
     """
 
     def __init__(self, name: str, texts: tuple[str, ...], values: tuple[Any, ...]) -> None:
-        empty = [text for text, value in zip(texts, values, strict=False) if value is None]
+        self.name, self.texts, self.values = name, texts, values
+        super().__init__(self.reason())
+
+    def reason(self, masked: Collection[str] | None = None) -> str:
+        """The reason, with ``[masked]`` for a value read from a ``masked`` column.
+
+        >>> FunctionRefused("date", ("payee.name",), ("Ann Lee",)).reason({"name"})
+        'date() cannot take payee.name = [masked]'
+        """
+        pairs = list(zip(self.texts, self.values, strict=False))
+        empty = [text for text, value in pairs if value is None]
         if empty:
-            reason = f"{empty[0]} is empty, and {name}() needs a value"
-        else:
-            shown = ", ".join(f"{text} = {_plain(value)}" for text, value in zip(texts, values, strict=False))
-            reason = f"{name}() cannot take {shown}"
-        super().__init__(reason)
+            return f"{empty[0]} is empty, and {self.name}() needs a value"
+        shown = ", ".join(f"{text} = {MASKED if masked and set(masked) & set(_FIELD.findall(text)) else _plain(value)}"
+                          for text, value in pairs)
+        return f"{self.name}() cannot take {shown}"
+
+
+_FIELD = re.compile(r"\.(\w+)")  # the fields an argument's text reads: payee.name -> name
 
 
 def _plain(value: Any) -> str:

@@ -18,7 +18,9 @@ import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 from mentorrules.checking.codegen import (
@@ -325,8 +327,17 @@ def _rule_code(rule: Rule, renderer: Renderer, table: Table) -> RuleCode:
     return RuleCode(rule, renderer.parameters, message, recorded, nodes, frozenset(nodes) - before, facts)
 
 
+SHOWN_ENTRIES = 20  # entries of a list or map a message shows, then how many there are in all
+
+
 def show(value: Any) -> str:
-    """A value as a message shows it: dates ISO, amounts as written, lists joined."""
+    """A value as a message shows it: dates ISO, amounts as written, lists joined (the first
+    :data:`SHOWN_ENTRIES`, then their number: a finding on each of 3,000 rows does not quote a
+    50,000-entry parameter list 3,000 times).
+
+    >>> show([1, 2]), show(list(range(25)))[-31:]
+    ('1, 2', '18, 19, ... (25 entries in all)')
+    """
     if value is None:
         return "(missing)"
     if isinstance(value, bool):
@@ -334,9 +345,13 @@ def show(value: Any) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, (list, tuple)):
-        return ", ".join(show(item) for item in value)
+        shown = ", ".join(show(item) for item in value[:SHOWN_ENTRIES])
+        return shown + (f", ... ({len(value):,} entries in all)" if len(value) > SHOWN_ENTRIES else "")
     if isinstance(value, dict):
-        return ", ".join(f"{key}: {show(item)}" for key, item in value.items())
+        shown = ", ".join(f"{key}: {show(item)}" for key, item in islice(value.items(), SHOWN_ENTRIES))
+        return shown + (f", ... ({len(value):,} entries in all)" if len(value) > SHOWN_ENTRIES else "")
+    if value.__class__ is int and not -10**18 < value < 10**18:
+        return f"{Decimal(value):.6e}"  # str() refuses ints of 4,300+ digits, and no one reads them
     return str(value)
 
 
@@ -410,7 +425,9 @@ class Evaluator:
             code.recorded(*arguments, recorder.record, recorder.field, recorder.parameter)
         except FactMissing as missing:
             return self._cannot(rule, self._missing_fact(compiled, missing.fact, record, indexes, masked))
-        except (NoValueInForce, FunctionRefused) as error:
+        except FunctionRefused as error:
+            return self._cannot(rule, error.reason(masked))
+        except NoValueInForce as error:
             return self._cannot(rule, str(error))
         except CANNOT_CHECK:
             return self._cannot(rule, _missing_values(code, recorder))
@@ -455,15 +472,16 @@ class Evaluator:
         return number
 
     def explain(self, table: str, record: Values, day: dt.date,
-                indexes: Mapping[str, Index]) -> list[Explanation]:
-        """Each rule of ``table`` that applies to the record's state, with its sub-expression values."""
+                indexes: Mapping[str, Index], masked: frozenset[str] | None = None) -> list[Explanation]:
+        """Each rule of ``table`` that applies to the record's state, with its sub-expression values;
+        its findings quote no value of a ``masked`` column."""
         compiled = self.tables[table]
         related = compiled.relate(record, indexes)
         state = self.state_of(compiled, record, related)
         failed: list[int] = []
         compiled.check(record, day, indexes, failed)
         # By compiled rule, not by id: the checks of a rule share its id, each has its finding.
-        findings = {index if index >= 0 else ~index: self._finding(compiled, index, record, day, indexes)
+        findings = {index if index >= 0 else ~index: self._finding(compiled, index, record, day, indexes, masked)
                     for index in failed}
         school_day = school_year_of_record(record, day)
         results = []

@@ -422,7 +422,7 @@ class Context:
     def _decide(self, table: str, row: Row, as_of: dt.date) -> Decision:
         """A new row's decision from the indexes and its batch rules' groups and lookups."""
         if row.problems:
-            return Decision(table, row.number, row.key, Status.ERROR, error_findings(row.problems),
+            return Decision(table, row.number, row.key, Status.UNREADABLE, error_findings(row.problems),
                             row_problems(row.problems, row.values))
         contract = self._contracts[table]
         values = row.values
@@ -431,7 +431,7 @@ class Context:
             if first is not None:
                 problem = Problem("MR313", f"the key {row.key!r} is repeated (first in row {first})",
                                   Location(table, row=row.number), hint=f"each {contract.record} must appear once")
-                return Decision(table, row.number, row.key, Status.ERROR, error_findings([problem]),
+                return Decision(table, row.number, row.key, Status.UNREADABLE, error_findings([problem]),
                                 row_problems([problem], values))
         evaluator = self._policy.evaluator
         compiled = evaluator.tables[table]

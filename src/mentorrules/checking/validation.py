@@ -47,7 +47,7 @@ from mentorrules.checking.evaluation import (
 from mentorrules.checking.money import AMOUNT, DIMENSIONS, MONEY_TABLE, MoneyTally
 from mentorrules.checking.period import Period, school_year_start
 from mentorrules.errors import Location, Problem
-from mentorrules.inputs.reading import Row, Rows, StreamedRows
+from mentorrules.inputs.reading import Lines, Row, Rows, StreamedRows
 from mentorrules.loading.tables import Record, Table
 from mentorrules.model import Decision, Finding, Outcome, Severity, Status, status_of
 
@@ -139,6 +139,7 @@ class Run:
         self.keys: dict[str, list[str]] = {}
         self.problems: dict[str, dict[int, tuple[Problem, ...]]] = {}
         self.unreadable: dict[str, dict[int, Record]] = {}  # a streamed table's unreadable rows, as written
+        self.lines: dict[str, Lines] = {}
         self._visited: dict[str, int] = {}  # rows visited per pass, for progress
 
     def _is_history(self, name: str, row: Row) -> bool:
@@ -212,16 +213,16 @@ class Run:
             for row in self._visit(self._remembered(name) if name in self.keys else rows, "writing"):
                 key = MASKED if key_masked else row.key
                 if name == MONEY_TABLE and row.number in self.history:
-                    yield Decision(name, row.number, key, Status.HISTORY, ())
+                    yield Decision(name, row.number, key, Status.HISTORY, (), line=row.line)
                 elif row.problems:
                     yield Decision(name, row.number, key, Status.UNREADABLE,
                                    error_findings(row.problems, masked, key_masked),
-                                   row_problems(row.problems, row.values, masked))
+                                   row_problems(row.problems, row.values, masked), line=row.line)
                 elif row.number in single or row.number in batch:
                     found = self._found(name, row.number)
-                    yield Decision(name, row.number, key, status_of(found), tuple(found))
+                    yield Decision(name, row.number, key, status_of(found), tuple(found), line=row.line)
                 else:
-                    yield Decision(name, row.number, key, Status.PASS, ())
+                    yield Decision(name, row.number, key, Status.PASS, (), line=row.line)
 
     def _remember(self, name: str, rows: Iterable[Row]) -> Iterator[Row]:
         """The rows of a streamed table's first pass, remembering their keys and problems."""
@@ -231,21 +232,24 @@ class Run:
         keys: list[str] = []
         problems: dict[int, tuple[Problem, ...]] = {}
         unreadable: dict[int, Record] = {}
+        lines = Lines()
         for row in rows:
             keys.append(row.key)
+            lines.add(row.number, row.line)
             if row.problems:
                 problems[row.number] = row.problems
                 unreadable[row.number] = row.values  # its problems quote the cells
             yield row
-        self.keys[name], self.problems[name], self.unreadable[name] = keys, problems, unreadable
+        self.keys[name], self.problems[name] = keys, problems
+        self.unreadable[name], self.lines[name] = unreadable, lines
 
     def _remembered(self, name: str) -> Iterator[Row]:
-        """A streamed table's rows as the first pass remembered them: numbers, keys, problems
+        """A streamed table's rows as the first pass remembered them: numbers, keys, problems, lines
         (writing a decision needs no values, but an unreadable row's problems quote its cells)."""
-        problems, unreadable = self.problems[name], self.unreadable[name]
+        problems, unreadable, line_of = self.problems[name], self.unreadable[name], self.lines[name].of
         empty = self.contracts[name].record_of({})
         for number, key in enumerate(self.keys[name], start=1):
-            yield Row(number, unreadable.get(number, empty), problems.get(number, ()), key)
+            yield Row(number, unreadable.get(number, empty), problems.get(number, ()), key, line_of(number))
 
     def _gather(self, name: str, rows: Sequence[Row], *, held: bool) -> None:
         compiled = self.evaluator.tables[name]
@@ -494,14 +498,19 @@ class _Verdicts:
         if self.held:
             full = {row_key[1]: finding for row_key, finding, _ in self.found}
             for group, members in self.held.items():
-                rows = named_rows(self.failing[group])
+                failing = named_rows(self.failing[group])
                 held.update(self.rule.hold_later(
-                    [(member, replace(full[member.row], rows=rows)) for member in members], self._names, self.masked))
+                    [(member, replace(full[member.row], rows=failing)) for member in members], self._names,
+                    self.masked))
+        named: dict[Any, tuple[str, ...]] = {}  # once per group, not per row of it
         for row_key, finding, group in self.found:
             if row_key[1] in held and group is not None:
                 yield row_key, held[row_key[1]]
                 continue
-            rows = named_rows(self.failing[group]) if group is not None else ()
+            if group is None:
+                rows: tuple[str, ...] = ()
+            else:
+                rows = named.get(group) or named.setdefault(group, named_rows(self.failing[group]))
             yield row_key, replace(finding, rows=rows) if rows else finding
 
     def _names(self, member: Member) -> dict[str, Any]:

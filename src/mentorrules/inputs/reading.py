@@ -17,19 +17,23 @@ import json
 import math
 import re
 import sys
+from bisect import bisect_right
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, TextIO, overload
 
 from mentorrules.errors import Location, MentorRulesError, Problem, one_of
 from mentorrules.generated import define
-from mentorrules.inputs.workbooks import Cells
+from mentorrules.inputs.headers import TITLE_LINES, missing_columns
+from mentorrules.inputs.workbooks import NO_TABLE_SHEET, Cells, Numbered, repeated_names
 from mentorrules.loading.tables import TABLE_ORDER, Record, Table
 
 FORMATS = (".csv", ".json", ".jsonl", ".xlsx")
-MAX_CELL = 1_000_000
+MAX_CELL = 1_000_000  # characters in one cell
+MAX_COLUMNS = 16_384  # columns in a header (a spreadsheet's limit)
 _INTEGER = re.compile(r"[+-]?\d{1,18}", re.ASCII)  # ASCII: int() also reads full-width digits
 _DECIMAL = re.compile(r"[+-]?(\d{1,18}(\.\d{0,12})?|\.\d{1,12})", re.ASCII)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
@@ -54,14 +58,17 @@ class Row:
     reports can show it; no rule ever runs on such a row.
     """
 
-    __slots__ = ("key", "number", "problems", "values")
+    __slots__ = ("key", "line", "number", "problems", "values")
 
     def __init__(self, number: int, values: Record, problems: tuple[Problem, ...] = (),
-                 key: str = "") -> None:
+                 key: str = "", line: int | None = None) -> None:
         self.number = number
         self.values = values
         self.problems = problems
         self.key = key
+        # The row as a spreadsheet numbers it (the header is line 1); None where the input has
+        # no lines (a JSON array, rows given by a program).
+        self.line = line
 
     def __repr__(self) -> str:
         return f"Row({self.number}, {self.values!r}, problems={len(self.problems)})"
@@ -71,17 +78,19 @@ class Rows(Sequence[Row]):
     """A table's rows held in memory: one record per row, and the problems of the few rows
     that could not be read. :class:`Row` objects are made as rows are visited, not kept."""
 
-    __slots__ = ("problems", "records", "table")
+    __slots__ = ("lines", "problems", "records", "table")
 
     def __init__(self, table: Table, rows: Iterable[Row] = ()) -> None:
         self.table = table
         self.records: list[Record] = []
         self.problems: dict[int, tuple[Problem, ...]] = {}
+        self.lines = Lines()
         for row in rows:
             self.append(row)
 
     def append(self, row: Row) -> None:
         self.records.append(row.values)
+        self.lines.add(len(self.records), row.line)
         if row.problems:
             self.problems[len(self.records)] = row.problems
 
@@ -101,12 +110,41 @@ class Rows(Sequence[Row]):
             return [self[i] for i in range(*index.indices(len(self)))]
         number = range(1, len(self.records) + 1)[index]
         record = self.records[number - 1]
-        return Row(number, record, self.problems.get(number, ()), self.table.key_of(record))
+        return Row(number, record, self.problems.get(number, ()), self.table.key_of(record), self.lines.of(number))
 
     def __iter__(self) -> Iterator[Row]:
-        problems, key_of = self.problems, self.table.key_of
+        problems, key_of, line_of = self.problems, self.table.key_of, self.lines.of
         for number, record in enumerate(self.records, start=1):
-            yield Row(number, record, problems.get(number, ()), key_of(record))
+            yield Row(number, record, problems.get(number, ()), key_of(record), line_of(number))
+
+
+class Lines:
+    """The line of each row of a table, kept as the few places where line - row changes (a
+    blank line skipped in a CSV file), not one number per row.
+
+    >>> lines = Lines()
+    >>> for row, line in [(1, 2), (2, 3), (3, 5), (4, 6)]:
+    ...     lines.add(row, line)
+    >>> [lines.of(row) for row in (1, 2, 3, 4)], lines.of(9)
+    ([2, 3, 5, 6], 11)
+    """
+
+    __slots__ = ("offsets", "starts")
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.offsets: list[int | None] = []
+
+    def add(self, row: int, line: int | None) -> None:
+        offset = None if line is None else line - row
+        if not self.offsets or self.offsets[-1] != offset:
+            self.starts.append(row)
+            self.offsets.append(offset)
+
+    def of(self, row: int) -> int | None:
+        index = bisect_right(self.starts, row) - 1
+        offset = self.offsets[index] if index >= 0 else None
+        return None if offset is None else row + offset
 
 
 class StreamedRows(Sequence[Row]):
@@ -158,6 +196,7 @@ class DataSet:
     tables: dict[str, Sequence[Row]] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    ignored: dict[str, str] = field(default_factory=dict)  # files of a folder not read, and why
 
 
 # -- cells ---------------------------------------------------------------------------------------
@@ -166,6 +205,8 @@ def to_text(value: Any) -> str | None:
         return None
     if isinstance(value, str):
         value = value.strip()
+        if not value.isascii():
+            _unicode(value)
         return value or None
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -176,6 +217,22 @@ def to_text(value: Any) -> str | None:
     if isinstance(value, dt.date):
         return value.isoformat()
     raise CellError(f"{_show(value)} is not text")
+
+
+def _unicode(text: str) -> None:
+    """Refuse text that no encoding can write: a lone surrogate (``"\ud800"`` in a JSON file)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise CellError(f"the cell holds {text[error.start]!a}, which is not a character (a lone surrogate)",
+                        "the file was made by a program that split a character; write the text again") from None
+
+
+def shown_as_written(raw: Any) -> Any:
+    """A refused cell as a report shows it: text that cannot be written has its surrogates escaped."""
+    if raw.__class__ is str and not raw.isascii():
+        return raw.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw
 
 
 def to_integer(value: Any) -> int | None:
@@ -230,6 +287,10 @@ def _check_size(value: int | float | Decimal) -> None:
         raise CellError(f"{_show(value)} is not a number")
     if not -_LARGEST < value < _LARGEST:  # compared, not abs(): abs() rounds a Decimal to the context
         raise CellError(f"{_show(value)} is too large", "numbers have at most 18 digits")
+    if value.__class__ is Decimal:  # 1e-999999999 from JSON: no sum or rounding could take it
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and (exponent < -12 or len(value.as_tuple().digits) > 30):
+            raise CellError(f"{_show(value)} has too many digits", "numbers have at most 12 decimal places")
 
 
 def _decimal_hint(text: str) -> str:
@@ -380,7 +441,7 @@ class RowTyper:
                 problems = [*(problems or ()), self._unusual(number, name, column, raw)]
             else:
                 continue
-            values[column.position] = raw  # an error row shows the cell as it was written
+            values[column.position] = shown_as_written(raw)  # an error row shows the cell as it was written
         record = self.table.record_type(values)
         return Row(number, record, tuple(problems or ()), self.table.key_of(record))
 
@@ -429,8 +490,10 @@ class RowTyper:
                 namespace[f"_s{column.position}"] = column.seen
                 parts.append(f"(_v if (_v := _s{column.position}.get(c{index}, _M)) is not _M "
                              f"else _c{column.position}(c{index}))")
-        cells = "".join(f"c{index}, " for index in range(len(names)))
-        source = f"def _fast(_cells):\n    {cells}= _cells\n    return _R(({', '.join(parts)},))\n"
+        # Only the declared columns are named: a header of thousands of columns costs nothing more.
+        used = sorted({first[name] for name in self.columns if name in first})
+        cells = "".join(f"    c{index} = _cells[{index}]\n" for index in used)
+        source = f"def _fast(_cells):\n{cells}    return _R(({', '.join(parts)},))\n"
         fast: Callable[[list[str]], Record] = define(
             source, namespace, f"<mentorrules {self.table.name} reader>")["_fast"]
         return fast
@@ -484,16 +547,40 @@ def read(paths: Sequence[Path], tables: Mapping[str, Table], streamed: Collectio
     """
     data = DataSet()
     reading = _Reading(tables, data, streamed, kept or {}, interned or {})
+    candidates: list[tuple[Path, bool]] = []
     for path in paths:
         if path.is_dir():
-            members = sorted(p for p in path.iterdir() if p.suffix.lower() in FORMATS and p.is_file())
-            for member in members:
+            for member in sorted(path.iterdir()):
+                if member.suffix.lower() not in FORMATS or not member.is_file():
+                    continue
                 if member.suffix.lower() == ".xlsx" or table_of(member, tables):
-                    reading.file(member, explicit=False)
-        elif path.exists():
-            reading.file(path, explicit=True)
+                    candidates.append((member, False))
+                else:
+                    data.ignored[str(member)] = _ignored_because(member, tables)
+        elif path.is_file():
+            candidates.append((path, True))
+        elif path.exists():  # a pipe or a device would block or never end (/dev/zero)
+            data.problems.append(Problem("MR300", "not a regular file (a pipe, a socket or a device)",
+                                         Location(str(path)), expected="a data file or a folder of them",
+                                         hint="save the data to a file and give its path"))
         else:
             data.problems.append(Problem("MR300", "no such file or directory", Location(str(path))))
+    # Two files for one table: every one of them is named, and none is read.
+    by_table: dict[str, list[Path]] = {}
+    for path, _ in candidates:
+        name = table_of(path, tables)
+        if name is not None:
+            by_table.setdefault(name, []).append(path)
+    for name, found in by_table.items():
+        if len(found) > 1:
+            data.problems.append(Problem(
+                "MR303", f"{len(found)} files hold the table {name!r}: {', '.join(map(str, found))}",
+                Location(str(found[0])), expected="one file per table",
+                hint="keep one of them, or move the others out of the folder"))
+    doubled = {path for found in by_table.values() if len(found) > 1 for path in found}
+    for path, explicit in candidates:
+        if path not in doubled:
+            reading.file(path, explicit=explicit)
     if "payouts" not in data.tables and not data.problems:
         data.problems.append(Problem(
             "MR301", "no payouts table was found", Location(", ".join(str(p) for p in paths)),
@@ -502,6 +589,20 @@ def read(paths: Sequence[Path], tables: Mapping[str, Table], streamed: Collectio
     data.tables = {name: data.tables[name] for name in sorted(data.tables, key=_table_order)}
     data.sources = {name: data.sources[name] for name in data.tables}
     return data
+
+
+def _ignored_because(path: Path, tables: Mapping[str, Table]) -> str:
+    """Why a file of a data folder is not read, with the table its name nearly names.
+
+    >>> from mentorrules.loading.tables import Table
+    >>> _ignored_because(Path("pairing.csv"), {"pairings": Table("pairings", "pairing", ("pairing_id",), {})})
+    "its name names no table: did you mean 'pairings.csv'?"
+    """
+    stem = path.name.lower().removesuffix(path.suffix.lower())
+    close = get_close_matches(stem, list(tables), n=1, cutoff=0.75)
+    if close:
+        return f"its name names no table: did you mean {close[0] + path.suffix.lower()!r}?"
+    return "its name names no table"
 
 
 def _table_order(name: str) -> tuple[int, str]:
@@ -533,7 +634,10 @@ class _Reading:
             from mentorrules.inputs.workbooks import read_workbook
 
             for name, cells, problem in read_workbook(path, tables, table_of(path, tables), explicit):
-                if problem is not None:
+                if problem is not None and not explicit and problem.message == NO_TABLE_SHEET \
+                        and table_of(path, tables) is None:  # december budget.xlsx, not payouts.xlsx
+                    data.ignored[str(path)] = f"{NO_TABLE_SHEET} (sheets are named after tables, e.g. payouts)"
+                elif problem is not None:
                     data.problems.append(problem)
                 else:
                     source = f"{path}[{name}]"
@@ -606,12 +710,7 @@ def _second_file(table: Table, path: str, data: DataSet) -> Problem:
 
 
 def _missing_columns(table: Table, path: str, columns: Collection[str]) -> Problem | None:
-    missing = [name for name in table.required if name not in columns]
-    if not missing:
-        return None
-    return Problem("MR302", f"the table {table.name!r} has no column {', '.join(map(repr, missing))}",
-                   Location(path), expected=f"the columns {', '.join(table.required)}",
-                   hint="add the column (cells may be empty where a value is unknown)")
+    return missing_columns(table, Location(path), list(columns))
 
 
 def _add_cells(data: DataSet, typer: RowTyper, path: str, cells: Iterable[Cells]) -> None:
@@ -622,7 +721,9 @@ def _add_cells(data: DataSet, typer: RowTyper, path: str, cells: Iterable[Cells]
         for number, row_cells in enumerate(cells, start=1):
             if not isinstance(row_cells, tuple):
                 columns.update(row_cells)
-            yield typer.cells(number, row_cells)
+            row = typer.cells(number, row_cells)
+            row.line = getattr(cells, "line", None)  # a sheet's row, a JSONL file's line
+            yield row
 
     _add(data, typer.table, path, rows(), lambda: columns)
 
@@ -676,12 +777,30 @@ def _csv_header(handle: TextIO, table: Table, path: str) -> Problem | None:
         header = next(_csv_reader(handle), None)
     except csv.Error as error:
         return Problem("MR304", f"the header cannot be read: {error}", Location(path, line=1))
+    if header is not None and len(header) > MAX_COLUMNS:
+        return Problem("MR304", f"the header has {len(header):,} columns", Location(path, line=1),
+                       expected=f"at most {MAX_COLUMNS:,} columns (a spreadsheet's limit)")
+    if header is not None and not any(name.strip() for name in header) and table.required:
+        try:  # a blank first line, the header below it?
+            below = [row for _, row in zip(range(TITLE_LINES), _csv_reader(handle), strict=False)]
+        except csv.Error:
+            below = []
+        problem = missing_columns(table, Location(path), [], below)
+        if problem is not None and "title" in problem.message:
+            return problem
     if header is None or not any(name.strip() for name in header):
         return Problem("MR302", "the file is empty: it has no header row", Location(path),
                        expected=f"a first line naming the columns, with at least {', '.join(table.required)}"
                        if table.required else "a first line naming the columns",
                        hint="export the table again with its header")
-    return _missing_columns(table, path, [name.strip() for name in header])
+    names = [name.strip() for name in header]
+    if all(name in names for name in table.required):
+        return None
+    try:  # the rows below, where the header may be (under title lines)
+        below = [row for _, row in zip(range(TITLE_LINES), _csv_reader(handle), strict=False)]
+    except csv.Error:
+        below = []
+    return missing_columns(table, Location(path), names, below)
 
 
 def _csv_typed(typer: RowTyper, lines: Iterable[str]) -> Iterator[Row]:
@@ -695,37 +814,52 @@ def _csv_typed(typer: RowTyper, lines: Iterable[str]) -> Iterator[Row]:
     except csv.Error as error:
         raise _FileProblem("MR304", f"the header cannot be read: {error}", line=1) from None
     names = [name.strip() for name in header]
-    duplicates = sorted({name for name in names if names.count(name) > 1 and name})
+    if len(names) > MAX_COLUMNS:
+        raise _FileProblem("MR304", f"the header has {len(names):,} columns", line=1,
+                           expected=f"at most {MAX_COLUMNS:,} columns (a spreadsheet's limit)")
+    duplicates = repeated_names(names)
     width = len(names)
+    repeated = set(duplicates)
     number = 0
+    line = 1  # the header's; a spreadsheet numbers every record, blank ones too
     while True:
+        line += 1
         try:
             cells = next(reader)
         except StopIteration:
             return
         except csv.Error as error:
             number += 1
-            yield typer.broken(number, f"the row cannot be read as CSV: {error}", "check the quotes in this row")
+            row = typer.broken(number, f"the row cannot be read as CSV: {error}", "check the quotes in this row")
+            row.line = line
+            yield row
             continue
         if not cells or (len(cells) == 1 and not cells[0]):
             continue
         number += 1
         if not duplicates and len(cells) == width:
-            yield typer.listed(number, names, cells)
+            row = typer.listed(number, names, cells)
+            row.line = line
+            yield row
             continue
         # What can be read of a row that cannot be trusted, so that the report shows its key.
-        known = {name: cell for name, cell in zip(names, cells, strict=False) if name not in duplicates}
+        known = {name: cell for name, cell in zip(names, cells, strict=False) if name not in repeated}
         if duplicates:
-            yield typer.broken(number, f"the header names {', '.join(map(repr, duplicates))} more than once, so "
+            row = typer.broken(number, f"the header names {', '.join(map(repr, duplicates))} more than once, so "
                                "this row's values are ambiguous", "rename or remove the repeated column", known=known)
         else:
-            yield typer.broken(number, f"the row has {len(cells)} cells but the header has {width}",
+            row = typer.broken(number, f"the row has {len(cells)} cells but the header has {width}",
                                "check for a missing or extra separator, or an unquoted comma in a cell", known=known)
+        row.line = line
+        yield row
 
 
 def _json_rows(text: str) -> Iterator[Cells]:
     try:
         document = json.loads(text, parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=_object)
+    except RecursionError:
+        raise _FileProblem("MR306", "the JSON is nested too deeply",
+                           expected="a list of objects whose values are plain values") from None
     except json.JSONDecodeError as error:
         raise _FileProblem("MR306", f"the file is not valid JSON: {error.msg}", error.lineno,
                            error.colno) from None
@@ -740,16 +874,23 @@ def _json_rows(text: str) -> Iterator[Cells]:
         yield _json_row(item)
 
 
-def _jsonl_rows(lines: Iterable[str]) -> Iterator[Cells]:
-    for line in lines:
+def _jsonl_rows(lines: Iterable[str]) -> Numbered:
+    return Numbered(_numbered_jsonl_rows(lines))
+
+
+def _numbered_jsonl_rows(lines: Iterable[str]) -> Iterator[tuple[int | None, Cells]]:
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             item = json.loads(line, parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=_object)
-        except ValueError as error:
-            yield (f"the line is not valid JSON: {getattr(error, 'msg', error)}", None)
+        except RecursionError:
+            yield number, ("the line is JSON nested too deeply", "give each row as an object of plain values")
             continue
-        yield _json_row(item)
+        except ValueError as error:
+            yield number, (f"the line is not valid JSON: {getattr(error, 'msg', error)}", None)
+            continue
+        yield number, _json_row(item)
 
 
 class _Repeated(dict[str, Any]):
@@ -762,8 +903,9 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     row = dict(pairs)
     if len(row) < len(pairs):
         row = _Repeated(row)
-        row.repeated = tuple(sorted({name for name, _ in pairs if sum(1 for other, _ in pairs if other == name) > 1}))
+        row.repeated = tuple(repeated_names(name for name, _ in pairs))
     return row
+
 
 
 def _json_row(item: Any) -> Cells:

@@ -21,12 +21,14 @@ from __future__ import annotations
 import re
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from mentorrules.errors import Location, MentorRulesError, Problem
+from mentorrules.inputs.headers import TITLE_LINES, missing_columns
 from mentorrules.loading.tables import Table
 
 # The cells of a row, or for a row that cannot be read: (problem, hint[, cells that could be read]).
@@ -39,6 +41,11 @@ DAMAGED = (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, IndexErr
            AttributeError, SyntaxError)
 REPORT_MARK = "mentorrules report"  # the keywords property of the workbooks mentorrules writes
 MONEY_PLACES = 2
+MAX_PLACES = 12  # places a number format may show that are kept (a format of 30 places is cut to 12)
+MAX_INFLATED = 1 << 30  # bytes a workbook may inflate to
+MAX_PARTS = 10_000  # parts (files) in a workbook's zip
+NO_TABLE_SHEET = "the workbook has no sheet named after a table"
+MAX_HEADER_SEARCH = 1_000  # columns of a title row searched for the header below it
 _PLACES = re.compile(r"\.([0#?]+)")
 
 
@@ -51,6 +58,10 @@ def read_workbook(path: Path, tables: Mapping[str, Table], file_table: str | Non
     """
     from openpyxl import load_workbook  # slow import, only when a workbook is read
 
+    problem = _inflated_problem(path)
+    if problem is not None:
+        yield "", iter(()), problem
+        return
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
         formulas = load_workbook(path, read_only=True, data_only=False)
@@ -76,12 +87,30 @@ def read_workbook(path: Path, tables: Mapping[str, Table], file_table: str | Non
         if name not in tables:
             continue
         found = True
-        yield name, _readable(_sheet_rows(sheet, formula_sheet, tables[name], f"{path}[{sheet.title}]"), path), None
+        yield name, Numbered(_readable(_sheet_rows(sheet, formula_sheet, tables[name], f"{path}[{sheet.title}]"),
+                                       path)), None
     if not found:
-        yield "", iter(()), Problem("MR307", "the workbook has no sheet named after a table",
-                                    Location(str(path)), expected=", ".join(sorted(tables)))
+        yield "", iter(()), Problem("MR307", NO_TABLE_SHEET, Location(str(path)), expected=", ".join(sorted(tables)))
     workbook.close()
     formulas.close()
+
+
+def _inflated_problem(path: Path) -> Problem | None:
+    """A workbook is a zip file: refuse one that would inflate past :data:`MAX_INFLATED` bytes
+    (a 1 MiB file can hold a 1 GiB sheet). The sizes the zip declares bound what is read: Python's
+    zipfile never inflates an entry past its declared size."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except DAMAGED as error:
+        return _damaged(path, "opened", error)
+    inflated = sum(entry.file_size for entry in entries)
+    if len(entries) > MAX_PARTS or inflated > MAX_INFLATED:
+        return Problem("MR307", f"the workbook inflates to {inflated:,} bytes in {len(entries):,} parts",
+                       Location(str(path)),
+                       expected=f"at most {MAX_INFLATED:,} bytes in at most {MAX_PARTS:,} parts",
+                       hint="split the data over several files, or save it as CSV")
+    return None
 
 
 def _report_inputs(workbook: Any) -> list[str]:
@@ -99,7 +128,23 @@ def _damaged(path: Path, doing: str, error: BaseException) -> Problem:
                    Location(str(path)), hint="open it in a spreadsheet program and save it again as .xlsx")
 
 
-def _readable(rows: Iterator[Cells], path: Path) -> Iterator[Cells]:
+class Numbered(Iterator[Cells]):
+    """The cells of a table's rows; ``line`` is the line (a sheet's row number) of the row last
+    given, or None where the input has no lines."""
+
+    def __init__(self, rows: Iterator[tuple[int | None, Cells]]) -> None:
+        self._rows = rows
+        self.line: int | None = None
+
+    def __next__(self) -> Cells:
+        self.line, cells = next(self._rows)
+        return cells
+
+    def __iter__(self) -> Numbered:
+        return self
+
+
+def _readable(rows: Iterator[tuple[int | None, Cells]], path: Path) -> Iterator[tuple[int | None, Cells]]:
     """The rows of a sheet; a sheet that fails part-way is a problem with the whole file (raised
     as :class:`MentorRulesError`), since the rows after the damage cannot be counted."""
     try:
@@ -108,39 +153,49 @@ def _readable(rows: Iterator[Cells], path: Path) -> Iterator[Cells]:
         raise MentorRulesError([_damaged(path, "read", error)]) from None
 
 
-def _sheet_rows(sheet: Any, formula_sheet: Any, table: Table, where: str) -> Iterator[Cells]:
+def _sheet_rows(sheet: Any, formula_sheet: Any, table: Table, where: str) -> Iterator[tuple[int | None, Cells]]:
     """The rows of a table's sheet under its header; a sheet without a header, or whose header
     lacks a required column, is a problem with the file (as for a CSV file), rows or not."""
-    rows = zip(sheet.iter_rows(), formula_sheet.iter_rows(values_only=True), strict=False)
-    first = next(rows, None)
-    names = [] if first is None else ["" if cell.value is None else str(cell.value).strip() for cell in first[0]]
+    # The <dimension> a file declares (A1:XFD6000) is not trusted: rows are as long as their cells,
+    # and data rows are read no wider than the header and one column more (to see extra values).
+    for each in (sheet, formula_sheet):
+        each.reset_dimensions()
+    header = next(sheet.iter_rows(max_row=1), None)
+    names = [] if header is None else ["" if cell.value is None else str(cell.value).strip() for cell in header]
     while names and not names[-1]:
         names.pop()
+    width = len(names) + 1
+    rows = zip(sheet.iter_rows(min_row=2, max_col=width), formula_sheet.iter_rows(min_row=2, max_col=width,
+                                                                                 values_only=True), strict=False)
+    if not names and table.required:  # a blank first row, the header below it?
+        below = sheet.iter_rows(min_row=2, max_row=TITLE_LINES + 1, max_col=MAX_HEADER_SEARCH, values_only=True)
+        problem = missing_columns(table, Location(where), names, below)
+        if problem is not None and "title" in problem.message:
+            raise MentorRulesError([problem])
     if not names:
         raise MentorRulesError([Problem(
             "MR302", "the sheet is empty: it has no header row", Location(where),
             expected=f"a first row naming the columns: {', '.join(table.required)}",
             hint="give the sheet its header row, or delete the sheet if the table is not given")])
-    missing = [name for name in table.required if name not in names]
-    if missing:
-        raise MentorRulesError([Problem(
-            "MR302", f"the table {table.name!r} has no column {', '.join(map(repr, missing))}", Location(where),
-            expected=f"the columns {', '.join(table.required)}",
-            hint="add the column (cells may be empty where a value is unknown)")])
-    repeated = sorted({name for name in names if name and names.count(name) > 1})
-    for cells, written in rows:
+    if not all(name in names for name in table.required):
+        below = sheet.iter_rows(min_row=2, max_row=TITLE_LINES + 1, max_col=MAX_HEADER_SEARCH, values_only=True)
+        problem = missing_columns(table, Location(where), names, below)
+        if problem is not None:
+            raise MentorRulesError([problem])
+    repeated = repeated_names(names)
+    for line, (cells, written) in enumerate(rows, start=2):  # the header is row 1
         header = [*names, *[""] * (len(cells) - len(names))]
         values = [_value(cell, table.fields.get(name)) for cell, name in zip(cells, header, strict=False)]
         if all(value is None or value == "" for value in values):
             continue
         extra = [value for value in values[len(names):] if value not in (None, "")]
         if extra:
-            yield (f"the row has {len(names) + len(extra)} cells but the header has {len(names)}",
+            yield line, (f"the row has {len(names) + len(extra)} cells but the header has {len(names)}",
                    "remove the values right of the last named column")
             continue
         values += [None] * (len(names) - len(values))
         if repeated:  # as for a CSV file: which of the two cells is the value?
-            yield (f"the header names {', '.join(map(repr, repeated))} more than once, so this row's values "
+            yield line, (f"the header names {', '.join(map(repr, repeated))} more than once, so this row's values "
                    "are ambiguous", "rename or remove the repeated column",
                    {name: value for name, value in zip(names, values, strict=False) if name not in repeated})
             continue
@@ -149,11 +204,21 @@ def _sheet_rows(sheet: Any, formula_sheet: Any, table: Table, where: str) -> Ite
                       if name and value is None and isinstance(formula, str) and formula.startswith("=")]
         if uncomputed:
             shown = "; ".join(f"{name!r} ({_cut(formula)})" for name, formula in uncomputed)
-            yield (f"the formula in {shown} has no saved value",
+            yield line, (f"the formula in {shown} has no saved value",
                    "open the workbook in a spreadsheet program and save it, so that formula values are "
                    "stored, or paste the values", {name: value for name, value in row.items() if value is not None})
             continue
-        yield row
+        yield line, row
+
+
+def repeated_names(names: Iterable[str]) -> list[str]:
+    """The non-empty names given more than once, sorted, counted in one pass.
+
+    >>> repeated_names(["a", "b", "a", "", ""])
+    ['a']
+    """
+    counts = Counter(names)
+    return sorted(name for name, count in counts.items() if count > 1 and name)
 
 
 def _value(cell: Any, kind: str | None) -> Any:
@@ -164,7 +229,7 @@ def _value(cell: Any, kind: str | None) -> Any:
     if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
         return value  # records reports it
     exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    places = max(MONEY_PLACES, _format_places(getattr(cell, "number_format", None)))
+    places = min(max(MONEY_PLACES, _format_places(getattr(cell, "number_format", None))), MAX_PLACES)
     exponent = exact.as_tuple().exponent
     if isinstance(exponent, int) and -exponent < places:
         exact = exact.quantize(Decimal(1).scaleb(-places))

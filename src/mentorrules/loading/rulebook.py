@@ -738,10 +738,27 @@ def _template(document: Document, path: JsonPath, text: str, scope: Scope,
             inner = match.group(1)
             expression = _parse_located(document, path, inner, scope, None, problems,
                                         offset=match.start(1), named=named)
-            if expression is not None:
+            whole = _whole_facts(expression, scope) if expression is not None else []
+            if whole:  # it would print every column of the row, masked or not
+                problems.append(Problem("MR208", f"the message shows the whole fact {whole[0]!r}",
+                                        document.location(path, offset=match.start(1)),
+                                        expected=f"a field of it, e.g. {{{whole[0]}.{_a_field(scope, whole[0])}}}",
+                                        hint="name the fields the message needs"))
+            elif expression is not None:
                 parts.append(expression)
     parts.append(text[position:])
     return tuple(part for part in parts if part != "")
+
+
+def _whole_facts(expression: Expression, scope: Scope) -> list[str]:
+    """The facts an expression names whole (``payee``), not through a field (``payee.name``)."""
+    fields = {id(node.value) for node in ast.walk(expression.tree) if isinstance(node, ast.Attribute)}
+    return [node.id for node in ast.walk(expression.tree)
+            if isinstance(node, ast.Name) and node.id in scope.facts and id(node) not in fields]
+
+
+def _a_field(scope: Scope, fact: str) -> str:
+    return next(iter(scope.facts[fact]), "id")
 
 
 def _date(value: Any) -> dt.date | None:

@@ -7,6 +7,8 @@ files (rules, parameters, tests) and the functions and fields it adds.
 from __future__ import annotations
 
 import importlib.metadata
+import os
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -162,6 +164,7 @@ def discover(wanted: Iterable[str] | None, local_dirs: Iterable[Path] = (),
             continue
         packs.append(local_pack(path, taken={pack.name for pack in packs}))
     problems += _clashes(packs)
+    problems += [problem for pack in packs for problem in pack_problems(pack)]
     packs.sort(key=lambda pack: (pack.name != "core", pack.jurisdiction or "", pack.name))
     return packs, problems
 
@@ -198,6 +201,9 @@ def check_rules_path(path: Path) -> Problem | None:
     if not path.exists():
         return Problem("MR411", "the rules path does not exist", where,
                        hint="check the spelling; rule paths are directories or .yaml files")
+    if not path.is_file() and not path.is_dir():
+        return Problem("MR411", "the rules path is not a file or a directory (a pipe or a device)", where,
+                       expected="a .yaml rule, parameter or test file, or a directory of them")
     if path.is_file() and path.suffix != ".yaml":
         return Problem("MR411", f"{path.name!r} is not a rule file", where,
                        expected="a .yaml rule, parameter or test file, or a directory of them")
@@ -314,9 +320,11 @@ def _mapping_of(path: Path) -> dict[str, Any]:
 
 
 def _name_of(path: Path) -> str:
+    """A pack name of the id alphabet from a folder or file name (``My Rules`` -> ``my-rules``)."""
     name = path.resolve().name
     for suffix in (".yaml", ".test", ".parameters"):
         name = name.removesuffix(suffix)
+    name = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-_")[:64]
     return name or "local"
 
 
@@ -469,6 +477,34 @@ def _changes(pack: Pack, path: Path) -> bool:
         except OSError:
             return True
     return False
+
+
+PACK_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}", re.ASCII)
+
+
+def pack_problems(pack: Pack) -> list[Problem]:
+    """A pack's name must be of the id alphabet (it becomes a file name: ``docs`` writes
+    ``<name>.md``), and its files must be plain files inside its own folders: a symbolic link
+    leading out of the pack (or to a pipe or a device) is refused, not followed.
+
+    >>> spec = PackSpec(name="../../x", version="1", jurisdiction=None)
+    >>> [problem.message for problem in pack_problems(files_of(spec))]
+    ["the pack name '../../x' is not lower-case letters, digits, '-' and '_'"]
+    """
+    problems = []
+    if not PACK_NAME.fullmatch(pack.name):
+        problems.append(Problem("MR415", f"the pack name {pack.name!r} is not lower-case letters, digits, '-' and '_'",
+                                Location(), expected="a name such as new-mexico or oregon_2026",
+                                hint="rename the pack (pack.yaml `name:`, or PackSpec(name=...))"))
+    roots = [Path(os.path.realpath(folder)) for folder in pack.spec.rule_dirs]
+    for path in (*pack.rule_files, *pack.parameter_files, *pack.test_files):
+        real = Path(os.path.realpath(path))
+        if any(real == root or root in real.parents for root in roots) and real.is_file():
+            continue
+        problems.append(Problem("MR415", "the file is a link to a file outside the pack, or not a regular file",
+                                Location(str(path)),
+                                hint="copy the file into the pack's folder instead of linking to it"))
+    return problems
 
 
 def _clashes(packs: list[Pack]) -> list[Problem]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from bisect import bisect_right
 from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
@@ -241,12 +242,21 @@ def either(value: Any, fallback: Any) -> Any:
     return value if present(value) else fallback
 
 
+class Ascending(list[Any]):
+    """A list known to be sorted (``distinct(x)`` of a batch rule), so that a rank is a binary
+    search, not a scan: a rule ranking each row of a 20,000-row group stays n log n."""
+
+    __slots__ = ()
+
+
 def count_at_most(values: list[Any], limit: Any) -> int:
     """How many of ``values`` are at most ``limit``: the rank of a year among the distinct years.
 
-    >>> count_at_most(["2022-23", "2024-25", "2025-26"], "2024-25")
-    2
+    >>> count_at_most(["2022-23", "2024-25", "2025-26"], "2024-25"), count_at_most(Ascending([1, 2, 3]), 2)
+    (2, 2)
     """
+    if isinstance(values, Ascending):
+        return bisect_right(values, limit)
     return sum(1 for value in values if value <= limit)
 
 

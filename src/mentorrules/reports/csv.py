@@ -13,7 +13,7 @@ from typing import TextIO
 from mentorrules.model import Report
 from mentorrules.reports import tally
 
-HEADER = ("table", "row", "key", "status", "rules", "severities", "messages")
+HEADER = ("table", "row", "line", "key", "status", "rules", "severities", "messages")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -32,7 +32,8 @@ def write(report: Report, stream: TextIO) -> None:
     for decision in report.records:
         findings = decision.findings
         writer.writerow([
-            decision.table, decision.row, neutralise(decision.key), decision.status.value,
+            decision.table, decision.row, "" if decision.line is None else decision.line, neutralise(decision.key),
+            decision.status.value,
             neutralise(";".join(finding.rule for finding in findings)),
             ";".join(finding.severity.value for finding in findings),
             neutralise(" | ".join(f"{finding.rule}: {finding.message}" for finding in findings)),

@@ -218,12 +218,21 @@ def render(report: Report, titles: Mapping[str, str] | None = None, input_rows: 
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
         "<title>mentorrules report</title>\n",
         f"<style>{_STYLE}</style>\n</head>\n<body>\n",
-        page.header(), "<main>\n", page.incomplete(), page.summary(), page.findings_table(), page.signoff(),
-        "</main>\n",
+        page.header(), "<main>\n", page.incomplete(), page.summary(), _input_notes(report), page.findings_table(),
+        page.signoff(), "</main>\n",
         page.footer(),
         f'<script type="application/json" id="mr-data">{_json_for_html(page.script_data())}</script>\n',
         f"<script>{_SCRIPT}</script>\n</body>\n</html>\n",
     ])
+
+
+def _input_notes(report: Report) -> str:
+    """Cell problems summarised per column, and files of the data folder not read, before the rows."""
+    items = [*report.notes, *(f"ignored {path}: {why}" for path, why in report.ignored.items())]
+    if not items:
+        return ""
+    listed = "".join(f"<li>{_e(item)}</li>" for item in items)
+    return f'<section id="input-notes"><h2>About the input</h2><ul>{listed}</ul></section>\n'
 
 
 # -- the page -----------------------------------------------------------------------------------
@@ -392,7 +401,8 @@ class _Page:
         status = decision.status.value
         items = "".join(self._finding_item(finding) for finding in decision.findings)
         return (f'<tr class="decision"><td><span class="badge {_e(status)}">{_e(status)}</span></td>'
-                f"<td>{_e(decision.table)}</td><td class=\"num\">{decision.row}</td>"
+                f"<td>{_e(decision.table)}</td><td class=\"num\">{decision.row}"
+                f"{'' if decision.line is None else f' <small>line {decision.line}</small>'}</td>"
                 f'<td><div class="clip key mono">{_e(decision.key)}</div></td>'
                 f'<td><div class="clip place">{_e(district)}</div></td>'
                 f'<td><div class="clip place">{_e(program)}</div></td>'

@@ -29,6 +29,7 @@ def write(report: Report, stream: TextIO) -> None:
             continue
         # The common case, written without building a dict.
         table = tables.get(decision.table) or tables.setdefault(decision.table, quote(decision.table))
-        stream.write(f'{{"table": {table}, "row": {decision.row}, "key": {quote(decision.key)}, '
+        line = "" if decision.line is None else f'"line": {decision.line}, '
+        stream.write(f'{{"table": {table}, "row": {decision.row}, {line}"key": {quote(decision.key)}, '
                      f'"status": "{decision.status.value}", "findings": []}}')
     stream.write("\n]}\n")

@@ -8,6 +8,7 @@ from typing import TextIO
 
 from mentorrules.model import Report, Status
 from mentorrules.reports import tally
+from mentorrules.reports.terminal import printable as _p
 
 _LABEL = {Status.FAIL: "FAIL ", Status.UNREADABLE: "UNREADABLE", Status.PASS: "WARN "}
 
@@ -16,16 +17,23 @@ def write(report: Report, stream: TextIO, titles: Mapping[str, str] | None = Non
     titles = titles or {}
     headline = tally.incomplete(report)
     if headline:  # first, so that a partial check never reads as a pass
-        stream.write(f"{headline}\n")
-    packs = ", ".join(f"{name} {version}" for name, version in report.packs)
+        stream.write(f"{_p(headline)}\n")
+    # Every text from the input or the packs goes through _p: no control character reaches a terminal.
+    packs = _p(", ".join(f"{name} {version}" for name, version in report.packs))
     stream.write(f"mentorrules {report.version} | packs: {packs} | {report.digest[:19]}\n")
     period = report.summary.get("period")
     if period:
         stream.write(f"  period: {period['text']} ({period['start']} to {period['end']}); "
                      "payouts before it are history: read, not judged\n")
     for table, source in report.sources.items():
-        stream.write(f"  {table}: {source}\n")
+        stream.write(f"  {_p(table)}: {_p(source)}\n")
+    for path, why in report.ignored.items():
+        stream.write(f"  ignored: {_p(path)}: {_p(why)}\n")
     stream.write("\n")
+    for note in report.notes:  # cell problems per column, before the rows that show them
+        stream.write(f"{_p(note)}\n")
+    if report.notes:
+        stream.write("\n")
     # One column width for every rule id of the report, so that severities and messages align
     # however long a pack's ids are (STIPEND-005-BAND).
     width = max((len(finding.rule) for decision in report.records for finding in decision.findings), default=0)
@@ -33,15 +41,16 @@ def write(report: Report, stream: TextIO, titles: Mapping[str, str] | None = Non
     for decision in report.records:
         if not decision.findings:
             continue
-        stream.write(f"{_LABEL[decision.status]} {decision.table} row {decision.row}  {decision.key}\n")
+        line = "" if decision.line is None else f" (line {decision.line})"  # the spreadsheet's row
+        stream.write(f"{_LABEL[decision.status]} {_p(decision.table)} row {decision.row}{line}  {_p(decision.key)}\n")
         for finding in decision.findings:
             by_rule[(finding.rule, finding.severity.value)] += 1
-            stream.write(f"    {finding.rule:<{width}}  {finding.severity.value:<8} {finding.message}\n")
+            stream.write(f"    {_p(finding.rule):<{width}}  {finding.severity.value:<8} {_p(finding.message)}\n")
     if by_rule:
         stream.write("\nFindings by rule\n")
         for (rule, severity), count in sorted(by_rule.items()):
             title = titles.get(rule, "row could not be read" if rule.startswith("MR") else "")
-            stream.write(f"  {rule:<{width}}  {severity:<8} {count:>6}  {title}\n")
+            stream.write(f"  {_p(rule):<{width}}  {severity:<8} {count:>6}  {_p(title)}\n")
     write_money(report, stream)
     summary = report.summary
     findings = summary["findings"]
@@ -58,14 +67,14 @@ def write(report: Report, stream: TextIO, titles: Mapping[str, str] | None = Non
         for tables, rules in skipped:
             stream.write(f"  missing {tables}:\n")
             for rule in rules:
-                stream.write(f"    {rule:<{width}}  {titles.get(rule, '')}\n")
+                stream.write(f"    {_p(rule):<{width}}  {_p(titles.get(rule, ''))}\n")
     values = tally.illustrative(report)
     if values:
         stream.write(f"\n{tally.ILLUSTRATIVE_HEADING}\n")
         for line in values:
-            stream.write(f"  {line}\n")
+            stream.write(f"  {_p(line)}\n")
     if headline:
-        stream.write(f"\n{headline}\n")
+        stream.write(f"\n{_p(headline)}\n")
 
 
 def write_money(report: Report, stream: TextIO) -> None:
@@ -84,10 +93,11 @@ def write_money(report: Report, stream: TextIO) -> None:
         stream.write(f"  held by {label}:\n")
         key_width = max(len(key) for key, _ in split)
         for key, amount in split:
-            stream.write(f"    {key:<{key_width}}  {amount:>14}\n")
+            stream.write(f"    {_p(key):<{key_width}}  {amount:>14}\n")
     gaps = tally.gaps(report)
     if gaps:
         stream.write("  group findings:\n")
         for gap in gaps:
             kind = "shortfall" if "shortfall" in gap else "excess"
-            stream.write(f"    {gap['rule']}  {gap['key']}  district {gap['district']}  {kind} {gap[kind]}\n")
+            where = f"{_p(gap['rule'])}  {_p(gap['key'])}  district {_p(gap['district'])}"
+            stream.write(f"    {where}  {kind} {gap[kind]}\n")

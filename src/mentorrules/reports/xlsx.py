@@ -49,14 +49,14 @@ from openpyxl.worksheet.properties import PageSetupProperties
 
 from mentorrules.inputs.workbooks import REPORT_MARK
 from mentorrules.model import Decision, Report, Status
-from mentorrules.reports import tally
+from mentorrules.reports import files, tally
 from mentorrules.reports.csv import neutralise
 from mentorrules.reports.tally import InputRows
 
 __all__ = ["FINDINGS_HEADER", "REPORT_COLUMNS", "write"]
 
 FINDINGS_HEADER = ("table", "row", "key", "status", "rule", "severity", "message", "source",
-                   "rule title", "parameters", "related rows", "payee", "district", "amount")
+                   "rule title", "parameters", "related rows", "payee", "district", "amount", "line")
 MAX_CELL = 32_767  # Excel's limit on the characters in one cell
 MAX_DIGITS = 15  # Excel keeps 15 significant digits; more would be rounded without a word
 RESERVED = ("Summary", "Findings")
@@ -78,9 +78,28 @@ FIXED_TIME = dt.datetime(1980, 1, 1)
 
 def write(report: Report, path: Path, input_rows: InputRows | None = None,
           titles: Mapping[str, str] | None = None, run: Mapping[str, str] | None = None) -> None:
-    """Write the workbook to ``path`` (replacing it); ``run`` adds lines to the Summary (run on, as of)."""
-    input_rows = input_rows or {}
-    titles = titles or {}
+    """Write the workbook to ``path`` (replacing it when whole; a read-only file is refused);
+    ``run`` adds lines to the Summary (run on, as of).
+
+    A failure part-way (a full disk, a signal) leaves openpyxl's write-only sheets open, and
+    each would print "Exception ignored ..." when collected: the failure is raised alone, after
+    they are collected quietly.
+    """
+    files.check_target(path)
+    failure: BaseException | None = None
+    with files.unraisable_quiet():
+        try:
+            _write(report, path, input_rows or {}, titles or {}, run)
+        except BaseException as error:  # raised again below, without what it holds
+            error.__traceback__ = None  # let go of the frames (and the workbook) it holds
+            failure = files.quiet_failure(error) if isinstance(error, OSError) else error
+        files.collect_quietly()
+    if failure is not None:
+        raise failure
+
+
+def _write(report: Report, path: Path, input_rows: InputRows, titles: Mapping[str, str],
+           run: Mapping[str, str] | None) -> None:
     book = Workbook(write_only=True)
     book.properties.keywords = REPORT_MARK
     book.properties.title = "mentorrules report"
@@ -94,16 +113,11 @@ def write(report: Report, path: Path, input_rows: InputRows | None = None,
         used.add(name.lower())
         _table(book, name, report.records_of(table), input_rows.get(table))
     book.properties.created = FIXED_TIME
-    # Written beside the target and moved over it at the end: a failure leaves any earlier
-    # report whole, and no half-written file behind.
-    partial, settled = path.with_name(path.name + ".partial"), path.with_name(path.name + ".settled")
-    try:
-        book.save(partial)
-        _settle(partial, settled)
-        settled.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
-        settled.unlink(missing_ok=True)
+    # Written beside the target and moved over it at the end (reports/files.py): a failure or a
+    # signal leaves any earlier report whole, and no half-written file behind.
+    with files.scratch_beside(path) as raw, files.temporary_beside(path) as settled:
+        book.save(raw)
+        _settle(raw, settled)
 
 
 def _settle(written: Path, path: Path) -> None:
@@ -194,7 +208,7 @@ def _money_lines(sheet: Any, report: Report) -> list[list[Any]]:
 
 def _findings(book: Workbook, report: Report, titles: Mapping[str, str], input_rows: InputRows) -> None:
     sheet = book.create_sheet("Findings")
-    _widths(sheet, (12, 7, 16, 8, 14, 9, 60, 50, 40, 40, 24, 12, 18, 12))
+    _widths(sheet, (12, 7, 16, 8, 14, 9, 60, 50, 40, 40, 24, 12, 18, 12, 7))
     _frame(sheet, len(FINDINGS_HEADER), sum(len(d.findings) for d in report.records))
     sheet.append(_header(sheet, FINDINGS_HEADER))
     for decision in report.records:
@@ -214,6 +228,7 @@ def _findings(book: Workbook, report: Report, titles: Mapping[str, str], input_r
                 _cell(sheet, finding.message, wrap=True), source, _cell(sheet, _title(titles, finding.rule)),
                 _cell(sheet, "; ".join(finding.parameters) or None), _cell(sheet, ", ".join(finding.rows) or None),
                 _cell(sheet, payee), _cell(sheet, district or finding.district), _cell(sheet, amount),
+                decision.line,  # the row as the input file or sheet numbers it
             ])
 
 
