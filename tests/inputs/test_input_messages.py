@@ -138,7 +138,7 @@ def test_us_dates_are_summarised_once_per_column_before_the_rows(data: Path, run
     result = run_cli("validate", data)
     assert result.code == 1
     assert result.out.count(summary) == 1
-    assert result.out.index(summary) < result.out.index("ERROR payouts row 1 (line 2)")
+    assert result.out.index(summary) < result.out.index("UNREADABLE payouts row 1 (line 2)")
     html = run_cli("validate", data, "--format", "html").out
     assert html_escape(summary) in html
     assert html.index("input-notes") < html.index('class="decision"')

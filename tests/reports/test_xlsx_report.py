@@ -218,7 +218,7 @@ def test_sheets_print_landscape_fit_to_width_and_findings_name_payee_district_am
     assert book["Findings"].print_title_rows == "$1:$1"
     findings = values(book["Findings"])
     header = list(findings[0])
-    assert header[-3:] == ["payee", "district", "amount"]
+    assert header[-4:] == ["payee", "district", "amount", "line"]
     line = next(line for line in findings[1:] if line[header.index("rule")] == "STIPEND-001")
     assert (line[header.index("payee")], line[header.index("district")]) == ("T-7", "Belen")
     assert line[header.index("amount")] == 750

@@ -110,7 +110,13 @@ def test_validate_of_json_tables_and_of_uploaded_files_equal_the_cli_and_the_lib
     from_upload = answered(client.post("/v1/validate", files=files, data={"as_of": AS_OF}), 200, "Report")
     for answer in (from_json, from_upload):
         assert answer.pop("decision_id")
-    assert from_cli == from_library == from_json == from_upload
+    assert from_cli == from_library == from_upload
+
+    def lineless(report: dict[str, Any]) -> dict[str, Any]:  # rows sent as JSON have no line of a file
+        return {**report, "records": [{k: v for k, v in record.items() if k != "line"}
+                                      for record in report["records"]]}
+
+    assert lineless(from_cli) == lineless(from_json)
     assert from_cli["summary"]["fail"] > 0 and len(from_cli["records"]) >= sum(map(len, example_tables().values()))
 
 

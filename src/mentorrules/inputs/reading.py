@@ -594,8 +594,8 @@ def read(paths: Sequence[Path], tables: Mapping[str, Table], streamed: Collectio
 def _ignored_because(path: Path, tables: Mapping[str, Table]) -> str:
     """Why a file of a data folder is not read, with the table its name nearly names.
 
-    >>> from mentorrules.loading.tables import Table
-    >>> _ignored_because(Path("pairing.csv"), {"pairings": Table("pairings", "pairing", ("pairing_id",), {})})
+    >>> from mentorrules.loading.tables import contract
+    >>> _ignored_because(Path("pairing.csv"), {"pairings": contract()["pairings"]})
     "its name names no table: did you mean 'pairings.csv'?"
     """
     stem = path.name.lower().removesuffix(path.suffix.lower())
