@@ -220,7 +220,7 @@ def to_text(value: Any) -> str | None:
 
 
 def _unicode(text: str) -> None:
-    """Refuse text that no encoding can write: a lone surrogate (``"\ud800"`` in a JSON file)."""
+    """Refuse text that no encoding can write: a lone surrogate (``"\\ud800"`` in a JSON file)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as error:
