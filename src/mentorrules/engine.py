@@ -39,9 +39,11 @@ from mentorrules.model import Decision, Report
 from mentorrules.packs.discovery import Pack, discover
 
 if TYPE_CHECKING:
+    from mentorrules.checking.columnar.plan import Plan
     from mentorrules.sessions.streaming import Session, SessionPool
 
 
+ENGINES = ("columnar", "python")  # validation backends: over whole columns, row-at-a-time (the reference)
 DataSource = str | Path | Sequence[str | Path] | Mapping[str, Iterable[Mapping[str, Any]]] | DataSet
 
 
@@ -82,6 +84,7 @@ class Engine:
         self._columns_read = self._policy.columns_read
         self._tables_read = self._policy.tables_read
         self._linking = self._policy.linking
+        self._plan: Plan | None = None
         self._sessions: SessionPool | None = None
         self._sessions_lock = threading.Lock()
 
@@ -203,7 +206,8 @@ class Engine:
                 hint=f"give a list of mappings, e.g. {{{name!r}: [{{...}}, {{...}}]}}")])
 
     def validate(self, data: DataSource, as_of: dt.date | None = None, *,
-                 mask: Iterable[str] | None = None, progress: Progress | None = None) -> Report:
+                 mask: Iterable[str] | None = None, progress: Progress | None = None,
+                 engine: str = "columnar") -> Report:
         """Check every row of a data set: a directory, table files, or ``{table: rows}``.
 
         Raises :class:`MentorRulesError` for problems with whole files (exit code 2 in the CLI);
@@ -214,6 +218,10 @@ class Engine:
         a key or a cell that reads one shows ``[masked]``, whatever the rule does with the value
         (see :meth:`mask_defaults`). ``progress`` is called with the pass (``reading``,
         ``checking``, ``writing``) and the number of rows visited so far.
+
+        ``engine`` picks the backend: ``"columnar"`` (the default, where Polars is installed)
+        screens whole columns and gives the same report as ``"python"``, the row-at-a-time
+        reference (see ``docs/columnar.md``).
 
         >>> engine = Engine.load(packs=[])
         >>> report = engine.validate({"payouts": [
@@ -226,12 +234,46 @@ class Engine:
         dataset = self.read(data, every_column=False)
         masked = tuple(dict.fromkeys(mask or ()))
         not_checked = self.not_checked(dataset.tables)
-        run = Run(self._evaluator, self._batch, dataset.tables, as_of or dt.date.today(), progress, frozenset(masked),
-                  skipped=frozenset(not_checked))
+        run = self._run(engine, dataset.tables, as_of or dt.date.today(), progress, frozenset(masked),
+                        frozenset(not_checked))
         outcome = run.decide()
         return Report(__version__, tuple((pack.name, pack.version) for pack in self.packs), self.digest,
                       Decisions(run, outcome.rows), dict(dataset.sources), tuple(outcome.groups), masked,
                       totals=outcome.summary, not_checked=not_checked)
+
+    def _run(self, engine: str, tables: Mapping[str, Sequence[Row]], as_of: dt.date, progress: Progress | None,
+             masked: frozenset[str], skipped: frozenset[str]) -> Run:
+        """A validation run on the chosen backend (the reference when Polars is not installed)."""
+        if engine not in ENGINES:
+            raise MentorRulesError([Problem("MR300", f"unknown engine {engine!r}", Location(),
+                                            expected=", ".join(ENGINES))])
+        plan = self.columnar_plan() if engine == "columnar" else None
+        if plan is None:
+            return Run(self._evaluator, self._batch, tables, as_of, progress, masked, skipped=skipped)
+        from mentorrules.checking.columnar import ColumnarRun
+        return ColumnarRun(self._evaluator, self._batch, tables, as_of, plan, progress, masked, skipped)
+
+    def columnar_plan(self) -> Plan | None:
+        """The columnar plan of the loaded rules (compiled once), or None without Polars."""
+        if self._plan is None:
+            try:
+                from mentorrules.checking.columnar import compile_plan
+            except ImportError:  # Polars is not installed: the reference backend
+                return None
+            self._plan = compile_plan(self._book)
+        return self._plan
+
+    def runs_where(self) -> dict[str, str | None]:
+        """Per rule id, how the columnar backend runs it: None over whole columns, else the
+        reason it runs row-at-a-time (its findings are the same either way).
+
+        >>> Engine.load(packs=["core"]).runs_where()["STIPEND-002"] is None
+        True
+        """
+        plan = self.columnar_plan()
+        if plan is None:
+            return {rule.id: "Polars is not installed" for rule in self._book.rules}
+        return plan.where()
 
     def not_checked(self, given: Iterable[str]) -> dict[str, tuple[str, ...]]:
         """The rules that read a table that was not given, each with those tables.

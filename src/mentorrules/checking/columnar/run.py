@@ -1,0 +1,282 @@
+"""The columnar backend's run: screens over whole columns, the reference code on the few rows left.
+
+:class:`ColumnarRun` is a :class:`~mentorrules.checking.validation.Run` whose passes are
+replaced: each table becomes a Polars frame (relations joined, dates and states computed), each
+rule's screen (:mod:`~mentorrules.checking.columnar.plan`) picks the rows that may have a
+finding, and only those rows go through the reference code, which builds the findings, their
+messages, ``rows`` lists and "cannot check" reasons. Group rules fold into their groups only
+the members of groups with a row picked. What is written is therefore the reference's own
+output: the screens decide how much work is skipped, never what a finding says.
+
+A rule the plan runs row-at-a-time, or whose screen fails on the data (a Polars error), is run
+by the reference over every row it may apply to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+
+from mentorrules.checking.batch import BatchRule, Groups, Member
+from mentorrules.checking.codegen import CANNOT_CHECK
+from mentorrules.checking.columnar.frames import frame_of, mapped, related_frame
+from mentorrules.checking.columnar.plan import Plan, RulePlan, TablePlan
+from mentorrules.checking.columnar.translate import TRUE, Derived, Unsupported
+from mentorrules.checking.evaluation import Evaluator, _school_year_starts, error_findings
+from mentorrules.checking.validation import Progress, Run, _Verdicts
+from mentorrules.inputs.reading import Row, Rows, StreamedRows
+from mentorrules.model import Outcome, Status, status_of
+
+_FAILURES = (Unsupported, pl.exceptions.PolarsError, TypeError, ValueError, OverflowError, ArithmeticError)
+
+
+class ColumnarRun(Run):
+    """One validation of a data set on the columnar backend (same decisions as :class:`Run`)."""
+
+    def __init__(self, evaluator: Evaluator, rules: Sequence[BatchRule], tables: Mapping[str, Sequence[Row]],
+                 as_of: dt.date, plan: Plan, progress: Progress | None = None,
+                 masked: frozenset[str] = frozenset(), skipped: frozenset[str] = frozenset()) -> None:
+        contracts = evaluator.book.tables
+        # A streamed table is read once into memory here: the screens need its columns, and the
+        # rows they pick need their values.
+        held = {name: Rows(contracts[name], rows) if isinstance(rows, StreamedRows) else rows
+                for name, rows in tables.items()}
+        super().__init__(evaluator, rules, held, as_of, progress, masked, skipped)
+        self.plan = plan
+        self.fallbacks: dict[str, str] = {}  # rule id -> why it ran row-at-a-time on this data
+        self._picked: dict[str, list[int]] = {}  # rule id -> row numbers its screen picked
+        self._members: dict[str, list[int]] = {}  # group rule id -> members of picked groups
+        self._positions: dict[str, Any] = {}
+
+    # -- passes ---------------------------------------------------------------------------------
+    def decide(self) -> Outcome:
+        for name in self.tables:
+            self._screen(name)
+        for name in self.tables:
+            self._single(name)
+        for rule in self.rules:
+            self._decide_batch(rule)
+        for name, rows in self.tables.items():
+            self._tally(name, rows)
+        return self.outcome
+
+    def _screen(self, name: str) -> None:
+        """Run the screens of a table's rules over its frame."""
+        table_plan = self.plan.tables[name]
+        wanted = [plan for plan in table_plan.rules if plan.rule.id not in self.skipped]
+        if not wanted:
+            return
+        try:
+            frame = self._frame(name, table_plan)
+        except _FAILURES as error:
+            frame = None
+            reason = f"the table's columns could not be built: {error}"
+        for plan in wanted:
+            rule_id = plan.rule.id
+            if frame is None:
+                self.fallbacks[rule_id] = reason
+                self._picked[rule_id] = self._all(name)
+                continue
+            if plan.reason is None:
+                try:
+                    self._screen_rule(frame, plan)
+                    continue
+                except _FAILURES as error:
+                    self.fallbacks[rule_id] = f"its screen failed on this data: {error}"
+            try:
+                applies = plan.applies if plan.applies is not None and plan.reason is not None else TRUE
+                self._picked[rule_id] = frame.lazy().filter(applies).select("__row").collect()["__row"].to_list()
+            except _FAILURES:
+                self._picked[rule_id] = self._all(name)
+
+    def _screen_rule(self, frame: pl.DataFrame, plan: RulePlan) -> None:
+        for derived in plan.derived:
+            frame = derive(frame, derived)
+        lazy = frame.lazy()
+        assert plan.screen is not None
+        if plan.member is None:
+            picked = lazy.filter(plan.screen).select("__row").collect()["__row"].to_list()
+            self._picked[plan.rule.id] = picked
+            return
+        partition = [*plan.keys, pl.col("__member")]
+        result = (lazy.with_columns(plan.member).with_columns(**plan.names)
+                  .with_columns(plan.screen.alias("__pick"))
+                  .with_columns(pl.col("__pick").any().over(partition).alias("__group"))
+                  .select("__row", "__member", "__pick", "__group").collect())
+        self._picked[plan.rule.id] = result.filter("__pick")["__row"].to_list()
+        self._members[plan.rule.id] = result.filter(pl.col("__member") & pl.col("__group"))["__row"].to_list()
+
+    def _frame(self, name: str, table_plan: TablePlan) -> pl.DataFrame:
+        contract = table_plan.table
+        if table_plan.reason is not None:
+            raise Unsupported(table_plan.reason)
+        frame = frame_of(contract, self.tables[name])
+        for derived in table_plan.derived:
+            frame = derive(frame, derived)
+        for join in table_plan.joins:
+            other = self.contracts[join.table]
+            related = related_frame(join.fact, other, self.indexes.get(join.table, {}), len(join.keys))
+            left = [f"{join.fact}.__j{part}" for part in range(len(join.keys))]
+            right = [f"{join.fact}.__k{part}" for part in range(len(join.keys))]
+            frame = frame.with_columns(*(pl.when(key.err).then(None).otherwise(key.value).alias(column)
+                                         for key, column in zip(join.keys, left, strict=True)))
+            casts = []
+            for left_column, right_column in zip(left, right, strict=True):
+                wanted = frame.schema[left_column]
+                if related.schema[right_column] != wanted:
+                    if related.height and wanted != pl.Null:
+                        raise Unsupported(f"the key of {join.fact} is {wanted}, {join.table}'s is "
+                                          f"{related.schema[right_column]}")
+                    casts.append(pl.col(right_column).cast(wanted if wanted != pl.Null else pl.String))
+            if casts:
+                related = related.with_columns(casts)
+            for left_column, right_column in zip(left, right, strict=True):
+                if frame.schema[left_column] == pl.Null:
+                    frame = frame.with_columns(pl.col(left_column).cast(related.schema[right_column]))
+            frame = frame.join(related, left_on=left, right_on=right, how="left", maintain_order="left")
+        table = contract
+        if table.date_field is not None and table.fields.get(table.date_field) == "date":
+            day = pl.col(table.date_field).fill_null(pl.lit(self.as_of))
+        else:
+            day = pl.lit(self.as_of)
+        frame = frame.with_columns(day.alias("__d"), table_plan.state.cast(pl.String).alias("__state"))
+        if table_plan.school_year and table.fields.get("school_year") == "text":
+            starts = mapped(frame["school_year"], _school_year_starts, pl.Date)
+            frame = frame.with_columns(pl.coalesce(starts, pl.col("__d")).alias("__sy"))
+        else:
+            frame = frame.with_columns(pl.col("__d").alias("__sy"))
+        return frame
+
+    def _single(self, name: str) -> None:
+        """The findings of a table's single-row rules, on the rows any of their screens picked."""
+        picked: set[int] = set()
+        for plan in self.plan.tables[name].rules:
+            if plan.rule.batch is None and plan.rule.id in self._picked:
+                picked.update(self._picked[plan.rule.id])
+        if not picked:
+            return
+        compiled = self.evaluator.tables[name]
+        findings = self.evaluator.findings
+        for number in sorted(picked):
+            row = self._row(name, number)
+            values = row.values
+            found = self._checked(findings(name, values, compiled.day_of(values, self.as_of), self.indexes,
+                                           self.masked))
+            if found:
+                self.findings[name][number] = found
+
+    def _decide_batch(self, rule: BatchRule) -> None:
+        rule_id = rule.rule.id
+        name = rule.table.name
+        picked = self._picked.get(rule_id)
+        columnar = rule_id in self._members
+        if picked is None:  # the table was given no frame: every row
+            picked = self._all(name)
+        if rule.batch.group_by:
+            self._fold(rule, self._members[rule_id] if columnar else picked)
+        if rule.by_group:
+            self._decide_groups(rule)
+            return
+        verdicts = _Verdicts(rule, self.groups.get(rule_id), None if columnar else self._lookups(rule), self.masked)
+        compiled = self.evaluator.tables[name]
+        for number in picked:
+            row = self._row(name, number)
+            verdicts.visit(row, self._context(compiled, row))
+        self._record(verdicts)
+
+    def _fold(self, rule: BatchRule, numbers: Iterable[int]) -> None:
+        """Fold these rows into the rule's groups, as the reference's gather pass does."""
+        name = rule.table.name
+        compiled = self.evaluator.tables[name]
+        groups: Groups = self.groups[rule.rule.id]
+        for number in numbers:
+            row = self._row(name, number)
+            related, state, day, school_day = self._context(compiled, row)
+            values = row.values
+            if rule.fold is not None:
+                if rule.in_force(state, day):
+                    rule.fold(values, *related, day, school_day, groups.states)
+                continue
+            member = rule.member(name, row.number, row.key, values, related, day, state, school_day)
+            if isinstance(member, Member):
+                try:
+                    groups.add(member)
+                except CANNOT_CHECK:
+                    continue
+
+    def _tally(self, name: str, rows: Sequence[Row]) -> None:
+        """Count a table's rows: error rows and rows with findings one by one, the rest pass."""
+        readable = 0
+        for row in rows:
+            if row.problems:
+                self.outcome.count(Status.ERROR, error_findings(row.problems))
+            else:
+                readable += 1
+        with_findings = {*self.findings[name], *self.batch[name]}
+        for number in with_findings:
+            found = self._found(name, number)
+            self.outcome.count(status_of(found), found)
+        self.outcome.rows += readable - len(with_findings)
+        self.outcome.statuses[Status.PASS] += readable - len(with_findings)
+
+    # -- rows -----------------------------------------------------------------------------------
+    def _all(self, name: str) -> list[int]:
+        return [row.number for row in self.tables[name] if not row.problems]
+
+    def _row(self, name: str, number: int) -> Row:
+        """A table's row by number (rows are numbered in order, usually without gaps)."""
+        rows = self.tables[name]
+        position = self._positions.get(name)
+        if position is None:
+            first = rows[0].number if len(rows) else 0
+            if len(rows) and rows[len(rows) - 1].number == first + len(rows) - 1:
+                position = self._positions[name] = first
+            else:
+                position = self._positions[name] = {row.number: index for index, row in enumerate(rows)}
+        row: Row = rows[number - position] if isinstance(position, int) else rows[position[number]]
+        return row
+
+
+def derive(frame: pl.DataFrame, derived: Derived) -> pl.DataFrame:
+    """Add a derived column: the function called once per distinct argument tuple.
+
+    Arguments are the values the reference would pass: a decimal column's exact text is read
+    back as the same ``Decimal``; any other decimal (computed, from a parameter) is refused,
+    since its column scale could differ from the reference's value. A call that raises is an
+    error (``<name>.__err``), as is a call with an argument in error.
+    """
+    selected = [pl.col("__row")]
+    for index, (value, text) in enumerate(zip(derived.arguments, derived.decimal_text, strict=True)):
+        selected.append((pl.col(value.text) if text and value.text else value.value).alias(f"a{index}"))
+        selected.append(value.err.fill_null(True).alias(f"e{index}"))
+    arguments = frame.select(selected)
+    columns = [f"a{index}" for index in range(len(derived.arguments))]
+    for index, column in enumerate(columns):
+        if isinstance(arguments.schema[column], pl.Decimal) and not derived.decimal_text[index]:
+            raise Unsupported("a function of a computed decimal")
+    errors = [f"e{index}" for index in range(len(derived.arguments))]
+    arguments = arguments.with_columns(pl.any_horizontal(errors).alias("__e") if errors else pl.lit(False))
+    distinct = arguments.filter(~pl.col("__e")).select(columns).unique(maintain_order=True)
+    results: list[Any] = []
+    failed: list[bool] = []
+    for values in distinct.iter_rows():
+        python = [Decimal(value) if text and value is not None else value
+                  for value, text in zip(values, derived.decimal_text, strict=True)]
+        try:
+            results.append(derived.function(*python))
+            failed.append(False)
+        except Exception:  # any refusal leaves the row to the reference
+            results.append(None)
+            failed.append(True)
+    table = distinct.with_columns(pl.Series("__v", results, strict=False), pl.Series("__x", failed, dtype=pl.Boolean))
+    if columns:
+        joined = arguments.join(table, on=columns, how="left", nulls_equal=True, maintain_order="left")
+    else:
+        joined = arguments.with_columns(pl.lit(results[0] if results else None).alias("__v"),
+                                        pl.lit(failed[0] if failed else True).alias("__x"))
+    error = (joined["__e"] | joined["__x"].fill_null(True)).alias(f"{derived.name}.__err")
+    return frame.with_columns(joined["__v"].alias(derived.name), error)
