@@ -108,6 +108,11 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--rules", action="append", type=Path, default=[], metavar="PATH",
                              help="also load the rules in this directory or file (repeatable)")
 
+    def engine_option(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--engine", choices=("columnar", "python"), default="columnar",
+                             help="columnar (default) checks whole columns with Polars; python forces the "
+                             "row-at-a-time reference (same report)")
+
     validate = command("validate", help="check data files and print a report",
                                    description="Check every row of the data files; every row "
                                    "appears in the report exactly once.")
@@ -125,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--complete", action="store_true",
                           help="every rule must run: a table a rule reads that is not given is an input "
                           "problem (exit 2), not a rule left unchecked")
+    engine_option(validate)
     validate.set_defaults(run=_validate)
 
     test = command("test", help="run the YAML rule tests",
@@ -177,6 +183,7 @@ def _parser() -> argparse.ArgumentParser:
     packs_options(diff)
     diff.add_argument("--as-of", type=_date, metavar="DATE")
     diff.add_argument("--format", choices=("table", "json"), default="table")
+    engine_option(diff)
     diff.set_defaults(run=_diff)
 
     new_pack = command("new-pack", help="write a working skeleton of a pack for another state")
@@ -217,7 +224,7 @@ def _validate(args: argparse.Namespace) -> int:
             Location(", ".join(map(str, args.data))), expected="every table the loaded rules read",
             hint="give those files (a header with no rows for a table that is empty), or drop --complete")])
     progress = _Progress() if sys.stderr.isatty() else None
-    report = engine.validate(dataset, as_of=args.as_of, mask=mask, progress=progress)
+    report = engine.validate(dataset, as_of=args.as_of, mask=mask, progress=progress, engine=args.engine)
     titles = {rule.id: rule.title for rule in engine.rules}
     from mentorrules.checking.codegen import MASKED
 
@@ -436,6 +443,12 @@ def _packs(args: argparse.Namespace) -> int:
 
     backend, why = backend_status()  # Engine.load() sessions use "auto"
     print(f"session backend: {backend} ({why})")
+    where = engine.runs_where()
+    row_at_a_time = {rule_id: why for rule_id, why in where.items() if why is not None}
+    print(f"validation engine: columnar, {len(where) - len(row_at_a_time)} of {len(where)} rules over whole columns"
+          + (", row-at-a-time:" if row_at_a_time else ""))
+    for rule_id, why in row_at_a_time.items():
+        print(f"  {rule_id}: {why}")
     return EXIT_CLEAN
 
 
@@ -461,12 +474,13 @@ def _diff(args: argparse.Namespace) -> int:
     def report(ref: str) -> tuple[Any, str]:
         """The report with the rules of ``ref``, and what those rules are, for the header."""
         if ref == "installed":
-            return Engine.load(packs=args.pack, rules=args.rules).validate(args.data, as_of=args.as_of), \
+            return Engine.load(packs=args.pack, rules=args.rules).validate(args.data, as_of=args.as_of,
+                                                                           engine=args.engine), \
                 "the installed packs"
         engine = Engine.load(packs=args.pack, rules=args.rules, versions=[Path(ref)])
         pack = next(pack for pack in engine.packs if Path(ref) in pack.spec.rule_dirs)
         how = "in place of" if pack.spec.rule_dirs == (Path(ref),) else "laid over"  # a copy, or some files
-        return engine.validate(args.data, as_of=args.as_of), f"{ref} {how} the pack {pack.name}"
+        return engine.validate(args.data, as_of=args.as_of, engine=args.engine), f"{ref} {how} the pack {pack.name}"
 
     (before, before_label), (after, after_label) = report(args.before), report(args.after)
     found = impact.changes(before, after)

@@ -350,7 +350,7 @@ class Translator:
 def _is_in(value: pl.Expr, items: Sequence[Any]) -> pl.Expr:
     if not items:
         return FALSE
-    return value.is_in(pl.Series(list(items))).fill_null(False)
+    return value.is_in(list(items)).fill_null(False)
 
 
 def _and(a: Value, b: Value) -> Value:
