@@ -14,6 +14,7 @@ A rule the plan cannot translate keeps a ``reason`` and runs row-at-a-time
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -41,7 +42,7 @@ KNOWN_BATCH_OPTIONS = frozenset({"group_by", "aggregates", "lookups", "findings_
 KNOWN_RULE_FIELDS = frozenset({"id", "title", "table", "pack", "jurisdiction", "require", "when", "severity",
                                "message", "source", "location", "description", "effective_from", "effective_to",
                                "parameters_on", "tags", "batch"})
-COLUMNAR_AGGREGATES = frozenset({"count", "sum", "min", "max", "count_distinct"})
+COLUMNAR_AGGREGATES = frozenset({"count", "sum", "min", "max", "count_distinct", "distinct"})
 
 
 @dataclass
@@ -236,6 +237,7 @@ def _rule_plan(book: RuleBook, table: Table, rule: Rule, number: int) -> RulePla
     member = (force & certain(when) & ~key_err).alias("__member")
     partition = [key.value for key in keys] + [pl.col("__member")]
     names: dict[str, pl.Expr] = {}
+    ranks: dict[tuple[str, str], str] = {}
     for (name, _), key in zip(batch.group_by, keys, strict=True):
         names[name] = key.value
     for aggregate in batch.aggregates:
@@ -244,6 +246,14 @@ def _rule_plan(book: RuleBook, table: Table, rule: Rule, number: int) -> RulePla
         else:
             value = translator.of(aggregate.argument)
             argument = pl.when(value.err).then(None).otherwise(value.value)
+        if aggregate.function == "distinct":
+            # Only as count_at_most(name, argument): a value's dense rank in its group.
+            assert aggregate.argument is not None
+            column = f"__rank.{aggregate.name}"
+            ranks[aggregate.name, ast.unparse(aggregate.argument.tree)] = column
+            names[column] = \
+                argument.rank("dense").over(partition)
+            continue
         match aggregate.function:
             case "count":
                 expression = pl.len()
@@ -256,7 +266,8 @@ def _rule_plan(book: RuleBook, table: Table, rule: Rule, number: int) -> RulePla
             case _:  # count_distinct: missing values are left out
                 expression = argument.drop_nulls().n_unique()
         names[aggregate.name] = expression.over(partition)
-    scope.names = {name: f"__n.{name}" for name in names}
+    scope.names = {name: f"__n.{name}" for name in names if not name.startswith("__rank.")}
+    scope.ranks = {key: f"__n.{column}" for key, column in ranks.items()}
     require = translator.truth_of(rule.require)
     unsure = force & (when.err | (certain(when) & (key_err | ~certain(require))))
     return RulePlan(rule, None, scope.derived, screen=unsure, member=member, keys=tuple(key.value for key in keys),

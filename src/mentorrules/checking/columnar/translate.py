@@ -71,6 +71,8 @@ class Scope:
     functions: Mapping[str, Callable[..., Any]]
     date: str = "__d"
     names: Mapping[str, str] = field(default_factory=dict)
+    # (distinct aggregate, argument text) -> column of the dense rank of the argument in its group
+    ranks: Mapping[tuple[str, str], str] = field(default_factory=dict)
     derived: list[Derived] = field(default_factory=list)
     prefix: str = "__f"  # of derived column names (unique per rule)
 
@@ -305,6 +307,11 @@ class Translator:
                 found.append(during)
             result = chain.otherwise(None) if chain is not None else pl.lit(None)
             return Value(result, (left.err | ~_any(found)).fill_null(True))
+        if isinstance(container, ast.Attribute) and self.kind(container) == "list":
+            # `x in row.list`: a missing list cannot be searched (the reference raises).
+            items = self.value(container)
+            found = items.value.list.contains(left.value).fill_null(False)
+            return Value(found, (left.err | items.err | items.value.is_null()).fill_null(True))
         raise Unsupported("'in' something other than a list or a parameter")
 
     # -- functions ------------------------------------------------------------------------------
@@ -313,6 +320,12 @@ class Translator:
             inner = self.value(args[0])
             present = self.present(args[0], inner)
             return Value(present if name == "present" else ~present, inner.err)
+        if name == "count_at_most" and len(args) == 2 and isinstance(args[0], ast.Name) \
+                and (args[0].id, ast.unparse(args[1])) in self.scope.ranks:
+            # The rank of a value among the distinct values of its group: a dense rank over it.
+            limit = self.value(args[1])
+            return Value(pl.col(self.scope.ranks[args[0].id, ast.unparse(args[1])]),
+                         (limit.err | limit.value.is_null()).fill_null(True))
         if name == "either" and len(args) == 2:
             first, second = self.value(args[0]), self.value(args[1])
             present = self.present(args[0], first)
