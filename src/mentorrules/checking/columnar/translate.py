@@ -309,9 +309,9 @@ class Translator:
             return Value(result, (left.err | ~_any(found)).fill_null(True))
         if isinstance(container, ast.Attribute) and self.kind(container) == "list":
             # `x in row.list`: a missing list cannot be searched (the reference raises).
-            items = self.value(container)
-            found = items.value.list.contains(left.value).fill_null(False)
-            return Value(found, (left.err | items.err | items.value.is_null()).fill_null(True))
+            listed = self.value(container)
+            found = listed.value.list.contains(left.value).fill_null(False)
+            return Value(found, (left.err | listed.err | listed.value.is_null()).fill_null(True))
         raise Unsupported("'in' something other than a list or a parameter")
 
     # -- functions ------------------------------------------------------------------------------
