@@ -310,8 +310,8 @@ class Translator:
         if isinstance(container, ast.Attribute) and self.kind(container) == "list":
             # `x in row.list`: a missing list cannot be searched (the reference raises).
             listed = self.value(container)
-            found = listed.value.list.contains(left.value).fill_null(False)
-            return Value(found, (left.err | listed.err | listed.value.is_null()).fill_null(True))
+            contained = listed.value.list.contains(left.value).fill_null(False)
+            return Value(contained, (left.err | listed.err | listed.value.is_null()).fill_null(True))
         raise Unsupported("'in' something other than a list or a parameter")
 
     # -- functions ------------------------------------------------------------------------------
