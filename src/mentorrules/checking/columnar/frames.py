@@ -9,15 +9,13 @@ functions such as ``places()``), date ``Date``, boolean ``Boolean``, list ``List
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
-from decimal import Decimal
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
 
 from mentorrules.checking.columnar.translate import Unsupported
-from mentorrules.inputs.reading import Row
+from mentorrules.inputs.reading import Row, Rows
 from mentorrules.loading.tables import Table
 
 _TYPES: dict[str, Any] = {"text": pl.String, "integer": pl.Int64, "date": pl.Date, "boolean": pl.Boolean,
@@ -30,29 +28,39 @@ def series(name: str, kind: str, values: Sequence[Any]) -> list[pl.Series]:
     run row-at-a-time rather than differ."""
     try:
         if kind == "decimal":
-            scale = 0
-            for value in values:
-                if value is not None:
-                    exponent = value.as_tuple().exponent
-                    if isinstance(exponent, int) and -exponent > scale:
-                        scale = -exponent
-            if scale > 30:
-                raise Unsupported(f"column {name!r} has more than 30 decimal places")
-            return [pl.Series(name, values, dtype=pl.Decimal(38, scale)),
-                    pl.Series(f"{name}.__text", [None if v is None else str(v) for v in values], dtype=pl.String)]
+            # Through the text: Polars parses it faster than it converts Decimal objects, and
+            # the text is what functions such as places() must see.
+            text = pl.Series(f"{name}.__text", [None if v is None else str(v) for v in values], dtype=pl.String)
+            if text.str.contains("E", literal=True).any():  # 1E+3: let Polars convert the objects
+                decimal = pl.Series(name, values)
+                if not isinstance(decimal.dtype, pl.Decimal):
+                    decimal = decimal.cast(pl.Decimal(38, 0))
+            else:
+                scale = text.str.extract(r"\.(\d+)$").str.len_chars().max()
+                scale = int(scale) if isinstance(scale, int) else 0
+                if scale > 20:
+                    raise Unsupported(f"column {name!r} has more than 20 decimal places")
+                decimal = text.str.to_decimal(scale=scale).alias(name)
+            return [decimal, text]
         return [pl.Series(name, values, dtype=_TYPES[kind], strict=True)]
     except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError) as error:
         raise Unsupported(f"column {name!r}: {error}") from error
 
 
-def frame_of(table: Table, rows: Iterable[Row]) -> pl.DataFrame:
+def frame_of(table: Table, rows: Sequence[Row]) -> pl.DataFrame:
     """The readable rows of a table, one column per field (see the module's docstring)."""
-    readable = [row for row in rows if not row.problems]
-    numbers = [row.number for row in readable]
+    if isinstance(rows, Rows):  # the records as held, without making a Row of each
+        problems = rows.problems
+        numbers = [number for number in range(1, len(rows.records) + 1) if number not in problems] \
+            if problems else list(range(1, len(rows.records) + 1))
+        records: Sequence[Any] = [rows.records[number - 1] for number in numbers] if problems else rows.records
+    else:
+        readable = [row for row in rows if not row.problems]
+        numbers = [row.number for row in readable]
+        records = [row.values for row in readable]
     columns: list[pl.Series] = [pl.Series("__row", numbers, dtype=pl.Int64)]
     # A record is a tuple in column order (iterating it as a mapping would give the names).
-    transposed: list[Sequence[Any]] = list(zip(*(row.values.values() for row in readable), strict=True)) \
-        if readable else []
+    transposed: list[Sequence[Any]] = list(zip(*map(tuple.__iter__, records), strict=True)) if records else []
     for name, kind in table.fields.items():
         position = table.positions[name]
         values = transposed[position] if transposed else []
@@ -69,7 +77,7 @@ def related_frame(fact: str, table: Table, index: Mapping[Any, Any], parts: int)
     columns: list[pl.Series] = []
     if None in keys or (parts > 1 and any(not isinstance(k, tuple) or len(k) != parts for k in keys)):
         raise Unsupported(f"the keys of {table.name} do not fit the relation {fact}")
-    transposed = list(zip(*(record.values() for record in records), strict=True)) if records else []
+    transposed = list(zip(*map(tuple.__iter__, records), strict=True)) if records else []
     for name, kind in table.fields.items():
         values = transposed[table.positions[name]] if transposed else []
         columns += series(f"{fact}.{name}", kind, values)
@@ -85,11 +93,3 @@ def mapped(values: pl.Series, function: Any, dtype: Any) -> pl.Series:
     distinct = values.unique().to_list()
     return values.replace_strict(distinct, [function(value) for value in distinct], default=None,
                                  return_dtype=dtype)
-
-
-def as_dates(values: Sequence[dt.date | None]) -> pl.Series:
-    return pl.Series(values, dtype=pl.Date)
-
-
-def decimal_text(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(value)

@@ -65,7 +65,7 @@ class ColumnarRun(Run):
         return self.outcome
 
     def _screen(self, name: str) -> None:
-        """Run the screens of a table's rules over its frame."""
+        """Run the screens of a table's rules over its frame: every row rule's in one pass."""
         table_plan = self.plan.tables[name]
         wanted = [plan for plan in table_plan.rules if plan.rule.id not in self.skipped]
         if not wanted:
@@ -73,35 +73,49 @@ class ColumnarRun(Run):
         try:
             frame = self._frame(name, table_plan)
         except _FAILURES as error:
-            frame = None
-            reason = f"the table's columns could not be built: {error}"
+            for plan in wanted:
+                self.fallbacks[plan.rule.id] = f"the table's columns could not be built: {error}"
+                self._picked[plan.rule.id] = self._all(name)
+            return
+        screens: dict[str, pl.Expr] = {}
         for plan in wanted:
             rule_id = plan.rule.id
-            if frame is None:
-                self.fallbacks[rule_id] = reason
-                self._picked[rule_id] = self._all(name)
-                continue
             if plan.reason is None:
                 try:
-                    self._screen_rule(frame, plan)
+                    if plan.member is not None:
+                        self._screen_group(frame, plan)
+                        continue
+                    for derived in plan.derived:
+                        frame = derive(frame, derived)
+                    assert plan.screen is not None
+                    screens[rule_id] = plan.screen
                     continue
                 except _FAILURES as error:
                     self.fallbacks[rule_id] = f"its screen failed on this data: {error}"
+            screens[rule_id] = plan.applies if plan.applies is not None and plan.reason is not None else TRUE
+        self._pick(name, frame, screens)
+
+    def _pick(self, name: str, frame: pl.DataFrame, screens: Mapping[str, pl.Expr]) -> None:
+        """The rows each screen picks, from one pass over the frame (rule by rule if that fails)."""
+        try:
+            picked = frame.lazy().select(pl.col("__row"), **screens).collect()
+        except _FAILURES:
+            picked = None
+        rows = frame["__row"]
+        for rule_id, screen in screens.items():
             try:
-                applies = plan.applies if plan.applies is not None and plan.reason is not None else TRUE
-                self._picked[rule_id] = frame.lazy().filter(applies).select("__row").collect()["__row"].to_list()
-            except _FAILURES:
+                column = picked[rule_id] if picked is not None else frame.select(screen.alias("s"))["s"]
+                self._picked[rule_id] = rows.filter(column.fill_null(True)).to_list()
+            except _FAILURES as error:
+                self.fallbacks.setdefault(rule_id, f"its screen failed on this data: {error}")
                 self._picked[rule_id] = self._all(name)
 
-    def _screen_rule(self, frame: pl.DataFrame, plan: RulePlan) -> None:
+    def _screen_group(self, frame: pl.DataFrame, plan: RulePlan) -> None:
+        """A group rule's screen, and the members of the groups with a row picked."""
         for derived in plan.derived:
             frame = derive(frame, derived)
         lazy = frame.lazy()
-        assert plan.screen is not None
-        if plan.member is None:
-            picked = lazy.filter(plan.screen).select("__row").collect()["__row"].to_list()
-            self._picked[plan.rule.id] = picked
-            return
+        assert plan.screen is not None and plan.member is not None
         partition = [*plan.keys, pl.col("__member")]
         result = (lazy.with_columns(plan.member).with_columns(**plan.names)
                   .with_columns(plan.screen.alias("__pick"))
@@ -210,12 +224,11 @@ class ColumnarRun(Run):
 
     def _tally(self, name: str, rows: Sequence[Row]) -> None:
         """Count a table's rows: error rows and rows with findings one by one, the rest pass."""
-        readable = 0
-        for row in rows:
-            if row.problems:
-                self.outcome.count(Status.ERROR, error_findings(row.problems))
-            else:
-                readable += 1
+        problems = rows.problems if isinstance(rows, Rows) else \
+            {row.number: row.problems for row in rows if row.problems}
+        for number in sorted(problems):
+            self.outcome.count(Status.ERROR, error_findings(problems[number]))
+        readable = len(rows) - len(problems)
         with_findings = {*self.findings[name], *self.batch[name]}
         for number in with_findings:
             found = self._found(name, number)
@@ -225,7 +238,10 @@ class ColumnarRun(Run):
 
     # -- rows -----------------------------------------------------------------------------------
     def _all(self, name: str) -> list[int]:
-        return [row.number for row in self.tables[name] if not row.problems]
+        rows = self.tables[name]
+        if isinstance(rows, Rows):
+            return [number for number in range(1, len(rows) + 1) if number not in rows.problems]
+        return [row.number for row in rows if not row.problems]
 
     def _row(self, name: str, number: int) -> Row:
         """A table's row by number (rows are numbered in order, usually without gaps)."""
