@@ -57,6 +57,24 @@ class RulePlan:
     member: pl.Expr | None = None  # group rules: certainly a member with a computable key
     keys: tuple[pl.Expr, ...] = ()  # group rules: the key parts
     names: Mapping[str, pl.Expr] = field(default_factory=dict)  # group rules: names' columns
+    lookups: tuple[LookupPlan, ...] = ()  # lookup rules: the lookups, joined by the executor
+    when: Value | None = None  # lookup rules: membership is computed before the joins
+
+
+@dataclass
+class LookupPlan:
+    """A lookup as a join: members' keys against the other table's rows (one row per
+    alternative of each key part, as the reference's index has them), ``where`` and the
+    argument over each linked pair, then the aggregate per member."""
+
+    name: str
+    table: str
+    alias: str
+    function: str
+    record_keys: tuple[Value, ...]
+    other_keys: tuple[tuple[Value, ...], ...]
+    where: Value | None
+    argument: Value | None
 
 
 @dataclass
@@ -222,7 +240,9 @@ def _rule_plan(book: RuleBook, table: Table, rule: Rule, number: int) -> RulePla
         clear = ~force | certainly_false(when) | (certain(when) & certain(require))
         return RulePlan(rule, None, scope.derived, screen=~clear)
     if batch.lookups:
-        raise Unsupported("lookup runs row-at-a-time")
+        if batch.findings_on != "rows" or batch.group_by:
+            raise Unsupported("a lookup of a group runs row-at-a-time")
+        return _lookup_plan(book, table, rule, scope, translator, when, force)
     if batch.findings_on != "rows":
         raise Unsupported("findings on groups run row-at-a-time")
     if not batch.group_by:
@@ -272,3 +292,41 @@ def _rule_plan(book: RuleBook, table: Table, rule: Rule, number: int) -> RulePla
     unsure = force & (when.err | (certain(when) & (key_err | ~certain(require))))
     return RulePlan(rule, None, scope.derived, screen=unsure, member=member, keys=tuple(key.value for key in keys),
                     names={f"__n.{name}": expression for name, expression in names.items()})
+
+
+def _lookup_plan(book: RuleBook, table: Table, rule: Rule, scope: Scope, translator: Translator, when: Value,
+                 force: pl.Expr) -> RulePlan:
+    """A rule with lookups and findings on rows: each lookup a join, ``require`` over the names."""
+    assert rule.batch is not None
+    lookups = []
+    for lookup in rule.batch.lookups:
+        if lookup.only_passing:
+            raise Unsupported("only_passing lookups run row-at-a-time")
+        if lookup.aggregate.function not in COLUMNAR_AGGREGATES - {"distinct"}:
+            raise Unsupported(f"the aggregate {lookup.aggregate.function}() has no columnar form here")
+        other = book.tables[lookup.table]
+        both = Scope({**scope.facts, lookup.alias: (f"{lookup.alias}.", other.fields)}, scope.parameters,
+                     scope.functions, date=scope.date, prefix=f"{scope.prefix}l")
+        linked = Translator(both)
+        before = len(both.derived)
+        record_keys = tuple(translator.of(expression) for expression in lookup.record_keys)
+        other_keys = tuple(tuple(linked.of(expression) for expression in alternatives)
+                           for alternatives in lookup.other_keys)
+        where = linked.truth_of(lookup.where) if lookup.where is not None else None
+        argument = linked.of(lookup.aggregate.argument) if lookup.aggregate.argument is not None else None
+        if len(both.derived) != before or scope.derived:
+            raise Unsupported("a lookup that calls a function runs row-at-a-time")
+        lookups.append(LookupPlan(lookup.name, lookup.table, lookup.alias, lookup.aggregate.function, record_keys,
+                                  other_keys, where, argument))
+    key_err = FALSE
+    for lookup_plan in lookups:
+        for key in lookup_plan.record_keys:
+            key_err = key_err | key.err
+    member = (force & certain(when) & ~key_err).alias("__member")
+    scope.names = {lookup.name: f"__n.{lookup.name}" for lookup in rule.batch.lookups}
+    require = translator.truth_of(rule.require)
+    if scope.derived:
+        raise Unsupported("a lookup rule whose require calls a function runs row-at-a-time")
+    unsure = force & (when.err | (certain(when) & (key_err | pl.col("__unsure").fill_null(False)
+                                                   | ~certain(require))))
+    return RulePlan(rule, None, [], screen=unsure, member=member, lookups=tuple(lookups), when=when)

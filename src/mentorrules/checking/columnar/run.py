@@ -25,7 +25,7 @@ from mentorrules.checking.batch import BatchRule, Groups, Member
 from mentorrules.checking.codegen import CANNOT_CHECK
 from mentorrules.checking.columnar.frames import frame_of, mapped, related_frame
 from mentorrules.checking.columnar.plan import Plan, RulePlan, TablePlan
-from mentorrules.checking.columnar.translate import TRUE, Derived, Unsupported
+from mentorrules.checking.columnar.translate import TRUE, Derived, Unsupported, certain
 from mentorrules.checking.evaluation import Evaluator, _school_year_starts, error_findings
 from mentorrules.checking.validation import Progress, Run, _Verdicts
 from mentorrules.inputs.reading import Row, Rows, StreamedRows
@@ -82,6 +82,9 @@ class ColumnarRun(Run):
             rule_id = plan.rule.id
             if plan.reason is None:
                 try:
+                    if plan.lookups:
+                        self._screen_lookups(frame, plan)
+                        continue
                     if plan.member is not None:
                         self._screen_group(frame, plan)
                         continue
@@ -109,6 +112,77 @@ class ColumnarRun(Run):
             except _FAILURES as error:
                 self.fallbacks.setdefault(rule_id, f"its screen failed on this data: {error}")
                 self._picked[rule_id] = self._all(name)
+
+    def _screen_lookups(self, frame: pl.DataFrame, plan: RulePlan) -> None:
+        """A lookup rule's screen: each lookup joined and aggregated per member row; a member
+        whose linked rows cannot all be tested (``where`` or the argument in error) is picked."""
+        assert plan.screen is not None and plan.member is not None
+        members = frame.with_columns(plan.member).filter("__member")
+        names: list[pl.DataFrame] = []
+        unsure: list[pl.DataFrame] = []
+        for number, lookup in enumerate(plan.lookups):
+            other = self._other_frame(lookup.table, lookup.alias)
+            parts = [f"__ok{part}" for part in range(len(lookup.other_keys))]
+            # One row per combination of the key parts' alternatives, as product() indexes them;
+            # a row whose keys cannot be computed is not indexed at all.
+            failed = pl.lit(False)
+            for alternatives in lookup.other_keys:
+                for alternative in alternatives:
+                    failed = failed | alternative.err
+            exploded = other.with_columns(
+                *(pl.concat_list([alternative.value for alternative in alternatives]).alias(column)
+                  for alternatives, column in zip(lookup.other_keys, parts, strict=True)),
+                failed.alias("__ofail")).filter(~pl.col("__ofail"))
+            for column in parts:
+                exploded = exploded.explode(column)
+            exploded = exploded.filter(pl.all_horizontal(pl.col(column).is_not_null() for column in parts))
+            keys = [f"__lk{part}" for part in range(len(lookup.record_keys))]
+            left = members.with_columns(*(key.value.alias(column)
+                                          for key, column in zip(lookup.record_keys, keys, strict=True)))
+            for key_column, other_column in zip(keys, parts, strict=True):
+                if left.schema[key_column] != exploded.schema[other_column]:
+                    raise Unsupported(f"the link of {lookup.name} compares {left.schema[key_column]} with "
+                                      f"{exploded.schema[other_column]}")
+            linked = left.join(exploded, left_on=keys, right_on=parts, how="inner")
+            where = lookup.where
+            kept = certain(where) if where is not None else pl.lit(True)
+            argument = lookup.argument
+            bad = where.err if where is not None else pl.lit(False)
+            if argument is not None:
+                bad = bad | (kept & argument.err)
+            value = argument.value if argument is not None else pl.lit(1)
+            linked = linked.with_columns(bad.fill_null(True).alias("__bad"), kept.alias("__kept"),
+                                         value.alias("__arg"))
+            unsure.append(linked.group_by("__row").agg(pl.col("__bad").any().alias(f"__u{number}")))
+            used = linked.filter("__kept")
+            argument_column = pl.col("__arg")
+            aggregate = {"count": pl.len(), "sum": argument_column.sum(), "min": argument_column.min(),
+                         "max": argument_column.max(),
+                         "count_distinct": argument_column.drop_nulls().n_unique()}[lookup.function]
+            names.append(used.group_by("__row").agg(aggregate.alias(f"__n.{lookup.name}")))
+        result = frame.select(pl.exclude("__member"))
+        for table in names:
+            result = result.join(table, on="__row", how="left", maintain_order="left")
+        for table in unsure:
+            result = result.join(table, on="__row", how="left", maintain_order="left")
+        flags = [pl.col(f"__u{number}").fill_null(False) for number in range(len(unsure))]
+        defaults = []
+        for lookup in plan.lookups:
+            column = f"__n.{lookup.name}"
+            if lookup.function in ("count", "count_distinct", "sum"):  # over no linked row: 0
+                defaults.append(pl.col(column).fill_null(0))
+        result = result.with_columns(*defaults, pl.any_horizontal(flags).alias("__unsure") if flags
+                                     else pl.lit(False).alias("__unsure"))
+        picked = result.lazy().with_columns(plan.member).filter(plan.screen).select("__row").collect()
+        self._picked[plan.rule.id] = picked["__row"].to_list()
+        self._members[plan.rule.id] = []
+
+    def _other_frame(self, table: str, alias: str) -> pl.DataFrame:
+        """A looked-up table's readable rows, its columns named ``<alias>.<field>``."""
+        contract = self.contracts[table]
+        frame = frame_of(contract, self.tables.get(table, Rows(contract)))
+        frame = frame.rename({name: f"{alias}.{name}" for name in frame.columns})
+        return frame.with_columns(pl.lit(True).alias(f"{alias}.__present"))
 
     def _screen_group(self, frame: pl.DataFrame, plan: RulePlan) -> None:
         """A group rule's screen, and the members of the groups with a row picked."""
@@ -192,10 +266,12 @@ class ColumnarRun(Run):
             picked = self._all(name)
         if rule.batch.group_by:
             self._fold(rule, self._members[rule_id] if columnar else picked)
+        elif not picked:
+            return  # no member may have a finding: no lookup index to build
         if rule.by_group:
             self._decide_groups(rule)
             return
-        verdicts = _Verdicts(rule, self.groups.get(rule_id), None if columnar else self._lookups(rule), self.masked)
+        verdicts = _Verdicts(rule, self.groups.get(rule_id), self._lookups(rule) if picked else None, self.masked)
         compiled = self.evaluator.tables[name]
         for number in picked:
             row = self._row(name, number)
