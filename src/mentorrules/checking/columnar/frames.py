@@ -9,7 +9,7 @@ functions such as ``places()``), date ``Date``, boolean ``Boolean``, list ``List
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -47,8 +47,10 @@ def series(name: str, kind: str, values: Sequence[Any]) -> list[pl.Series]:
         raise Unsupported(f"column {name!r}: {error}") from error
 
 
-def frame_of(table: Table, rows: Sequence[Row]) -> pl.DataFrame:
-    """The readable rows of a table, one column per field (see the module's docstring)."""
+def frame_of(table: Table, rows: Sequence[Row], fields: Collection[str] | None = None,
+             prefix: str = "") -> pl.DataFrame:
+    """The readable rows of a table, one column per field (see the module's docstring); only
+    ``fields`` when given (a frame keeps what its screens read), named ``<prefix><field>``."""
     if isinstance(rows, Rows):  # the records as held, without making a Row of each
         problems = rows.problems
         numbers = [number for number in range(1, len(rows.records) + 1) if number not in problems] \
@@ -62,13 +64,16 @@ def frame_of(table: Table, rows: Sequence[Row]) -> pl.DataFrame:
     # A record is a tuple in column order (iterating it as a mapping would give the names).
     transposed: list[Sequence[Any]] = list(zip(*map(tuple.__iter__, records), strict=True)) if records else []
     for name, kind in table.fields.items():
+        if fields is not None and name not in fields:
+            continue
         position = table.positions[name]
         values = transposed[position] if transposed else []
-        columns += series(name, kind, values)
+        columns += series(f"{prefix}{name}", kind, values)
     return pl.DataFrame(columns)
 
 
-def related_frame(fact: str, table: Table, index: Mapping[Any, Any], parts: int) -> pl.DataFrame:
+def related_frame(fact: str, table: Table, index: Mapping[Any, Any], parts: int,
+                  fields: Collection[str] | None = None) -> pl.DataFrame:
     """The rows of a unique-keyed table by key, as a relation sees them (the index the reference
     looks up), with columns ``<fact>.<field>``, the key parts ``<fact>.__k<n>`` and
     ``<fact>.__present``."""
@@ -79,6 +84,8 @@ def related_frame(fact: str, table: Table, index: Mapping[Any, Any], parts: int)
         raise Unsupported(f"the keys of {table.name} do not fit the relation {fact}")
     transposed = list(zip(*map(tuple.__iter__, records), strict=True)) if records else []
     for name, kind in table.fields.items():
+        if fields is not None and name not in fields:
+            continue
         values = transposed[table.positions[name]] if transposed else []
         columns += series(f"{fact}.{name}", kind, values)
     for part in range(parts):

@@ -95,6 +95,7 @@ class TablePlan:
     state: pl.Expr
     school_year: bool  # the table has a school_year column (rules may date parameters by it)
     derived: list[Derived] = field(default_factory=list)  # columns the relation keys compute
+    needed: frozenset[str] = frozenset()  # the columns any screen reads (the frame keeps only those)
 
 
 @dataclass
@@ -156,7 +157,9 @@ def compile_plan(book: RuleBook) -> Plan:
                 plans.append(_rule_plan(book, table, rule, number))
             except Unsupported as error:
                 plans.append(RulePlan(rule, str(error), applies=_applies(book, table, rule, number)))
-        tables[name] = TablePlan(table, joins, reason, plans, state, "school_year" in table.fields, derived)
+        table_plan = TablePlan(table, joins, reason, plans, state, "school_year" in table.fields, derived)
+        table_plan.needed = frozenset(_needed(table_plan))
+        tables[name] = table_plan
     return Plan(tables)
 
 
@@ -330,3 +333,37 @@ def _lookup_plan(book: RuleBook, table: Table, rule: Rule, scope: Scope, transla
     unsure = force & (when.err | (certain(when) & (key_err | pl.col("__unsure").fill_null(False)
                                                    | ~certain(require))))
     return RulePlan(rule, None, [], screen=unsure, member=member, lookups=tuple(lookups), when=when)
+
+
+def _roots(expression: pl.Expr | None) -> set[str]:
+    return set(expression.meta.root_names()) if expression is not None else set()
+
+
+def _value_roots(value: Value | None) -> set[str]:
+    if value is None:
+        return set()
+    return _roots(value.value) | _roots(value.err) | ({value.text} if value.text else set())
+
+
+def _needed(table_plan: TablePlan) -> set[str]:
+    """Every column a table's screens, joins, derived columns and lookups read."""
+    found = _roots(table_plan.state) | {"school_year"}
+    if table_plan.table.date_field:
+        found.add(table_plan.table.date_field)
+    derived = list(table_plan.derived)
+    for join in table_plan.joins:
+        for key in join.keys:
+            found |= _value_roots(key)
+    for plan in table_plan.rules:
+        found |= _roots(plan.screen) | _roots(plan.applies) | _roots(plan.member)
+        for expression in [*plan.keys, *plan.names.values()]:
+            found |= _roots(expression)
+        derived += plan.derived
+        for lookup in plan.lookups:
+            for value in [*lookup.record_keys, lookup.where, lookup.argument,
+                          *(alternative for alternatives in lookup.other_keys for alternative in alternatives)]:
+                found |= _value_roots(value)
+    for item in derived:
+        for value in item.arguments:
+            found |= _value_roots(value)
+    return found

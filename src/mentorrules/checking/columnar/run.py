@@ -15,7 +15,7 @@ by the reference over every row it may apply to.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +24,7 @@ import polars as pl
 from mentorrules.checking.batch import BatchRule, Groups, Member
 from mentorrules.checking.codegen import CANNOT_CHECK
 from mentorrules.checking.columnar.frames import frame_of, mapped, related_frame
-from mentorrules.checking.columnar.plan import Plan, RulePlan, TablePlan
+from mentorrules.checking.columnar.plan import LookupPlan, Plan, RulePlan, TablePlan
 from mentorrules.checking.columnar.translate import TRUE, Derived, Unsupported, certain
 from mentorrules.checking.evaluation import Evaluator, _school_year_starts, error_findings
 from mentorrules.checking.validation import Progress, Run, _Verdicts
@@ -121,7 +121,7 @@ class ColumnarRun(Run):
         names: list[pl.DataFrame] = []
         unsure: list[pl.DataFrame] = []
         for number, lookup in enumerate(plan.lookups):
-            other = self._other_frame(lookup.table, lookup.alias)
+            other = self._other_frame(lookup.table, lookup.alias, self.plan.tables[plan.rule.table].needed)
             parts = [f"__ok{part}" for part in range(len(lookup.other_keys))]
             # One row per combination of the key parts' alternatives, as product() indexes them;
             # a row whose keys cannot be computed is not indexed at all.
@@ -137,8 +137,9 @@ class ColumnarRun(Run):
                 exploded = exploded.explode(column)
             exploded = exploded.filter(pl.all_horizontal(pl.col(column).is_not_null() for column in parts))
             keys = [f"__lk{part}" for part in range(len(lookup.record_keys))]
-            left = members.with_columns(*(key.value.alias(column)
-                                          for key, column in zip(lookup.record_keys, keys, strict=True)))
+            reads = {column for column in _reads(lookup) if column in members.columns}
+            left = members.select("__row", *reads).with_columns(
+                *(key.value.alias(column) for key, column in zip(lookup.record_keys, keys, strict=True)))
             for key_column, other_column in zip(keys, parts, strict=True):
                 if left.schema[key_column] != exploded.schema[other_column]:
                     raise Unsupported(f"the link of {lookup.name} compares {left.schema[key_column]} with "
@@ -177,11 +178,11 @@ class ColumnarRun(Run):
         self._picked[plan.rule.id] = picked["__row"].to_list()
         self._members[plan.rule.id] = []
 
-    def _other_frame(self, table: str, alias: str) -> pl.DataFrame:
+    def _other_frame(self, table: str, alias: str, needed: Collection[str]) -> pl.DataFrame:
         """A looked-up table's readable rows, its columns named ``<alias>.<field>``."""
         contract = self.contracts[table]
-        frame = frame_of(contract, self.tables.get(table, Rows(contract)))
-        frame = frame.rename({name: f"{alias}.{name}" for name in frame.columns})
+        fields = {field for field in contract.fields if f"{alias}.{field}" in needed}
+        frame = frame_of(contract, self.tables.get(table, Rows(contract)), fields, prefix=f"{alias}.")
         return frame.with_columns(pl.lit(True).alias(f"{alias}.__present"))
 
     def _screen_group(self, frame: pl.DataFrame, plan: RulePlan) -> None:
@@ -202,12 +203,14 @@ class ColumnarRun(Run):
         contract = table_plan.table
         if table_plan.reason is not None:
             raise Unsupported(table_plan.reason)
-        frame = frame_of(contract, self.tables[name])
+        needed = table_plan.needed
+        frame = frame_of(contract, self.tables[name], {field for field in contract.fields if field in needed})
         for derived in table_plan.derived:
             frame = derive(frame, derived)
         for join in table_plan.joins:
             other = self.contracts[join.table]
-            related = related_frame(join.fact, other, self.indexes.get(join.table, {}), len(join.keys))
+            fields = {field for field in other.fields if f"{join.fact}.{field}" in needed}
+            related = related_frame(join.fact, other, self.indexes.get(join.table, {}), len(join.keys), fields)
             left = [f"{join.fact}.__j{part}" for part in range(len(join.keys))]
             right = [f"{join.fact}.__k{part}" for part in range(len(join.keys))]
             frame = frame.with_columns(*(pl.when(key.err).then(None).otherwise(key.value).alias(column)
@@ -331,6 +334,15 @@ class ColumnarRun(Run):
                 position = self._positions[name] = {row.number: index for index, row in enumerate(rows)}
         row: Row = rows[number - position] if isinstance(position, int) else rows[position[number]]
         return row
+
+
+def _reads(lookup: LookupPlan) -> set[str]:
+    """The columns a lookup's keys, ``where`` and argument read."""
+    found: set[str] = set()
+    for value in [*lookup.record_keys, lookup.where, lookup.argument]:
+        if value is not None:
+            found |= set(value.value.meta.root_names()) | set(value.err.meta.root_names())
+    return found
 
 
 def derive(frame: pl.DataFrame, derived: Derived) -> pl.DataFrame:
