@@ -245,7 +245,7 @@ class Engine:
              masked: frozenset[str], skipped: frozenset[str]) -> Run:
         """A validation run on the chosen backend (the reference when Polars is not installed)."""
         if engine not in ENGINES:
-            raise MentorRulesError([Problem("MR300", f"unknown engine {engine!r}", Location(),
+            raise MentorRulesError([Problem("MR420", f"unknown engine {engine!r}", Location(),
                                             expected=", ".join(ENGINES))])
         plan = self.columnar_plan() if engine == "columnar" else None
         if plan is None:

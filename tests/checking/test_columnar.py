@@ -203,3 +203,24 @@ def worlds(draw: st.DrawFn) -> dict[str, list[dict[str, str]]]:
 def test_random_worlds_give_the_same_report(world: dict[str, list[dict[str, str]]], as_of: dt.date) -> None:
     columnar, python = both(world, as_of)
     assert columnar == python
+
+
+def test_a_column_polars_cannot_hold_falls_back_to_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A streamed table whose columns cannot be built (a value Polars cannot hold) is checked
+    row-at-a-time, with the same report."""
+    from mentorrules.checking.columnar import frames, run
+    from mentorrules.checking.columnar.translate import Unsupported
+
+    original = frames.series
+
+    def refusing(name: str, kind: str, values: Any) -> Any:
+        if name == "amount":
+            raise Unsupported("column 'amount': refused for the test")
+        return original(name, kind, values)
+
+    monkeypatch.setattr(frames, "series", refusing)
+    monkeypatch.setattr(run, "frame_of", lambda *a, **k: frames.frame_of(*a, **k))
+    columnar, python = both(EXAMPLES)
+    assert columnar == python
+    found = fallbacks(EXAMPLES)
+    assert found and all("could not be built" in reason for reason in found.values())

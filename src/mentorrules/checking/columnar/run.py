@@ -29,6 +29,7 @@ from mentorrules.checking.columnar.translate import TRUE, Derived, Unsupported, 
 from mentorrules.checking.evaluation import Evaluator, _school_year_starts, error_findings
 from mentorrules.checking.validation import Progress, Run, _Verdicts
 from mentorrules.inputs.reading import Row, Rows, StreamedRows
+from mentorrules.loading.tables import Table
 from mentorrules.model import Outcome, Status, status_of
 
 _FAILURES = (Unsupported, pl.exceptions.PolarsError, TypeError, ValueError, OverflowError, ArithmeticError)
@@ -40,13 +41,14 @@ class ColumnarRun(Run):
     def __init__(self, evaluator: Evaluator, rules: Sequence[BatchRule], tables: Mapping[str, Sequence[Row]],
                  as_of: dt.date, plan: Plan, progress: Progress | None = None,
                  masked: frozenset[str] = frozenset(), skipped: frozenset[str] = frozenset()) -> None:
-        contracts = evaluator.book.tables
-        # A streamed table is read once into memory here: the screens need its columns, and the
-        # rows they pick need their values.
-        held = {name: Rows(contracts[name], rows) if isinstance(rows, StreamedRows) else rows
-                for name, rows in tables.items()}
-        super().__init__(evaluator, rules, held, as_of, progress, masked, skipped)
+        super().__init__(evaluator, rules, tables, as_of, progress, masked, skipped)
+        self.tables: dict[str, Sequence[Row]] = dict(tables)  # a streamed table may become held
         self.plan = plan
+        # A streamed table (payouts) is read once, into columns: no record per row is kept. The
+        # keys and problems of its rows are remembered as the reference's streamed pass does
+        # (for writing the decisions), and a row a screen picks is rebuilt from its columns.
+        self._columns: dict[str, pl.DataFrame] = {}
+        self._rows_cache: dict[str, dict[int, Row]] = {}
         self.fallbacks: dict[str, str] = {}  # rule id -> why it ran row-at-a-time on this data
         self._picked: dict[str, list[int]] = {}  # rule id -> row numbers its screen picked
         self._members: dict[str, list[int]] = {}  # group rule id -> members of picked groups
@@ -56,6 +58,12 @@ class ColumnarRun(Run):
     def decide(self) -> Outcome:
         for name in self.tables:
             self._screen(name)
+        for name in self._columns:
+            self._prefetch(name)
+        for name, rows in self.tables.items():
+            if isinstance(rows, StreamedRows) and name not in self.keys:
+                for _ in self._remember(name, rows):  # a table no rule reads: its keys for writing
+                    pass
         for name in self.tables:
             self._single(name)
         for rule in self.rules:
@@ -112,6 +120,25 @@ class ColumnarRun(Run):
             except _FAILURES as error:
                 self.fallbacks.setdefault(rule_id, f"its screen failed on this data: {error}")
                 self._picked[rule_id] = self._all(name)
+
+    def _streamed_frame(self, name: str, rows: StreamedRows, chunk: int = 65_536) -> pl.DataFrame:
+        """Read a streamed table once into a frame of every column it keeps, a chunk of rows at
+        a time, remembering each row's key and the problems of the rows that cannot be read."""
+        contract = self.contracts[name]
+        frames: list[pl.DataFrame] = []
+        batch: list[Row] = []
+        for row in self._remember(name, rows):
+            if row.problems:
+                continue
+            batch.append(row)
+            if len(batch) == chunk:
+                frames.append(frame_of(contract, batch))
+                batch = []
+        if batch or not frames:
+            frames.append(frame_of(contract, batch))
+        frame = pl.concat(frames, how="vertical_relaxed", rechunk=True) if len(frames) > 1 else frames[0]
+        self._columns[name] = frame
+        return frame
 
     def _screen_lookups(self, frame: pl.DataFrame, plan: RulePlan) -> None:
         """A lookup rule's screen: each lookup joined and aggregated per member row; a member
@@ -204,7 +231,17 @@ class ColumnarRun(Run):
         if table_plan.reason is not None:
             raise Unsupported(table_plan.reason)
         needed = table_plan.needed
-        frame = frame_of(contract, self.tables[name], {field for field in contract.fields if field in needed})
+        rows = self.tables[name]
+        if isinstance(rows, StreamedRows):
+            try:
+                frame = self._streamed_frame(name, rows)
+            except _FAILURES:  # a value Polars cannot hold: keep the table's records after all
+                self.tables[name] = Rows(contract, rows)
+                self.keys.pop(name, None)
+                self.problems.pop(name, None)
+                raise
+        else:
+            frame = frame_of(contract, rows, {field for field in contract.fields if field in needed})
         for derived in table_plan.derived:
             frame = derive(frame, derived)
         for join in table_plan.joins:
@@ -303,11 +340,15 @@ class ColumnarRun(Run):
 
     def _tally(self, name: str, rows: Sequence[Row]) -> None:
         """Count a table's rows: error rows and rows with findings one by one, the rest pass."""
-        problems = rows.problems if isinstance(rows, Rows) else \
-            {row.number: row.problems for row in rows if row.problems}
+        if name in self.keys:  # a streamed table, as its one pass remembered it
+            problems, count = self.problems[name], len(self.keys[name])
+        elif isinstance(rows, Rows):
+            problems, count = rows.problems, len(rows)
+        else:
+            problems, count = {row.number: row.problems for row in rows if row.problems}, len(rows)
         for number in sorted(problems):
             self.outcome.count(Status.ERROR, error_findings(problems[number]))
-        readable = len(rows) - len(problems)
+        readable = count - len(problems)
         with_findings = {*self.findings[name], *self.batch[name]}
         for number in with_findings:
             found = self._found(name, number)
@@ -318,12 +359,16 @@ class ColumnarRun(Run):
     # -- rows -----------------------------------------------------------------------------------
     def _all(self, name: str) -> list[int]:
         rows = self.tables[name]
+        if name in self._columns:
+            return self._columns[name]["__row"].to_list()
         if isinstance(rows, Rows):
             return [number for number in range(1, len(rows) + 1) if number not in rows.problems]
         return [row.number for row in rows if not row.problems]
 
     def _row(self, name: str, number: int) -> Row:
         """A table's row by number (rows are numbered in order, usually without gaps)."""
+        if name in self._columns:
+            return self._rebuilt(name, number)
         rows = self.tables[name]
         position = self._positions.get(name)
         if position is None:
@@ -334,6 +379,39 @@ class ColumnarRun(Run):
                 position = self._positions[name] = {row.number: index for index, row in enumerate(rows)}
         row: Row = rows[number - position] if isinstance(position, int) else rows[position[number]]
         return row
+
+
+    def _prefetch(self, name: str) -> None:
+        """Rebuild at once the rows of a streamed table that any screen picked."""
+        numbers: set[int] = set()
+        for plan in self.plan.tables[name].rules:
+            numbers.update(self._picked.get(plan.rule.id, ()))
+            numbers.update(self._members.get(plan.rule.id, ()))
+        frame = self._columns[name].filter(pl.col("__row").is_in(sorted(numbers)))
+        contract = self.contracts[name]
+        fields = list(contract.fields.items())
+        cache = self._rows_cache.setdefault(name, {})
+        for cells in frame.iter_rows(named=True):
+            cache[cells["__row"]] = self._row_of(contract, fields, cells)
+
+    @staticmethod
+    def _row_of(contract: Table, fields: Sequence[tuple[str, str]], cells: dict[str, Any]) -> Row:
+        values = [Decimal(cells[f"{field}.__text"]) if kind == "decimal" and cells[field] is not None
+                  else cells[field] for field, kind in fields]
+        record = contract.record_type(values)
+        return Row(cells["__row"], record, (), contract.key_of(record))
+
+    def _rebuilt(self, name: str, number: int) -> Row:
+        """A readable row of a streamed table, from its columns: the same values the reader
+        gave (a decimal from its text, so 2.50 stays 2.50)."""
+        cached = self._rows_cache.get(name, {}).get(number)
+        if cached is not None:
+            return cached
+        frame = self._columns[name]
+        contract = self.contracts[name]
+        position = frame["__row"].search_sorted(number)
+        assert isinstance(position, int)
+        return self._row_of(contract, list(contract.fields.items()), frame.row(position, named=True))
 
 
 def _reads(lookup: LookupPlan) -> set[str]:
