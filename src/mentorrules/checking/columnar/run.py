@@ -277,7 +277,9 @@ class ColumnarRun(Run):
             frame = frame.with_columns(pl.coalesce(starts, pl.col("__d")).alias("__sy"))
         else:
             frame = frame.with_columns(pl.col("__d").alias("__sy"))
-        return frame
+        # The screens read only these: the rest (kept to rebuild picked rows) is not carried along.
+        return frame.select(column for column in frame.columns
+                            if column.startswith("__") or column in needed or column.split(".__")[0] in needed)
 
     def _single(self, name: str) -> None:
         """The findings of a table's single-row rules, on the rows any of their screens picked."""
