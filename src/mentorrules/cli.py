@@ -426,6 +426,11 @@ def _explain(args: argparse.Namespace) -> int:
             print(f"      {explanation.finding.message}")
             if rule.source:
                 print(f"      source: {rule.source}")
+    row_at_a_time = [rule.id for rule in engine.rules
+                     if rule.table == table and engine.runs_where().get(rule.id) is not None]
+    if row_at_a_time:  # explain itself always runs row-at-a-time; this is about validate
+        print(f"\nvalidate's columnar engine runs {', '.join(row_at_a_time)} row-at-a-time "
+              "(same findings; `mentorrules packs` says why)")
     passed = all(decision.status.value == "pass" for decision, _ in explained)
     return EXIT_CLEAN if passed else EXIT_FINDINGS
 

@@ -224,3 +224,14 @@ def test_a_column_polars_cannot_hold_falls_back_to_the_reference(monkeypatch: py
     assert columnar == python
     found = fallbacks(EXAMPLES)
     assert found and all("could not be built" in reason for reason in found.values())
+
+
+def test_packs_and_explain_say_which_rules_run_row_at_a_time(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["packs"])
+    out = capsys.readouterr().out
+    row_at_a_time = [rule for rule, why in ENGINE.runs_where().items() if why is not None]
+    assert f"validation engine: columnar, {len(ENGINE.rules) - len(row_at_a_time)} of {len(ENGINE.rules)} rules" in out
+    for rule in row_at_a_time:
+        assert f"  {rule}: {ENGINE.runs_where()[rule]}" in out
+    main(["explain", str(EXAMPLES), "--record", "pairings:PR-0001", "--as-of", "2026-01-01"])
+    assert "validate's columnar engine runs ASMP-010 row-at-a-time" in capsys.readouterr().out
