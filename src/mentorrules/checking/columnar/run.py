@@ -144,7 +144,9 @@ class ColumnarRun(Run):
         """A lookup rule's screen: each lookup joined and aggregated per member row; a member
         whose linked rows cannot all be tested (``where`` or the argument in error) is picked."""
         assert plan.screen is not None and plan.member is not None
-        members = frame.with_columns(plan.member).filter("__member")
+        # Only what the lookups read of a member is carried into the joins.
+        reads = {column for lookup in plan.lookups for column in _reads(lookup) if column in frame.columns}
+        members = frame.lazy().with_columns(plan.member).filter("__member").select("__row", *reads).collect()
         names: list[pl.DataFrame] = []
         unsure: list[pl.DataFrame] = []
         for number, lookup in enumerate(plan.lookups):
@@ -164,8 +166,7 @@ class ColumnarRun(Run):
                 exploded = exploded.explode(column)
             exploded = exploded.filter(pl.all_horizontal(pl.col(column).is_not_null() for column in parts))
             keys = [f"__lk{part}" for part in range(len(lookup.record_keys))]
-            reads = {column for column in _reads(lookup) if column in members.columns}
-            left = members.select("__row", *reads).with_columns(
+            left = members.with_columns(
                 *(key.value.alias(column) for key, column in zip(lookup.record_keys, keys, strict=True)))
             for key_column, other_column in zip(keys, parts, strict=True):
                 if left.schema[key_column] != exploded.schema[other_column]:
