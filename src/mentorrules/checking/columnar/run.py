@@ -15,18 +15,18 @@ by the reference over every row it may apply to.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 import polars as pl
 
-from mentorrules.checking.batch import BatchRule, Groups, Member
+from mentorrules.checking.batch import BatchRule, Groups, Member, lookup_names
 from mentorrules.checking.codegen import CANNOT_CHECK
 from mentorrules.checking.columnar.frames import frame_of, mapped, related_frame
 from mentorrules.checking.columnar.plan import LookupPlan, Plan, RulePlan, TablePlan
 from mentorrules.checking.columnar.translate import TRUE, Derived, Unsupported, certain
-from mentorrules.checking.evaluation import Evaluator, _school_year_starts, error_findings
+from mentorrules.checking.evaluation import Evaluator, Values, _school_year_starts, error_findings
 from mentorrules.checking.validation import Progress, Run, _Verdicts
 from mentorrules.inputs.reading import Row, Rows, StreamedRows
 from mentorrules.loading.tables import Table
@@ -49,6 +49,7 @@ class ColumnarRun(Run):
         # (for writing the decisions), and a row a screen picks is rebuilt from its columns.
         self._columns: dict[str, pl.DataFrame] = {}
         self._rows_cache: dict[str, dict[int, Row]] = {}
+        self._linked: dict[str, dict[str, set[int]]] = {}  # lookup rule -> table -> rows linked to picks
         self.fallbacks: dict[str, str] = {}  # rule id -> why it ran row-at-a-time on this data
         self._picked: dict[str, list[int]] = {}  # rule id -> row numbers its screen picked
         self._members: dict[str, list[int]] = {}  # group rule id -> members of picked groups
@@ -149,6 +150,7 @@ class ColumnarRun(Run):
         members = frame.lazy().with_columns(plan.member).filter("__member").select("__row", *reads).collect()
         names: list[pl.DataFrame] = []
         unsure: list[pl.DataFrame] = []
+        links: list[pl.DataFrame] = []  # (member row, linked row) per lookup
         for number, lookup in enumerate(plan.lookups):
             other = self._other_frame(lookup.table, lookup.alias, self.plan.tables[plan.rule.table].needed)
             parts = [f"__ok{part}" for part in range(len(lookup.other_keys))]
@@ -173,6 +175,7 @@ class ColumnarRun(Run):
                     raise Unsupported(f"the link of {lookup.name} compares {left.schema[key_column]} with "
                                       f"{exploded.schema[other_column]}")
             linked = left.join(exploded, left_on=keys, right_on=parts, how="inner")
+            links.append(linked.select("__row", pl.col(f"{lookup.alias}.__row").alias("__other")))
             where = lookup.where
             kept = certain(where) if where is not None else pl.lit(True)
             argument = lookup.argument
@@ -205,13 +208,18 @@ class ColumnarRun(Run):
         picked = result.lazy().with_columns(plan.member).filter(plan.screen).select("__row").collect()
         self._picked[plan.rule.id] = picked["__row"].to_list()
         self._members[plan.rule.id] = []
+        # The rows of the looked-up tables linked to a picked row: the reference's lookup index
+        # for those rows needs no other (a key's rows are all linked to the rows with that key).
+        self._linked[plan.rule.id] = {
+            lookup.table: set(link.filter(pl.col("__row").is_in(picked["__row"].implode()))["__other"].to_list())
+            for lookup, link in zip(plan.lookups, links, strict=True)}
 
     def _other_frame(self, table: str, alias: str, needed: Collection[str]) -> pl.DataFrame:
         """A looked-up table's readable rows, its columns named ``<alias>.<field>``."""
         contract = self.contracts[table]
         fields = {field for field in contract.fields if f"{alias}.{field}" in needed}
         frame = frame_of(contract, self.tables.get(table, Rows(contract)), fields, prefix=f"{alias}.")
-        return frame.with_columns(pl.lit(True).alias(f"{alias}.__present"))
+        return frame.rename({"__row": f"{alias}.__row"}).with_columns(pl.lit(True).alias(f"{alias}.__present"))
 
     def _screen_group(self, frame: pl.DataFrame, plan: RulePlan) -> None:
         """A group rule's screen, and the members of the groups with a row picked."""
@@ -314,12 +322,26 @@ class ColumnarRun(Run):
         if rule.by_group:
             self._decide_groups(rule)
             return
-        verdicts = _Verdicts(rule, self.groups.get(rule_id), self._lookups(rule) if picked else None, self.masked)
+        verdicts = _Verdicts(rule, self.groups.get(rule_id), self._linked_lookups(rule) if picked else None,
+                             self.masked)
         compiled = self.evaluator.tables[name]
         for number in picked:
             row = self._row(name, number)
             verdicts.visit(row, self._context(compiled, row))
         self._record(verdicts)
+
+    def _linked_lookups(self, rule: BatchRule) -> Callable[[Member], dict[str, Any]] | None:
+        """The rule's lookups as the reference computes them, their indexes built over the rows
+        linked to the picked rows only when the screen found those (else over every row)."""
+        linked = self._linked.get(rule.rule.id)
+        if not rule.lookups or linked is None or len(linked) != len({lookup.table for lookup in rule.lookups}):
+            return self._lookups(rule)
+
+        def readable(table: str) -> Iterator[tuple[int, Values]]:
+            for number in sorted(linked[table]):
+                yield number, self._row(table, number).values
+
+        return lookup_names(rule, readable, self.passes)
 
     def _fold(self, rule: BatchRule, numbers: Iterable[int]) -> None:
         """Fold these rows into the rule's groups, as the reference's gather pass does."""
