@@ -479,7 +479,12 @@ def derive(frame: pl.DataFrame, derived: Derived) -> pl.DataFrame:
         except Exception:  # any refusal leaves the row to the reference
             results.append(None)
             failed.append(True)
-    table = distinct.with_columns(pl.Series("__v", results, strict=False), pl.Series("__x", failed, dtype=pl.Boolean))
+    kinds = {type(result) for result in results if result is not None}
+    if len(kinds) > 1 or kinds & {float, dict, tuple, set}:
+        # A column holds one kind: mixed results (1 and "1") would be coerced and compare wrongly.
+        raise Unsupported(f"{getattr(derived.function, '__name__', 'a function')}() gives values of several kinds")
+    table = distinct.with_columns(pl.Series("__v", results, strict=True),
+                                  pl.Series("__x", failed, dtype=pl.Boolean))
     if columns:
         joined = arguments.join(table, on=columns, how="left", nulls_equal=True, maintain_order="left")
     else:

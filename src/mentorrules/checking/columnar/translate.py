@@ -237,9 +237,11 @@ class Translator:
             values = list(mapping.values())
             if any(isinstance(v, (dict, list, tuple, set)) for v in values):
                 raise Unsupported(f"params.{name} holds lists or maps")
-            entry = key.value.cast(pl.String).replace_strict(keys, values, default=None)
+            # No cast: a key of another kind never equals a text key in the reference either
+            # (Polars refuses the comparison, and the rule runs row-at-a-time).
+            entry = key.value.replace_strict(keys, values, default=None)
             chain = (pl.when(during) if chain is None else chain.when(during)).then(entry)
-            found.append(during & key.value.cast(pl.String).is_in(keys).fill_null(False))
+            found.append(during & key.value.is_in(keys).fill_null(False))
         result = chain.otherwise(None) if chain is not None else pl.lit(None)
         return Value(result, (key.err | ~_any(found)).fill_null(True))
 
