@@ -128,7 +128,7 @@ class ColumnarRun(Run):
         contract = self.contracts[name]
         frames: list[pl.DataFrame] = []
         batch: list[Row] = []
-        for row in self._remember(name, rows):
+        for row in self._visit(self._remember(name, rows), "reading"):
             if row.problems:
                 continue
             batch.append(row)
