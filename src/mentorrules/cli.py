@@ -137,6 +137,11 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--rules", action="append", type=Path, default=[], metavar="PATH",
                              help="also load the rules in this directory or file (repeatable)")
 
+    def engine_option(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--engine", choices=("columnar", "python"), default="columnar",
+                             help="columnar (default) checks whole columns with Polars; python forces the "
+                             "row-at-a-time reference (same report)")
+
     validate = command("validate", help="check data files and print a report",
                                    description="Check every row of the data files; every row "
                                    "appears in the report exactly once.")
@@ -165,6 +170,7 @@ def _parser() -> argparse.ArgumentParser:
                           "exists here, or with --history)")
     validate.add_argument("--history", type=Path, metavar="PATH",
                           help="the run history's file (default: .mentorrules/history.sqlite)")
+    engine_option(validate)
     validate.set_defaults(run=_validate)
 
     test = command("test", help="run the YAML rule tests",
@@ -219,6 +225,7 @@ def _parser() -> argparse.ArgumentParser:
     packs_options(diff)
     diff.add_argument("--as-of", type=_date, metavar="DATE")
     diff.add_argument("--format", choices=("table", "json"), default="table")
+    engine_option(diff)
     diff.set_defaults(run=_diff)
 
     serve = command("serve", help="answer other systems over HTTP (JSON; see docs/contract.md)",
@@ -326,7 +333,7 @@ def _validate(args: argparse.Namespace) -> int:
             Location(", ".join(map(str, args.data))), expected="every table the loaded rules read",
             hint="give those files (a header with no rows for a table that is empty), or drop --complete")])
     progress = _Progress() if sys.stderr.isatty() else None
-    report = engine.validate(dataset, as_of=args.as_of, mask=mask, progress=progress, period=period)
+    report = engine.validate(dataset, as_of=args.as_of, mask=mask, progress=progress, period=period, engine=args.engine)
     history = report.summary.get("incomplete", {}).get("history_missing", []) if args.complete else []
     if history:  # --complete: a month checked without the payouts its caps and duplicates need
         raise MentorRulesError([Problem(
@@ -633,6 +640,11 @@ def _explain(args: argparse.Namespace) -> int:
             print(f"      {explanation.finding.message}")
             if rule.source:
                 print(f"      source: {rule.source}")
+    row_at_a_time = [rule.id for rule in engine.rules
+                     if rule.table == table and engine.runs_where().get(rule.id) is not None]
+    if row_at_a_time:  # explain itself always runs row-at-a-time; this is about validate
+        print(f"\nvalidate's columnar engine runs {', '.join(row_at_a_time)} row-at-a-time "
+              "(same findings; `mentorrules packs` says why)")
     passed = all(decision.status.value == "pass" for decision, _ in explained)
     return EXIT_CLEAN if passed else EXIT_FINDINGS
 
@@ -650,6 +662,12 @@ def _packs(args: argparse.Namespace) -> int:
 
     backend, why = backend_status()  # what SessionConfig(backend="auto") takes; the default is python
     print(f"session backend: {backend} ({why}) with backend 'auto'; python by default")
+    where = engine.runs_where()
+    row_at_a_time = {rule_id: why for rule_id, why in where.items() if why is not None}
+    print(f"validation engine: columnar, {len(where) - len(row_at_a_time)} of {len(where)} rules over whole columns"
+          + (", row-at-a-time:" if row_at_a_time else ""))
+    for rule_id, why in row_at_a_time.items():
+        print(f"  {rule_id}: {why}")
     return EXIT_CLEAN
 
 
@@ -679,12 +697,13 @@ def _diff(args: argparse.Namespace) -> int:
     def report(ref: str) -> tuple[Any, str]:
         """The report with the rules of ``ref``, and what those rules are, for the header."""
         if ref == "installed":
-            return Engine.load(packs=args.pack, rules=args.rules).validate(args.data, as_of=args.as_of), \
+            return Engine.load(packs=args.pack, rules=args.rules).validate(args.data, as_of=args.as_of,
+                                                                           engine=args.engine), \
                 "the installed packs"
         engine = Engine.load(packs=args.pack, rules=args.rules, versions=[Path(ref)])
         pack = next(pack for pack in engine.packs if Path(ref) in pack.spec.rule_dirs)
         how = "in place of" if pack.spec.rule_dirs == (Path(ref),) else "laid over"  # a copy, or some files
-        return engine.validate(args.data, as_of=args.as_of), f"{ref} {how} the pack {pack.name}"
+        return engine.validate(args.data, as_of=args.as_of, engine=args.engine), f"{ref} {how} the pack {pack.name}"
 
     (before, before_label), (after, after_label) = report(args.before), report(args.after)
     found = impact.changes(before, after)

@@ -55,9 +55,11 @@ from mentorrules.packs.discovery import Pack, discover
 from mentorrules.sessions.config import SessionConfig
 
 if TYPE_CHECKING:
+    from mentorrules.checking.columnar.plan import Plan
     from mentorrules.sessions.streaming import Session, SessionPool
 
 
+ENGINES = ("columnar", "python")  # validation backends: over whole columns, row-at-a-time (the reference)
 DataSource = str | Path | Sequence[str | Path] | Mapping[str, Iterable[Mapping[str, Any]]] | DataSet
 
 
@@ -103,6 +105,7 @@ class Engine:
         self._columns_read = self._policy.columns_read
         self._tables_read = self._policy.tables_read
         self._linking = self._policy.linking
+        self._plan: Plan | None = None
         self._sessions: SessionPool | None = None
         self._sessions_lock = threading.Lock()
 
@@ -276,7 +279,8 @@ class Engine:
 
     def validate(self, data: DataSource, as_of: dt.date | None = None, *,
                  mask: Iterable[str] | None = None, progress: Progress | None = None,
-                 period: str | Period | None = None) -> Report:
+                 period: str | Period | None = None,
+                 engine: str = "columnar") -> Report:
         """Check every row of a data set: a directory, table files, or ``{table: rows}``.
 
         Raises :class:`MentorRulesError` for problems with whole files (exit code 2 in the CLI);
@@ -295,6 +299,10 @@ class Engine:
         not given, or history before the period that rules looking back over a school year, or
         further, cannot see). ``summary.money`` holds the amounts (see docs/money.md).
 
+        ``engine`` picks the backend: ``"columnar"`` (the default, where Polars is installed)
+        screens whole columns and gives the same report as ``"python"``, the row-at-a-time
+        reference (see ``docs/columnar.md``).
+
         >>> engine = Engine.load(packs=[])
         >>> report = engine.validate({"payouts": [
         ...     {"payout_id": "P-1", "payee_id": "T-1", "role": "coach", "program": "NM_PILOT", "state": "NM",
@@ -312,8 +320,8 @@ class Engine:
         not_checked = self.not_checked(dataset.tables)
         if isinstance(period, str):
             period = Period.parse(period)
-        run = Run(self._evaluator, self._batch, dataset.tables, as_of or dt.date.today(), progress, frozenset(masked),
-                  skipped=frozenset(not_checked), period=period)
+        run = self._run(engine, dataset.tables, as_of or dt.date.today(), progress, frozenset(masked),
+                        frozenset(not_checked), period)
         outcome = run.decide()
         notes = self._input_notes(dataset, run)
         totals = outcome.summary
@@ -377,6 +385,40 @@ class Engine:
         if problems:
             raise MentorRulesError(problems)
         return notes
+
+    def _run(self, engine: str, tables: Mapping[str, Sequence[Row]], as_of: dt.date, progress: Progress | None,
+             masked: frozenset[str], skipped: frozenset[str], period: Period | None) -> Run:
+        """A validation run on the chosen backend (the reference when Polars is not installed)."""
+        if engine not in ENGINES:
+            raise UsageError([Problem("MR416", f"unknown engine {engine!r}", Location(field="engine"),
+                                      expected=" or ".join(map(repr, ENGINES)))])
+        plan = self.columnar_plan() if engine == "columnar" else None
+        if plan is None:
+            return Run(self._evaluator, self._batch, tables, as_of, progress, masked, skipped=skipped, period=period)
+        from mentorrules.checking.columnar import ColumnarRun
+        return ColumnarRun(self._evaluator, self._batch, tables, as_of, plan, progress, masked, skipped, period)
+
+    def columnar_plan(self) -> Plan | None:
+        """The columnar plan of the loaded rules (compiled once), or None without Polars."""
+        if self._plan is None:
+            try:
+                from mentorrules.checking.columnar import compile_plan
+            except ImportError:  # Polars is not installed: the reference backend
+                return None
+            self._plan = compile_plan(self._book)
+        return self._plan
+
+    def runs_where(self) -> dict[str, str | None]:
+        """Per rule id, how the columnar backend runs it: None over whole columns, else the
+        reason it runs row-at-a-time (its findings are the same either way).
+
+        >>> Engine.load(packs=["core"]).runs_where()["STIPEND-002"] is None
+        True
+        """
+        plan = self.columnar_plan()
+        if plan is None:
+            return {rule.id: "Polars is not installed" for rule in self._book.rules}
+        return plan.where()
 
     def not_checked(self, given: Iterable[str]) -> dict[str, tuple[str, ...]]:
         """The rules that read a table that was not given, each with those tables.

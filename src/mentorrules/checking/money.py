@@ -101,6 +101,20 @@ class MoneyTally:
             value = values.get(column)
             _add(self.held_by[name], str(value) if value not in (None, "") else NOT_GIVEN, amount)
 
+    def add_passing(self, total: Decimal, rows: int, no_amount: int) -> None:
+        """Many judged payout rows with no finding at once: their amounts' sum, how many, how
+        many had no amount (the same figures as :meth:`add` row by row).
+
+        >>> tally = MoneyTally()
+        >>> tally.add_passing(Decimal("1500.00"), 3, 1)
+        >>> tally.to_dict()["payable"], tally.to_dict()["rows"]["no_amount"]
+        ('1500.00', 1)
+        """
+        for name in ("checked", "payable"):
+            self.totals[name] += total
+            self.rows[name] += rows
+        self.rows["no_amount"] += no_amount
+
     def history(self, values: Mapping[str, Any]) -> None:
         """A payout row before the period: read, not judged."""
         self.totals["history"] += amount_of(values) or _ZERO
