@@ -50,7 +50,7 @@ from mentorrules.inputs.summaries import ColumnNote, column_notes, unreadable_co
 from mentorrules.loading.analysis import decision_tables_read
 from mentorrules.loading.rulebook import Rule, RuleBook, load
 from mentorrules.loading.tables import Table
-from mentorrules.model import Decision, Report
+from mentorrules.model import Decision, Report, TableBlock
 from mentorrules.packs.discovery import Pack, discover
 from mentorrules.sessions.config import SessionConfig
 
@@ -74,6 +74,10 @@ class Decisions(Sequence[Decision]):
 
     def __iter__(self) -> Iterator[Decision]:
         return iter(self._kept) if self._kept is not None else self._run.decisions()
+
+    def blocks(self) -> Iterator[Decision | TableBlock]:
+        """The decisions, large tables in bulk (see :meth:`Records.blocks`)."""
+        return iter(self._kept) if self._kept is not None else self._run.blocks()
 
     def __len__(self) -> int:
         return self._rows

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
-from typing import Any, overload
+from typing import Any, Protocol, overload, runtime_checkable
 
 CANNOT_CHECK_PREFIX = "cannot check: "  # how a finding says its rule could not be checked
 # The version of the JSON contract (docs/contract.md): MAJOR.MINOR. A minor version adds (a key,
@@ -244,6 +244,41 @@ class Outcome:
         return summary
 
 
+@dataclass(frozen=True)
+class TableBlock:
+    """Every row of one table, in input order, in bulk: a run hands a large table to the report
+    writers so (:meth:`Records.blocks`) rather than as one :class:`Decision` per row. The rows
+    numbered in ``others`` have those decisions (findings, history, unreadable); every other row
+    passes with no finding. ``keys`` and ``lines`` hold one value per row (lists or Polars
+    series), row 1 first.
+
+    >>> block = TableBlock("payouts", ["P-1", "P-2"], [2, 3], {})
+    >>> len(block), list(block.decisions())[1].to_dict()
+    (2, {'table': 'payouts', 'row': 2, 'line': 3, 'key': 'P-2', 'status': 'pass', 'findings': []})
+    """
+
+    table: str
+    keys: Sequence[str]
+    lines: Sequence[int | None]
+    others: Mapping[int, Decision]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def decisions(self) -> Iterator[Decision]:
+        """The same rows as decisions, one by one."""
+        others, table = self.others, self.table
+        for number, (key, line) in enumerate(zip(self.keys, self.lines, strict=True), start=1):
+            yield others.get(number) or Decision(table, number, key, Status.PASS, (), line=line)
+
+
+@runtime_checkable
+class InBlocks(Protocol):
+    """Decisions that can also be given with their passing rows in bulk."""
+
+    def blocks(self) -> Iterator[Decision | TableBlock]: ...
+
+
 class Records(Sequence[Decision]):
     """A report's records: its decisions on the input rows in order, then its group records."""
 
@@ -255,6 +290,24 @@ class Records(Sequence[Decision]):
     def __iter__(self) -> Iterator[Decision]:
         yield from self._decisions
         yield from self._groups
+
+    def blocks(self) -> Iterator[Decision | TableBlock]:
+        """The records in order, whole tables as :class:`TableBlock` where the decisions come so
+        (the same records as iterating; writers of every row use it)."""
+        if self._kept is None and isinstance(self._decisions, InBlocks):
+            yield from self._decisions.blocks()
+        else:
+            yield from self._decisions
+        yield from self._groups
+
+    def flagged(self) -> Iterator[Decision]:
+        """The records, less the passing rows of tables given in bulk: every record with a
+        finding is among them (writers that list findings use it)."""
+        for block in self.blocks():
+            if isinstance(block, TableBlock):
+                yield from block.others.values()
+            else:
+                yield block
 
     def __len__(self) -> int:
         return len(self._decisions) + len(self._groups)

@@ -10,9 +10,9 @@ and missing tables. A screen that let a failing row slip would show here as a mi
 from __future__ import annotations
 
 import csv
-import json
 import datetime as dt
 import io
+import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -268,3 +268,33 @@ def test_rows_whose_state_is_not_known_are_found_by_both() -> None:
     columnar, python = both(world)
     assert columnar == python
     assert "state is not known" in columnar
+
+
+# -- tables written in bulk ------------------------------------------------------------------------
+AWKWARD_KEYS = ["=SUM(1)", "a,b", 'quote"d', "tab\tin", "-5", "ünï", "back\\slash", "@x", " spaced ", "+1",
+                "line\nbreak", "\x01control"]
+
+
+def test_keys_json_and_csv_escape_are_written_the_same_in_bulk(tmp_path: Path) -> None:
+    """Passing rows are formatted over columns; keys the JSON or CSV writer must escape, quote or
+    neutralise take the row-by-row path, in their place."""
+    for path in EXAMPLES.glob("*.csv"):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    with (EXAMPLES / "payouts.csv").open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    for row, key in zip(rows, AWKWARD_KEYS, strict=False):
+        row["payout_id"] = key
+    with (tmp_path / "payouts.csv").open("w", encoding="utf-8", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    columnar, python = both(tmp_path)
+    assert columnar == python
+    assert '"key": "quote\\"d"' in columnar and "'=SUM(1)" in columnar
+
+
+def test_chunks_of_a_bulk_table_join_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(json_report, "CHUNK", 7)
+    monkeypatch.setattr(csv_report, "CHUNK", 7)
+    columnar, python = both(EXAMPLES)
+    assert columnar == python

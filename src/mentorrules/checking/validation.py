@@ -49,7 +49,7 @@ from mentorrules.checking.period import Period, school_year_start
 from mentorrules.errors import Location, Problem
 from mentorrules.inputs.reading import Lines, Row, Rows, StreamedRows
 from mentorrules.loading.tables import Record, Table
-from mentorrules.model import Decision, Finding, Outcome, Severity, Status, status_of
+from mentorrules.model import Decision, Finding, Outcome, Severity, Status, TableBlock, status_of
 
 RowKey = tuple[str, int]  # (table, row number)
 _MONEY_COLUMNS = (AMOUNT, *(column for _, column in DIMENSIONS))
@@ -206,23 +206,32 @@ class Run:
 
     def decisions(self) -> Iterator[Decision]:
         """The decision on every input row, in input order (after :meth:`decide`)."""
-        masked = self.masked
         for name, rows in self.tables.items():
-            single, batch = self.findings[name], self.batch[name]
-            key_masked = bool(masked and masked.intersection(self.contracts[name].key))
+            key_masked = self._key_masked(name)
             for row in self._visit(self._remembered(name) if name in self.keys else rows, "writing"):
-                key = MASKED if key_masked else row.key
-                if name == MONEY_TABLE and row.number in self.history:
-                    yield Decision(name, row.number, key, Status.HISTORY, (), line=row.line)
-                elif row.problems:
-                    yield Decision(name, row.number, key, Status.UNREADABLE,
-                                   error_findings(row.problems, masked, key_masked),
-                                   row_problems(row.problems, row.values, masked), line=row.line)
-                elif row.number in single or row.number in batch:
-                    found = self._found(name, row.number)
-                    yield Decision(name, row.number, key, status_of(found), tuple(found), line=row.line)
-                else:
-                    yield Decision(name, row.number, key, Status.PASS, (), line=row.line)
+                yield self._decision(name, row, key_masked)
+
+    def blocks(self) -> Iterator[Decision | TableBlock]:
+        """The decisions, whole tables in bulk where a backend has them as columns (the
+        reference has not: one decision per row)."""
+        yield from self.decisions()
+
+    def _key_masked(self, name: str) -> bool:
+        return bool(self.masked and self.masked.intersection(self.contracts[name].key))
+
+    def _decision(self, name: str, row: Row, key_masked: bool) -> Decision:
+        """The decision on one row: history, unreadable, with findings, or passing."""
+        masked = self.masked
+        key = MASKED if key_masked else row.key
+        if name == MONEY_TABLE and row.number in self.history:
+            return Decision(name, row.number, key, Status.HISTORY, (), line=row.line)
+        if row.problems:
+            return Decision(name, row.number, key, Status.UNREADABLE, error_findings(row.problems, masked, key_masked),
+                            row_problems(row.problems, row.values, masked), line=row.line)
+        if row.number in self.findings[name] or row.number in self.batch[name]:
+            found = self._found(name, row.number)
+            return Decision(name, row.number, key, status_of(found), tuple(found), line=row.line)
+        return Decision(name, row.number, key, Status.PASS, (), line=row.line)
 
     def _remember(self, name: str, rows: Iterable[Row]) -> Iterator[Row]:
         """The rows of a streamed table's first pass, remembering their keys and problems."""

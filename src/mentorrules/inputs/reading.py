@@ -146,6 +146,23 @@ class Lines:
         offset = self.offsets[index] if index >= 0 else None
         return None if offset is None else row + offset
 
+    def upto(self, count: int) -> list[int | None]:
+        """The lines of rows 1 to ``count``, as a list.
+
+        >>> lines = Lines()
+        >>> for row, line in [(1, 2), (2, 3), (3, 5)]:
+        ...     lines.add(row, line)
+        >>> lines.upto(4)
+        [2, 3, 5, 6]
+        """
+        found: list[int | None] = [None] * min(count, self.starts[0] - 1 if self.starts else count)
+        ends = [*self.starts[1:], count + 1][:len(self.starts)]
+        for start, end, offset in zip(self.starts, ends, self.offsets, strict=True):
+            end = min(end, count + 1)
+            if start < end:
+                found += [None] * (end - start) if offset is None else range(start + offset, end + offset)
+        return found
+
 
 class StreamedRows(Sequence[Row]):
     """A CSV table that is read again each time it is iterated, so that it never sits in memory.

@@ -60,7 +60,7 @@ def by_rule(report: Report) -> list[RuleCount]:
     """Findings per rule and severity over every record, sorted by rule."""
     findings: Counter[tuple[str, str]] = Counter()
     rows: Counter[tuple[str, str]] = Counter()
-    for decision in report.records:
+    for decision in report.records.flagged():
         for finding in decision.findings:
             findings[(finding.rule, finding.severity.value)] += 1
         for key in {(finding.rule, finding.severity.value) for finding in decision.findings}:

@@ -36,9 +36,10 @@ def write(report: Report, stream: TextIO, titles: Mapping[str, str] | None = Non
         stream.write("\n")
     # One column width for every rule id of the report, so that severities and messages align
     # however long a pack's ids are (STIPEND-005-BAND).
-    width = max((len(finding.rule) for decision in report.records for finding in decision.findings), default=0)
+    width = max((len(finding.rule) for decision in report.records.flagged() for finding in decision.findings),
+                default=0)
     by_rule: Counter[tuple[str, str]] = Counter()
-    for decision in report.records:
+    for decision in report.records.flagged():
         if not decision.findings:
             continue
         line = "" if decision.line is None else f" (line {decision.line})"  # the spreadsheet's row

@@ -22,7 +22,7 @@ from typing import Any
 import polars as pl
 
 from mentorrules.checking.batch import BatchRule, Groups, Member, Unchecked, lookup_names
-from mentorrules.checking.codegen import CANNOT_CHECK
+from mentorrules.checking.codegen import CANNOT_CHECK, MASKED
 from mentorrules.checking.columnar.frames import frame_of, mapped, related_frame
 from mentorrules.checking.columnar.plan import LookupPlan, Plan, RulePlan, TablePlan
 from mentorrules.checking.columnar.translate import TRUE, Derived, Unsupported, certain
@@ -33,7 +33,7 @@ from mentorrules.checking.validation import Progress, Run, _Verdicts
 from mentorrules.inputs.reading import Row, Rows, StreamedRows
 from mentorrules.loading.rulebook import Rule
 from mentorrules.loading.tables import Table
-from mentorrules.model import Decision, Outcome, Status, status_of
+from mentorrules.model import Decision, Outcome, Status, TableBlock, status_of
 
 _FAILURES = (Unsupported, pl.exceptions.PolarsError, TypeError, ValueError, OverflowError, ArithmeticError)
 
@@ -445,6 +445,35 @@ class ColumnarRun(Run):
 
     def _key(self, name: str, number: int) -> str:
         return self.keys[name][number - 1] if name in self.keys else self._row(name, number).key
+
+    # -- writing --------------------------------------------------------------------------------
+    def blocks(self) -> Iterator[Decision | TableBlock]:
+        """Every table in bulk: its keys and lines as columns; the decisions of the rows that do
+        not simply pass are made one by one, by the reference's code."""
+        for name, rows in self.tables.items():
+            if name in self.keys or isinstance(rows, Rows):
+                yield self._block(name, rows)
+            else:
+                key_masked = self._key_masked(name)
+                yield from (self._decision(name, row, key_masked) for row in rows)
+
+    def _block(self, name: str, rows: Sequence[Row]) -> TableBlock:
+        key_masked = self._key_masked(name)
+        if name in self.keys:  # a streamed table, as its one pass remembered it
+            keys, lines, problems = self.keys[name], self.lines[name], self.problems[name]
+            unreadable, empty = self.unreadable[name], self.contracts[name].record_of({})
+            row_of: Callable[[int], Row] = lambda number: Row(  # noqa: E731
+                number, unreadable.get(number, empty), problems.get(number, ()), keys[number - 1], lines.of(number))
+        else:
+            assert isinstance(rows, Rows)
+            keys, lines, problems = list(map(self.contracts[name].key_of, rows.records)), rows.lines, rows.problems
+            row_of = lambda number: rows[number - 1]  # noqa: E731
+        count = len(keys)
+        special = {*self.findings[name], *self.batch[name], *problems}
+        if name == MONEY_TABLE:
+            special |= self.history
+        others = {number: self._decision(name, row_of(number), key_masked) for number in sorted(special)}
+        return TableBlock(name, [MASKED] * count if key_masked else keys, lines.upto(count), others)
 
     # -- rows -----------------------------------------------------------------------------------
     def _all(self, name: str) -> list[int]:
