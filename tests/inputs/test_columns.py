@@ -108,6 +108,15 @@ def test_the_whitespace_is_what_str_strip_removes() -> None:
     assert text.str.strip_chars(WHITESPACE).to_list() == [t.strip() for t in text.to_list()]
 
 
+def test_polars_own_strip_is_str_strip_but_the_information_separators() -> None:
+    """A chunk without \\x1c-\\x1f is stripped by Polars' own (faster) strip: it must be str.strip()."""
+    characters = [chr(code) for code in range(sys.maxunicode + 1) if not 0xD800 <= code <= 0xDFFF]
+    cells = [f"{c}{c}a{c}" for c in characters]
+    stripped = pl.Series(cells).str.strip_chars().to_list()
+    differ = {c for c, cell, polars in zip(characters, cells, stripped, strict=True) if cell.strip() != polars}
+    assert differ == {"\x1c", "\x1d", "\x1e", "\x1f"}
+
+
 # -- real files ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.csv")), ids=lambda path: path.name)
 def test_the_examples(path: Path) -> None:

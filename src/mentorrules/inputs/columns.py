@@ -37,11 +37,12 @@ Why it is the same by construction:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+import gc
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import polars as pl
 
@@ -61,12 +62,13 @@ from mentorrules.loading.tables import Record, Table
 # Every character for which str.isspace() is true: what str.strip() removes (tests check it).
 WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
               "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
-CHUNK = 1 << 24  # bytes handed to Polars at a time: the raw text of one chunk, not the file, is held
+CHUNK = 1 << 22  # bytes handed to Polars at a time: the raw text of one chunk, not the file, is held
 _BOM = b"\xef\xbb\xbf"
 _WIDEST = 12  # decimal places a cell may write (reading._DECIMAL)
 _TYPES: dict[str, Any] = {"text": pl.String, "integer": pl.Int64, "date": pl.Date, "boolean": pl.Boolean,
                           "list": pl.List(pl.String), "decimal": pl.Decimal(38, _WIDEST)}
 _BAD = object()  # a cell text its converter refuses
+_ODD_SPACES = (b"\x1c", b"\x1d", b"\x1e", b"\x1f")  # what str.strip() removes and Unicode does not call space
 
 
 class _NotPlain(Exception):
@@ -101,26 +103,31 @@ class TableColumns:
             if name not in frame.columns:
                 columns.append([None] * frame.height)
             elif kind == "decimal":
-                texts = frame[f"{name}.__text"]
-                exact: dict[str | None, Decimal | None] = {None: None}
-                exact.update((text, Decimal(text)) for text in texts.unique().drop_nulls().to_list())
-                columns.append([exact[text] for text in texts.to_list()])
-            else:
+                columns.append(_objects(frame[f"{name}.__text"], Decimal))
+            elif kind in ("text", "date") and name not in table.key:
+                columns.append(_objects(frame[name]))
+            else:  # a key never repeats; lists are made afresh for each row, as the reference does
                 columns.append(frame[name].to_list())
         make = table.record_type
-        readable: Iterator[Record] = map(make, zip(*columns, strict=True)) if columns else iter(())
         rows = Rows(table)
-        if self.unreadable:
-            numbers = frame["__row"].to_list()
-            records: list[Record] = [None] * self.count  # type: ignore[list-item]
-            for number, record in zip(numbers, readable, strict=True):
-                records[number - 1] = record
-            for number, row in self.unreadable.items():
-                records[number - 1] = row.values
-                rows.problems[number] = row.problems
-            rows.records = records
-        else:
-            rows.records = list(readable)
+        collecting = gc.isenabled()
+        gc.disable()  # a million new tuples would set off collections that find nothing to free
+        try:
+            readable: Iterator[Record] = map(make, zip(*columns, strict=True)) if columns else iter(())
+            if self.unreadable:
+                numbers = frame["__row"].to_list()
+                records: list[Record] = [None] * self.count  # type: ignore[list-item]
+                for number, record in zip(numbers, readable, strict=True):
+                    records[number - 1] = record
+                for number, row in self.unreadable.items():
+                    records[number - 1] = row.values
+                    rows.problems[number] = row.problems
+                rows.records = records
+            else:
+                rows.records = list(readable)
+        finally:
+            if collecting:
+                gc.enable()
         # Lines as the few places where line - row changes (what Rows.append would record).
         offsets = pl.DataFrame({"start": pl.int_range(1, self.count + 1, eager=True, dtype=pl.Int64),
                                 "offset": self.lines - pl.int_range(1, self.count + 1, eager=True, dtype=pl.Int64)})
@@ -162,10 +169,12 @@ class _Field:
             return _BAD
         return value
 
-    def typed(self, raw: pl.Series) -> tuple[list[pl.Series], pl.Series | None]:
+    def typed(self, raw: pl.Series, odd_spaces: bool) -> tuple[list[pl.Series], pl.Series | None]:
         """The typed column(s) of a chunk's cells, and where a cell cannot be read (or None)."""
         if self.kind == "text":
-            stripped = raw.str.strip_chars(WHITESPACE)
+            # Polars' own strip removes the Unicode White_Space characters: str.strip()'s but
+            # the four information separators, which the chunk is checked for.
+            stripped = raw.str.strip_chars(WHITESPACE if odd_spaces else None)
             value = stripped.set(stripped.str.len_bytes() == 0, None).alias(self.name)
             if self.pattern is None:
                 return [value], None
@@ -176,14 +185,15 @@ class _Field:
             refused = [text for text in known if known[text] is False]
             return [value], (value.is_in(refused).fill_null(False) if refused else None)
         known = self.known
-        distinct = raw.unique(maintain_order=False).to_list()
+        texts = raw.unique().drop_nulls()
+        distinct = texts.to_list()
         for text in distinct:
             if text not in known:
                 known[text] = self.value(text)
         results = [known[text] for text in distinct]
         refused = [text for text, result in zip(distinct, results, strict=True) if result is _BAD]
         values = [None if result is _BAD else result for result in results]
-        where = raw.replace_strict(distinct, list(range(len(distinct))), return_dtype=pl.UInt32)
+        where = raw.cast(pl.Enum(texts)).to_physical()  # the index of each cell's text in distinct
         typed = pl.Series(self.name, values, dtype=_TYPES[self.kind]).gather(where).alias(self.name)
         columns = [typed]
         if self.kind == "decimal":
@@ -209,28 +219,31 @@ class _Reader:
     # -- the file ------------------------------------------------------------------------------
     def read(self) -> TableColumns:
         with self.path.open("rb") as handle:
-            buffer = handle.read(CHUNK)
-            if buffer.startswith(_BOM):  # utf-8-sig removes one
-                buffer = buffer[len(_BOM):]
-            end = buffer.find(b"\n")
-            while end < 0:
-                more = handle.read(CHUNK)
-                if not more:
-                    break
-                buffer += more
-                end = buffer.find(b"\n")
-            header, buffer = (buffer, b"") if end < 0 else (buffer[:end + 1], buffer[end + 1:])
+            position = len(_BOM) if handle.read(len(_BOM)) == _BOM else 0  # utf-8-sig removes one
+            first = self.text(handle, position)
+            if first is None:
+                raise _NotPlain  # no header: the reference reads no row, the caller reports the file
+            header = first[:first.find(b"\n") + 1] or first
             self.header(header)
-            while True:
-                more = handle.read(CHUNK)
-                buffer += more
-                cut = buffer.rfind(b"\n") + 1 if more else len(buffer)
-                if cut:
-                    self.chunk(buffer[:cut])
-                    buffer = buffer[cut:]
-                if not more:
-                    break
+            position += len(header)
+            while (raw := self.text(handle, position)) is not None:
+                self.chunk(raw)
+                position += len(raw)
         return self.columns()
+
+    @staticmethod
+    def text(handle: BinaryIO, position: int) -> bytes | None:
+        """The whole lines from ``position`` on, about CHUNK bytes of them (more for a long line)."""
+        size = CHUNK
+        while True:
+            handle.seek(position)
+            raw = handle.read(size)
+            if len(raw) < size:  # the end of the file
+                return raw or None
+            cut = raw.rfind(b"\n") + 1
+            if cut:
+                return raw if cut == len(raw) else raw[:cut]
+            size *= 2
 
     def header(self, raw: bytes) -> None:
         _plain(raw)
@@ -254,10 +267,13 @@ class _Reader:
     def chunk(self, raw: bytes) -> None:
         _plain(raw)
         lines = raw.count(b"\n") + (not raw.endswith(b"\n"))
-        blank = raw.startswith((b"\n", b"\r\n")) or b"\n\n" in raw or b"\n\r\n" in raw
+        # Every line has width - 1 commas when they add up and none has more (Polars refuses a
+        # line with more fields than the header); so no line is blank either, unless width is 1.
+        blank = self.width == 1 and (raw.startswith((b"\n", b"\r\n")) or b"\n\n" in raw or b"\n\r\n" in raw)
         cells: pl.DataFrame | None = None
+        self.odd_spaces = any(space in raw for space in _ODD_SPACES)
         if not blank and raw.count(b",") == (self.width - 1) * lines:
-            try:  # Polars refuses a line with too many fields, so no line has too few either
+            try:
                 cells = pl.read_csv(raw, has_header=False, quote_char=None, schema=self.schema,
                                     columns=self.read_columns, empty_string_is_null=False,
                                     truncate_ragged_lines=False, raise_if_empty=False)
@@ -320,7 +336,7 @@ class _Reader:
         refused: pl.Series | None = None
         for column in self.fields:
             _short(cells[column.name])
-            series, bad = column.typed(cells[column.name])
+            series, bad = column.typed(cells[column.name], self.odd_spaces)
             if column.kept:
                 typed += series
             if bad is not None:
@@ -360,7 +376,7 @@ class _Reader:
             index = index.sort("number")
         if index.height != self.number:
             raise _NotPlain
-        frame = pl.concat(self.parts) if self.parts else None
+        frame = pl.concat(self.parts, rechunk=False) if self.parts else None  # chunked columns, not copied
         present = {column.name for column in self.fields}
         columns: list[pl.Series] = [frame["__row"] if frame is not None else pl.Series("__row", [], pl.Int64)]
         height = 0 if frame is None else frame.height
@@ -384,14 +400,35 @@ class _Reader:
                             index["line"].alias("line"), dict(sorted(self.unreadable.items())))
 
 
+def _objects(column: pl.Series, make: Callable[[Any], Any] | None = None) -> list[Any]:
+    """The values of a column as Python objects, one object per distinct value (as the reference
+    shares the value of a repeated cell text), each made by ``make`` when given."""
+    distinct = column.unique().drop_nulls()
+    if distinct.len() * 2 > column.len():
+        values = column.to_list()
+        return values if make is None else [None if value is None else make(value) for value in values]
+    objects = distinct.to_list()
+    if make is not None:
+        objects = [make(value) for value in objects]
+    objects.append(None)
+    if column.dtype == pl.String:
+        codes = column.cast(pl.Enum(distinct)).to_physical()
+    else:
+        codes = column.to_frame("value").join(
+            distinct.to_frame("value").with_row_index("code"), on="value", how="left", maintain_order="left")["code"]
+    return list(map(objects.__getitem__, codes.fill_null(len(objects) - 1).to_list()))
+
+
 def _scale(text: str) -> int:
     exponent = Decimal(text).as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
 def _plain(raw: bytes) -> None:
-    """Refuse bytes the ``csv`` module could split otherwise than at commas and line ends."""
-    if b'"' in raw or b"\x00" in raw or raw.count(b"\r") != raw.count(b"\r\n") or _BOM in raw:
+    """Refuse bytes the ``csv`` module could split otherwise than at commas and line ends (and
+    a chunk that starts with a byte-order mark, which Polars would drop)."""
+    if b'"' in raw or b"\x00" in raw or raw.startswith(_BOM) or (
+            b"\r" in raw and raw.count(b"\r") != raw.count(b"\r\n")):
         raise _NotPlain
 
 
