@@ -40,6 +40,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -114,17 +115,13 @@ class TableColumns:
         gc.disable()  # a million new tuples would set off collections that find nothing to free
         try:
             readable: Iterator[Record] = map(make, zip(*columns, strict=True)) if columns else iter(())
-            if self.unreadable:
-                numbers = frame["__row"].to_list()
-                records: list[Record] = [None] * self.count  # type: ignore[list-item]
-                for number, record in zip(numbers, readable, strict=True):
-                    records[number - 1] = record
-                for number, row in self.unreadable.items():
-                    records[number - 1] = row.values
-                    rows.problems[number] = row.problems
-                rows.records = records
-            else:
-                rows.records = list(readable)
+            records: list[Record] = []
+            for number, row in sorted(self.unreadable.items()):  # the readable rows before it, then it
+                records.extend(islice(readable, number - 1 - len(records)))
+                records.append(row.values)
+                rows.problems[number] = row.problems
+            records.extend(readable)
+            rows.records = records
         finally:
             if collecting:
                 gc.enable()
@@ -404,7 +401,7 @@ def _objects(column: pl.Series, make: Callable[[Any], Any] | None = None) -> lis
     """The values of a column as Python objects, one object per distinct value (as the reference
     shares the value of a repeated cell text), each made by ``make`` when given."""
     distinct = column.unique().drop_nulls()
-    if distinct.len() * 2 > column.len():
+    if distinct.len() * 4 > column.len():  # mostly distinct: little to share
         values = column.to_list()
         return values if make is None else [None if value is None else make(value) for value in values]
     objects = distinct.to_list()
