@@ -176,10 +176,10 @@ class _Field:
             if self.pattern is None:
                 return [value], None
             known = self.known
-            for text in value.unique().to_list():
+            for text in (distinct := value.unique().drop_nulls().to_list()):
                 if text not in known:
-                    known[text] = text is None or self.pattern.fullmatch(text) is not None
-            refused = [text for text in known if known[text] is False]
+                    known[text] = self.pattern.fullmatch(text) is not None
+            refused = [text for text in distinct if not known[text]]
             return [value], (value.is_in(refused).fill_null(False) if refused else None)
         known = self.known
         texts = raw.unique().drop_nulls()
@@ -282,7 +282,7 @@ class _Reader:
             first = self.line + 1
             numbers = pl.int_range(self.number + 1, self.number + lines + 1, eager=True, dtype=pl.Int64)
             at = pl.int_range(first, first + lines, eager=True, dtype=pl.Int64)
-            self.rows(cells.rename({f"c{f.index}": f.name for f in self.fields}), numbers, at)
+            self.typed(cells.rename({f"c{f.index}": f.name for f in self.fields}), numbers, at)
             self.number += lines
         else:
             self.careful(raw, lines)
@@ -305,7 +305,7 @@ class _Reader:
         odd = frame.filter(pl.col("commas") != self.width - 1)
         parts = good["line"].str.split_exact(",", self.width - 1).struct.unnest()
         cells = parts.select([pl.col(f"field_{f.index}").alias(f.name) for f in self.fields])
-        self.rows(cells, good["number"], good["at"])
+        self.typed(cells, good["number"], good["at"])
         keys: list[str] = []
         for text, number, line in odd.select("line", "number", "at").iter_rows():
             row = self.broken(number, text)
@@ -325,7 +325,7 @@ class _Reader:
                                  known=known)
 
     # -- the cells -----------------------------------------------------------------------------
-    def rows(self, cells: pl.DataFrame, numbers: pl.Series, lines: pl.Series) -> None:
+    def typed(self, cells: pl.DataFrame, numbers: pl.Series, lines: pl.Series) -> None:
         """Type the rows of a chunk whose lines split into the header's cells."""
         if cells.height == 0:
             return
