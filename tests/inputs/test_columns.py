@@ -228,6 +228,17 @@ def test_what_is_not_plain_is_declined(tmp_path: Path, text: str) -> None:
     assert csv_columns(write(tmp_path, text), TABLES["payouts"], "payouts.csv") is None
 
 
+@pytest.mark.parametrize("start", ["x^", "x\x01", "(", "\x1fP"])
+@pytest.mark.parametrize("blank", ["", "\n"])
+def test_lines_that_start_as_a_compressed_stream_does(tmp_path: Path, start: str, blank: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Polars takes bytes starting with a zlib, zstd or gzip mark for a compressed stream."""
+    monkeypatch.setattr(columns_module, "CHUNK", 16)
+    path = write(tmp_path, f"payout_id,amount\n{start}-1,2\n{blank}{start}-2,3\n{start},4\n")
+    read = same(path, TABLES["payouts"], sure=True)
+    assert read is not None and read.count == 3
+
+
 def test_a_file_that_is_not_utf8_is_declined(tmp_path: Path) -> None:
     path = tmp_path / "payouts.csv"
     path.write_bytes(b"payout_id,amount\nP-\xe9,2\n")

@@ -270,10 +270,11 @@ class _Reader:
         cells: pl.DataFrame | None = None
         self.odd_spaces = any(space in raw for space in _ODD_SPACES)
         if not blank and raw.count(b",") == (self.width - 1) * lines:
+            framed, skip = self.framed(raw)
             try:
-                cells = pl.read_csv(raw, has_header=False, quote_char=None, schema=self.schema,
+                cells = pl.read_csv(framed, has_header=False, quote_char=None, schema=self.schema,
                                     columns=self.read_columns, empty_string_is_null=False,
-                                    truncate_ragged_lines=False, raise_if_empty=False)
+                                    truncate_ragged_lines=False, raise_if_empty=False)[skip:]
             except pl.exceptions.PolarsError:
                 cells = None
             if cells is not None and cells.height != lines:
@@ -288,10 +289,18 @@ class _Reader:
             self.careful(raw, lines)
         self.line += lines
 
+    def framed(self, raw: bytes) -> tuple[bytes, int]:
+        """The bytes to give Polars, and how many rows to drop: Polars takes bytes that start as a
+        compressed stream does (``x^``, ``(``, ``\\x1f``) for one, so a line of empty cells goes first."""
+        if raw.startswith((b"x", b"(", b"\x1f")):
+            return b"," * (self.width - 1) + b"\n" + raw, 1
+        return raw, 0
+
     def careful(self, raw: bytes, count: int) -> None:
         """A chunk with blank or ragged lines: read line by line, odd lines split by ``csv``."""
-        lines = pl.read_csv(raw, has_header=False, separator="\x00", quote_char=None, schema={"line": pl.String},
-                            raise_if_empty=False)["line"]
+        framed, skip = self.framed(raw)
+        lines = pl.read_csv(framed, has_header=False, separator="\x00", quote_char=None, schema={"line": pl.String},
+                            raise_if_empty=False)["line"][skip:]
         if lines.len() != count:
             raise _NotPlain
         _short(lines)
