@@ -223,6 +223,7 @@ def test_an_empty_table_and_a_header_without_a_line_end(tmp_path: Path) -> None:
     "\npayout_id,amount\nP-1,2\n",  # a blank first line
     "payout_id,amount\n\ufeffP-1,2\n",  # a byte-order mark inside
     f"payout_id,amount\nP-1,{'1' * 1_000_001}\n",  # a cell longer than a cell may be
+    f"payout_id,other\nP-1,{'x' * 4_000_001}\n",  # a field longer than the csv module takes
 ])
 def test_what_is_not_plain_is_declined(tmp_path: Path, text: str) -> None:
     assert csv_columns(write(tmp_path, text), TABLES["payouts"], "payouts.csv") is None
@@ -237,6 +238,12 @@ def test_lines_that_start_as_a_compressed_stream_does(tmp_path: Path, start: str
     path = write(tmp_path, f"payout_id,amount\n{start}-1,2\n{blank}{start}-2,3\n{start},4\n")
     read = same(path, TABLES["payouts"], sure=True)
     assert read is not None and read.count == 3
+
+
+def test_a_long_cell_in_a_column_not_read(tmp_path: Path) -> None:
+    path = write(tmp_path, f"payout_id,other,amount\nP-1,{'x' * 1_500_000},2\nP-2,y,3\n")
+    read = same(path, TABLES["payouts"], sure=True)
+    assert read is not None and read.count == 2
 
 
 def test_a_file_that_is_not_utf8_is_declined(tmp_path: Path) -> None:
