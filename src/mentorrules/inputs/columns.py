@@ -70,6 +70,7 @@ _WIDEST = 12  # decimal places a cell may write (reading._DECIMAL)
 _TYPES: dict[str, Any] = {"text": pl.String, "integer": pl.Int64, "date": pl.Date, "boolean": pl.Boolean,
                           "list": pl.List(pl.String), "decimal": pl.Decimal(38, _WIDEST)}
 _BAD = object()  # a cell text its converter refuses
+_REMEMBERED = 200_000  # distinct cell texts remembered per column (as _Column.LIMIT)
 _ODD_SPACES = (b"\x1c", b"\x1d", b"\x1e", b"\x1f")  # what str.strip() removes and Unicode does not call space
 
 
@@ -177,7 +178,10 @@ class _Field:
             if self.pattern is None:
                 return [value], None
             known = self.known
-            for text in (distinct := value.unique().drop_nulls().to_list()):
+            distinct = value.unique().drop_nulls().to_list()
+            if len(known) + len(distinct) > _REMEMBERED:
+                known.clear()
+            for text in distinct:
                 if text not in known:
                     known[text] = self.pattern.fullmatch(text) is not None
             refused = [text for text in distinct if not known[text]]
@@ -185,6 +189,8 @@ class _Field:
         known = self.known
         texts = raw.unique().drop_nulls()
         distinct = texts.to_list()
+        if len(known) + len(distinct) > _REMEMBERED:
+            known.clear()  # a column of (nearly) unique cells: remembering them would only cost memory
         for text in distinct:
             if text not in known:
                 known[text] = self.value(text)
