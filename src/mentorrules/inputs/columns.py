@@ -349,6 +349,8 @@ class _Reader:
         refused: pl.Series | None = None
         for column in self.fields:
             _short(cells[column.name])
+            if column.kind == "text" and column.pattern is None and not column.kept:
+                continue  # any text is valid text: nothing to check, nothing to keep
             series, bad = column.typed(cells[column.name], self.odd_spaces)
             if column.kept:
                 typed += series
