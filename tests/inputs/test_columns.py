@@ -117,6 +117,12 @@ def test_polars_own_strip_is_str_strip_but_the_information_separators() -> None:
     assert differ == {"\x1c", "\x1d", "\x1e", "\x1f"}
 
 
+@given(st.binary(max_size=60).map(lambda raw: raw.replace(b"\x00", b"\n")), st.integers(1, 20))
+@settings(max_examples=500, deadline=None, derandomize=True, database=None)
+def test_a_long_line_is_found_by_its_windows(raw: bytes, limit: int) -> None:
+    assert columns_module._long_line(raw, limit) == (max(map(len, raw.split(b"\n"))) > limit)
+
+
 # -- real files ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.csv")), ids=lambda path: path.name)
 def test_the_examples(path: Path) -> None:

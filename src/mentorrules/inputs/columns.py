@@ -63,7 +63,7 @@ from mentorrules.loading.tables import Record, Table
 # Every character for which str.isspace() is true: what str.strip() removes (tests check it).
 WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
               "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
-CHUNK = 1 << 21  # bytes handed to Polars at a time: the raw text of one chunk, not the file, is held
+CHUNK = 1 << 22  # bytes handed to Polars at a time: the raw text of one chunk, not the file, is held
 _BOM = b"\xef\xbb\xbf"
 _FIELD_LIMIT = 4 * MAX_CELL  # characters in a field the csv module takes (reading._csv_reader)
 _WIDEST = 12  # decimal places a cell may write (reading._DECIMAL)
@@ -445,8 +445,22 @@ def _plain(raw: bytes) -> None:
     if b'"' in raw or b"\x00" in raw or raw.startswith(_BOM) or (
             b"\r" in raw and raw.count(b"\r") != raw.count(b"\r\n")):
         raise _NotPlain
-    if len(raw) > _FIELD_LIMIT and max(map(len, raw.split(b"\n"))) > _FIELD_LIMIT:
+    if _long_line(raw, _FIELD_LIMIT):
         raise _NotPlain  # the csv module refuses a field this long: a broken row of the reference's
+
+
+def _long_line(raw: bytes, limit: int) -> bool:
+    """Whether a line of ``raw`` is longer than ``limit`` bytes; a line that long holds a whole
+    window of ``limit // 2`` bytes (of those that start at its multiples) without a line end.
+
+    >>> _long_line(b"ab\\ncdefgh\\nij", 5), _long_line(b"ab\\ncdefg\\nij", 5)
+    (True, False)
+    """
+    half = max(limit // 2, 1)
+    for start in range(0, len(raw) - half + 1, half):
+        if raw.find(b"\n", start, start + half) < 0:
+            return max(map(len, raw.split(b"\n"))) > limit
+    return False
 
 
 def _short(texts: pl.Series) -> None:
