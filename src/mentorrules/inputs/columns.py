@@ -1,0 +1,471 @@
+"""A plain CSV file -> typed Polars columns with the same values, problems, keys and lines as
+the reference reader (:func:`mentorrules.inputs.reading._csv_typed`).
+
+Meant for the columnar backend: once the data set has been checked as today (UTF-8, header,
+required columns), call :func:`csv_columns` for a CSV table; when it returns None the file is
+not plain enough to be sure of the split (a quote, a lone carriage return, a NUL byte, a
+repeated header name, ...) and the caller reads it with the reference reader instead. Rows
+that cannot be read are built by the reference :class:`~mentorrules.inputs.reading.RowTyper`
+itself, so their problems are the reference's word for word.
+
+Why it is the same by construction:
+
+- The split. Without a quote character, a lone ``\\r`` or a NUL byte, the ``csv`` module makes
+  one record of each line and splits it at every comma; so does Polars with no quote
+  character. A chunk is handed to Polars' multi-column reader only when it has no blank line
+  and holds exactly ``width - 1`` commas per line in total, and Polars refuses a line with more
+  fields than the header (so none has fewer). Other chunks are read line by line (one Polars
+  column per line) and their odd lines are split by the ``csv`` module, as the reference does.
+- The typing. A text cell is stripped of exactly the characters Python's ``str.strip`` removes
+  (the set is checked against ``str.isspace`` by the tests) and empty becomes null; every
+  other cell goes through the reference converter once per distinct text (``CONVERTERS``), and
+  the result is mapped back onto the column. A pattern is checked on ``str(value)`` once per
+  distinct value, as ``_Column`` does.
+- The numbering. A row's number counts the non-blank lines; its line is its physical line
+  (header = 1), which is the ``csv`` module's record count for such a file.
+
+>>> import tempfile
+>>> from mentorrules.loading.tables import contract
+>>> folder = Path(tempfile.mkdtemp())
+>>> _ = (folder / "people.csv").write_text("person_id,career_year\\nT-1, 2\\n\\nT-2,two\\n")
+>>> read = csv_columns(folder / "people.csv", contract()["people"], "people.csv", kept={"career_year"})
+>>> read.count, read.frame.rows(), read.keys.to_list(), read.lines.to_list()
+(2, [(1, 'T-1', 2)], ['T-1', 'T-2'], [2, 4])
+>>> read.unreadable[2].problems[0].message
+"column 'career_year': 'two' is not a whole number"
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from itertools import islice
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import polars as pl
+
+from mentorrules.inputs.reading import (
+    CONVERTERS,
+    MAX_CELL,
+    MAX_COLUMNS,
+    CellError,
+    Row,
+    Rows,
+    RowTyper,
+    _csv_reader,
+)
+from mentorrules.inputs.workbooks import repeated_names
+from mentorrules.loading.tables import Record, Table
+
+# Every character for which str.isspace() is true: what str.strip() removes (tests check it).
+WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+              "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+CHUNK = 1 << 22  # bytes handed to Polars at a time: the raw text of one chunk, not the file, is held
+_BOM = b"\xef\xbb\xbf"
+_FIELD_LIMIT = 4 * MAX_CELL  # characters in a field the csv module takes (reading._csv_reader)
+_WIDEST = 12  # decimal places a cell may write (reading._DECIMAL)
+_TYPES: dict[str, Any] = {"text": pl.String, "integer": pl.Int64, "date": pl.Date, "boolean": pl.Boolean,
+                          "list": pl.List(pl.String), "decimal": pl.Decimal(38, _WIDEST)}
+_BAD = object()  # a cell text its converter refuses
+_REMEMBERED = 200_000  # distinct cell texts remembered per column (as _Column.LIMIT)
+_ODD_SPACES = (b"\x1c", b"\x1d", b"\x1e", b"\x1f")  # what str.strip() removes and Unicode does not call space
+
+
+class _NotPlain(Exception):
+    """The file is not plain enough to be sure the split is the ``csv`` module's."""
+
+
+@dataclass
+class TableColumns:
+    """One CSV table read into columns.
+
+    ``frame`` holds the readable rows in input order: ``__row`` (the row number, Int64), then one
+    column per kept field, typed as the columnar backend's frames are (text ``String``, integer
+    ``Int64``, decimal ``Decimal(38, s)`` plus ``<field>.__text`` with ``str()`` of the exact
+    value, date ``Date``, boolean ``Boolean``, list ``List(String)``). ``keys`` and ``lines`` have
+    one entry per row, readable or not (row ``n`` at index ``n - 1``); ``unreadable`` holds the
+    rows with problems as the reference reader makes them.
+    """
+
+    table: Table
+    count: int
+    frame: pl.DataFrame
+    keys: pl.Series
+    lines: pl.Series
+    unreadable: dict[int, Row] = field(default_factory=dict)
+
+    def rows(self) -> Rows:
+        """The reference's :class:`Rows` (records, problems, lines) of this table, for a table
+        held in memory; columns not kept are empty (None), as the reference leaves them."""
+        table, frame = self.table, self.frame
+        columns: list[list[Any]] = []
+        for name, kind in table.fields.items():
+            if name not in frame.columns:
+                columns.append([None] * frame.height)
+            elif kind == "decimal":
+                columns.append(_objects(frame[f"{name}.__text"], Decimal))
+            elif kind in ("text", "date") and name not in table.key:
+                columns.append(_objects(frame[name]))
+            else:  # a key never repeats; lists are made afresh for each row, as the reference does
+                columns.append(frame[name].to_list())
+        make = table.record_type
+        rows = Rows(table)
+        collecting = gc.isenabled()
+        gc.disable()  # a million new tuples would set off collections that find nothing to free
+        try:
+            readable: Iterator[Record] = map(make, zip(*columns, strict=True)) if columns else iter(())
+            records: list[Record] = []
+            for number, row in sorted(self.unreadable.items()):  # the readable rows before it, then it
+                records.extend(islice(readable, number - 1 - len(records)))
+                records.append(row.values)
+                rows.problems[number] = row.problems
+            records.extend(readable)
+            rows.records = records
+        finally:
+            if collecting:
+                gc.enable()
+        # Lines as the few places where line - row changes (what Rows.append would record).
+        offsets = pl.DataFrame({"start": pl.int_range(1, self.count + 1, eager=True, dtype=pl.Int64),
+                                "offset": self.lines - pl.int_range(1, self.count + 1, eager=True, dtype=pl.Int64)})
+        changes = offsets.filter(pl.col("offset") != pl.col("offset").shift(1).fill_null(-1))
+        rows.lines.starts = changes["start"].to_list()
+        rows.lines.offsets = changes["offset"].to_list()
+        return rows
+
+
+def csv_columns(path: Path, table: Table, source: str, kept: Collection[str] | None = None,
+                interned: Collection[str] = ()) -> TableColumns | None:
+    """The table of a CSV file as typed columns, or None when the file is not plain enough to be
+    sure (the caller then uses the reference reader). ``source`` names the file in problems;
+    ``kept`` and ``interned`` are as for :class:`RowTyper` (cells of columns not kept are
+    checked, not kept; interning is a memory detail of row objects and changes no value)."""
+    try:
+        return _Reader(path, table, source, kept, interned).read()
+    except (_NotPlain, OSError, UnicodeDecodeError, pl.exceptions.PolarsError):
+        return None
+
+
+class _Field:
+    """How one declared column present in the header is typed, with what was learnt of its
+    distinct cell texts so far (each is converted once per file)."""
+
+    def __init__(self, name: str, kind: str, index: int, typer: RowTyper, kept: bool) -> None:
+        self.name, self.kind, self.index, self.kept = name, kind, index, kept
+        self.convert = CONVERTERS[kind]
+        self.pattern = typer.table.patterns.get(name)
+        self.known: dict[str | None, Any] = {}  # cell text (or stripped text) -> value or _BAD
+
+    def value(self, raw: str) -> Any:
+        """The value of a cell text as ``_Column`` takes it, or _BAD."""
+        try:
+            value = self.convert(raw)
+        except CellError:
+            return _BAD
+        if value is not None and self.pattern is not None and not self.pattern.fullmatch(str(value)):
+            return _BAD
+        return value
+
+    def typed(self, raw: pl.Series, odd_spaces: bool) -> tuple[list[pl.Series], pl.Series | None]:
+        """The typed column(s) of a chunk's cells, and where a cell cannot be read (or None)."""
+        if self.kind == "text":
+            # Polars' own strip removes the Unicode White_Space characters: str.strip()'s but
+            # the four information separators, which the chunk is checked for.
+            stripped = raw.str.strip_chars(WHITESPACE if odd_spaces else None)
+            value = stripped.set(stripped.str.len_bytes() == 0, None).alias(self.name)
+            if self.pattern is None:
+                return [value], None
+            known = self.known
+            distinct = value.unique().drop_nulls().to_list()
+            if len(known) + len(distinct) > _REMEMBERED:
+                known.clear()
+            for text in distinct:
+                if text not in known:
+                    known[text] = self.pattern.fullmatch(text) is not None
+            refused = [text for text in distinct if not known[text]]
+            return [value], (value.is_in(refused).fill_null(False) if refused else None)
+        known = self.known
+        texts = raw.unique().drop_nulls()
+        distinct = texts.to_list()
+        if len(known) + len(distinct) > _REMEMBERED:
+            known.clear()  # a column of (nearly) unique cells: remembering them would only cost memory
+        for text in distinct:
+            if text not in known:
+                known[text] = self.value(text)
+        results = [known[text] for text in distinct]
+        refused = [text for text, result in zip(distinct, results, strict=True) if result is _BAD]
+        values = [None if result is _BAD else result for result in results]
+        where = raw.cast(pl.Enum(texts)).to_physical()  # the index of each cell's text in distinct
+        typed = pl.Series(self.name, values, dtype=_TYPES[self.kind]).gather(where).alias(self.name)
+        columns = [typed]
+        if self.kind == "decimal":
+            texts = pl.Series([None if v is None else str(v) for v in values], dtype=pl.String)
+            columns.append(texts.gather(where).alias(f"{self.name}.__text"))
+        return columns, (raw.is_in(refused).fill_null(False) if refused else None)
+
+
+class _Reader:
+    def __init__(self, path: Path, table: Table, source: str, kept: Collection[str] | None,
+                 interned: Collection[str]) -> None:
+        if any(table.fields[name] != "text" for name in table.key):
+            raise _NotPlain  # keys are text in every contract; str() of other values is not vectorised here
+        self.path, self.table = path, table
+        self.typer = RowTyper(table, source, kept, interned)
+        self.kept = kept
+        self.number = 0  # rows so far
+        self.line = 1  # the physical line before the chunk's first (the header's, at first)
+        self.parts: list[pl.DataFrame] = []
+        self.indexes: list[pl.DataFrame] = []  # number, key, line of every row
+        self.unreadable: dict[int, Row] = {}
+
+    # -- the file ------------------------------------------------------------------------------
+    def read(self) -> TableColumns:
+        with self.path.open("rb") as handle:
+            position = len(_BOM) if handle.read(len(_BOM)) == _BOM else 0  # utf-8-sig removes one
+            first = self.text(handle, position)
+            if first is None:
+                raise _NotPlain  # no header: the reference reads no row, the caller reports the file
+            header = first[:first.find(b"\n") + 1] or first
+            self.header(header)
+            position += len(header)
+            while (raw := self.text(handle, position)) is not None:
+                self.chunk(raw)
+                position += len(raw)
+        return self.columns()
+
+    @staticmethod
+    def text(handle: BinaryIO, position: int) -> bytes | None:
+        """The whole lines from ``position`` on, about CHUNK bytes of them (more for a long line)."""
+        size = CHUNK
+        while True:
+            handle.seek(position)
+            raw = handle.read(size)
+            if len(raw) < size:  # the end of the file
+                return raw or None
+            cut = raw.rfind(b"\n") + 1
+            if cut:
+                return raw if cut == len(raw) else raw[:cut]
+            size *= 2
+
+    def header(self, raw: bytes) -> None:
+        _plain(raw)
+        text = raw.decode("utf-8").removesuffix("\n").removesuffix("\r")
+        cells = next(_csv_reader([text]), [])
+        names = [name.strip() for name in cells]
+        if not any(names) or len(names) > MAX_COLUMNS or repeated_names(names):
+            raise _NotPlain  # no header, too wide, or every row broken: the reference's business
+        self.width = len(names)
+        self.names = names
+        fields = self.table.fields
+        present = {name: index for index, name in enumerate(names) if name in fields}
+        if not present:
+            raise _NotPlain
+        self.fields = [_Field(name, fields[name], index, self.typer,
+                              kept=self.kept is None or name in self.kept or name in self.table.key)
+                       for name, index in sorted(present.items(), key=lambda item: item[1])]
+        self.schema = {f"c{index}": pl.String for index in range(self.width)}
+        self.read_columns = [f.index for f in self.fields]
+
+    def chunk(self, raw: bytes) -> None:
+        _plain(raw)
+        lines = raw.count(b"\n") + (not raw.endswith(b"\n"))
+        # Every line has width - 1 commas when they add up and none has more (Polars refuses a
+        # line with more fields than the header); so no line is blank either, unless width is 1.
+        blank = self.width == 1 and (raw.startswith((b"\n", b"\r\n")) or b"\n\n" in raw or b"\n\r\n" in raw)
+        cells: pl.DataFrame | None = None
+        self.odd_spaces = any(space in raw for space in _ODD_SPACES)
+        if not blank and raw.count(b",") == (self.width - 1) * lines:
+            framed, skip = self.framed(raw)
+            try:
+                cells = pl.read_csv(framed, has_header=False, quote_char=None, schema=self.schema,
+                                    columns=self.read_columns, empty_string_is_null=False,
+                                    truncate_ragged_lines=False, raise_if_empty=False)[skip:]
+            except pl.exceptions.PolarsError:
+                cells = None
+            if cells is not None and cells.height != lines:
+                raise _NotPlain
+        if cells is not None:
+            first = self.line + 1
+            numbers = pl.int_range(self.number + 1, self.number + lines + 1, eager=True, dtype=pl.Int64)
+            at = pl.int_range(first, first + lines, eager=True, dtype=pl.Int64)
+            self.typed(cells.rename({f"c{f.index}": f.name for f in self.fields}), numbers, at)
+            self.number += lines
+        else:
+            self.careful(raw, lines)
+        self.line += lines
+
+    def framed(self, raw: bytes) -> tuple[bytes, int]:
+        """The bytes to give Polars, and how many rows to drop: Polars takes bytes that start as a
+        compressed stream does (``x^``, ``(``, ``\\x1f``) for one, so a line of empty cells goes first."""
+        if raw.startswith((b"x", b"(", b"\x1f")):
+            return b"," * (self.width - 1) + b"\n" + raw, 1
+        return raw, 0
+
+    def careful(self, raw: bytes, count: int) -> None:
+        """A chunk with blank or ragged lines: read line by line, odd lines split by ``csv``."""
+        framed, skip = self.framed(raw)
+        lines = pl.read_csv(framed, has_header=False, separator="\x00", quote_char=None, schema={"line": pl.String},
+                            raise_if_empty=False)["line"][skip:]
+        if lines.len() != count:
+            raise _NotPlain
+        _short(lines)
+        frame = pl.DataFrame({"line": lines}).with_columns(
+            at=pl.int_range(self.line + 1, self.line + 1 + count, dtype=pl.Int64),
+            commas=pl.col("line").str.count_matches(",", literal=True)).filter(pl.col("line").is_not_null())
+        frame = frame.with_columns(number=pl.int_range(self.number + 1, self.number + 1 + frame.height,
+                                                       dtype=pl.Int64))
+        self.number += frame.height
+        good = frame.filter(pl.col("commas") == self.width - 1)
+        odd = frame.filter(pl.col("commas") != self.width - 1)
+        parts = good["line"].str.split_exact(",", self.width - 1).struct.unnest()
+        cells = parts.select([pl.col(f"field_{f.index}").alias(f.name) for f in self.fields])
+        self.typed(cells, good["number"], good["at"])
+        keys: list[str] = []
+        for text, number, line in odd.select("line", "number", "at").iter_rows():
+            row = self.broken(number, text)
+            row.line = line
+            self.unreadable[number] = row
+            keys.append(row.key)
+        if keys:
+            self.indexes.append(pl.DataFrame({"number": odd["number"], "key": pl.Series(keys, dtype=pl.String),
+                                              "line": odd["at"]}))
+
+    def broken(self, number: int, text: str) -> Row:
+        """A line whose cells are not as many as the header's, as ``_csv_typed`` reports it."""
+        cells = next(_csv_reader([text]))
+        known = dict(zip(self.names, cells, strict=False))  # no name repeats (the header was checked)
+        return self.typer.broken(number, f"the row has {len(cells)} cells but the header has {self.width}",
+                                 "check for a missing or extra separator, or an unquoted comma in a cell",
+                                 known=known)
+
+    # -- the cells -----------------------------------------------------------------------------
+    def typed(self, cells: pl.DataFrame, numbers: pl.Series, lines: pl.Series) -> None:
+        """Type the rows of a chunk whose lines split into the header's cells."""
+        if cells.height == 0:
+            return
+        typed: list[pl.Series] = []
+        refused: pl.Series | None = None
+        for column in self.fields:
+            _short(cells[column.name])
+            if column.kind == "text" and column.pattern is None and not column.kept:
+                continue  # any text is valid text: nothing to check, nothing to keep
+            series, bad = column.typed(cells[column.name], self.odd_spaces)
+            if column.kept:
+                typed += series
+            if bad is not None:
+                refused = bad if refused is None else refused | bad
+        frame = pl.DataFrame([numbers.alias("__row"), *typed])
+        keys = self.keys_of(frame).alias("key")
+        if refused is not None and refused.any():
+            where = refused.arg_true()
+            texts = cells.filter(refused)
+            names = texts.columns
+            fixed: list[str] = []
+            for number, line, values in zip(numbers.gather(where).to_list(), lines.gather(where).to_list(),
+                                            texts.iter_rows(), strict=True):
+                row = self.typer.row(number, dict(zip(names, values, strict=True)))
+                if not row.problems:
+                    raise _NotPlain  # cannot happen: a refused cell is a problem of its row
+                row.line = line
+                self.unreadable[number] = row
+                fixed.append(row.key)
+            keys = keys.scatter(where, fixed)
+            frame = frame.filter(~refused)
+        self.parts.append(frame)
+        self.indexes.append(pl.DataFrame({"number": numbers, "key": keys, "line": lines}))
+
+    def keys_of(self, frame: pl.DataFrame) -> pl.Series:
+        parts = [frame[name].fill_null("") if name in frame.columns else pl.repeat("", frame.height, eager=True)
+                 for name in self.table.key]
+        if len(parts) == 1:
+            return parts[0].cast(pl.String)
+        return pl.DataFrame(parts).select(pl.concat_str(parts, separator="/"))[:, 0]
+
+    def columns(self) -> TableColumns:
+        table = self.table
+        index = pl.concat(self.indexes) if self.indexes else pl.DataFrame(
+            {"number": [], "key": [], "line": []}, schema={"number": pl.Int64, "key": pl.String, "line": pl.Int64})
+        if not index["number"].is_sorted():
+            index = index.sort("number")
+        if index.height != self.number:
+            raise _NotPlain
+        frame = pl.concat(self.parts, rechunk=False) if self.parts else None  # chunked columns, not copied
+        present = {column.name for column in self.fields}
+        columns: list[pl.Series] = [frame["__row"] if frame is not None else pl.Series("__row", [], pl.Int64)]
+        height = 0 if frame is None else frame.height
+        for name, kind in table.fields.items():
+            keep = name in table.key or self.kept is None or name in self.kept
+            if not keep:
+                continue
+            if frame is None or name not in present:
+                dtype = pl.Decimal(38, 0) if kind == "decimal" else _TYPES[kind]
+                columns.append(pl.Series(name, [None] * height, dtype=dtype))
+                if kind == "decimal":
+                    columns.append(pl.Series(f"{name}.__text", [None] * height, dtype=pl.String))
+                continue
+            if kind == "decimal":
+                texts = frame[f"{name}.__text"]
+                scale = max((_scale(text) for text in texts.unique().drop_nulls().to_list()), default=0)
+                columns += [frame[name].cast(pl.Decimal(38, scale)), texts]
+            else:
+                columns.append(frame[name])
+        return TableColumns(table, self.number, pl.DataFrame(columns), index["key"].alias("key"),
+                            index["line"].alias("line"), dict(sorted(self.unreadable.items())))
+
+
+def _objects(column: pl.Series, make: Callable[[Any], Any] | None = None) -> list[Any]:
+    """The values of a column as Python objects, one object per distinct value (as the reference
+    shares the value of a repeated cell text), each made by ``make`` when given."""
+    distinct = column.unique().drop_nulls()
+    if distinct.len() * 4 > column.len():  # mostly distinct: little to share
+        values = column.to_list()
+        return values if make is None else [None if value is None else make(value) for value in values]
+    objects = distinct.to_list()
+    if make is not None:
+        objects = [make(value) for value in objects]
+    objects.append(None)
+    if column.dtype == pl.String:
+        codes = column.cast(pl.Enum(distinct)).to_physical()
+    else:
+        codes = column.to_frame("value").join(
+            distinct.to_frame("value").with_row_index("code"), on="value", how="left", maintain_order="left")["code"]
+    return list(map(objects.__getitem__, codes.fill_null(len(objects) - 1).to_list()))
+
+
+def _scale(text: str) -> int:
+    exponent = Decimal(text).as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _plain(raw: bytes) -> None:
+    """Refuse bytes the ``csv`` module could split otherwise than at commas and line ends (and
+    a chunk that starts with a byte-order mark, which Polars would drop)."""
+    if b'"' in raw or b"\x00" in raw or raw.startswith(_BOM) or (
+            b"\r" in raw and raw.count(b"\r") != raw.count(b"\r\n")):
+        raise _NotPlain
+    if _long_line(raw, _FIELD_LIMIT):
+        raise _NotPlain  # the csv module refuses a field this long: a broken row of the reference's
+
+
+def _long_line(raw: bytes, limit: int) -> bool:
+    """Whether a line of ``raw`` is longer than ``limit`` bytes; a line that long holds a whole
+    window of ``limit // 2`` bytes (of those that start at its multiples) without a line end.
+
+    >>> _long_line(b"ab\\ncdefgh\\nij", 5), _long_line(b"ab\\ncdefg\\nij", 5)
+    (True, False)
+    """
+    half = max(limit // 2, 1)
+    for start in range(0, len(raw) - half + 1, half):
+        if raw.find(b"\n", start, start + half) < 0:
+            return max(map(len, raw.split(b"\n"))) > limit
+    return False
+
+
+def _short(texts: pl.Series) -> None:
+    """Refuse a cell (or a line) that may be longer than a cell may be: the reference reports it."""
+    longest = texts.str.len_bytes().max()
+    if isinstance(longest, int) and longest > MAX_CELL:
+        raise _NotPlain
+
