@@ -319,7 +319,7 @@ def _validate(args: argparse.Namespace) -> int:
     mask = _mask_of(args, engine)
     store = _open_history(args)  # a damaged history is said before a long run, not after
     # Reports that show the input rows need every column; the others only what rules read.
-    dataset = engine.read(args.data, every_column=args.format in ("html", "xlsx"))
+    dataset = engine.read(args.data, every_column=args.format in ("html", "xlsx"), columns=args.engine == "columnar")
     missing = []
     if args.complete:  # only the tables of rules that apply to the data's states and programs
         scope = engine.in_scope(dataset.tables)

@@ -45,7 +45,7 @@ from mentorrules.checking.policy import Policy
 from mentorrules.checking.prepared import Context, check_date, check_names, check_record, check_rows
 from mentorrules.checking.validation import Progress, Run
 from mentorrules.errors import Location, MentorRulesError, Problem, UsageError, did_you_mean, one_of
-from mentorrules.inputs.reading import DataSet, Lines, Row, Rows, read, rows_from
+from mentorrules.inputs.reading import ColumnReader, DataSet, Lines, Row, Rows, read, rows_from
 from mentorrules.inputs.summaries import ColumnNote, column_notes, unreadable_columns
 from mentorrules.loading.analysis import decision_tables_read
 from mentorrules.loading.rulebook import Rule, RuleBook, load
@@ -320,11 +320,11 @@ class Engine:
         if progress is not None and not callable(progress):
             raise UsageError([Problem("MR420", f"progress is a {type(progress).__name__}, not a function",
                                       Location(field="progress"), expected="a function of (pass, rows)")])
-        dataset = self.read(data, every_column=False)
+        dataset = self.read(data, every_column=False, columns=engine == "columnar")
         not_checked = self.not_checked(dataset.tables)
         if isinstance(period, str):
             period = Period.parse(period)
-        run = self._run(engine, dataset.tables, as_of or dt.date.today(), progress, frozenset(masked),
+        run = self._run(engine, dataset, as_of or dt.date.today(), progress, frozenset(masked),
                         frozenset(not_checked), period)
         outcome = run.decide()
         notes = self._input_notes(dataset, run)
@@ -390,17 +390,19 @@ class Engine:
             raise MentorRulesError(problems)
         return notes
 
-    def _run(self, engine: str, tables: Mapping[str, Sequence[Row]], as_of: dt.date, progress: Progress | None,
+    def _run(self, engine: str, dataset: DataSet, as_of: dt.date, progress: Progress | None,
              masked: frozenset[str], skipped: frozenset[str], period: Period | None) -> Run:
         """A validation run on the chosen backend (the reference when Polars is not installed)."""
         if engine not in ENGINES:
             raise UsageError([Problem("MR416", f"unknown engine {engine!r}", Location(field="engine"),
                                       expected=" or ".join(map(repr, ENGINES)))])
         plan = self.columnar_plan() if engine == "columnar" else None
+        tables = dataset.tables
         if plan is None:
             return Run(self._evaluator, self._batch, tables, as_of, progress, masked, skipped=skipped, period=period)
         from mentorrules.checking.columnar import ColumnarRun
-        return ColumnarRun(self._evaluator, self._batch, tables, as_of, plan, progress, masked, skipped, period)
+        return ColumnarRun(self._evaluator, self._batch, tables, as_of, plan, progress, masked, skipped, period,
+                           columns=dataset.columns)
 
     def columnar_plan(self) -> Plan | None:
         """The columnar plan of the loaded rules (compiled once), or None without Polars."""
@@ -619,12 +621,13 @@ class Engine:
             replace(step, value=MASKED) if masked & set(re.findall(r"\.(\w+)", step.text)) else step
             for step in explanation.steps)) for explanation in explanations]
 
-    def read(self, data: DataSource, *, every_column: bool = True) -> DataSet:
+    def read(self, data: DataSource, *, every_column: bool = True, columns: bool = False) -> DataSet:
         """Typed rows of a data source; raise :class:`MentorRulesError` for file problems.
 
         With ``every_column=False`` the cells of columns no rule reads (names, emails) are
         checked but not kept, which saves memory on large files; a report that shows the input
-        rows needs every column.
+        rows needs every column. With ``columns=True`` plain CSV tables are also read into
+        typed columns (the same rows), which the columnar backend screens.
         """
         if isinstance(data, DataSet):
             return data
@@ -638,8 +641,15 @@ class Engine:
         paths = [Path(data)] if isinstance(data, (str, Path)) else \
             [Path(item) for item in check_names(data, "data", "paths, nor a mapping of tables",
                                                 "'examples/' or {'payouts': [...]}", (str, Path))]
+        reader: ColumnReader | None = None
+        if columns:
+            try:
+                from mentorrules.inputs.columns import held_columns
+            except ImportError:  # without Polars: the reference reader
+                held_columns = None  # type: ignore[assignment]
+            reader = held_columns
         dataset = read(paths, self._book.tables, self.streamable, None if every_column else self.columns_read,
-                       self._linking)
+                       self._linking, reader)
         if dataset.problems:
             raise MentorRulesError(dataset.problems)
         return dataset

@@ -136,7 +136,7 @@ class Run:
         self._period_field = self.contracts[MONEY_TABLE].date_field if MONEY_TABLE in self.contracts else None
         # Of a streamed table, what the first pass saw of each row, so that writing needs no
         # third read: its key, and the problems of the rows that could not be read.
-        self.keys: dict[str, list[str]] = {}
+        self.keys: dict[str, Sequence[str]] = {}  # a list, or a column the columnar reader gave
         self.problems: dict[str, dict[int, tuple[Problem, ...]]] = {}
         self.unreadable: dict[str, dict[int, Record]] = {}  # a streamed table's unreadable rows, as written
         self.lines: dict[str, Lines] = {}

@@ -52,6 +52,7 @@ from mentorrules.inputs.reading import (
     MAX_CELL,
     MAX_COLUMNS,
     CellError,
+    Lines,
     Row,
     Rows,
     RowTyper,
@@ -127,13 +128,26 @@ class TableColumns:
         finally:
             if collecting:
                 gc.enable()
-        # Lines as the few places where line - row changes (what Rows.append would record).
+        rows.lines = self.line_runs()
+        return rows
+
+    def line_runs(self) -> Lines:
+        """The lines as :class:`Lines` keeps them: the few places where line - row changes."""
         offsets = pl.DataFrame({"start": pl.int_range(1, self.count + 1, eager=True, dtype=pl.Int64),
                                 "offset": self.lines - pl.int_range(1, self.count + 1, eager=True, dtype=pl.Int64)})
         changes = offsets.filter(pl.col("offset") != pl.col("offset").shift(1).fill_null(-1))
-        rows.lines.starts = changes["start"].to_list()
-        rows.lines.offsets = changes["offset"].to_list()
-        return rows
+        lines = Lines()
+        lines.starts = changes["start"].to_list()
+        lines.offsets = changes["offset"].to_list()
+        return lines
+
+
+def held_columns(path: Path, table: Table, source: str, kept: Collection[str] | None,
+                 interned: Collection[str]) -> tuple[Rows, TableColumns] | None:
+    """A held table's rows and its columns, or None (a :data:`~mentorrules.inputs.reading.ColumnReader`
+    for :func:`~mentorrules.inputs.reading.read`: the columnar backend reads held tables so)."""
+    found = csv_columns(path, table, source, kept, interned)
+    return None if found is None else (found.rows(), found)
 
 
 def csv_columns(path: Path, table: Table, source: str, kept: Collection[str] | None = None,

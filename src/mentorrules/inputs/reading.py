@@ -214,6 +214,13 @@ class DataSet:
     sources: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     ignored: dict[str, str] = field(default_factory=dict)  # files of a folder not read, and why
+    # The tables also read into typed columns (inputs/columns.TableColumns), for the columnar backend.
+    columns: dict[str, Any] = field(default_factory=dict)
+
+
+# Reads a held CSV table into columns (path, contract, source, kept, interned): its rows and the
+# columns, or None to leave the file to the reference reader (see inputs/columns.py).
+ColumnReader = Callable[[Path, Table, str, Collection[str] | None, Collection[str]], tuple[Rows, Any] | None]
 
 
 # -- cells ---------------------------------------------------------------------------------------
@@ -553,7 +560,7 @@ def table_of(path: Path, tables: Mapping[str, Table]) -> str | None:
 
 def read(paths: Sequence[Path], tables: Mapping[str, Table], streamed: Collection[str] = (),
          kept: Mapping[str, Collection[str]] | None = None,
-         interned: Mapping[str, Collection[str]] | None = None) -> DataSet:
+         interned: Mapping[str, Collection[str]] | None = None, columns: ColumnReader | None = None) -> DataSet:
     """Read directories, table files and workbooks into a :class:`DataSet`.
 
     CSV files of the ``streamed`` tables are checked (UTF-8, header) but not held: their rows
@@ -563,7 +570,7 @@ def read(paths: Sequence[Path], tables: Mapping[str, Table], streamed: Collectio
     becomes one string object per id, not one per table.
     """
     data = DataSet()
-    reading = _Reading(tables, data, streamed, kept or {}, interned or {})
+    reading = _Reading(tables, data, streamed, kept or {}, interned or {}, columns)
     candidates: list[tuple[Path, bool]] = []
     for path in paths:
         if path.is_dir():
@@ -635,6 +642,7 @@ class _Reading:
     streamed: Collection[str]
     kept: Mapping[str, Collection[str]]
     interned: Mapping[str, Collection[str]]
+    columns: ColumnReader | None = None
 
     def typer(self, table: Table, path: str) -> RowTyper:
         return RowTyper(table, path, self.kept.get(table.name), self.interned.get(table.name, ()))
@@ -685,7 +693,7 @@ class _Reading:
                         data.tables[table_name] = StreamedRows(table, path, str(path),
                                                                self.interned.get(table_name, ()))
                         data.sources[table_name] = str(path)
-                    else:
+                    elif not self._in_columns(table, path):
                         handle.seek(0)
                         _add(data, table, str(path), _csv_typed(typer, handle))
                 elif suffix == ".jsonl":
@@ -694,6 +702,18 @@ class _Reading:
                     _add_cells(data, typer, str(path), _json_rows(handle.read()))
         except OSError as error:
             data.problems.append(Problem("MR300", f"cannot read the file: {error.strerror}", where))
+
+
+    def _in_columns(self, table: Table, path: Path) -> bool:
+        """Whether the column reader took the table (the same rows as the reference's)."""
+        if self.columns is None:
+            return False
+        found = self.columns(path, table, str(path), self.kept.get(table.name), self.interned.get(table.name, ()))
+        if found is None:
+            return False
+        self.data.tables[table.name], self.data.columns[table.name] = found
+        self.data.sources[table.name] = str(path)
+        return True
 
 
 def _utf8_problem(path: Path) -> Problem | None:

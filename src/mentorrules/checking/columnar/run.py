@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -30,6 +30,7 @@ from mentorrules.checking.evaluation import Evaluator, Values, _school_year_star
 from mentorrules.checking.money import AMOUNT, MONEY_TABLE, MoneyTally
 from mentorrules.checking.period import Period
 from mentorrules.checking.validation import Progress, Run, _Verdicts
+from mentorrules.inputs.columns import TableColumns, csv_columns
 from mentorrules.inputs.reading import Row, Rows, StreamedRows
 from mentorrules.loading.rulebook import Rule
 from mentorrules.loading.tables import Table
@@ -44,8 +45,9 @@ class ColumnarRun(Run):
     def __init__(self, evaluator: Evaluator, rules: Sequence[BatchRule], tables: Mapping[str, Sequence[Row]],
                  as_of: dt.date, plan: Plan, progress: Progress | None = None,
                  masked: frozenset[str] = frozenset(), skipped: frozenset[str] = frozenset(),
-                 period: Period | None = None) -> None:
+                 period: Period | None = None, columns: Mapping[str, TableColumns] | None = None) -> None:
         super().__init__(evaluator, rules, tables, as_of, progress, masked, skipped, period)
+        self._given = dict(columns or {})  # held tables the reader also gave as columns
         self.tables: dict[str, Sequence[Row]] = dict(tables)  # a streamed table may become held
         self.plan = plan
         # A streamed table (payouts) is read once, into columns: no record per row is kept. The
@@ -155,6 +157,14 @@ class ColumnarRun(Run):
         """Read a streamed table once into a frame of every column it keeps, a chunk of rows at
         a time, remembering each row's key and the problems of the rows that cannot be read."""
         contract = self.contracts[name]
+        read = csv_columns(rows.path, contract, rows.source, interned=rows.interned)
+        if read is not None:  # a plain file: straight into columns, the same rows as the reader's
+            # A Polars column indexes, slices and iterates as the list of keys does.
+            self.keys[name], self.lines[name] = cast(Sequence[str], read.keys), read.line_runs()
+            self.problems[name] = {number: row.problems for number, row in read.unreadable.items()}
+            self.unreadable[name] = {number: row.values for number, row in read.unreadable.items()}
+            self._columns[name] = read.frame
+            return read.frame
         frames: list[pl.DataFrame] = []
         batch: list[Row] = []
         for row in self._visit(self._remember(name, rows), "reading"):
@@ -247,8 +257,23 @@ class ColumnarRun(Run):
         """A looked-up table's readable rows, its columns named ``<alias>.<field>``."""
         contract = self.contracts[table]
         fields = {field for field in contract.fields if f"{alias}.{field}" in needed}
-        frame = frame_of(contract, self.tables.get(table, Rows(contract)), fields, prefix=f"{alias}.")
+        frame = self._table_frame(table, fields, prefix=f"{alias}.")
         return frame.rename({"__row": f"{alias}.__row"}).with_columns(pl.lit(True).alias(f"{alias}.__present"))
+
+    def _table_frame(self, name: str, fields: Collection[str], prefix: str = "") -> pl.DataFrame:
+        """A held table's readable rows with these fields: from the columns the reader gave,
+        else built from its records (see :func:`frame_of`)."""
+        contract = self.contracts[name]
+        rows = self.tables.get(name, Rows(contract))
+        given = self._given.get(name)
+        if given is None or not isinstance(rows, Rows) or not set(fields) <= set(given.frame.columns):
+            return frame_of(contract, rows, fields, prefix=prefix)
+        wanted = [column for field in contract.fields if field in fields
+                  for column in (field, f"{field}.__text") if column in given.frame.columns]
+        frame = given.frame.select("__row", *wanted)
+        if rows.problems:  # rows found unreadable after reading (a repeated key)
+            frame = frame.filter(~pl.col("__row").is_in(sorted(rows.problems)))
+        return frame.rename({column: f"{prefix}{column}" for column in wanted}) if prefix else frame
 
     def _screen_group(self, frame: pl.DataFrame, plan: RulePlan) -> None:
         """A group rule's screen, and the members of the groups with a row picked."""
@@ -279,7 +304,7 @@ class ColumnarRun(Run):
                 self.problems.pop(name, None)
                 raise
         else:
-            frame = frame_of(contract, rows, {field for field in contract.fields if field in needed})
+            frame = self._table_frame(name, {field for field in contract.fields if field in needed})
         for derived in table_plan.derived:
             frame = derive(frame, derived)
         for join in table_plan.joins:
