@@ -305,8 +305,15 @@ class ColumnarRun(Run):
                 raise
         else:
             frame = self._table_frame(name, {field for field in contract.fields if field in needed})
+        # The screens read only these: the rest (kept to rebuild picked rows) is not carried along.
+        frame = frame.select(column for column in frame.columns
+                             if column.startswith("__") or column in needed or column.split(".__")[0] in needed)
         for derived in table_plan.derived:
             frame = derive(frame, derived)
+        table = contract
+        school_year = table_plan.school_year and table.fields.get("school_year") == "text"
+        if school_year:  # a label's first day, worked out once per distinct label
+            frame = frame.with_columns(mapped(frame["school_year"], _school_year_starts, pl.Date).alias("__sy"))
         for join in table_plan.joins:
             other = self.contracts[join.table]
             fields = {field for field in other.fields if f"{join.fact}.{field}" in needed}
@@ -329,20 +336,13 @@ class ColumnarRun(Run):
                 if frame.schema[left_column] == pl.Null:
                     frame = frame.with_columns(pl.col(left_column).cast(related.schema[right_column]))
             frame = frame.join(related, left_on=left, right_on=right, how="left", maintain_order="left")
-        table = contract
         if table.date_field is not None and table.fields.get(table.date_field) == "date":
             day = pl.col(table.date_field).fill_null(pl.lit(self.as_of))
         else:
             day = pl.lit(self.as_of)
         frame = frame.with_columns(day.alias("__d"), table_plan.state.cast(pl.String).alias("__state"))
-        if table_plan.school_year and table.fields.get("school_year") == "text":
-            starts = mapped(frame["school_year"], _school_year_starts, pl.Date)
-            frame = frame.with_columns(pl.coalesce(starts, pl.col("__d")).alias("__sy"))
-        else:
-            frame = frame.with_columns(pl.col("__d").alias("__sy"))
-        # The screens read only these: the rest (kept to rebuild picked rows) is not carried along.
-        return frame.select(column for column in frame.columns
-                            if column.startswith("__") or column in needed or column.split(".__")[0] in needed)
+        school_day = pl.coalesce("__sy", "__d") if school_year else pl.col("__d")
+        return frame.with_columns(school_day.alias("__sy"))
 
     def _single(self, name: str) -> None:
         """The findings of a table's single-row rules, on the rows any of their screens picked."""
