@@ -299,3 +299,17 @@ def test_chunks_of_a_bulk_table_join_up(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(csv_report, "CHUNK", 7)
     columnar, python = both(EXAMPLES)
     assert columnar == python
+
+
+def test_a_generated_data_set_of_100k_payouts_gives_the_same_reports(tmp_path: Path) -> None:
+    """The issue's size for a differential run: bench/generate.py at 100k payouts, JSON and CSV."""
+    data = tmp_path / "data"
+    generate(data, payouts=100_000, seed=11, violations=0.02)
+    for fmt in ("json", "csv"):
+        outputs = []
+        for engine in ("columnar", "python"):
+            out = tmp_path / f"{engine}.{fmt}"
+            assert main(["validate", str(data), "--as-of", "2026-07-01", "--format", fmt, "--output", str(out),
+                         "--engine", engine]) == 1
+            outputs.append(out.read_bytes())
+        assert outputs[0] == outputs[1]
