@@ -38,10 +38,10 @@ Why it is the same by construction:
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from itertools import islice
+from itertools import chain, islice, repeat
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -70,6 +70,7 @@ _WIDEST = 12  # decimal places a cell may write (reading._DECIMAL)
 _TYPES: dict[str, Any] = {"text": pl.String, "integer": pl.Int64, "date": pl.Date, "boolean": pl.Boolean,
                           "list": pl.List(pl.String), "decimal": pl.Decimal(38, _WIDEST)}
 _BAD = object()  # a cell text its converter refuses
+_SLICE = 65_536  # rows made into records at a time by TableColumns.rows()
 _REMEMBERED = 200_000  # distinct cell texts remembered per column (as _Column.LIMIT)
 _ODD_SPACES = (b"\x1c", b"\x1d", b"\x1e", b"\x1f")  # what str.strip() removes and Unicode does not call space
 
@@ -101,22 +102,24 @@ class TableColumns:
         """The reference's :class:`Rows` (records, problems, lines) of this table, for a table
         held in memory; columns not kept are empty (None), as the reference leaves them."""
         table, frame = self.table, self.frame
-        columns: list[list[Any]] = []
+        columns: list[Callable[[int, int], Iterable[Any]]] = []
         for name, kind in table.fields.items():
             if name not in frame.columns:
-                columns.append([None] * frame.height)
+                columns.append(lambda offset, length: repeat(None, length))
             elif kind == "decimal":
-                columns.append(_objects(frame[f"{name}.__text"], Decimal))
-            elif kind in ("text", "date") and name not in table.key:
-                columns.append(_objects(frame[name]))
+                columns.append(_values(frame[f"{name}.__text"], Decimal))
             else:  # a key never repeats; lists are made afresh for each row, as the reference does
-                columns.append(frame[name].to_list())
+                columns.append(_values(frame[name], share=kind in ("text", "date") and name not in table.key))
         make = table.record_type
         rows = Rows(table)
         collecting = gc.isenabled()
         gc.disable()  # a million new tuples would set off collections that find nothing to free
         try:
-            readable: Iterator[Record] = map(make, zip(*columns, strict=True)) if columns else iter(())
+            # In slices, so that a column's Python values are never all listed at once.
+            readable: Iterator[Record] = chain.from_iterable(
+                map(make, zip(*(column(offset, min(_SLICE, frame.height - offset)) for column in columns),
+                              strict=True))
+                for offset in range(0, frame.height, _SLICE))
             records: list[Record] = []
             for number, row in sorted(self.unreadable.items()):  # the readable rows before it, then it
                 records.extend(islice(readable, number - 1 - len(records)))
@@ -415,13 +418,17 @@ class _Reader:
                             index["line"].alias("line"), dict(sorted(self.unreadable.items())))
 
 
-def _objects(column: pl.Series, make: Callable[[Any], Any] | None = None) -> list[Any]:
-    """The values of a column as Python objects, one object per distinct value (as the reference
-    shares the value of a repeated cell text), each made by ``make`` when given."""
-    distinct = column.unique().drop_nulls()
-    if distinct.len() * 4 > column.len():  # mostly distinct: little to share
-        values = column.to_list()
-        return values if make is None else [None if value is None else make(value) for value in values]
+def _values(column: pl.Series, make: Callable[[Any], Any] | None = None,
+            share: bool = True) -> Callable[[int, int], Iterable[Any]]:
+    """The values of a slice of a column as Python objects, each made by ``make`` when given;
+    when shared, one object per distinct value (as the reference shares the value of a
+    repeated cell text)."""
+    distinct = column.unique().drop_nulls() if share or make is not None else None
+    if distinct is None or distinct.len() * 4 > column.len():  # (nearly) all distinct: nothing to share
+        if make is None:
+            return lambda offset, length: column.slice(offset, length).to_list()
+        return lambda offset, length: [None if value is None else make(value)
+                                       for value in column.slice(offset, length).to_list()]
     objects = distinct.to_list()
     if make is not None:
         objects = [make(value) for value in objects]
@@ -431,7 +438,8 @@ def _objects(column: pl.Series, make: Callable[[Any], Any] | None = None) -> lis
     else:
         codes = column.to_frame("value").join(
             distinct.to_frame("value").with_row_index("code"), on="value", how="left", maintain_order="left")["code"]
-    return list(map(objects.__getitem__, codes.fill_null(len(objects) - 1).to_list()))
+    codes = codes.fill_null(len(objects) - 1)
+    return lambda offset, length: map(objects.__getitem__, codes.slice(offset, length).to_list())
 
 
 def _scale(text: str) -> int:
