@@ -150,6 +150,15 @@ def test_a_generated_world(world: Path, name: str, chunk: int, monkeypatch: pyte
     same(world / f"{name}.csv", table, kept=kept, sure=True)
 
 
+def test_interned_ids_are_one_object_per_id(world: Path) -> None:
+    """As the reference interns the ids that link tables, so do the rows made from columns."""
+    for name, column in [("people", "person_id"), ("payouts", "payee_id")]:
+        read = csv_columns(world / f"{name}.csv", TABLES[name], name, interned={column})
+        assert read is not None
+        values = [row.values[column] for row in read.rows() if row.values[column] is not None]
+        assert values and all(sys.intern(value) is value for value in values)
+
+
 # -- cases written out ---------------------------------------------------------------------------
 HEADER = "payout_id,payee_id,role,school_year,pay_date,amount,installment,accrual,unknown"
 

@@ -38,6 +38,7 @@ Why it is the same by construction:
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -97,6 +98,7 @@ class TableColumns:
     keys: pl.Series
     lines: pl.Series
     unreadable: dict[int, Row] = field(default_factory=dict)
+    interned: Collection[str] = ()  # text columns whose values rows() interns, as the reference does
 
     def rows(self) -> Rows:
         """The reference's :class:`Rows` (records, problems, lines) of this table, for a table
@@ -107,9 +109,10 @@ class TableColumns:
             if name not in frame.columns:
                 columns.append(lambda offset, length: repeat(None, length))
             elif kind == "decimal":
-                columns.append(_values(frame[f"{name}.__text"], Decimal))
+                columns.append(_values(frame[f"{name}.__text"], Decimal, share=True))
             else:  # a key never repeats; lists are made afresh for each row, as the reference does
-                columns.append(_values(frame[name], share=kind in ("text", "date") and name not in table.key))
+                columns.append(_values(frame[name], sys.intern if kind == "text" and name in self.interned else None,
+                                       share=kind in ("text", "date") and name not in table.key))
         make = table.record_type
         rows = Rows(table)
         collecting = gc.isenabled()
@@ -216,6 +219,7 @@ class _Reader:
             raise _NotPlain  # keys are text in every contract; str() of other values is not vectorised here
         self.path, self.table = path, table
         self.typer = RowTyper(table, source, kept, interned)
+        self.interned = interned
         self.kept = kept
         self.number = 0  # rows so far
         self.line = 1  # the physical line before the chunk's first (the header's, at first)
@@ -415,15 +419,15 @@ class _Reader:
             else:
                 columns.append(frame[name])
         return TableColumns(table, self.number, pl.DataFrame(columns), index["key"].alias("key"),
-                            index["line"].alias("line"), dict(sorted(self.unreadable.items())))
+                            index["line"].alias("line"), dict(sorted(self.unreadable.items())), self.interned)
 
 
-def _values(column: pl.Series, make: Callable[[Any], Any] | None = None,
-            share: bool = True) -> Callable[[int, int], Iterable[Any]]:
+def _values(column: pl.Series, make: Callable[[Any], Any] | None, *,
+            share: bool) -> Callable[[int, int], Iterable[Any]]:
     """The values of a slice of a column as Python objects, each made by ``make`` when given;
     when shared, one object per distinct value (as the reference shares the value of a
     repeated cell text)."""
-    distinct = column.unique().drop_nulls() if share or make is not None else None
+    distinct = column.unique().drop_nulls() if share else None
     if distinct is None or distinct.len() * 4 > column.len():  # (nearly) all distinct: nothing to share
         if make is None:
             return lambda offset, length: column.slice(offset, length).to_list()
