@@ -219,6 +219,19 @@ def test_a_two_column_key_and_lists(tmp_path: Path) -> None:
     assert read is not None and read.keys.to_list() == ["T-1/S-1", "/S-2", "T-3/"]
 
 
+def test_quoted_cells(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A line with a quote is split by the csv module, in place among the others."""
+    text = ('"payout_id",amount,"role"\nP-1,"1,200.00",mentor\nP-2,2,"men""tor"\n""\nP-3,3,x\n'
+            '"P-4",4,a"b\nP-5,"5",\n"P-6",6\n')
+    for chunk in (1 << 22, 16):
+        monkeypatch.setattr(columns_module, "CHUNK", chunk)
+        read = same(write(tmp_path, text), TABLES["payouts"], sure=True)
+        assert read is not None and read.count == 6
+        assert read.lines.to_list() == [2, 3, 5, 6, 7, 8]
+        assert list(read.unreadable) == [1, 6]
+        assert read.frame["role"].to_list() == ['men"tor', "x", 'a"b', None]
+
+
 def test_missing_columns_and_unknown_ones(tmp_path: Path) -> None:
     path = write(tmp_path, "x,payout_id,,amount\n1,P-1,,2\n2,P-2,,\n", name="payouts.csv")
     read = same(path, TABLES["payouts"], sure=True)
@@ -234,7 +247,9 @@ def test_an_empty_table_and_a_header_without_a_line_end(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("text", [
-    'payout_id,amount\n"P-1",2\n',  # a quote
+    'payout_id,amount\n"P-1\nP-2",2\n',  # a quoted cell over two lines
+    'payout_id,amount\nP-1,"2\n',  # a quote never closed
+    '"payout_id\n",amount\nP-1,2\n',  # a header over two lines
     "payout_id,amount\nP-1,2\rP-2,3\n",  # a lone carriage return
     "payout_id,amount\nP-1,2\x00\n",  # a NUL byte
     "payout_id,amount,amount\nP-1,2,3\n",  # a column named twice
@@ -273,7 +288,7 @@ def test_a_file_that_is_not_utf8_is_declined(tmp_path: Path) -> None:
 # -- generated files -----------------------------------------------------------------------------
 CELLS: dict[str, list[str]] = {
     "text": ["P-1", "P-2", "T-1", " T-1 ", "mentor", "é", "\u3000x\xa0", "\x1cy", "", " ", "2025-26", "2025-2026",
-             "2025-26 ", "a b", "Peñasco"],
+             "2025-26 ", "a b", "Peñasco", '"P-1"', '"a,b"', '"x""y"', 'a"b', '"ab"c', '""', ' "T-1"'],
     "integer": ["1", "2", "+3", "-0", "007", "", " 4 ", "1.0", "x", "9" * 19, "\u0661"],
     "decimal": ["1000.00", "1.5", ".5", "5.", "-0.00", "0.0000001", "1e3", "1,200.00", "$5", "", " 2.50 ",
                 "123456789012345678.123456789012", "0E-7", "1." + "0" * 13],

@@ -37,6 +37,7 @@ Why it is the same by construction:
 
 from __future__ import annotations
 
+import csv
 import gc
 import sys
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -66,6 +67,7 @@ WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u
               "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 CHUNK = 1 << 22  # bytes handed to Polars at a time: the raw text of one chunk, not the file, is held
 _BOM = b"\xef\xbb\xbf"
+_SENTINEL = "\x01end"  # a line after a line, to see whether the csv module ends the record with it
 _FIELD_LIMIT = 4 * MAX_CELL  # characters in a field the csv module takes (reading._csv_reader)
 _WIDEST = 12  # decimal places a cell may write (reading._DECIMAL)
 _TYPES: dict[str, Any] = {"text": pl.String, "integer": pl.Int64, "date": pl.Date, "boolean": pl.Boolean,
@@ -258,8 +260,7 @@ class _Reader:
 
     def header(self, raw: bytes) -> None:
         _plain(raw)
-        text = raw.decode("utf-8").removesuffix("\n").removesuffix("\r")
-        cells = next(_csv_reader([text]), [])
+        cells = _cells(raw.decode("utf-8").removesuffix("\n").removesuffix("\r"))
         names = [name.strip() for name in cells]
         if not any(names) or len(names) > MAX_COLUMNS or repeated_names(names):
             raise _NotPlain  # no header, too wide, or every row broken: the reference's business
@@ -278,12 +279,13 @@ class _Reader:
     def chunk(self, raw: bytes) -> None:
         _plain(raw)
         lines = raw.count(b"\n") + (not raw.endswith(b"\n"))
+        quoted = b'"' in raw
         # Every line has width - 1 commas when they add up and none has more (Polars refuses a
         # line with more fields than the header); so no line is blank either, unless width is 1.
         blank = self.width == 1 and (raw.startswith((b"\n", b"\r\n")) or b"\n\n" in raw or b"\n\r\n" in raw)
         cells: pl.DataFrame | None = None
         self.odd_spaces = any(space in raw for space in _ODD_SPACES)
-        if not blank and raw.count(b",") == (self.width - 1) * lines:
+        if not blank and not quoted and raw.count(b",") == (self.width - 1) * lines:
             framed, skip = self.framed(raw)
             try:
                 cells = pl.read_csv(framed, has_header=False, quote_char=None, schema=self.schema,
@@ -311,7 +313,8 @@ class _Reader:
         return raw, 0
 
     def careful(self, raw: bytes, count: int) -> None:
-        """A chunk with blank or ragged lines: read line by line, odd lines split by ``csv``."""
+        """A chunk with blank, ragged or quoted lines, read line by line: a line with a quote
+        character, or whose commas are not the header's, is split by the ``csv`` module itself."""
         framed, skip = self.framed(raw)
         lines = pl.read_csv(framed, has_header=False, separator="\x00", quote_char=None, schema={"line": pl.String},
                             raise_if_empty=False)["line"][skip:]
@@ -320,28 +323,47 @@ class _Reader:
         _short(lines)
         frame = pl.DataFrame({"line": lines}).with_columns(
             at=pl.int_range(self.line + 1, self.line + 1 + count, dtype=pl.Int64),
-            commas=pl.col("line").str.count_matches(",", literal=True)).filter(pl.col("line").is_not_null())
+            plain=(pl.col("line").str.count_matches(",", literal=True) == self.width - 1)
+            & ~pl.col("line").str.contains('"', literal=True)).filter(pl.col("line").is_not_null())
+        where = frame["plain"].not_().arg_true()
+        split = [_cells(text) for text in frame["line"].gather(where).to_list()]
+        blank = [not cells or (len(cells) == 1 and not cells[0]) for cells in split]  # as _csv_typed skips
+        if any(blank):
+            kept = pl.Series([True] * frame.height).scatter(where, [not b for b in blank])
+            frame = frame.filter(kept)
+            split = [cells for cells, skipped in zip(split, blank, strict=True) if not skipped]
+            where = frame["plain"].not_().arg_true()
         frame = frame.with_columns(number=pl.int_range(self.number + 1, self.number + 1 + frame.height,
                                                        dtype=pl.Int64))
         self.number += frame.height
-        good = frame.filter(pl.col("commas") == self.width - 1)
-        odd = frame.filter(pl.col("commas") != self.width - 1)
-        parts = good["line"].str.split_exact(",", self.width - 1).struct.unnest()
+        plain = frame.filter(pl.col("plain"))
+        parts = plain["line"].str.split_exact(",", self.width - 1).struct.unnest()
         cells = parts.select([pl.col(f"field_{f.index}").alias(f.name) for f in self.fields])
-        self.typed(cells, good["number"], good["at"])
+        numbers, at = plain["number"], plain["at"]
+        other = frame[where]
+        whole = [index for index, row in enumerate(split) if len(row) == self.width]
+        if whole:  # quoted lines with the header's cells are typed with the others, in order
+            quoted = pl.DataFrame({f.name: [split[index][f.index] for index in whole] for f in self.fields},
+                                  schema={f.name: pl.String for f in self.fields})
+            rows = pl.concat([pl.concat([cells, pl.DataFrame({"__n": numbers, "__at": at})], how="horizontal"),
+                              pl.concat([quoted, other[whole].select(__n="number", __at="at")], how="horizontal")])
+            rows = rows.sort("__n")
+            cells, numbers, at = rows.drop("__n", "__at"), rows["__n"], rows["__at"]
+        self.typed(cells, numbers, at)
         keys: list[str] = []
-        for text, number, line in odd.select("line", "number", "at").iter_rows():
-            row = self.broken(number, text)
+        odd = [index for index, row in enumerate(split) if len(row) != self.width]
+        for index in odd:
+            number, line = other["number"][index], other["at"][index]
+            row = self.broken(number, split[index])
             row.line = line
             self.unreadable[number] = row
             keys.append(row.key)
         if keys:
-            self.indexes.append(pl.DataFrame({"number": odd["number"], "key": pl.Series(keys, dtype=pl.String),
-                                              "line": odd["at"]}))
+            self.indexes.append(pl.DataFrame({"number": other["number"][odd], "key": pl.Series(keys, dtype=pl.String),
+                                              "line": other["at"][odd]}))
 
-    def broken(self, number: int, text: str) -> Row:
+    def broken(self, number: int, cells: list[str]) -> Row:
         """A line whose cells are not as many as the header's, as ``_csv_typed`` reports it."""
-        cells = next(_csv_reader([text]))
         known = dict(zip(self.names, cells, strict=False))  # no name repeats (the header was checked)
         return self.typer.broken(number, f"the row has {len(cells)} cells but the header has {self.width}",
                                  "check for a missing or extra separator, or an unquoted comma in a cell",
@@ -451,10 +473,27 @@ def _scale(text: str) -> int:
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
+def _cells(text: str) -> list[str]:
+    """The cells of one line as the ``csv`` module splits it; :class:`_NotPlain` when a quoted
+    cell runs on past the line (a record of several lines) or the module refuses the line.
+
+    >>> _cells('a,"b,""c"" d",e'), _cells('""')
+    (['a', 'b,"c" d', 'e'], [''])
+    """
+    try:
+        reader = _csv_reader([text, _SENTINEL])
+        cells = next(reader)
+        if next(reader, None) != [_SENTINEL] or next(reader, None) is not None:
+            raise _NotPlain
+    except csv.Error:
+        raise _NotPlain from None
+    return cells
+
+
 def _plain(raw: bytes) -> None:
-    """Refuse bytes the ``csv`` module could split otherwise than at commas and line ends (and
+    """Refuse bytes the ``csv`` module could split into records otherwise than at line ends (and
     a chunk that starts with a byte-order mark, which Polars would drop)."""
-    if b'"' in raw or b"\x00" in raw or raw.startswith(_BOM) or (
+    if b"\x00" in raw or raw.startswith(_BOM) or (
             b"\r" in raw and raw.count(b"\r") != raw.count(b"\r\n")):
         raise _NotPlain
     if _long_line(raw, _FIELD_LIMIT):
