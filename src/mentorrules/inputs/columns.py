@@ -67,6 +67,8 @@ WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u
               "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 CHUNK = 1 << 22  # bytes handed to Polars at a time: the raw text of one chunk, not the file, is held
 _BOM = b"\xef\xbb\xbf"
+_QUOTED_CELL = r'"(?:[^"]|"")*"'  # a cell quoted plainly: quotes around it, and doubled inside
+_QUOTED_LINE = rf'^(?:[^",]*|{_QUOTED_CELL})(?:,(?:[^",]*|{_QUOTED_CELL}))*$'
 _SENTINEL = "\x01end"  # a line after a line, to see whether the csv module ends the record with it
 _FIELD_LIMIT = 4 * MAX_CELL  # characters in a field the csv module takes (reading._csv_reader)
 _WIDEST = 12  # decimal places a cell may write (reading._DECIMAL)
@@ -274,7 +276,9 @@ class _Reader:
                               kept=self.kept is None or name in self.kept or name in self.table.key)
                        for name, index in sorted(present.items(), key=lambda item: item[1])]
         self.schema = {f"c{index}": pl.String for index in range(self.width)}
-        self.read_columns = [f.index for f in self.fields]
+        # The last column is always read: Polars refuses a line with too many fields only when it
+        # parses the line to its end, which it does not past the last column asked for.
+        self.read_columns = sorted({f.index for f in self.fields} | {self.width - 1})
 
     def chunk(self, raw: bytes) -> None:
         _plain(raw)
@@ -299,11 +303,15 @@ class _Reader:
             first = self.line + 1
             numbers = pl.int_range(self.number + 1, self.number + lines + 1, eager=True, dtype=pl.Int64)
             at = pl.int_range(first, first + lines, eager=True, dtype=pl.Int64)
-            self.typed(cells.rename({f"c{f.index}": f.name for f in self.fields}), numbers, at)
+            self.typed(self.named(cells), numbers, at)
             self.number += lines
         else:
             self.careful(raw, lines)
         self.line += lines
+
+    def named(self, cells: pl.DataFrame) -> pl.DataFrame:
+        """The columns Polars read, named after the fields (a column read only for its end dropped)."""
+        return cells.select([pl.col(f"c{f.index}").alias(f.name) for f in self.fields])
 
     def framed(self, raw: bytes) -> tuple[bytes, int]:
         """The bytes to give Polars, and how many rows to drop: Polars takes bytes that start as a
@@ -313,43 +321,58 @@ class _Reader:
         return raw, 0
 
     def careful(self, raw: bytes, count: int) -> None:
-        """A chunk with blank, ragged or quoted lines, read line by line: a line with a quote
-        character, or whose commas are not the header's, is split by the ``csv`` module itself."""
+        """A chunk with blank, ragged or quoted lines, read line by line. A line without quotes
+        and with the header's commas is split at them; a line whose quoted cells are all plainly
+        quoted (a quote starts the cell and ends it, a quote inside is doubled: ``"a, ""b"" c"``)
+        is split by Polars with quotes; any other line by the ``csv`` module itself."""
         framed, skip = self.framed(raw)
         lines = pl.read_csv(framed, has_header=False, separator="\x00", quote_char=None, schema={"line": pl.String},
                             raise_if_empty=False)["line"][skip:]
         if lines.len() != count:
             raise _NotPlain
         _short(lines)
+        text = pl.col("line")
+        quoted = text.str.contains('"', literal=True)
         frame = pl.DataFrame({"line": lines}).with_columns(
             at=pl.int_range(self.line + 1, self.line + 1 + count, dtype=pl.Int64),
-            plain=(pl.col("line").str.count_matches(",", literal=True) == self.width - 1)
-            & ~pl.col("line").str.contains('"', literal=True)).filter(pl.col("line").is_not_null())
-        where = frame["plain"].not_().arg_true()
-        split = [_cells(text) for text in frame["line"].gather(where).to_list()]
+            way=pl.when(~quoted & (text.str.count_matches(",", literal=True) == self.width - 1)).then(0)
+            .when(quoted & text.str.contains(_QUOTED_LINE) & (self.width > 1)
+                  & (text.str.replace_all(_QUOTED_CELL, "").str.count_matches(",", literal=True) == self.width - 1))
+            .then(1).otherwise(2)).filter(text.is_not_null())
+        where = (frame["way"] == 2).arg_true()
+        split = [_cells(line) for line in frame["line"].gather(where).to_list()]
         blank = [not cells or (len(cells) == 1 and not cells[0]) for cells in split]  # as _csv_typed skips
         if any(blank):
-            kept = pl.Series([True] * frame.height).scatter(where, [not b for b in blank])
-            frame = frame.filter(kept)
+            frame = frame.filter(pl.Series([True] * frame.height).scatter(where, [not b for b in blank]))
             split = [cells for cells, skipped in zip(split, blank, strict=True) if not skipped]
-            where = frame["plain"].not_().arg_true()
+            where = (frame["way"] == 2).arg_true()
         frame = frame.with_columns(number=pl.int_range(self.number + 1, self.number + 1 + frame.height,
                                                        dtype=pl.Int64))
         self.number += frame.height
-        plain = frame.filter(pl.col("plain"))
-        parts = plain["line"].str.split_exact(",", self.width - 1).struct.unnest()
-        cells = parts.select([pl.col(f"field_{f.index}").alias(f.name) for f in self.fields])
-        numbers, at = plain["number"], plain["at"]
+        parts: list[pl.DataFrame] = []
+        plain = frame.filter(pl.col("way") == 0)
+        split_plain = plain["line"].str.split_exact(",", self.width - 1).struct.unnest()
+        parts.append(split_plain.select([pl.col(f"field_{f.index}").alias(f.name) for f in self.fields])
+                     .with_columns(__n=plain["number"], __at=plain["at"]))
+        simple = frame.filter(pl.col("way") == 1)
+        if simple.height:
+            framed, skip = self.framed((simple["line"].str.join("\n")[0] + "\n").encode())
+            cells = pl.read_csv(framed, has_header=False, quote_char='"', schema=self.schema,
+                                columns=self.read_columns, empty_string_is_null=False,
+                                truncate_ragged_lines=False, raise_if_empty=False)[skip:]
+            if cells.height != simple.height:
+                raise _NotPlain
+            parts.append(self.named(cells).with_columns(__n=simple["number"], __at=simple["at"]))
         other = frame[where]
         whole = [index for index, row in enumerate(split) if len(row) == self.width]
-        if whole:  # quoted lines with the header's cells are typed with the others, in order
-            quoted = pl.DataFrame({f.name: [split[index][f.index] for index in whole] for f in self.fields},
-                                  schema={f.name: pl.String for f in self.fields})
-            rows = pl.concat([pl.concat([cells, pl.DataFrame({"__n": numbers, "__at": at})], how="horizontal"),
-                              pl.concat([quoted, other[whole].select(__n="number", __at="at")], how="horizontal")])
+        if whole:
+            parts.append(pl.DataFrame({f.name: [split[index][f.index] for index in whole] for f in self.fields},
+                                      schema={f.name: pl.String for f in self.fields})
+                         .with_columns(__n=other["number"][whole], __at=other["at"][whole]))
+        rows = pl.concat(parts)
+        if len(parts) > 1:
             rows = rows.sort("__n")
-            cells, numbers, at = rows.drop("__n", "__at"), rows["__n"], rows["__at"]
-        self.typed(cells, numbers, at)
+        self.typed(rows.drop("__n", "__at"), rows["__n"], rows["__at"])
         keys: list[str] = []
         odd = [index for index, row in enumerate(split) if len(row) != self.width]
         for index in odd:
