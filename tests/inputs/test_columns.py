@@ -234,6 +234,18 @@ def test_quoted_cells(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert read.frame["role"].to_list() == ['men"tor', "x", 'a"b', None]
 
 
+@pytest.mark.parametrize("text", [
+    'payout_id,amount,role\n"P-1","1"\n"P-2","2","x","y"\n"P-3","3","z"\n',  # too few and too many
+    'payout_id,amount,role\n"P-1","1","a"\n"P-2","2","x,y"\n"P-3","3","""z"""\n',  # all whole
+    'payout_id\n"P-1"\n""\n"P-3"\n',  # one column: a quoted empty line is a blank one
+    'payout_id,amount\n"P-1",\x01end\nP-2,"\x01end"\n',  # the sentinel as a cell
+])
+def test_plainly_quoted_lines(tmp_path: Path, text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for chunk in (1 << 22, 20):
+        monkeypatch.setattr(columns_module, "CHUNK", chunk)
+        same(write(tmp_path, text), TABLES["payouts"], sure=True)
+
+
 def test_missing_columns_and_unknown_ones(tmp_path: Path) -> None:
     path = write(tmp_path, "x,payout_id,,amount\n1,P-1,,2\n2,P-2,,\n", name="payouts.csv")
     read = same(path, TABLES["payouts"], sure=True)

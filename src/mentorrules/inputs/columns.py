@@ -68,7 +68,7 @@ WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u
 CHUNK = 1 << 22  # bytes handed to Polars at a time: the raw text of one chunk, not the file, is held
 _BOM = b"\xef\xbb\xbf"
 _QUOTED_CELL = r'"(?:[^"]|"")*"'  # a cell quoted plainly: quotes around it, and doubled inside
-_QUOTED_LINE = rf'^(?:[^",]*|{_QUOTED_CELL})(?:,(?:[^",]*|{_QUOTED_CELL}))*$'
+_QUOTED_LINE = rf'^(?:[^",]*|{_QUOTED_CELL})(?:,(?:[^",]*|{_QUOTED_CELL}))*$'  # cells plain or plainly quoted
 _SENTINEL = "\x01end"  # a line after a line, to see whether the csv module ends the record with it
 _FIELD_LIMIT = 4 * MAX_CELL  # characters in a field the csv module takes (reading._csv_reader)
 _WIDEST = 12  # decimal places a cell may write (reading._DECIMAL)
@@ -336,9 +336,11 @@ class _Reader:
         frame = pl.DataFrame({"line": lines}).with_columns(
             at=pl.int_range(self.line + 1, self.line + 1 + count, dtype=pl.Int64),
             way=pl.when(~quoted & (text.str.count_matches(",", literal=True) == self.width - 1)).then(0)
-            .when(quoted & text.str.contains(_QUOTED_LINE) & (self.width > 1)
-                  & (text.str.replace_all(_QUOTED_CELL, "").str.count_matches(",", literal=True) == self.width - 1))
-            .then(1).otherwise(2)).filter(text.is_not_null())
+            .when(quoted & (self.width > 1) & text.str.contains(_QUOTED_LINE)).then(1)
+            .otherwise(2)).filter(text.is_not_null())
+        quoted_cells = self.quoted(frame.filter(pl.col("way") == 1)["line"])
+        if quoted_cells is None:  # some have not the header's cells: the csv module splits them
+            frame = frame.with_columns(way=pl.col("way").replace(1, 2))
         where = (frame["way"] == 2).arg_true()
         split = [_cells(line) for line in frame["line"].gather(where).to_list()]
         blank = [not cells or (len(cells) == 1 and not cells[0]) for cells in split]  # as _csv_typed skips
@@ -354,15 +356,9 @@ class _Reader:
         split_plain = plain["line"].str.split_exact(",", self.width - 1).struct.unnest()
         parts.append(split_plain.select([pl.col(f"field_{f.index}").alias(f.name) for f in self.fields])
                      .with_columns(__n=plain["number"], __at=plain["at"]))
-        simple = frame.filter(pl.col("way") == 1)
-        if simple.height:
-            framed, skip = self.framed((simple["line"].str.join("\n")[0] + "\n").encode())
-            cells = pl.read_csv(framed, has_header=False, quote_char='"', schema=self.schema,
-                                columns=self.read_columns, empty_string_is_null=False,
-                                truncate_ragged_lines=False, raise_if_empty=False)[skip:]
-            if cells.height != simple.height:
-                raise _NotPlain
-            parts.append(self.named(cells).with_columns(__n=simple["number"], __at=simple["at"]))
+        if quoted_cells is not None and quoted_cells.height:
+            simple = frame.filter(pl.col("way") == 1)
+            parts.append(quoted_cells.with_columns(__n=simple["number"], __at=simple["at"]))
         other = frame[where]
         whole = [index for index, row in enumerate(split) if len(row) == self.width]
         if whole:
@@ -384,6 +380,26 @@ class _Reader:
         if keys:
             self.indexes.append(pl.DataFrame({"number": other["number"][odd], "key": pl.Series(keys, dtype=pl.String),
                                               "line": other["at"][odd]}))
+
+    def quoted(self, lines: pl.Series) -> pl.DataFrame | None:
+        """The cells of plainly quoted lines, split by Polars; None unless each has the header's
+        cells (a last cell is added to each line: it comes out last only on a line of the
+        header's width, and Polars refuses a line with more)."""
+        if lines.len() == 0:
+            return pl.DataFrame(schema={f.name: pl.String for f in self.fields})
+        framed, skip = self.framed((lines.str.join(f",{_SENTINEL}\n")[0] + f",{_SENTINEL}\n").encode())
+        schema = {**self.schema, f"c{self.width}": pl.String}
+        try:
+            cells = pl.read_csv(framed, has_header=False, quote_char='"', schema=schema,
+                                columns=[*self.read_columns, self.width], empty_string_is_null=False,
+                                truncate_ragged_lines=False, raise_if_empty=False)[skip:]
+        except pl.exceptions.PolarsError:
+            return None
+        if cells.height != lines.len():
+            raise _NotPlain
+        if not (cells[f"c{self.width}"] == _SENTINEL).all():
+            return None
+        return self.named(cells)
 
     def broken(self, number: int, cells: list[str]) -> Row:
         """A line whose cells are not as many as the header's, as ``_csv_typed`` reports it."""
