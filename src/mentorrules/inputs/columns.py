@@ -1,28 +1,34 @@
-"""A plain CSV file -> typed Polars columns with the same values, problems, keys and lines as
-the reference reader (:func:`mentorrules.inputs.reading._csv_typed`).
+"""A CSV file -> typed Polars columns with the same values, problems, keys and lines as the
+reference reader (:func:`mentorrules.inputs.reading._csv_typed`), at a fifth of its cost.
 
 Meant for the columnar backend: once the data set has been checked as today (UTF-8, header,
-required columns), call :func:`csv_columns` for a CSV table; when it returns None the file is
-not plain enough to be sure of the split (a quote, a lone carriage return, a NUL byte, a
-repeated header name, ...) and the caller reads it with the reference reader instead. Rows
-that cannot be read are built by the reference :class:`~mentorrules.inputs.reading.RowTyper`
-itself, so their problems are the reference's word for word.
+required columns: ``read()``), call :func:`csv_columns` for a CSV table instead of reading its
+rows. When it returns None the file is not plain enough to be sure of the split (a quoted cell
+over several lines, a lone carriage return, a NUL byte, a repeated header name, a line longer
+than the ``csv`` module takes, ...): read it with the reference reader instead. Rows that
+cannot be read are made by the reference :class:`~mentorrules.inputs.reading.RowTyper` itself,
+so their problems are the reference's word for word; :meth:`TableColumns.rows` gives the
+reference's :class:`~mentorrules.inputs.reading.Rows` for a table that must also be held as
+rows.
 
 Why it is the same by construction:
 
-- The split. Without a quote character, a lone ``\\r`` or a NUL byte, the ``csv`` module makes
-  one record of each line and splits it at every comma; so does Polars with no quote
-  character. A chunk is handed to Polars' multi-column reader only when it has no blank line
-  and holds exactly ``width - 1`` commas per line in total, and Polars refuses a line with more
-  fields than the header (so none has fewer). Other chunks are read line by line (one Polars
-  column per line) and their odd lines are split by the ``csv`` module, as the reference does.
+- The split. Without a lone ``\\r`` or a NUL byte, each line of a file is one record of the
+  ``csv`` module unless a quoted cell runs on past it (then the file is declined). A line
+  without a quote character is split at every comma, as Polars splits it without quoting: a
+  chunk goes to Polars' multi-column reader only when it has no quote, holds exactly
+  ``width - 1`` commas per line in total, and Polars (reading the last column) refuses a line
+  with more fields than the header, so none has fewer and none is blank. Other chunks are read
+  line by line: lines without quotes and with the header's commas are split at them; lines
+  whose cells are plain or plainly quoted (``"a, ""b"" c"``) are split by Polars with quotes
+  and must come out with the header's width; any other line is split by the ``csv`` module.
 - The typing. A text cell is stripped of exactly the characters Python's ``str.strip`` removes
-  (the set is checked against ``str.isspace`` by the tests) and empty becomes null; every
-  other cell goes through the reference converter once per distinct text (``CONVERTERS``), and
-  the result is mapped back onto the column. A pattern is checked on ``str(value)`` once per
-  distinct value, as ``_Column`` does.
-- The numbering. A row's number counts the non-blank lines; its line is its physical line
-  (header = 1), which is the ``csv`` module's record count for such a file.
+  (checked against ``str.isspace`` by the tests) and empty becomes null; every other cell goes
+  through the reference converter once per distinct text (``CONVERTERS``), and the result is
+  mapped back onto the column. A pattern is checked on ``str(value)`` once per distinct value,
+  as ``_Column`` does.
+- The numbering. A row's number counts the records that are not blank (``[]`` or ``['']``);
+  its line is its physical line (header = 1), the ``csv`` module's record count for such a file.
 
 >>> import tempfile
 >>> from mentorrules.loading.tables import contract
