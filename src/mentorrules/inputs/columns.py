@@ -1,28 +1,34 @@
-"""A plain CSV file -> typed Polars columns with the same values, problems, keys and lines as
-the reference reader (:func:`mentorrules.inputs.reading._csv_typed`).
+"""A CSV file -> typed Polars columns with the same values, problems, keys and lines as the
+reference reader (:func:`mentorrules.inputs.reading._csv_typed`), in about a quarter of its time.
 
 Meant for the columnar backend: once the data set has been checked as today (UTF-8, header,
-required columns), call :func:`csv_columns` for a CSV table; when it returns None the file is
-not plain enough to be sure of the split (a quote, a lone carriage return, a NUL byte, a
-repeated header name, ...) and the caller reads it with the reference reader instead. Rows
-that cannot be read are built by the reference :class:`~mentorrules.inputs.reading.RowTyper`
-itself, so their problems are the reference's word for word.
+required columns: ``read()``), call :func:`csv_columns` for a CSV table instead of reading its
+rows. When it returns None the file is not plain enough to be sure of the split (a quoted cell
+over several lines, a lone carriage return, a NUL byte, a repeated header name, a line longer
+than the ``csv`` module takes, ...): read it with the reference reader instead. Rows that
+cannot be read are made by the reference :class:`~mentorrules.inputs.reading.RowTyper` itself,
+so their problems are the reference's word for word; :meth:`TableColumns.rows` gives the
+reference's :class:`~mentorrules.inputs.reading.Rows` for a table that must also be held as
+rows.
 
 Why it is the same by construction:
 
-- The split. Without a quote character, a lone ``\\r`` or a NUL byte, the ``csv`` module makes
-  one record of each line and splits it at every comma; so does Polars with no quote
-  character. A chunk is handed to Polars' multi-column reader only when it has no blank line
-  and holds exactly ``width - 1`` commas per line in total, and Polars refuses a line with more
-  fields than the header (so none has fewer). Other chunks are read line by line (one Polars
-  column per line) and their odd lines are split by the ``csv`` module, as the reference does.
+- The split. Without a lone ``\\r`` or a NUL byte, each line of a file is one record of the
+  ``csv`` module unless a quoted cell runs on past it (then the file is declined). A line
+  without a quote character is split at every comma, as Polars splits it without quoting: a
+  chunk goes to Polars' multi-column reader only when it has no quote, holds exactly
+  ``width - 1`` commas per line in total, and Polars (reading the last column) refuses a line
+  with more fields than the header, so none has fewer and none is blank. Other chunks are read
+  line by line: lines without quotes and with the header's commas are split at them; lines
+  whose cells are plain or plainly quoted (``"a, ""b"" c"``) are split by Polars with quotes
+  and must come out with the header's width; any other line is split by the ``csv`` module.
 - The typing. A text cell is stripped of exactly the characters Python's ``str.strip`` removes
-  (the set is checked against ``str.isspace`` by the tests) and empty becomes null; every
-  other cell goes through the reference converter once per distinct text (``CONVERTERS``), and
-  the result is mapped back onto the column. A pattern is checked on ``str(value)`` once per
-  distinct value, as ``_Column`` does.
-- The numbering. A row's number counts the non-blank lines; its line is its physical line
-  (header = 1), which is the ``csv`` module's record count for such a file.
+  (checked against ``str.isspace`` by the tests) and empty becomes null; every other cell goes
+  through the reference converter once per distinct text (``CONVERTERS``), and the result is
+  mapped back onto the column. A pattern is checked on ``str(value)`` once per distinct value,
+  as ``_Column`` does.
+- The numbering. A row's number counts the records that are not blank (``[]`` or ``['']``);
+  its line is its physical line (header = 1), the ``csv`` module's record count for such a file.
 
 >>> import tempfile
 >>> from mentorrules.loading.tables import contract
@@ -37,11 +43,13 @@ Why it is the same by construction:
 
 from __future__ import annotations
 
+import csv
 import gc
-from collections.abc import Callable, Collection, Iterator
+import sys
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from itertools import islice
+from itertools import chain, islice, repeat
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -66,11 +74,15 @@ WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u
               "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 CHUNK = 1 << 22  # bytes handed to Polars at a time: the raw text of one chunk, not the file, is held
 _BOM = b"\xef\xbb\xbf"
+_QUOTED_CELL = r'"(?:[^"]|"")*"'  # a cell quoted plainly: quotes around it, and doubled inside
+_QUOTED_LINE = rf'^(?:[^",]*|{_QUOTED_CELL})(?:,(?:[^",]*|{_QUOTED_CELL}))*$'  # cells plain or plainly quoted
+_SENTINEL = "\x01end"  # a line after a line, to see whether the csv module ends the record with it
 _FIELD_LIMIT = 4 * MAX_CELL  # characters in a field the csv module takes (reading._csv_reader)
 _WIDEST = 12  # decimal places a cell may write (reading._DECIMAL)
 _TYPES: dict[str, Any] = {"text": pl.String, "integer": pl.Int64, "date": pl.Date, "boolean": pl.Boolean,
                           "list": pl.List(pl.String), "decimal": pl.Decimal(38, _WIDEST)}
 _BAD = object()  # a cell text its converter refuses
+_SLICE = 65_536  # rows made into records at a time by TableColumns.rows()
 _REMEMBERED = 200_000  # distinct cell texts remembered per column (as _Column.LIMIT)
 _ODD_SPACES = (b"\x1c", b"\x1d", b"\x1e", b"\x1f")  # what str.strip() removes and Unicode does not call space
 
@@ -97,27 +109,31 @@ class TableColumns:
     keys: pl.Series
     lines: pl.Series
     unreadable: dict[int, Row] = field(default_factory=dict)
+    interned: Collection[str] = ()  # text columns whose values rows() interns, as the reference does
 
     def rows(self) -> Rows:
         """The reference's :class:`Rows` (records, problems, lines) of this table, for a table
         held in memory; columns not kept are empty (None), as the reference leaves them."""
         table, frame = self.table, self.frame
-        columns: list[list[Any]] = []
+        columns: list[Callable[[int, int], Iterable[Any]]] = []
         for name, kind in table.fields.items():
             if name not in frame.columns:
-                columns.append([None] * frame.height)
+                columns.append(lambda offset, length: repeat(None, length))
             elif kind == "decimal":
-                columns.append(_objects(frame[f"{name}.__text"], Decimal))
-            elif kind in ("text", "date") and name not in table.key:
-                columns.append(_objects(frame[name]))
+                columns.append(_values(frame[f"{name}.__text"], Decimal, share=True))
             else:  # a key never repeats; lists are made afresh for each row, as the reference does
-                columns.append(frame[name].to_list())
+                columns.append(_values(frame[name], sys.intern if kind == "text" and name in self.interned else None,
+                                       share=kind in ("text", "date") and name not in table.key))
         make = table.record_type
         rows = Rows(table)
         collecting = gc.isenabled()
         gc.disable()  # a million new tuples would set off collections that find nothing to free
         try:
-            readable: Iterator[Record] = map(make, zip(*columns, strict=True)) if columns else iter(())
+            # In slices, so that a column's Python values are never all listed at once.
+            readable: Iterator[Record] = chain.from_iterable(
+                map(make, zip(*(column(offset, min(_SLICE, frame.height - offset)) for column in columns),
+                              strict=True))
+                for offset in range(0, frame.height, _SLICE))
             records: list[Record] = []
             for number, row in sorted(self.unreadable.items()):  # the readable rows before it, then it
                 records.extend(islice(readable, number - 1 - len(records)))
@@ -227,6 +243,7 @@ class _Reader:
             raise _NotPlain  # keys are text in every contract; str() of other values is not vectorised here
         self.path, self.table = path, table
         self.typer = RowTyper(table, source, kept, interned)
+        self.interned = interned
         self.kept = kept
         self.number = 0  # rows so far
         self.line = 1  # the physical line before the chunk's first (the header's, at first)
@@ -265,8 +282,7 @@ class _Reader:
 
     def header(self, raw: bytes) -> None:
         _plain(raw)
-        text = raw.decode("utf-8").removesuffix("\n").removesuffix("\r")
-        cells = next(_csv_reader([text]), [])
+        cells = _cells(raw.decode("utf-8").removesuffix("\n").removesuffix("\r"))
         names = [name.strip() for name in cells]
         if not any(names) or len(names) > MAX_COLUMNS or repeated_names(names):
             raise _NotPlain  # no header, too wide, or every row broken: the reference's business
@@ -280,17 +296,20 @@ class _Reader:
                               kept=self.kept is None or name in self.kept or name in self.table.key)
                        for name, index in sorted(present.items(), key=lambda item: item[1])]
         self.schema = {f"c{index}": pl.String for index in range(self.width)}
-        self.read_columns = [f.index for f in self.fields]
+        # The last column is always read: Polars refuses a line with too many fields only when it
+        # parses the line to its end, which it does not past the last column asked for.
+        self.read_columns = sorted({f.index for f in self.fields} | {self.width - 1})
 
     def chunk(self, raw: bytes) -> None:
         _plain(raw)
         lines = raw.count(b"\n") + (not raw.endswith(b"\n"))
+        quoted = b'"' in raw
         # Every line has width - 1 commas when they add up and none has more (Polars refuses a
         # line with more fields than the header); so no line is blank either, unless width is 1.
         blank = self.width == 1 and (raw.startswith((b"\n", b"\r\n")) or b"\n\n" in raw or b"\n\r\n" in raw)
         cells: pl.DataFrame | None = None
         self.odd_spaces = any(space in raw for space in _ODD_SPACES)
-        if not blank and raw.count(b",") == (self.width - 1) * lines:
+        if not blank and not quoted and raw.count(b",") == (self.width - 1) * lines:
             framed, skip = self.framed(raw)
             try:
                 cells = pl.read_csv(framed, has_header=False, quote_char=None, schema=self.schema,
@@ -304,11 +323,15 @@ class _Reader:
             first = self.line + 1
             numbers = pl.int_range(self.number + 1, self.number + lines + 1, eager=True, dtype=pl.Int64)
             at = pl.int_range(first, first + lines, eager=True, dtype=pl.Int64)
-            self.typed(cells.rename({f"c{f.index}": f.name for f in self.fields}), numbers, at)
+            self.typed(self.named(cells), numbers, at)
             self.number += lines
         else:
             self.careful(raw, lines)
         self.line += lines
+
+    def named(self, cells: pl.DataFrame) -> pl.DataFrame:
+        """The columns Polars read, named after the fields (a column read only for its end dropped)."""
+        return cells.select([pl.col(f"c{f.index}").alias(f.name) for f in self.fields])
 
     def framed(self, raw: bytes) -> tuple[bytes, int]:
         """The bytes to give Polars, and how many rows to drop: Polars takes bytes that start as a
@@ -318,37 +341,88 @@ class _Reader:
         return raw, 0
 
     def careful(self, raw: bytes, count: int) -> None:
-        """A chunk with blank or ragged lines: read line by line, odd lines split by ``csv``."""
+        """A chunk with blank, ragged or quoted lines, read line by line. A line without quotes
+        and with the header's commas is split at them; a line whose quoted cells are all plainly
+        quoted (a quote starts the cell and ends it, a quote inside is doubled: ``"a, ""b"" c"``)
+        is split by Polars with quotes; any other line by the ``csv`` module itself."""
         framed, skip = self.framed(raw)
         lines = pl.read_csv(framed, has_header=False, separator="\x00", quote_char=None, schema={"line": pl.String},
                             raise_if_empty=False)["line"][skip:]
         if lines.len() != count:
             raise _NotPlain
         _short(lines)
+        text = pl.col("line")
+        quoted = text.str.contains('"', literal=True)
         frame = pl.DataFrame({"line": lines}).with_columns(
             at=pl.int_range(self.line + 1, self.line + 1 + count, dtype=pl.Int64),
-            commas=pl.col("line").str.count_matches(",", literal=True)).filter(pl.col("line").is_not_null())
+            way=pl.when(~quoted & (text.str.count_matches(",", literal=True) == self.width - 1)).then(0)
+            .when(quoted & (self.width > 1) & text.str.contains(_QUOTED_LINE)).then(1)
+            .otherwise(2)).filter(text.is_not_null())
+        quoted_cells = self.quoted(frame.filter(pl.col("way") == 1)["line"])
+        if quoted_cells is None:  # some have not the header's cells: the csv module splits them
+            frame = frame.with_columns(way=pl.col("way").replace(1, 2))
+        where = (frame["way"] == 2).arg_true()
+        split = [_cells(line) for line in frame["line"].gather(where).to_list()]
+        blank = [not cells or (len(cells) == 1 and not cells[0]) for cells in split]  # as _csv_typed skips
+        if any(blank):
+            frame = frame.filter(pl.Series([True] * frame.height).scatter(where, [not b for b in blank]))
+            split = [cells for cells, skipped in zip(split, blank, strict=True) if not skipped]
+            where = (frame["way"] == 2).arg_true()
         frame = frame.with_columns(number=pl.int_range(self.number + 1, self.number + 1 + frame.height,
                                                        dtype=pl.Int64))
         self.number += frame.height
-        good = frame.filter(pl.col("commas") == self.width - 1)
-        odd = frame.filter(pl.col("commas") != self.width - 1)
-        parts = good["line"].str.split_exact(",", self.width - 1).struct.unnest()
-        cells = parts.select([pl.col(f"field_{f.index}").alias(f.name) for f in self.fields])
-        self.typed(cells, good["number"], good["at"])
+        parts: list[pl.DataFrame] = []
+        plain = frame.filter(pl.col("way") == 0)
+        split_plain = plain["line"].str.split_exact(",", self.width - 1).struct.unnest()
+        parts.append(split_plain.select([pl.col(f"field_{f.index}").alias(f.name) for f in self.fields])
+                     .with_columns(__n=plain["number"], __at=plain["at"]))
+        if quoted_cells is not None and quoted_cells.height:
+            simple = frame.filter(pl.col("way") == 1)
+            parts.append(quoted_cells.with_columns(__n=simple["number"], __at=simple["at"]))
+        other = frame[where]
+        whole = [index for index, row in enumerate(split) if len(row) == self.width]
+        if whole:
+            parts.append(pl.DataFrame({f.name: [split[index][f.index] for index in whole] for f in self.fields},
+                                      schema={f.name: pl.String for f in self.fields})
+                         .with_columns(__n=other["number"][whole], __at=other["at"][whole]))
+        rows = pl.concat(parts)
+        if len(parts) > 1:
+            rows = rows.sort("__n")
+        self.typed(rows.drop("__n", "__at"), rows["__n"], rows["__at"])
         keys: list[str] = []
-        for text, number, line in odd.select("line", "number", "at").iter_rows():
-            row = self.broken(number, text)
+        odd = [index for index, row in enumerate(split) if len(row) != self.width]
+        for index in odd:
+            number, line = other["number"][index], other["at"][index]
+            row = self.broken(number, split[index])
             row.line = line
             self.unreadable[number] = row
             keys.append(row.key)
         if keys:
-            self.indexes.append(pl.DataFrame({"number": odd["number"], "key": pl.Series(keys, dtype=pl.String),
-                                              "line": odd["at"]}))
+            self.indexes.append(pl.DataFrame({"number": other["number"][odd], "key": pl.Series(keys, dtype=pl.String),
+                                              "line": other["at"][odd]}))
 
-    def broken(self, number: int, text: str) -> Row:
+    def quoted(self, lines: pl.Series) -> pl.DataFrame | None:
+        """The cells of plainly quoted lines, split by Polars; None unless each has the header's
+        cells (a last cell is added to each line: it comes out last only on a line of the
+        header's width, and Polars refuses a line with more)."""
+        if lines.len() == 0:
+            return pl.DataFrame(schema={f.name: pl.String for f in self.fields})
+        framed, skip = self.framed((lines.str.join(f",{_SENTINEL}\n")[0] + f",{_SENTINEL}\n").encode())
+        schema = {**self.schema, f"c{self.width}": pl.String}
+        try:
+            cells = pl.read_csv(framed, has_header=False, quote_char='"', schema=schema,
+                                columns=[*self.read_columns, self.width], empty_string_is_null=False,
+                                truncate_ragged_lines=False, raise_if_empty=False)[skip:]
+        except pl.exceptions.PolarsError:
+            return None
+        if cells.height != lines.len():
+            raise _NotPlain
+        if not (cells[f"c{self.width}"] == _SENTINEL).all():
+            return None
+        return self.named(cells)
+
+    def broken(self, number: int, cells: list[str]) -> Row:
         """A line whose cells are not as many as the header's, as ``_csv_typed`` reports it."""
-        cells = next(_csv_reader([text]))
         known = dict(zip(self.names, cells, strict=False))  # no name repeats (the header was checked)
         return self.typer.broken(number, f"the row has {len(cells)} cells but the header has {self.width}",
                                  "check for a missing or extra separator, or an unquoted comma in a cell",
@@ -426,16 +500,20 @@ class _Reader:
             else:
                 columns.append(frame[name])
         return TableColumns(table, self.number, pl.DataFrame(columns), index["key"].alias("key"),
-                            index["line"].alias("line"), dict(sorted(self.unreadable.items())))
+                            index["line"].alias("line"), dict(sorted(self.unreadable.items())), self.interned)
 
 
-def _objects(column: pl.Series, make: Callable[[Any], Any] | None = None) -> list[Any]:
-    """The values of a column as Python objects, one object per distinct value (as the reference
-    shares the value of a repeated cell text), each made by ``make`` when given."""
-    distinct = column.unique().drop_nulls()
-    if distinct.len() * 4 > column.len():  # mostly distinct: little to share
-        values = column.to_list()
-        return values if make is None else [None if value is None else make(value) for value in values]
+def _values(column: pl.Series, make: Callable[[Any], Any] | None, *,
+            share: bool) -> Callable[[int, int], Iterable[Any]]:
+    """The values of a slice of a column as Python objects, each made by ``make`` when given;
+    when shared, one object per distinct value (as the reference shares the value of a
+    repeated cell text)."""
+    distinct = column.unique().drop_nulls() if share else None
+    if distinct is None or distinct.len() * 4 > column.len():  # (nearly) all distinct: nothing to share
+        if make is None:
+            return lambda offset, length: column.slice(offset, length).to_list()
+        return lambda offset, length: [None if value is None else make(value)
+                                       for value in column.slice(offset, length).to_list()]
     objects = distinct.to_list()
     if make is not None:
         objects = [make(value) for value in objects]
@@ -445,7 +523,8 @@ def _objects(column: pl.Series, make: Callable[[Any], Any] | None = None) -> lis
     else:
         codes = column.to_frame("value").join(
             distinct.to_frame("value").with_row_index("code"), on="value", how="left", maintain_order="left")["code"]
-    return list(map(objects.__getitem__, codes.fill_null(len(objects) - 1).to_list()))
+    codes = codes.fill_null(len(objects) - 1)
+    return lambda offset, length: map(objects.__getitem__, codes.slice(offset, length).to_list())
 
 
 def _scale(text: str) -> int:
@@ -453,10 +532,27 @@ def _scale(text: str) -> int:
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
+def _cells(text: str) -> list[str]:
+    """The cells of one line as the ``csv`` module splits it; :class:`_NotPlain` when a quoted
+    cell runs on past the line (a record of several lines) or the module refuses the line.
+
+    >>> _cells('a,"b,""c"" d",e'), _cells('""')
+    (['a', 'b,"c" d', 'e'], [''])
+    """
+    try:
+        reader = _csv_reader([text, _SENTINEL])
+        cells = next(reader)
+        if next(reader, None) != [_SENTINEL] or next(reader, None) is not None:
+            raise _NotPlain
+    except csv.Error:
+        raise _NotPlain from None
+    return cells
+
+
 def _plain(raw: bytes) -> None:
-    """Refuse bytes the ``csv`` module could split otherwise than at commas and line ends (and
+    """Refuse bytes the ``csv`` module could split into records otherwise than at line ends (and
     a chunk that starts with a byte-order mark, which Polars would drop)."""
-    if b'"' in raw or b"\x00" in raw or raw.startswith(_BOM) or (
+    if b"\x00" in raw or raw.startswith(_BOM) or (
             b"\r" in raw and raw.count(b"\r") != raw.count(b"\r\n")):
         raise _NotPlain
     if _long_line(raw, _FIELD_LIMIT):
