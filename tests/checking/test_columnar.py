@@ -313,3 +313,34 @@ def test_a_generated_data_set_of_100k_payouts_gives_the_same_reports(tmp_path: P
                          "--engine", engine]) == 1
             outputs.append(out.read_bytes())
         assert outputs[0] == outputs[1]
+
+
+def test_held_tables_read_as_columns_give_the_reference_records_and_indexes(tmp_path: Path) -> None:
+    """People, pairings and attendance held as columns: their records (made when asked, in any
+    order) and their key indexes (repeated and unreadable keys) are the reference reader's."""
+    from mentorrules.checking.validation import index_tables
+    from mentorrules.inputs.reading import Rows
+
+    generate(tmp_path, payouts=2000, seed=3, violations=0.3)
+    people = (tmp_path / "people.csv").read_text(encoding="utf-8").splitlines()
+    people += [people[5], people[7].replace(",", ",x", 5)]  # a repeated person, an unreadable row
+    (tmp_path / "people.csv").write_text("\n".join(people) + "\n", encoding="utf-8")
+    reference = ENGINE.read(tmp_path, every_column=False)
+    columns = ENGINE.read(tmp_path, every_column=False, columns=True)
+    assert set(columns.columns) >= {"people", "pairings", "attendance"}
+    for name, rows in reference.tables.items():
+        held = columns.tables[name]
+        if not isinstance(rows, Rows):
+            continue
+        assert isinstance(held, Rows)
+        assert list(held.records) == list(rows.records), name
+        backwards = [held.records[index] for index in reversed(range(len(rows)))]
+        assert backwards == list(reversed(rows.records)), name
+        assert held.problems == rows.problems, name
+    expected, found = index_tables(ENGINE.tables, reference.tables), index_tables(ENGINE.tables, columns.tables)
+    for name, index in expected.items():
+        assert dict(found[name].items()) == dict(index.items()), name
+        assert found[name].unreadable == index.unreadable, name
+        assert getattr(columns.tables.get(name), "problems", None) == getattr(reference.tables.get(name), "problems", None)
+    assert any(problem.code == "MR313" for problems in columns.tables["people"].problems.values()
+               for problem in problems)

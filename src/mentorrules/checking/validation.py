@@ -47,7 +47,7 @@ from mentorrules.checking.evaluation import (
 from mentorrules.checking.money import AMOUNT, DIMENSIONS, MONEY_TABLE, MoneyTally
 from mentorrules.checking.period import Period, school_year_start
 from mentorrules.errors import Location, Problem
-from mentorrules.inputs.reading import Lines, Row, Rows, StreamedRows
+from mentorrules.inputs.reading import KeyedRecords, Lines, Row, Rows, StreamedRows
 from mentorrules.loading.tables import Record, Table
 from mentorrules.model import Decision, Finding, Outcome, Severity, Status, TableBlock, status_of
 
@@ -70,6 +70,9 @@ def index_tables(contracts: Mapping[str, Table], tables: Mapping[str, Sequence[R
         contract = contracts[name]
         if not contract.unique:
             continue
+        if isinstance(rows, Rows) and isinstance(rows.records, KeyedRecords):
+            indexes[name] = _column_index(contract, rows, rows.records)
+            continue
         index = TableIndex()
         first: dict[Any, int] = {}
         for row in rows:
@@ -90,6 +93,65 @@ def index_tables(contracts: Mapping[str, Table], tables: Mapping[str, Sequence[R
             first[key] = row.number
         indexes[name] = index
     return indexes
+
+
+def _column_index(contract: Table, rows: Rows, records: KeyedRecords) -> ColumnIndex:
+    """The index of a table held as columns: the same keys, repeats and unreadable rows as
+    :func:`index_tables` finds row by row, the records made only for the keys looked up."""
+    unreadable: dict[Any, int] = {}
+    for number in sorted(rows.problems):
+        unreadable.setdefault(_index_key(contract, records[number - 1]), number)
+    numbers, repeated = records.first_numbers()
+    index = ColumnIndex(numbers, records)
+    index.unreadable = unreadable
+    for number in repeated:
+        values = records[number - 1]
+        first = numbers[_index_key(contract, values)]
+        problem = Problem("MR313", f"the key {contract.key_of(values)!r} is repeated (first in row {first})",
+                          Location(contract.name, row=number), hint=f"each {contract.record} must appear once")
+        rows.mark(number, [problem])
+    return index
+
+
+class ColumnIndex(TableIndex):
+    """A :class:`TableIndex` that keeps each key's row number, and makes the row's record only
+    when it is looked up (for a table held as columns)."""
+
+    __slots__ = ("_numbers", "_records")
+
+    def __init__(self, numbers: dict[Any, int], records: KeyedRecords) -> None:
+        super().__init__()
+        self._numbers = numbers
+        self._records = records
+
+    def numbers(self) -> list[int]:
+        """The row numbers of the rows indexed."""
+        return list(self._numbers.values())
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        number = self._numbers.get(key)
+        return default if number is None else self._records[number - 1]
+
+    def __getitem__(self, key: Any) -> Values:
+        return self._records[self._numbers[key] - 1]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._numbers
+
+    def __len__(self) -> int:
+        return len(self._numbers)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._numbers)
+
+    def keys(self) -> Any:
+        return self._numbers.keys()
+
+    def values(self) -> Any:
+        return [self._records[number - 1] for number in self._numbers.values()]
+
+    def items(self) -> Any:
+        return [(key, self._records[number - 1]) for key, number in self._numbers.items()]
 
 
 def _index_key(table: Table, values: Values) -> Any:

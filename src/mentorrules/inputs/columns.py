@@ -46,12 +46,14 @@ from __future__ import annotations
 import csv
 import gc
 import sys
-from collections.abc import Callable, Collection, Iterable, Iterator
+from bisect import bisect_left
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import chain, islice, repeat
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, overload
 
 import polars as pl
 
@@ -111,9 +113,17 @@ class TableColumns:
     unreadable: dict[int, Row] = field(default_factory=dict)
     interned: Collection[str] = ()  # text columns whose values rows() interns, as the reference does
 
-    def rows(self) -> Rows:
-        """The reference's :class:`Rows` (records, problems, lines) of this table, for a table
-        held in memory; columns not kept are empty (None), as the reference leaves them."""
+    def lazy_rows(self) -> Rows:
+        """The same :class:`Rows` as :meth:`rows`, whose records are made from the columns when
+        they are asked for (:class:`ColumnRecords`): what the columnar backend holds."""
+        rows = Rows(self.table)
+        rows.records = ColumnRecords(self, self._makers())
+        rows.problems = {number: row.problems for number, row in sorted(self.unreadable.items())}
+        rows.lines = self.line_runs()
+        return rows
+
+    def _makers(self) -> list[Callable[[int, int], Iterable[Any]]]:
+        """Per field, a function of (offset, length) giving the values of a slice of readable rows."""
         table, frame = self.table, self.frame
         columns: list[Callable[[int, int], Iterable[Any]]] = []
         for name, kind in table.fields.items():
@@ -124,6 +134,13 @@ class TableColumns:
             else:  # a key never repeats; lists are made afresh for each row, as the reference does
                 columns.append(_values(frame[name], sys.intern if kind == "text" and name in self.interned else None,
                                        share=kind in ("text", "date") and name not in table.key))
+        return columns
+
+    def rows(self) -> Rows:
+        """The reference's :class:`Rows` (records, problems, lines) of this table, for a table
+        held in memory; columns not kept are empty (None), as the reference leaves them."""
+        table, frame = self.table, self.frame
+        columns = self._makers()
         make = table.record_type
         rows = Rows(table)
         collecting = gc.isenabled()
@@ -158,12 +175,83 @@ class TableColumns:
         return lines
 
 
+class ColumnRecords(Sequence[Record]):
+    """A held table's records (row ``n`` at index ``n - 1``, unreadable rows included) made from
+    its columns when they are asked for, a slice at a time, the last few slices kept: the rows of
+    a large table never all sit in memory as Python objects. Equal, record by record, to the
+    records :meth:`TableColumns.rows` makes."""
+
+    SLICE = 256  # records made at once: rows are looked up scattered (a payout's payee)
+    KEPT = 2_048  # slices kept (about 520,000 records)
+
+    def __init__(self, columns: TableColumns, makers: list[Callable[[int, int], Iterable[Any]]]) -> None:
+        self.columns = columns
+        self._makers = makers
+        self._unreadable = sorted(columns.unreadable)
+        self._values = {number: row.values for number, row in columns.unreadable.items()}
+        self._slices: OrderedDict[int, list[Record]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return self.columns.count
+
+    def _slice(self, start: int) -> list[Record]:
+        length = min(self.SLICE, self.columns.frame.height - start)
+        return list(map(self.columns.table.record_type,
+                        zip(*(make(start, length) for make in self._makers), strict=True)))
+
+    @overload
+    def __getitem__(self, index: int) -> Record: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Record]: ...
+    def __getitem__(self, index: int | slice) -> Record | list[Record]:
+        if isinstance(index, slice):
+            return [self[position] for position in range(*index.indices(len(self)))]
+        number = range(1, len(self) + 1)[index]  # IndexError as a list gives it
+        if number in self._values:
+            return self._values[number]
+        position = number - 1 - bisect_left(self._unreadable, number)  # in the frame of readable rows
+        start = position - position % self.SLICE
+        records = self._slices.get(start)
+        if records is None:
+            records = self._slices[start] = self._slice(start)
+            if len(self._slices) > self.KEPT:
+                self._slices.popitem(last=False)
+        else:
+            self._slices.move_to_end(start)
+        return records[position - start]
+
+    def __iter__(self) -> Iterator[Record]:
+        number, values = 1, self._values
+        for start in range(0, self.columns.frame.height, self.SLICE):
+            for record in self._slices.get(start) or self._slice(start):
+                while number in values:
+                    yield values[number]
+                    number += 1
+                yield record
+                number += 1
+        while number <= len(self):
+            yield values[number]
+            number += 1
+
+    def first_numbers(self) -> tuple[dict[Any, int], list[int]]:
+        """The index of a unique-keyed table, as the reference builds it over the readable rows:
+        each key's first row number, and the later rows whose key repeats."""
+        key = list(self.columns.table.key)
+        frame = self.columns.frame.select("__row", *key)
+        first = (pl.struct(key) if len(key) > 1 else pl.col(key[0])).is_first_distinct()
+        firsts = frame.filter(first)
+        keys: Iterable[Any] = firsts[key[0]].to_list() if len(key) == 1 else \
+            zip(*(firsts[name].to_list() for name in key), strict=True)
+        index = dict(zip(keys, firsts["__row"].to_list(), strict=True))
+        return index, frame.filter(~first)["__row"].to_list()
+
+
 def held_columns(path: Path, table: Table, source: str, kept: Collection[str] | None,
                  interned: Collection[str]) -> tuple[Rows, TableColumns] | None:
     """A held table's rows and its columns, or None (a :data:`~mentorrules.inputs.reading.ColumnReader`
     for :func:`~mentorrules.inputs.reading.read`: the columnar backend reads held tables so)."""
     found = csv_columns(path, table, source, kept, interned)
-    return None if found is None else (found.rows(), found)
+    return None if found is None else (found.lazy_rows(), found)
 
 
 def csv_columns(path: Path, table: Table, source: str, kept: Collection[str] | None = None,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any, TextIO, overload
+from typing import Any, Protocol, TextIO, overload, runtime_checkable
 
 from mentorrules.errors import Location, MentorRulesError, Problem, one_of
 from mentorrules.generated import define
@@ -74,6 +74,16 @@ class Row:
         return f"Row({self.number}, {self.values!r}, problems={len(self.problems)})"
 
 
+@runtime_checkable
+class KeyedRecords(Protocol):
+    """Records held as columns (inputs/columns.ColumnRecords) that find a unique-keyed table's
+    index themselves: each key's first row number, and the later rows whose key repeats."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, index: int) -> Record: ...
+    def first_numbers(self) -> tuple[dict[Any, int], list[int]]: ...
+
+
 class Rows(Sequence[Row]):
     """A table's rows held in memory: one record per row, and the problems of the few rows
     that could not be read. :class:`Row` objects are made as rows are visited, not kept."""
@@ -82,13 +92,15 @@ class Rows(Sequence[Row]):
 
     def __init__(self, table: Table, rows: Iterable[Row] = ()) -> None:
         self.table = table
-        self.records: list[Record] = []
+        # A list, or records made from columns when asked (inputs/columns.ColumnRecords).
+        self.records: list[Record] | Sequence[Record] = []
         self.problems: dict[int, tuple[Problem, ...]] = {}
         self.lines = Lines()
         for row in rows:
             self.append(row)
 
     def append(self, row: Row) -> None:
+        assert isinstance(self.records, list)
         self.records.append(row.values)
         self.lines.add(len(self.records), row.line)
         if row.problems:

@@ -29,9 +29,9 @@ from mentorrules.checking.columnar.translate import TRUE, Derived, Unsupported, 
 from mentorrules.checking.evaluation import Evaluator, Values, _school_year_starts, error_findings
 from mentorrules.checking.money import AMOUNT, MONEY_TABLE, MoneyTally
 from mentorrules.checking.period import Period
-from mentorrules.checking.validation import Progress, Run, _Verdicts
+from mentorrules.checking.validation import ColumnIndex, Progress, Run, _Verdicts
 from mentorrules.inputs.columns import TableColumns, csv_columns
-from mentorrules.inputs.reading import Row, Rows, StreamedRows
+from mentorrules.inputs.reading import KeyedRecords, Row, Rows, StreamedRows
 from mentorrules.loading.rulebook import Rule
 from mentorrules.loading.tables import Table
 from mentorrules.model import Decision, Outcome, Status, TableBlock, status_of
@@ -260,6 +260,22 @@ class ColumnarRun(Run):
         frame = self._table_frame(table, fields, prefix=f"{alias}.")
         return frame.rename({"__row": f"{alias}.__row"}).with_columns(pl.lit(True).alias(f"{alias}.__present"))
 
+    def _related(self, fact: str, other: Table, parts: int, fields: Collection[str]) -> pl.DataFrame:
+        """A related table's rows by key, as the relation sees them: from its columns when the
+        reader gave them, else from its index (see :func:`related_frame`)."""
+        index = self.indexes.get(other.name, {})
+        given = self._given.get(other.name)
+        if not isinstance(index, ColumnIndex) or given is None or not set(fields) <= set(given.frame.columns):
+            return related_frame(fact, other, index, parts, fields)
+        frame = given.frame.filter(pl.col("__row").is_in(index.numbers()))
+        if len(other.key) != parts or frame.select(pl.any_horizontal(pl.col(other.key).is_null())).to_series().any():
+            raise Unsupported(f"the keys of {other.name} do not fit the relation {fact}")
+        wanted = [column for field in other.fields if field in fields
+                  for column in (field, f"{field}.__text") if column in frame.columns]
+        return frame.select(*(pl.col(column).alias(f"{fact}.{column}") for column in wanted),
+                            *(pl.col(key).alias(f"{fact}.__k{part}") for part, key in enumerate(other.key)),
+                            pl.lit(True).alias(f"{fact}.__present"))
+
     def _table_frame(self, name: str, fields: Collection[str], prefix: str = "") -> pl.DataFrame:
         """A held table's readable rows with these fields: from the columns the reader gave,
         else built from its records (see :func:`frame_of`)."""
@@ -317,7 +333,7 @@ class ColumnarRun(Run):
         for join in table_plan.joins:
             other = self.contracts[join.table]
             fields = {field for field in other.fields if f"{join.fact}.{field}" in needed}
-            related = related_frame(join.fact, other, self.indexes.get(join.table, {}), len(join.keys), fields)
+            related = self._related(join.fact, other, len(join.keys), fields)
             left = [f"{join.fact}.__j{part}" for part in range(len(join.keys))]
             right = [f"{join.fact}.__k{part}" for part in range(len(join.keys))]
             frame = frame.with_columns(*(pl.when(key.err).then(None).otherwise(key.value).alias(column)
@@ -335,7 +351,12 @@ class ColumnarRun(Run):
             for left_column, right_column in zip(left, right, strict=True):
                 if frame.schema[left_column] == pl.Null:
                     frame = frame.with_columns(pl.col(left_column).cast(related.schema[right_column]))
-            frame = frame.join(related, left_on=left, right_on=right, how="left", maintain_order="left")
+            # The related columns only, row for row (the index is unique: one match at most), put
+            # beside the frame: a join of the whole frame would copy every column of it.
+            joined = frame.select(left).join(related, left_on=left, right_on=right, how="left", maintain_order="left")
+            if joined.height != frame.height:
+                raise Unsupported(f"the keys of {join.table} are not unique")
+            frame = frame.hstack(joined.drop(left).get_columns())
         if table.date_field is not None and table.fields.get(table.date_field) == "date":
             day = pl.col(table.date_field).fill_null(pl.lit(self.as_of))
         else:
@@ -491,7 +512,10 @@ class ColumnarRun(Run):
                 number, unreadable.get(number, empty), problems.get(number, ()), keys[number - 1], lines.of(number))
         else:
             assert isinstance(rows, Rows)
-            keys, lines, problems = list(map(self.contracts[name].key_of, rows.records)), rows.lines, rows.problems
+            given = self._given.get(name)
+            keys = cast(Sequence[str], given.keys) if given is not None and isinstance(rows.records, KeyedRecords) \
+                else list(map(self.contracts[name].key_of, rows.records))
+            lines, problems = rows.lines, rows.problems
             row_of = lambda number: rows[number - 1]  # noqa: E731
         count = len(keys)
         special = {*self.findings[name], *self.batch[name], *problems}
