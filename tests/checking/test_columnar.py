@@ -341,6 +341,7 @@ def test_held_tables_read_as_columns_give_the_reference_records_and_indexes(tmp_
     for name, index in expected.items():
         assert dict(found[name].items()) == dict(index.items()), name
         assert found[name].unreadable == index.unreadable, name
-        assert getattr(columns.tables.get(name), "problems", None) == getattr(reference.tables.get(name), "problems", None)
+        marked = getattr(reference.tables.get(name), "problems", None)
+        assert getattr(columns.tables.get(name), "problems", None) == marked, name
     assert any(problem.code == "MR313" for problems in columns.tables["people"].problems.values()
                for problem in problems)
