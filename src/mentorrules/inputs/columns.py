@@ -440,12 +440,15 @@ class _Reader:
             raise _NotPlain
         _short(lines)
         text = pl.col("line")
-        quoted = text.str.contains('"', literal=True)
+        commas_right = text.str.count_matches(",", literal=True) == self.width - 1
+        if b'"' in raw:
+            quoted = text.str.contains('"', literal=True)
+            way = pl.when(~quoted & commas_right).then(0).when(
+                quoted & (self.width > 1) & text.str.contains(_QUOTED_LINE)).then(1).otherwise(2)
+        else:
+            way = pl.when(commas_right).then(0).otherwise(2)
         frame = pl.DataFrame({"line": lines}).with_columns(
-            at=pl.int_range(self.line + 1, self.line + 1 + count, dtype=pl.Int64),
-            way=pl.when(~quoted & (text.str.count_matches(",", literal=True) == self.width - 1)).then(0)
-            .when(quoted & (self.width > 1) & text.str.contains(_QUOTED_LINE)).then(1)
-            .otherwise(2)).filter(text.is_not_null())
+            at=pl.int_range(self.line + 1, self.line + 1 + count, dtype=pl.Int64), way=way).filter(text.is_not_null())
         quoted_cells = self.quoted(frame.filter(pl.col("way") == 1)["line"])
         if quoted_cells is None:  # some have not the header's cells: the csv module splits them
             frame = frame.with_columns(way=pl.col("way").replace(1, 2))
@@ -461,9 +464,16 @@ class _Reader:
         self.number += frame.height
         parts: list[pl.DataFrame] = []
         plain = frame.filter(pl.col("way") == 0)
-        split_plain = plain["line"].str.split_exact(",", self.width - 1).struct.unnest()
-        parts.append(split_plain.select([pl.col(f"field_{f.index}").alias(f.name) for f in self.fields])
-                     .with_columns(__n=plain["number"], __at=plain["at"]))
+        if plain.height:  # these lines, on their own, are a chunk for the multi-column reader
+            pieces = raw.split(b"\n")
+            chosen = (plain["at"] - (self.line + 1)).to_list()
+            framed, skip = self.framed(b"\n".join(map(pieces.__getitem__, chosen)) + b"\n")
+            cells = pl.read_csv(framed, has_header=False, quote_char=None, schema=self.schema,
+                                columns=self.read_columns, empty_string_is_null=False,
+                                truncate_ragged_lines=False, raise_if_empty=False)[skip:]
+            if cells.height != plain.height:
+                raise _NotPlain
+            parts.append(self.named(cells).with_columns(__n=plain["number"], __at=plain["at"]))
         if quoted_cells is not None and quoted_cells.height:
             simple = frame.filter(pl.col("way") == 1)
             parts.append(quoted_cells.with_columns(__n=simple["number"], __at=simple["at"]))
@@ -473,14 +483,16 @@ class _Reader:
             parts.append(pl.DataFrame({f.name: [split[index][f.index] for index in whole] for f in self.fields},
                                       schema={f.name: pl.String for f in self.fields})
                          .with_columns(__n=other["number"][whole], __at=other["at"][whole]))
-        rows = pl.concat(parts)
-        if len(parts) > 1:
-            rows = rows.sort("__n")
-        self.typed(rows.drop("__n", "__at"), rows["__n"], rows["__at"])
+        if parts:
+            rows = pl.concat(parts)
+            if len(parts) > 1:
+                rows = rows.sort("__n")
+            self.typed(rows.drop("__n", "__at"), rows["__n"], rows["__at"])
         keys: list[str] = []
         odd = [index for index, row in enumerate(split) if len(row) != self.width]
+        numbers, lines_at = other["number"].to_list(), other["at"].to_list()
         for index in odd:
-            number, line = other["number"][index], other["at"][index]
+            number, line = numbers[index], lines_at[index]
             row = self.broken(number, split[index])
             row.line = line
             self.unreadable[number] = row
