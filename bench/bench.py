@@ -97,17 +97,18 @@ def batch(payouts: int, directory: Path) -> None:
     backends (all packs, JSON report written), the 7 checks of issue 13 as a Polars script and as
     plain Python (bench/seven_checks.py); CPU seconds and peak RSS of each process."""
     started = time.perf_counter()
-    generate(directory, payouts=payouts, seed=11, violations=0.02)
+    data = directory / "data"  # reports are written beside it: in it, a report would be an ignored file
+    generate(data, payouts=payouts, seed=11, violations=0.02)
     print(f"batch: generated {payouts:,} payouts and related tables in {time.perf_counter() - started:.1f} s")
-    validate = [sys.executable, "-m", "mentorrules.cli", "validate", str(directory), "--format", "json",
+    validate = [sys.executable, "-m", "mentorrules.cli", "validate", str(data), "--format", "json",
                 "--as-of", "2026-01-01"]
     seven = [sys.executable, str(HERE / "seven_checks.py")]
     runs = {
         "validate --engine columnar": [*validate, "--output", str(directory / "columnar.json"),
                                        "--engine", "columnar"],
         "validate --engine python": [*validate, "--output", str(directory / "python.json"), "--engine", "python"],
-        "7 checks, Polars script": [*seven, "polars", str(directory), str(directory / "seven-polars.csv")],
-        "7 checks, hand-written Python": [*seven, "python", str(directory), str(directory / "seven-python.csv")],
+        "7 checks, Polars script": [*seven, "polars", str(data), str(directory / "seven-polars.csv")],
+        "7 checks, hand-written Python": [*seven, "python", str(data), str(directory / "seven-python.csv")],
     }
     figures = {}
     print(f"  {'':<32} {'CPU s':>8} {'wall s':>8} {'peak MiB':>9}")
