@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import replace
 from typing import Any
 
@@ -337,20 +338,23 @@ class Run:
                     self.findings[name][row.number] = found
             if not grouping:
                 continue
-            related, state, day, school_day = self._context(compiled, row)
+            context = self._context(compiled, row)
             for rule in grouping:
-                if rule.fold is not None:
-                    if rule.in_force(state, day):
-                        rule.fold(values, *related, day, school_day, self.groups[rule.rule.id].states)
-                    continue
-                member = rule.member(name, row.number, row.key, values, related, day, state, school_day)
-                if isinstance(member, Unchecked) and rule.by_group:  # reported on the row: no silent skip
-                    self.batch[name].setdefault(row.number, {})[rule.rule.id] = member.finding
-                if isinstance(member, Member):
-                    try:
-                        self.groups[rule.rule.id].add(member)
-                    except CANNOT_CHECK:
-                        continue  # the decide pass reports it on the row
+                self._fold_row(rule, name, row, context)
+
+    def _fold_row(self, rule: BatchRule, name: str, row: Row, context: _Context) -> None:
+        """Fold one row into a batch rule's groups (a row it cannot place is reported on the row)."""
+        related, state, day, school_day = context
+        if rule.fold is not None:
+            if rule.in_force(state, day):
+                rule.fold(row.values, *related, day, school_day, self.groups[rule.rule.id].states)
+            return
+        member = rule.member(name, row.number, row.key, row.values, related, day, state, school_day)
+        if isinstance(member, Unchecked) and rule.by_group:  # reported on the row: no silent skip
+            self.batch[name].setdefault(row.number, {})[rule.rule.id] = member.finding
+        if isinstance(member, Member):
+            with suppress(*CANNOT_CHECK):  # the decide pass reports it on the row
+                self.groups[rule.rule.id].add(member)
 
     def _decide_rule(self, rule: BatchRule) -> None:
         if rule.by_group:

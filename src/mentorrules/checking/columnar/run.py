@@ -21,8 +21,8 @@ from typing import Any, cast
 
 import polars as pl
 
-from mentorrules.checking.batch import BatchRule, Groups, Member, Unchecked, lookup_names
-from mentorrules.checking.codegen import CANNOT_CHECK, MASKED
+from mentorrules.checking.batch import BatchRule, Member, lookup_names
+from mentorrules.checking.codegen import MASKED
 from mentorrules.checking.columnar.frames import frame_of, mapped, related_frame
 from mentorrules.checking.columnar.plan import LookupPlan, Plan, RulePlan, TablePlan
 from mentorrules.checking.columnar.translate import TRUE, Derived, Unsupported, certain
@@ -424,23 +424,9 @@ class ColumnarRun(Run):
         """Fold these rows into the rule's groups, as the reference's gather pass does."""
         name = rule.table.name
         compiled = self.evaluator.tables[name]
-        groups: Groups = self.groups[rule.rule.id]
         for number in numbers:
             row = self._row(name, number)
-            related, state, day, school_day = self._context(compiled, row)
-            values = row.values
-            if rule.fold is not None:
-                if rule.in_force(state, day):
-                    rule.fold(values, *related, day, school_day, groups.states)
-                continue
-            member = rule.member(name, row.number, row.key, values, related, day, state, school_day)
-            if isinstance(member, Unchecked) and rule.by_group:  # reported on the row: no silent skip
-                self.batch[name].setdefault(row.number, {})[rule.rule.id] = member.finding
-            if isinstance(member, Member):
-                try:
-                    groups.add(member)
-                except CANNOT_CHECK:
-                    continue
+            self._fold_row(rule, name, row, self._context(compiled, row))
 
     def _tally(self, name: str, rows: Sequence[Row]) -> None:
         """Count a table's rows and add up its money: unreadable rows, history and rows with
