@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from bisect import bisect_left
 from collections.abc import Sequence
-from dataclasses import replace
 from json.encoder import encode_basestring  # the C encoder json.dumps uses
 from typing import TextIO
 
@@ -56,11 +55,11 @@ def _write_block(block: TableBlock, stream: TextIO, separator: str) -> str:
         end = min(start + CHUNK, len(block))
         texts = _passing(table, block.keys[start:end], block.lines[start:end], start + 1)
         if texts is None:  # a key Polars cannot hold: row by row
-            for number, decision in enumerate(TableBlock(block.table, block.keys[start:end],
-                                                         block.lines[start:end], {}).decisions(), start=start + 1):
+            for index in range(start, end):
                 stream.write(separator)
                 separator = ",\n  "
-                stream.write(_record(block.others.get(number) or replace(decision, row=number), tables))
+                stream.write(_record(block.others.get(index + 1) or Decision(
+                    block.table, index + 1, block.keys[index], Status.PASS, (), line=block.lines[index]), tables))
             continue
         series, escaped = texts
         first, last = bisect_left(others, start + 1), bisect_left(others, end + 1)

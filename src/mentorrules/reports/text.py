@@ -36,12 +36,11 @@ def write(report: Report, stream: TextIO, titles: Mapping[str, str] | None = Non
         stream.write("\n")
     # One column width for every rule id of the report, so that severities and messages align
     # however long a pack's ids are (STIPEND-005-BAND).
-    width = max((len(finding.rule) for decision in report.records.flagged() for finding in decision.findings),
-                default=0)
+    # The rows with findings, read once (a large table's passing rows are never made).
+    listed = [decision for decision in report.records.flagged() if decision.findings]
+    width = max((len(finding.rule) for decision in listed for finding in decision.findings), default=0)
     by_rule: Counter[tuple[str, str]] = Counter()
-    for decision in report.records.flagged():
-        if not decision.findings:
-            continue
+    for decision in listed:
         line = "" if decision.line is None else f" (line {decision.line})"  # the spreadsheet's row
         stream.write(f"{_LABEL[decision.status]} {_p(decision.table)} row {decision.row}{line}  {_p(decision.key)}\n")
         for finding in decision.findings:
